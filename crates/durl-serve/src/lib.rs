@@ -1,0 +1,1 @@
+//! durl-serve

@@ -1,0 +1,121 @@
+//! Raw command-line arguments (clap derive). Nothing here is validated beyond what clap does;
+//! `get.rs` and `serve.rs` turn these into validated library requests.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Resumable downloads that finish with exactly the right bytes.
+#[derive(Debug, Parser)]
+#[command(name = "durl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Download URL(s), resuming any partial download left by an earlier run.
+    Get(GetArgs),
+    /// Serve a directory over HTTP with complete Range support.
+    Serve(ServeArgs),
+}
+
+/// Arguments of `durl get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The URL to download (http:// or https://).
+    #[arg(required = true, value_name = "URL")]
+    pub urls: Vec<String>,
+
+    /// Write to FILE instead of a name derived from the server's answer or the URL.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Directory for the downloaded file (ignored for the directory part of an absolute --output).
+    #[arg(short, long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Adopt an existing output file that has no durl state as a prefix to complete (checked
+    /// against the server first), and succeed without downloading if it is already complete.
+    #[arg(short = 'c', long = "continue")]
+    pub continue_: bool,
+
+    /// Replace an existing complete output file.
+    #[arg(long, conflicts_with = "continue_")]
+    pub force: bool,
+
+    /// No progress bar and no summary line; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// How many times to retry after a retryable failure (network error, 5xx, 408, 429, stall).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: u32,
+
+    /// Seconds without a single byte arriving before the connection counts as stalled and is retried.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    pub stall_timeout: f64,
+
+    /// Seconds allowed for establishing a connection (TCP and TLS).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    pub connect_timeout: f64,
+
+    /// Maximum number of redirects to follow.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_redirects: usize,
+
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+
+    /// User-Agent header to send.
+    #[arg(long, value_name = "UA")]
+    pub user_agent: Option<String>,
+
+    /// Trust the PEM certificate(s) in FILE in addition to the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify TLS certificates (dangerous).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+}
+
+/// Arguments of `durl serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Directory to serve.
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(short, long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: String,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(short, long, default_value_t = 8000, value_name = "PORT")]
+    pub port: u16,
+
+    /// Require HTTP Basic authentication with USER:PASS.
+    #[arg(long, value_name = "USER:PASS")]
+    pub auth: Option<String>,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Follow symbolic links even when they point outside DIR.
+    #[arg(long)]
+    pub follow_symlinks: bool,
+
+    /// No access log.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
