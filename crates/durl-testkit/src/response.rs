@@ -1,0 +1,392 @@
+//! Deciding the response to a request: status, headers, which bytes to send
+//! and how to deliver them, with faults applied. Pure: no I/O here.
+
+use std::io::Write as _;
+use std::ops::Range;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::corpus::Body;
+use crate::fault::Fault;
+use crate::range::{RangeOutcome, parse_range, resolve};
+use crate::request::Request;
+use crate::resource::{DEFAULT_LAST_MODIFIED_UNIX, Resource};
+use crate::validators::{Precondition, Validators};
+
+/// The bytes a response carries after its head.
+#[derive(Clone, Debug)]
+pub(crate) enum Payload {
+    /// `range` of a resource body, generated chunk by chunk while writing.
+    Slice { body: Body, range: Range<u64> },
+    /// Bytes made for this response (error pages, gzip).
+    Owned(Bytes),
+}
+
+impl Payload {
+    fn empty() -> Payload {
+        Payload::Owned(Bytes::new())
+    }
+
+    fn text(s: &'static str) -> Payload {
+        Payload::Owned(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// Number of bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Payload::Slice { range, .. } => range.end - range.start,
+            Payload::Owned(b) => b.len() as u64,
+        }
+    }
+
+    /// Bytes `offset..offset + n` of the payload (relative to its start).
+    pub(crate) fn chunk(&self, offset: u64, n: u64) -> Vec<u8> {
+        let end = (offset + n).min(self.len());
+        match self {
+            Payload::Slice { body, range } => body.slice(range.start + offset..range.start + end),
+            Payload::Owned(b) => b[offset as usize..end as usize].to_vec(),
+        }
+    }
+}
+
+/// How the end of the body is marked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length` (absent for 304).
+    Length,
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No length; the server closes the connection.
+    CloseDelimited,
+}
+
+/// How the body bytes are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// All of it.
+    Normal,
+    /// `k` bytes then FIN.
+    Cut(u64),
+    /// `k` bytes then RST.
+    Reset(u64),
+    /// `k` bytes, a pause, the rest.
+    Stall(u64, Duration),
+    /// All of it, `k` garbage bytes, then FIN.
+    Long(u64),
+}
+
+/// A complete decision about one response.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// Status code.
+    pub(crate) status: u16,
+    /// All header fields, framing included (but not `Date`/`Server`).
+    pub(crate) headers: Vec<(String, String)>,
+    /// Bytes to send after the head (empty for HEAD).
+    pub(crate) payload: Payload,
+    /// Body framing.
+    pub(crate) framing: Framing,
+    /// Body delivery.
+    pub(crate) delivery: Delivery,
+    /// Body bytes per second, if throttled.
+    pub(crate) rate_limit: Option<u64>,
+    /// Close the connection after this response.
+    pub(crate) close: bool,
+    /// The response has no body at all (HEAD, 304), whatever its headers say.
+    pub(crate) no_body: bool,
+}
+
+/// Reason phrase for the status line.
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        412 => "Precondition Failed",
+        416 => "Range Not Satisfiable",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+/// Serialises the status line and headers, adding `Date` and `Server`.
+pub(crate) fn head_bytes(plan: &Plan) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {} {}\r\n", plan.status, reason(plan.status));
+    out.push_str(&format!(
+        "Date: {}\r\nServer: durl-testkit\r\n",
+        httpdate::fmt_http_date(SystemTime::now())
+    ));
+    for (name, value) in &plan.headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.into_bytes()
+}
+
+/// Status, headers (without framing) and payload, before delivery is decided.
+struct Draft {
+    status: u16,
+    headers: Vec<(String, String)>,
+    payload: Payload,
+}
+
+impl Draft {
+    fn text(status: u16, body: &'static str) -> Draft {
+        Draft {
+            status,
+            headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+            payload: Payload::text(body),
+        }
+    }
+}
+
+/// A plan for responses that do not depend on the request's path: bad
+/// requests and the like. Always closes the connection.
+pub(crate) fn error_plan(status: u16, body: &'static str) -> Plan {
+    let draft = Draft::text(status, body);
+    finish(draft, None, None, false, true)
+}
+
+/// Headers describing the representation: type, ranges, validators, extras.
+fn representation_headers(res: &Resource, v: &Validators, ranges: bool) -> Vec<(String, String)> {
+    let mut h = vec![(
+        "Content-Type".to_owned(),
+        res.content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into()),
+    )];
+    if ranges {
+        h.push(("Accept-Ranges".into(), "bytes".into()));
+    }
+    if let Some(etag) = &v.etag {
+        h.push(("ETag".into(), etag.clone()));
+    }
+    if let Some(lm) = v.last_modified {
+        h.push(("Last-Modified".into(), httpdate::fmt_http_date(lm)));
+    }
+    if let Some(cd) = &res.content_disposition {
+        h.push(("Content-Disposition".into(), cd.clone()));
+    }
+    h.extend(res.extra_headers.iter().cloned());
+    h
+}
+
+/// The validators this response advertises, after `ChangeEtag`/`NoValidators`.
+fn validators(res: &Resource, fault: Option<&Fault>) -> Validators {
+    match fault {
+        Some(Fault::ChangeEtag(etag)) => {
+            let base = res
+                .last_modified
+                .unwrap_or(UNIX_EPOCH + Duration::from_secs(DEFAULT_LAST_MODIFIED_UNIX));
+            Validators::new(Some(etag.clone()), Some(base + Duration::from_secs(86_400)))
+        }
+        Some(Fault::NoValidators) => Validators::default(),
+        _ => Validators::new(res.etag.clone(), res.last_modified),
+    }
+}
+
+fn gzip(data: &[u8]) -> Bytes {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+/// The range actually sent for a requested `range`, after `ShiftContentRange`.
+fn shifted(range: Range<u64>, shift: i64, len: u64) -> Range<u64> {
+    let n = range.end - range.start;
+    let start = (i128::from(range.start) + i128::from(shift)).clamp(0, i128::from(len - 1));
+    let start = start as u64;
+    start..(start + n).min(len)
+}
+
+/// The status, headers and payload for a resource that exists.
+fn draft_resource(req: &Request, res: &Resource, fault: Option<&Fault>) -> Draft {
+    if let Some(redirect) = &res.redirect {
+        let mut d = Draft::text(redirect.status, "redirecting\n");
+        d.headers
+            .push(("Location".into(), redirect.location.clone()));
+        return d;
+    }
+    let len = res.body.len();
+    let v = validators(res, fault);
+    let full = Payload::Slice {
+        body: res.body.clone(),
+        range: 0..len,
+    };
+    match v.preconditions(req) {
+        Precondition::Pass => {}
+        Precondition::Failed => return Draft::text(412, "precondition failed\n"),
+        Precondition::NotModified => {
+            let mut headers = Vec::new();
+            if let Some(etag) = &v.etag {
+                headers.push(("ETag".into(), etag.clone()));
+            }
+            if let Some(lm) = v.last_modified {
+                headers.push(("Last-Modified".into(), httpdate::fmt_http_date(lm)));
+            }
+            return Draft {
+                status: 304,
+                headers,
+                payload: Payload::empty(),
+            };
+        }
+    }
+    if fault == Some(&Fault::Gzip) {
+        let mut headers = representation_headers(res, &v, false);
+        headers.push(("Content-Encoding".into(), "gzip".into()));
+        headers.push(("Vary".into(), "Accept-Encoding".into()));
+        let payload = Payload::Owned(gzip(&res.body.slice(0..len)));
+        return Draft {
+            status: 200,
+            headers,
+            payload,
+        };
+    }
+    let mut headers = representation_headers(res, &v, res.accept_ranges);
+    let unsatisfiable = |mut headers: Vec<(String, String)>| {
+        headers[0].1 = "text/plain; charset=utf-8".into();
+        headers.push(("Content-Range".into(), format!("bytes */{len}")));
+        Draft {
+            status: 416,
+            headers,
+            payload: Payload::text("range not satisfiable\n"),
+        }
+    };
+    if fault == Some(&Fault::Unsatisfiable) {
+        return unsatisfiable(headers);
+    }
+    let spec = match req.header("range") {
+        Some(r) if res.accept_ranges && fault != Some(&Fault::IgnoreRange) => parse_range(r),
+        _ => None,
+    };
+    let if_range_ok = req
+        .header("if-range")
+        .is_none_or(|ir| v.if_range_matches(ir));
+    let outcome = match spec {
+        Some(spec) if if_range_ok => resolve(spec, len),
+        _ => RangeOutcome::Full,
+    };
+    match outcome {
+        RangeOutcome::Full => Draft {
+            status: 200,
+            headers,
+            payload: full,
+        },
+        RangeOutcome::Unsatisfiable => unsatisfiable(headers),
+        RangeOutcome::Partial(range) => {
+            let (range, total) = match fault {
+                Some(Fault::ShiftContentRange(shift)) => (shifted(range, *shift, len), len),
+                Some(Fault::WrongTotal(total)) => (range, *total),
+                _ => (range, len),
+            };
+            let value = format!("bytes {}-{}/{total}", range.start, range.end - 1);
+            headers.push(("Content-Range".into(), value));
+            Draft {
+                status: 206,
+                headers,
+                payload: Payload::Slice {
+                    body: res.body.clone(),
+                    range,
+                },
+            }
+        }
+    }
+}
+
+/// Adds framing and delivery to a draft.
+fn finish(
+    draft: Draft,
+    fault: Option<&Fault>,
+    rate_limit: Option<u64>,
+    head: bool,
+    close: bool,
+) -> Plan {
+    let Draft {
+        status,
+        mut headers,
+        payload,
+    } = draft;
+    let (framing, delivery) = match fault {
+        Some(Fault::CutAfter(k)) => (Framing::Length, Delivery::Cut(*k)),
+        Some(Fault::ResetAfter(k)) => (Framing::Length, Delivery::Reset(*k)),
+        Some(Fault::StallAfter(k, d)) => (Framing::Length, Delivery::Stall(*k, *d)),
+        Some(Fault::LongBody(k)) => (Framing::Length, Delivery::Long(*k)),
+        Some(Fault::CloseDelimited) => (Framing::CloseDelimited, Delivery::Normal),
+        Some(Fault::Chunked) => (Framing::Chunked, Delivery::Normal),
+        _ => (Framing::Length, Delivery::Normal),
+    };
+    let mut close = close || matches!(delivery, Delivery::Long(_));
+    match framing {
+        Framing::Length if status != 304 => {
+            headers.push(("Content-Length".into(), payload.len().to_string()));
+        }
+        Framing::Length => {}
+        Framing::Chunked => headers.push(("Transfer-Encoding".into(), "chunked".into())),
+        Framing::CloseDelimited => close = true,
+    }
+    if close {
+        headers.push(("Connection".into(), "close".into()));
+    }
+    let no_body = head || status == 304;
+    let payload = if no_body { Payload::empty() } else { payload };
+    Plan {
+        status,
+        headers,
+        payload,
+        framing,
+        delivery,
+        rate_limit,
+        close,
+        no_body,
+    }
+}
+
+/// Decides the response to `req` for `resource` (None: not found) with an
+/// optional `fault`.
+pub(crate) fn plan(req: &Request, resource: Option<&Resource>, fault: Option<&Fault>) -> Plan {
+    let head = req.method == "HEAD";
+    if req.method != "GET" && !head {
+        let mut draft = Draft::text(405, "method not allowed\n");
+        draft.headers.push(("Allow".into(), "GET, HEAD".into()));
+        return finish(draft, None, None, false, true);
+    }
+    let close = !req.keep_alive() || req.has_body();
+    let draft = match (fault, resource) {
+        (Some(Fault::Status { code, retry_after }), _) => {
+            let mut d = Draft::text(*code, "error page");
+            if let Some(ra) = retry_after {
+                d.headers.push(("Retry-After".into(), ra.clone()));
+            }
+            d
+        }
+        (_, None) => Draft::text(404, "not found\n"),
+        (_, Some(res)) => draft_resource(req, res, fault),
+    };
+    finish(
+        draft,
+        fault,
+        resource.and_then(|r| r.rate_limit),
+        head,
+        close,
+    )
+}
