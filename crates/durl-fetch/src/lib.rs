@@ -1,1 +1,63 @@
-//! durl-fetch
+//! Resumable, crash-safe HTTP/HTTPS downloads: the engine behind `durl get`.
+//!
+//! A download finishes with exactly the bytes of one version of the remote file, fetching each
+//! byte once, whatever happens on the way: dropped connections, stalls, servers that ignore or
+//! botch `Range`, files that change on the server, and `kill -9` at any moment.
+//!
+//! # How `get` works
+//! 1. **Destination.** The given file, or a safe name (from `Content-Disposition` via HEAD,
+//!    else the URL) in the given directory ([`filename`]).
+//! 2. **Lock.** `<out>.durl-part` is opened and locked; a second process gets
+//!    [`Error::Locked`].
+//! 3. **Recover.** `<out>.durl-state` ([`journal`]) is loaded and checked against the URL and
+//!    the part file; its `durable` bytes are kept, anything after them dropped.
+//! 4. **Request.** `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
+//!    Last-Modified date that is strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`.
+//! 5. **Check.** A 206 is used only if its `Content-Range` starts at or before N, its length
+//!    matches and its validators match ([`content_range`], [`validator`]); a 200 rewrites from
+//!    byte 0; a 416 with `bytes */N` means complete.
+//! 6. **Stream.** Chunks go to the part file; silence past the stall timeout is an error; a
+//!    body longer than announced is cut.
+//! 7. **Checkpoint.** Every second (or 64 MiB): `sync_data` the part file on a blocking
+//!    thread, then atomically replace the state file. The state never claims a byte that is
+//!    not durable.
+//! 8. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
+//!    (or as `Retry-After` says) and continue from the last written byte.
+//! 9. **Commit.** fsync the part file, rename it to the destination, fsync the directory,
+//!    remove the state.
+//!
+//! The library never prints: progress and notices go to a [`Reporter`].
+//!
+//! # Example
+//! ```no_run
+//! # async fn example() -> Result<(), durl_fetch::Error> {
+//! let req = durl_fetch::GetRequest::new("https://example.com/big.iso")?
+//!     .output("big.iso")
+//!     .retries(5);
+//! let outcome = durl_fetch::get(&req, &()).await?;
+//! assert_eq!(outcome.path, std::path::Path::new("big.iso"));
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod content_range;
+mod durable;
+mod error;
+mod events;
+pub mod filename;
+mod get;
+mod http;
+pub mod journal;
+mod part;
+mod request;
+mod retry;
+mod transfer;
+pub mod validator;
+
+pub use error::{Error, ErrorKind};
+pub use events::{Event, Reporter, RestartReason};
+pub use get::get;
+pub use request::{Destination, GetRequest};
+pub use reqwest::header;
+pub use tokio_util::sync::CancellationToken;
+pub use transfer::Outcome;

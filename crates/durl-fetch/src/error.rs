@@ -1,0 +1,223 @@
+//! The errors of `durl-fetch`. Callers branch on the variant (or on [`Error::kind`]); every
+//! message is one lowercase line that names the URL or path, and the cause sits in `source()`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+/// Everything that can make a download fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL does not parse.
+    #[error("invalid URL {url:?}")]
+    InvalidUrl {
+        /// What was given.
+        url: String,
+        /// Why it does not parse.
+        #[source]
+        source: url::ParseError,
+    },
+    /// The scheme is not one durl-fetch speaks.
+    #[error("unsupported scheme {scheme:?} in {url} (http and https are supported)")]
+    UnsupportedScheme {
+        /// The URL.
+        url: Url,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// The client could not be configured (bad certificate file, bad header).
+    #[error("invalid setting: {what}")]
+    Setup {
+        /// What is wrong.
+        what: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The server answered with an error status.
+    #[error("HTTP {status} from {url}")]
+    Status {
+        /// The URL that answered.
+        url: Url,
+        /// The status code.
+        status: u16,
+        /// The `Retry-After` delay the server asked for, if any.
+        retry_after: Option<Duration>,
+    },
+    /// Connecting, TLS, or reading the response failed.
+    #[error("network error talking to {url}")]
+    Network {
+        /// The URL.
+        url: Url,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Redirects went on too long or in a loop.
+    #[error("redirect error for {url}")]
+    Redirect {
+        /// The URL first asked for.
+        url: Url,
+        /// The error naming the loop or the limit.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No byte arrived for the stall timeout.
+    #[error("no data from {url} for {} s (stalled)", .timeout.as_secs_f64())]
+    Stalled {
+        /// The URL.
+        url: Url,
+        /// The stall timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The body ended before the length the server announced.
+    #[error("connection to {url} closed after {received} of {expected} bytes")]
+    ShortBody {
+        /// The URL.
+        url: Url,
+        /// Bytes of the file held after the response ended.
+        received: u64,
+        /// The length expected.
+        expected: u64,
+    },
+    /// The server answered a range request with a range or length we did not ask for.
+    #[error("{url} answered with a range we did not ask for: {detail}")]
+    BadRange {
+        /// The URL.
+        url: Url,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The remote file kept changing or the server kept ignoring ranges while we restarted.
+    #[error("gave up restarting {url}: {reason}")]
+    TooManyRestarts {
+        /// The URL.
+        url: Url,
+        /// The last reason for a restart.
+        reason: crate::events::RestartReason,
+    },
+    /// A local file operation failed (disk full, permission denied, ...). The partial
+    /// download is kept.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done, e.g. "cannot write".
+        op: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The output file exists and the request neither continues nor overwrites it.
+    #[error("{path} already exists")]
+    OutputExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Another process holds the lock on this download.
+    #[error("another durl process is already downloading to {path}")]
+    Locked {
+        /// The destination.
+        path: PathBuf,
+    },
+    /// The download was cancelled; `durable` bytes are saved and the next run continues.
+    #[error("interrupted: {durable} bytes of {path} saved")]
+    Interrupted {
+        /// The destination.
+        path: PathBuf,
+        /// Bytes safely on disk.
+        durable: u64,
+    },
+    /// Retries were exhausted; `last` is the final failure.
+    #[error("gave up after {attempts} attempts")]
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        last: Box<Error>,
+    },
+}
+
+/// The broad class of an error, for exit codes and retry decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bad URL, scheme or setting.
+    Usage,
+    /// An HTTP error status.
+    Http,
+    /// Transport failures: network, TLS, stalls, short bodies, redirects.
+    Network,
+    /// The server broke the Range protocol.
+    Protocol,
+    /// Local file-system failure.
+    Io,
+    /// The output already exists.
+    Exists,
+    /// Another process owns the download.
+    Locked,
+    /// Cancelled by the caller.
+    Interrupted,
+}
+
+impl Error {
+    /// Whether trying again (with back-off) may succeed: network errors, stalls, short
+    /// bodies, bad ranges, and the statuses 408, 429 and 5xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Network { .. }
+            | Error::Stalled { .. }
+            | Error::ShortBody { .. }
+            | Error::BadRange { .. } => true,
+            Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            _ => false,
+        }
+    }
+
+    /// The error this one finally comes down to (looks through [`Error::GaveUp`]).
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::GaveUp { last, .. } => last.root(),
+            e => e,
+        }
+    }
+
+    /// The broad class of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self.root() {
+            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
+                ErrorKind::Usage
+            }
+            Error::Status { .. } => ErrorKind::Http,
+            Error::Network { .. }
+            | Error::Redirect { .. }
+            | Error::Stalled { .. }
+            | Error::ShortBody { .. } => ErrorKind::Network,
+            Error::BadRange { .. } | Error::TooManyRestarts { .. } => ErrorKind::Protocol,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::OutputExists { .. } => ErrorKind::Exists,
+            Error::Locked { .. } => ErrorKind::Locked,
+            Error::Interrupted { .. } => ErrorKind::Interrupted,
+            Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
+        }
+    }
+
+    /// The `Retry-After` delay the server asked for, if this is such an error.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+}

@@ -1,0 +1,260 @@
+//! The entry point: pick the destination, take the lock, recover or adopt, then hand over to
+//! the transfer loop.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use reqwest::{Client, Response};
+
+use crate::content_range::ContentRange;
+use crate::events::{Event, Reporter, RestartReason};
+use crate::http::{self, RangeAsk};
+use crate::journal::State;
+use crate::part::PartFile;
+use crate::request::Destination;
+use crate::transfer::{Outcome, Paths, Transfer, already_complete};
+use crate::validator::Validators;
+use crate::{Error, GetRequest, durable, filename, retry};
+
+/// How much of an adopted file's tail is fetched again and compared (`continue_existing`).
+const ADOPT_OVERLAP: u64 = 64 << 10;
+
+/// Downloads `req`, resuming whatever an earlier run left, and reports through `reporter`.
+///
+/// # Errors
+/// See [`Error`]; on every error the partial download stays on disk for the next run.
+pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, Error> {
+    let client = http::client(req)?;
+    let dest = destination(&client, req, reporter).await?;
+    let paths = Paths::new(dest);
+
+    let dest_len = match fs::metadata(&paths.dest) {
+        Ok(m) if m.is_dir() => {
+            return Err(Error::io("cannot write to directory", &paths.dest)(
+                std::io::Error::from(std::io::ErrorKind::IsADirectory),
+            ));
+        }
+        Ok(m) => Some(m.len()),
+        Err(_) => None,
+    };
+    if let Some(len) = dest_len
+        && !req.continue_existing
+        && !req.overwrite
+    {
+        // A run that renamed the part file into place and was killed before removing the
+        // state left exactly this: say "complete" rather than "exists".
+        if let Ok(Some(Ok(state))) = State::load(&paths.state)
+            && state.length == Some(len)
+            && !paths.part.exists()
+        {
+            durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
+            return Ok(already_complete(reporter, &paths.dest, len));
+        }
+        return Err(Error::OutputExists { path: paths.dest });
+    }
+
+    let mut part = PartFile::open_locked(
+        &paths.part,
+        &paths.state,
+        &paths.dest,
+        req.checkpoint_interval,
+        req.checkpoint_bytes,
+    )?;
+    let mut resumed_from = 0;
+    let mut first = None;
+    match recover(req, &paths, &part, reporter)? {
+        Some(state) => {
+            resumed_from = state.durable;
+            part.begin(state).await?;
+        }
+        None => {
+            part.begin(State::fresh(&req.url)).await?;
+            if req.continue_existing
+                && let Some(len) = dest_len.filter(|&l| l > 0)
+            {
+                match adopt(&client, req, &paths, &mut part, len).await? {
+                    Adopted::Complete => {
+                        drop(part);
+                        durable::remove(&paths.part)
+                            .map_err(Error::io("cannot remove", &paths.part))?;
+                        durable::remove(&paths.state)
+                            .map_err(Error::io("cannot remove", &paths.state))?;
+                        return Ok(already_complete(reporter, &paths.dest, len));
+                    }
+                    Adopted::Prefix => resumed_from = len,
+                    Adopted::Mismatch(resp) => {
+                        reporter.report(Event::Restarted {
+                            reason: RestartReason::PrefixMismatch,
+                        });
+                        first = resp;
+                    }
+                }
+            }
+        }
+    }
+    let transfer = Transfer {
+        req,
+        client,
+        reporter,
+        paths,
+        part,
+        resumed_from,
+        restarts: 0,
+        warned_weak: false,
+        fetched: 0,
+    };
+    transfer.run(first).await
+}
+
+/// The destination path: the given file, or a safe name inside the given directory from
+/// `Content-Disposition` (asked with HEAD) or the URL.
+async fn destination(
+    client: &Client,
+    req: &GetRequest,
+    reporter: &dyn Reporter,
+) -> Result<PathBuf, Error> {
+    let dir = match &req.destination {
+        Destination::File(path) => return Ok(path.clone()),
+        Destination::Dir(dir) => dir,
+    };
+    let mut failures = 0;
+    let disposition = loop {
+        match http::send(client, req, true, RangeAsk::None).await {
+            Ok(resp) if resp.status().is_success() => break http::content_disposition(&resp),
+            Ok(resp) => {
+                let e = http::status_error(&resp);
+                if !e.is_retryable() || failures >= req.retries {
+                    // HEAD refused (405, 403 on GET-only signed URLs, ...): fall back to the
+                    // URL; the GET reports a real error.
+                    break None;
+                }
+                failures += 1;
+                backoff(req, reporter, &e, failures).await?;
+            }
+            Err(e) if e.is_retryable() && failures < req.retries => {
+                failures += 1;
+                backoff(req, reporter, &e, failures).await?;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    Ok(dir.join(filename::choose(disposition.as_deref(), &req.url)))
+}
+
+async fn backoff(
+    req: &GetRequest,
+    reporter: &dyn Reporter,
+    e: &Error,
+    attempt: u32,
+) -> Result<(), Error> {
+    let delay = retry::delay(
+        attempt,
+        req.retry_delay,
+        req.max_retry_delay,
+        e.retry_after(),
+    );
+    reporter.report(Event::Retrying {
+        error: e,
+        attempt,
+        delay,
+    });
+    tokio::select! {
+        () = tokio::time::sleep(delay) => Ok(()),
+        () = req.cancel.cancelled() => Err(Error::Interrupted { path: PathBuf::new(), durable: 0 }),
+    }
+}
+
+/// Loads the state file and checks it belongs to this download and to the part file.
+fn recover(
+    req: &GetRequest,
+    paths: &Paths,
+    part: &PartFile,
+    reporter: &dyn Reporter,
+) -> Result<Option<State>, Error> {
+    let loaded = State::load(&paths.state).map_err(Error::io("cannot read", &paths.state))?;
+    let part_len = part.disk_len()?;
+    let usable = match loaded {
+        None => return Ok(None),
+        Some(Ok(state)) if state.url == req.url.as_str() && state.durable <= part_len => {
+            return Ok(Some(state));
+        }
+        Some(_) => None,
+    };
+    reporter.report(Event::Restarted {
+        reason: RestartReason::StateUnusable,
+    });
+    Ok(usable)
+}
+
+enum Adopted {
+    /// The existing file is the complete remote file.
+    Complete,
+    /// The existing file is a verified prefix, now the part file.
+    Prefix,
+    /// It is not a prefix of the remote file; download from 0 (using this response if it
+    /// carries the whole file).
+    Mismatch(Option<Response>),
+}
+
+/// Checks an existing output file (no state) against the remote file by fetching its last
+/// `ADOPT_OVERLAP` bytes again; a match makes it the part file.
+async fn adopt(
+    client: &Client,
+    req: &GetRequest,
+    paths: &Paths,
+    part: &mut PartFile,
+    len: u64,
+) -> Result<Adopted, Error> {
+    let overlap = len.min(ADOPT_OVERLAP);
+    let asked = len - overlap..len;
+    let mut resp = http::send(client, req, false, RangeAsk::Exactly(asked.clone())).await?;
+    match resp.status().as_u16() {
+        206 => {}
+        200 => return Ok(Adopted::Mismatch(Some(resp))),
+        416 => return Ok(Adopted::Mismatch(None)),
+        _ => return Err(http::status_error(&resp)),
+    }
+    let url = resp.url().clone();
+    let complete = match http::content_range(&resp) {
+        Some(ContentRange::Satisfied { range, complete }) if range == asked => complete,
+        _ => return Ok(Adopted::Mismatch(None)),
+    };
+    let validators = Validators::from_headers(resp.headers());
+    let mut remote = Vec::with_capacity(overlap as usize);
+    while let Some(chunk) = http::next_chunk(&mut resp, req.stall_timeout, &url).await? {
+        remote.extend_from_slice(&chunk);
+        if remote.len() as u64 >= overlap {
+            break;
+        }
+    }
+    remote.truncate(overlap as usize);
+    if remote.len() as u64 != overlap || tail(&paths.dest, overlap)? != remote {
+        return Ok(Adopted::Mismatch(None));
+    }
+    if complete == Some(len) {
+        return Ok(Adopted::Complete);
+    }
+    let state = State {
+        final_url: url.to_string(),
+        length: complete,
+        validators,
+        durable: len,
+        ..State::fresh(&req.url)
+    };
+    part.adopt(&paths.dest, state).await?;
+    Ok(Adopted::Prefix)
+}
+
+/// The last `n` bytes of `path`.
+fn tail(path: &Path, n: u64) -> Result<Vec<u8>, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = fs::File::open(path).map_err(Error::io("cannot read", path))?;
+    f.seek(SeekFrom::End(-(n as i64)))
+        .map_err(Error::io("cannot read", path))?;
+    let mut buf = Vec::with_capacity(n as usize);
+    f.take(n)
+        .read_to_end(&mut buf)
+        .map_err(Error::io("cannot read", path))?;
+    Ok(buf)
+}

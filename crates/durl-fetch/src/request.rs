@@ -1,0 +1,182 @@
+//! [`GetRequest`]: what to download, where to, and how hard to try.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::Error;
+
+/// Where the downloaded file goes.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// Exactly this path.
+    File(PathBuf),
+    /// A name chosen from `Content-Disposition` or the URL, inside this directory.
+    Dir(PathBuf),
+}
+
+/// A download to perform. Build with [`GetRequest::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct GetRequest {
+    pub(crate) url: Url,
+    pub(crate) destination: Destination,
+    pub(crate) continue_existing: bool,
+    pub(crate) overwrite: bool,
+    pub(crate) retries: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) max_retry_delay: Duration,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_redirects: usize,
+    pub(crate) headers: HeaderMap,
+    pub(crate) user_agent: String,
+    pub(crate) root_certificates: Vec<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) checkpoint_interval: Duration,
+    pub(crate) checkpoint_bytes: u64,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl GetRequest {
+    /// A request for `url` into the current directory, with the defaults: 10 retries
+    /// starting at 1 s back-off, 20 s stall timeout, 15 s connect timeout, 10 redirects,
+    /// a checkpoint every second or 64 MiB.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`].
+    pub fn new(url: &str) -> Result<GetRequest, Error> {
+        let parsed = Url::parse(url).map_err(|source| Error::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::UnsupportedScheme {
+                scheme: parsed.scheme().to_owned(),
+                url: parsed,
+            });
+        }
+        Ok(GetRequest {
+            url: parsed,
+            destination: Destination::Dir(PathBuf::from(".")),
+            continue_existing: false,
+            overwrite: false,
+            retries: 10,
+            retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(15),
+            max_redirects: 10,
+            headers: HeaderMap::new(),
+            user_agent: concat!("durl/", env!("CARGO_PKG_VERSION")).to_owned(),
+            root_certificates: Vec::new(),
+            insecure: false,
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_bytes: 64 << 20,
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    /// The URL to download.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// Write to exactly `path`.
+    pub fn output(mut self, path: impl Into<PathBuf>) -> Self {
+        self.destination = Destination::File(path.into());
+        self
+    }
+
+    /// Choose the name from the server's answer or the URL, inside `dir`.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.destination = Destination::Dir(dir.into());
+        self
+    }
+
+    /// Adopt an existing output file without state as a prefix to complete, after checking
+    /// its tail against the server; succeed at once if it is already complete.
+    pub fn continue_existing(mut self, yes: bool) -> Self {
+        self.continue_existing = yes;
+        self
+    }
+
+    /// Replace an existing output file.
+    pub fn overwrite(mut self, yes: bool) -> Self {
+        self.overwrite = yes;
+        self
+    }
+
+    /// Retries after consecutive retryable failures; an attempt that made progress resets
+    /// the count.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The first back-off delay; it doubles per failure (with jitter) up to `max`, which
+    /// also caps a server's `Retry-After`.
+    pub fn retry_delay(mut self, first: Duration, max: Duration) -> Self {
+        self.retry_delay = first;
+        self.max_retry_delay = max.max(first);
+        self
+    }
+
+    /// How long a connection may deliver nothing before it counts as stalled.
+    pub fn stall_timeout(mut self, t: Duration) -> Self {
+        self.stall_timeout = t;
+        self
+    }
+
+    /// How long connecting (TCP and TLS) may take.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// The most redirects to follow.
+    pub fn max_redirects(mut self, n: usize) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Extra headers for every request.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The `User-Agent`.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Trust the PEM certificates in `path` besides the system roots.
+    pub fn root_certificate(mut self, path: impl AsRef<Path>) -> Self {
+        self.root_certificates.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Skip TLS certificate verification.
+    pub fn insecure(mut self, yes: bool) -> Self {
+        self.insecure = yes;
+        self
+    }
+
+    /// Checkpoint (fsync the data, then record it in the state file) at least this often.
+    pub fn checkpoint_interval(mut self, every: Duration, bytes: u64) -> Self {
+        self.checkpoint_interval = every;
+        self.checkpoint_bytes = bytes.max(1);
+        self
+    }
+
+    /// A token that stops the download cleanly (final checkpoint, then
+    /// [`Error::Interrupted`]) when cancelled.
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+}

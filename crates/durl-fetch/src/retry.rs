@@ -1,0 +1,93 @@
+//! Back-off between attempts, and the server's `Retry-After` (RFC 9110 §10.2.3).
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime};
+
+/// The delay before retry number `attempt` (1-based): `first × 2^(attempt-1)`, capped at `max`,
+/// with ±25 % jitter so that many clients do not retry in step; a server's `Retry-After`
+/// replaces it, capped at `max` as well.
+pub fn delay(
+    attempt: u32,
+    first: Duration,
+    max: Duration,
+    retry_after: Option<Duration>,
+) -> Duration {
+    if let Some(asked) = retry_after {
+        return asked.min(max);
+    }
+    let exp = first.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let base = exp.min(max);
+    // Jitter factor in [0.75, 1.25).
+    let unit = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    base.mul_f64(0.75 + unit / 2.0).min(max)
+}
+
+/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A random number from the standard library's per-process random hash keys: enough for
+/// jitter, without a dependency.
+fn random_u64() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let first = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for (attempt, nominal) in [(1, 100), (2, 200), (3, 400), (4, 800)] {
+            for _ in 0..50 {
+                let d = delay(attempt, first, max, None).as_millis() as u64;
+                assert!(
+                    d >= nominal * 3 / 4 && d < nominal * 5 / 4,
+                    "attempt {attempt}: {d} ms"
+                );
+            }
+        }
+        assert!(delay(30, first, max, None) <= max);
+        assert_eq!(
+            delay(1, first, max, Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(delay(1, first, max, Some(Duration::from_secs(3600))), max);
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_a_date() {
+        let now = httpdate::parse_http_date("Tue, 01 Jan 2030 00:00:00 GMT").unwrap();
+        let table: &[(&str, Option<Duration>)] = &[
+            ("0", Some(Duration::ZERO)),
+            ("120", Some(Duration::from_secs(120))),
+            (" 5 ", Some(Duration::from_secs(5))),
+            (
+                "Tue, 01 Jan 2030 00:00:30 GMT",
+                Some(Duration::from_secs(30)),
+            ),
+            ("Mon, 31 Dec 2029 23:00:00 GMT", Some(Duration::ZERO)),
+            ("-1", None),
+            ("soon", None),
+        ];
+        for (value, want) in table {
+            assert_eq!(parse_retry_after(value, now), *want, "value {value:?}");
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! One download from start to commit: recover, request, check, stream, retry, commit.
+
+use std::path::{Path, PathBuf};
+
+use reqwest::{Client, Response};
+
+use crate::content_range::ContentRange;
+use crate::durable;
+use crate::events::{Event, Reporter, RestartReason};
+use crate::http::{self, RangeAsk};
+use crate::journal::State;
+use crate::part::PartFile;
+use crate::validator::Validators;
+use crate::{Error, GetRequest, retry};
+
+/// How often the partial may be thrown away in one run before giving up (a server whose file
+/// changes on every request would otherwise loop forever).
+const MAX_RESTARTS: u32 = 3;
+
+/// What a successful download did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The final file.
+    pub path: PathBuf,
+    /// Its length.
+    pub bytes: u64,
+    /// Bytes that were already on disk when this run started.
+    pub resumed_from: u64,
+    /// Bytes written by this run.
+    pub fetched: u64,
+    /// True when the file was already complete and nothing was downloaded.
+    pub already_complete: bool,
+}
+
+/// The paths that belong to one destination.
+#[derive(Debug, Clone)]
+pub(crate) struct Paths {
+    pub(crate) dest: PathBuf,
+    pub(crate) part: PathBuf,
+    pub(crate) state: PathBuf,
+}
+
+impl Paths {
+    pub(crate) fn new(dest: PathBuf) -> Paths {
+        Paths {
+            part: durable::sibling(&dest, ".durl-part"),
+            state: durable::sibling(&dest, ".durl-state"),
+            dest,
+        }
+    }
+}
+
+/// How one attempt ended, short of an error.
+enum Step {
+    /// All bytes are in the part file.
+    Complete,
+    /// The partial must be dropped and the download started over.
+    Restart(RestartReason),
+}
+
+pub(crate) struct Transfer<'a> {
+    pub(crate) req: &'a GetRequest,
+    pub(crate) client: Client,
+    pub(crate) reporter: &'a dyn Reporter,
+    pub(crate) paths: Paths,
+    pub(crate) part: PartFile,
+    pub(crate) resumed_from: u64,
+    pub(crate) restarts: u32,
+    pub(crate) warned_weak: bool,
+    /// Bytes written by this run.
+    pub(crate) fetched: u64,
+}
+
+impl Transfer<'_> {
+    /// Runs attempts until the file is complete, a non-retryable error occurs, retries run
+    /// out, or the request is cancelled; then commits. `first` is a response already
+    /// received (from adopting an existing file) to use for the first attempt.
+    pub(crate) async fn run(mut self, mut first: Option<Response>) -> Result<Outcome, Error> {
+        let mut failures = 0u32;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let before = self.part.written();
+            let cancel = self.req.cancel.clone();
+            let pending = first.take();
+            let result = tokio::select! {
+                r = self.attempt(pending) => Some(r),
+                () = cancel.cancelled() => None,
+            };
+            let Some(result) = result else {
+                return Err(self.interrupted().await);
+            };
+            match result {
+                Ok(Step::Complete) => break,
+                Ok(Step::Restart(reason)) => self.restart(reason).await?,
+                Err(e) => {
+                    self.part.checkpoint_now().await?;
+                    if self.part.written() > before {
+                        failures = 0;
+                    }
+                    if !e.is_retryable() || failures >= self.req.retries {
+                        return Err(if attempts > 1 {
+                            Error::GaveUp {
+                                attempts,
+                                last: Box::new(e),
+                            }
+                        } else {
+                            e
+                        });
+                    }
+                    failures += 1;
+                    let delay = retry::delay(
+                        failures,
+                        self.req.retry_delay,
+                        self.req.max_retry_delay,
+                        e.retry_after(),
+                    );
+                    self.reporter.report(Event::Retrying {
+                        error: &e,
+                        attempt: failures,
+                        delay,
+                    });
+                    let slept = tokio::select! {
+                        () = tokio::time::sleep(delay) => true,
+                        () = cancel.cancelled() => false,
+                    };
+                    if !slept {
+                        return Err(self.interrupted().await);
+                    }
+                }
+            }
+        }
+        self.commit().await
+    }
+
+    async fn interrupted(&mut self) -> Error {
+        match self.part.checkpoint_now().await {
+            Ok(durable) => Error::Interrupted {
+                path: self.paths.dest.clone(),
+                durable,
+            },
+            Err(e) => e,
+        }
+    }
+
+    async fn restart(&mut self, reason: RestartReason) -> Result<(), Error> {
+        self.restarts += 1;
+        if self.restarts > MAX_RESTARTS {
+            return Err(Error::TooManyRestarts {
+                url: self.req.url.clone(),
+                reason,
+            });
+        }
+        self.reporter.report(Event::Restarted { reason });
+        let fresh = State::fresh(&self.req.url);
+        self.part.begin(fresh).await
+    }
+
+    /// One request and its body.
+    async fn attempt(&mut self, pending: Option<Response>) -> Result<Step, Error> {
+        let offset = self.part.written();
+        let state = self
+            .part
+            .state()
+            .cloned()
+            .unwrap_or_else(|| State::fresh(&self.req.url));
+        let resp = match pending {
+            Some(resp) => resp,
+            None => {
+                let ask = if offset > 0 {
+                    RangeAsk::From {
+                        start: offset,
+                        if_range: state.validators.if_range.as_deref(),
+                    }
+                } else {
+                    RangeAsk::None
+                };
+                http::send(&self.client, self.req, false, ask).await?
+            }
+        };
+        let url = resp.url().clone();
+        let seen = Validators::from_headers(resp.headers());
+        match resp.status().as_u16() {
+            206 => {
+                if offset == 0 {
+                    return Err(bad_range(&url, "206 to a request without Range".into()));
+                }
+                let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp)
+                else {
+                    return Err(bad_range(&url, "206 without a valid Content-Range".into()));
+                };
+                // RFC 9110 §13.1.5: the server honoured If-Range, but a server that ignores
+                // If-Range would splice a new version onto old bytes; check ourselves too.
+                if !state.validators.same_version_as(&seen) {
+                    return Ok(Step::Restart(RestartReason::RemoteChanged));
+                }
+                if let (Some(len), Some(c)) = (state.length, complete)
+                    && len != c
+                {
+                    return Ok(Step::Restart(RestartReason::RemoteChanged));
+                }
+                if range.start > offset || range.end <= offset {
+                    return Err(bad_range(
+                        &url,
+                        format!(
+                            "asked for bytes from {offset}, got {}-{}",
+                            range.start,
+                            range.end - 1
+                        ),
+                    ));
+                }
+                let length = state.length.or(complete);
+                if length != state.length {
+                    let mut s = state.clone();
+                    s.length = length;
+                    s.durable = offset;
+                    self.part.begin(s).await?;
+                }
+                self.reporter.report(Event::Started {
+                    path: &self.paths.dest,
+                    total: length,
+                    resumed_from: offset,
+                });
+                // A 206 that starts earlier than asked is usable: skip the overlap.
+                self.stream(resp, offset - range.start, length).await
+            }
+            200 | 203 => {
+                if offset > 0 {
+                    let reason = if state.validators.same_version_as(&seen) {
+                        RestartReason::RangeIgnored
+                    } else {
+                        RestartReason::RemoteChanged
+                    };
+                    self.restarts += 1;
+                    if self.restarts > MAX_RESTARTS {
+                        return Err(Error::TooManyRestarts {
+                            url: self.req.url.clone(),
+                            reason,
+                        });
+                    }
+                    self.reporter.report(Event::Restarted { reason });
+                }
+                // RFC 9110 §15.3.1: a 200 carries the whole representation; write it from 0,
+                // never append it.
+                let length = http::content_length(&resp);
+                let fresh = State {
+                    final_url: url.to_string(),
+                    length,
+                    validators: seen,
+                    ..State::fresh(&self.req.url)
+                };
+                if fresh.validators.if_range.is_none() && !self.warned_weak {
+                    self.warned_weak = true;
+                    self.reporter.report(Event::NoStrongValidator);
+                }
+                self.part.begin(fresh).await?;
+                self.reporter.report(Event::Started {
+                    path: &self.paths.dest,
+                    total: length,
+                    resumed_from: 0,
+                });
+                self.stream(resp, 0, length).await
+            }
+            416 => {
+                // RFC 9110 §15.5.17: Content-Range: bytes */LEN tells the current length.
+                let complete = match http::content_range(&resp) {
+                    Some(ContentRange::Unsatisfied { complete }) => complete,
+                    _ => return Ok(Step::Restart(RestartReason::RangeNotSatisfiable)),
+                };
+                if !state.validators.same_version_as(&seen)
+                    || state.length.is_some_and(|l| l != complete)
+                {
+                    return Ok(Step::Restart(RestartReason::RemoteChanged));
+                }
+                if offset == complete && offset > 0 {
+                    if state.length.is_none() {
+                        let mut s = state.clone();
+                        s.length = Some(complete);
+                        self.part.begin(s).await?;
+                    }
+                    Ok(Step::Complete)
+                } else if offset > complete {
+                    Ok(Step::Restart(RestartReason::PartialTooLong))
+                } else {
+                    Ok(Step::Restart(RestartReason::RangeNotSatisfiable))
+                }
+            }
+            _ => Err(http::status_error(&resp)),
+        }
+    }
+
+    /// Streams a body into the part file, skipping `skip` leading bytes and stopping at
+    /// `length` (a longer body is cut there).
+    async fn stream(
+        &mut self,
+        mut resp: Response,
+        mut skip: u64,
+        length: Option<u64>,
+    ) -> Result<Step, Error> {
+        let url = resp.url().clone();
+        if length == Some(self.part.written()) {
+            return Ok(Step::Complete);
+        }
+        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+            let mut data = &chunk[..];
+            if skip > 0 {
+                let n = skip.min(data.len() as u64) as usize;
+                data = &data[n..];
+                skip -= n as u64;
+            }
+            if let Some(len) = length {
+                let room = len - self.part.written();
+                if data.len() as u64 > room {
+                    data = &data[..room as usize];
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            self.part.write(data)?;
+            self.fetched += data.len() as u64;
+            self.reporter.report(Event::Progress {
+                bytes: data.len() as u64,
+            });
+            self.part.maybe_checkpoint()?;
+            if length == Some(self.part.written()) {
+                return Ok(Step::Complete);
+            }
+        }
+        match length {
+            Some(expected) if self.part.written() < expected => Err(Error::ShortBody {
+                url,
+                received: self.part.written(),
+                expected,
+            }),
+            _ => Ok(Step::Complete),
+        }
+    }
+
+    /// Makes the finished file durable under its final name and removes the state.
+    async fn commit(self) -> Result<Outcome, Error> {
+        let bytes = self.part.written();
+        let Paths { dest, part, state } = self.paths;
+        let file = self.part.finish().await?;
+        durable::rename(&part, &dest).map_err(Error::io("cannot rename into", &dest))?;
+        // The lock goes with the part file's handle, after the rename made it the final file.
+        drop(file);
+        durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
+        self.reporter.report(Event::Finished {
+            path: &dest,
+            bytes,
+            already_complete: false,
+        });
+        Ok(Outcome {
+            path: dest,
+            bytes,
+            resumed_from: self.resumed_from,
+            fetched: self.fetched,
+            already_complete: false,
+        })
+    }
+}
+
+fn bad_range(url: &url::Url, detail: String) -> Error {
+    Error::BadRange {
+        url: url.clone(),
+        detail,
+    }
+}
+
+/// The outcome for a file found complete without downloading.
+pub(crate) fn already_complete(reporter: &dyn Reporter, dest: &Path, bytes: u64) -> Outcome {
+    reporter.report(Event::Finished {
+        path: dest,
+        bytes,
+        already_complete: true,
+    });
+    Outcome {
+        path: dest.to_owned(),
+        bytes,
+        resumed_from: bytes,
+        fetched: 0,
+        already_complete: true,
+    }
+}

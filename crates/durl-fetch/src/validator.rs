@@ -1,0 +1,150 @@
+//! Validators: what identifies one version of the remote file, and what may go into `If-Range`.
+//!
+//! RFC 9110 §13.1.5: a client must not send a weak entity tag in `If-Range`, and may send a
+//! date only when it has no entity tag and the date is a strong validator (§8.8.2.2: the
+//! `Last-Modified` is at least 60 seconds before the response's `Date`).
+
+use std::time::Duration;
+
+use reqwest::header::{DATE, ETAG, HeaderMap, LAST_MODIFIED};
+
+/// The validators a response carried, as raw header values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// The `ETag` value, verbatim (including `W/` and quotes).
+    pub etag: Option<String>,
+    /// The `Last-Modified` value, verbatim.
+    pub last_modified: Option<String>,
+    /// The value to send in `If-Range` when resuming, if any is allowed.
+    pub if_range: Option<String>,
+}
+
+impl Validators {
+    /// Reads the validators of a response.
+    pub fn from_headers(headers: &HeaderMap) -> Validators {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let etag = text(ETAG);
+        let last_modified = text(LAST_MODIFIED);
+        let date = text(DATE);
+        let if_range = if_range_value(etag.as_deref(), last_modified.as_deref(), date.as_deref());
+        Validators {
+            etag,
+            last_modified,
+            if_range,
+        }
+    }
+
+    /// True when there is nothing at all to tell two versions of the file apart.
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+
+    /// Whether a later response plausibly describes the same version of the file as `self`.
+    ///
+    /// Only validators that both responses carry are compared: a server that stops sending one
+    /// is not proof of change, but a different value is. Entity tags use the weak comparison of
+    /// RFC 9110 §8.8.3.2 here (`W/"a"` matches `"a"`), because a 206 that honoured our strong
+    /// `If-Range` is already proven by the server; this check catches servers that ignore
+    /// `If-Range`.
+    pub fn same_version_as(&self, later: &Validators) -> bool {
+        if let (Some(a), Some(b)) = (&self.etag, &later.etag) {
+            return opaque_tag(a) == opaque_tag(b);
+        }
+        if let (Some(a), Some(b)) = (&self.last_modified, &later.last_modified) {
+            return match (httpdate::parse_http_date(a), httpdate::parse_http_date(b)) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => a == b,
+            };
+        }
+        true
+    }
+}
+
+/// True for a strong entity tag (RFC 9110 §8.8.3: weak ones start with `W/`).
+pub fn is_strong_etag(etag: &str) -> bool {
+    etag.starts_with('"') && etag.ends_with('"') && etag.len() >= 2
+}
+
+fn opaque_tag(etag: &str) -> &str {
+    etag.strip_prefix("W/").unwrap_or(etag)
+}
+
+/// Chooses the `If-Range` value (RFC 9110 §13.1.5).
+fn if_range_value(
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    date: Option<&str>,
+) -> Option<String> {
+    if let Some(etag) = etag {
+        // A weak tag never goes into If-Range; with an entity tag present, a date must not
+        // be used either ("unless the client has no entity tag").
+        return is_strong_etag(etag).then(|| etag.to_owned());
+    }
+    let lm = httpdate::parse_http_date(last_modified?).ok()?;
+    let date = httpdate::parse_http_date(date?).ok()?;
+    // §8.8.2.2: a Last-Modified is strong for a client if it is at least 60 s before Date.
+    let strong = lm
+        .checked_add(Duration::from_secs(60))
+        .is_some_and(|t| t <= date);
+    strong.then(|| httpdate::fmt_http_date(lm))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LM: &str = "Tue, 01 Jan 2030 00:00:00 GMT";
+    const DATE_LATER: &str = "Tue, 01 Jan 2030 01:00:00 GMT";
+    const DATE_SOON: &str = "Tue, 01 Jan 2030 00:00:30 GMT";
+
+    #[test]
+    fn if_range_follows_rfc_9110_section_13_1_5() {
+        // (ETag, Last-Modified, Date) -> If-Range
+        type Row = (
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let table: &[Row] = &[
+            (Some("\"abc\""), None, None, Some("\"abc\"")),
+            (Some("\"abc\""), Some(LM), Some(DATE_LATER), Some("\"abc\"")),
+            // weak tag: never in If-Range, and the date may not stand in for it
+            (Some("W/\"abc\""), Some(LM), Some(DATE_LATER), None),
+            // date only when strong: Last-Modified at least 60 s before Date
+            (None, Some(LM), Some(DATE_LATER), Some(LM)),
+            (None, Some(LM), Some(DATE_SOON), None),
+            (None, Some(LM), None, None),
+            (None, Some("yesterday"), Some(DATE_LATER), None),
+            (None, None, Some(DATE_LATER), None),
+        ];
+        for (etag, lm, date, want) in table {
+            assert_eq!(
+                if_range_value(*etag, *lm, *date).as_deref(),
+                *want,
+                "etag {etag:?} lm {lm:?} date {date:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_version_compares_what_both_carry() {
+        let v = |etag: Option<&str>, lm: Option<&str>| Validators {
+            etag: etag.map(str::to_owned),
+            last_modified: lm.map(str::to_owned),
+            if_range: None,
+        };
+        assert!(v(Some("\"a\""), None).same_version_as(&v(Some("\"a\""), None)));
+        assert!(v(Some("\"a\""), None).same_version_as(&v(Some("W/\"a\""), None)));
+        assert!(!v(Some("\"a\""), None).same_version_as(&v(Some("\"b\""), None)));
+        assert!(v(Some("\"a\""), Some(LM)).same_version_as(&v(None, Some(LM))));
+        assert!(!v(None, Some(LM)).same_version_as(&v(None, Some(DATE_LATER))));
+        assert!(v(None, None).same_version_as(&v(Some("\"x\""), None)));
+    }
+}
