@@ -17,6 +17,9 @@ use crate::tls::Transport;
 /// Seed of the garbage appended by `LongBody`.
 const GARBAGE_SEED: u64 = 0xDEAD_BEEF_0BAD_F00D;
 
+/// How long a closing connection keeps draining what the client sends.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// How a response ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
@@ -44,6 +47,9 @@ async fn read_head<S: Transport>(stream: &mut S, buf: &mut Vec<u8>) -> Result<Ve
     let mut tmp = [0u8; 8192];
     loop {
         if let Some(end) = find_head_end(buf) {
+            if end > MAX_HEAD {
+                return Err(HeadError::TooLarge);
+            }
             return Ok(buf.drain(..end).collect());
         }
         if buf.len() > MAX_HEAD {
@@ -57,21 +63,28 @@ async fn read_head<S: Transport>(stream: &mut S, buf: &mut Vec<u8>) -> Result<Ve
     }
 }
 
-/// Writes all of `data`, reporting every partial write to `count`, so a
-/// connection cut midway still counts what went out.
+/// Writes all of `data`, reporting body bytes to `count`. Each write is
+/// counted *before* it is attempted and corrected afterwards, so the count
+/// never lags behind what a client may already have read; a connection cut
+/// midway still ends up counting exactly what went out.
 async fn write_counted<S: Transport>(
     s: &mut S,
     data: &[u8],
-    count: &mut impl FnMut(u64),
+    count: &mut impl FnMut(i64),
 ) -> io::Result<()> {
     let mut off = 0;
     while off < data.len() {
-        let n = s.write(&data[off..]).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
+        let attempt = data.len() - off;
+        count(attempt as i64);
+        let result = s.write(&data[off..]).await;
+        let written = *result.as_ref().unwrap_or(&0);
+        if written < attempt {
+            count(-((attempt - written) as i64));
         }
-        count(n as u64);
-        off += n;
+        match result? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => off += n,
+        }
     }
     Ok(())
 }
@@ -81,7 +94,7 @@ async fn write_counted<S: Transport>(
 async fn write_response<S: Transport>(
     s: &mut S,
     plan: &Plan,
-    count: &mut impl FnMut(u64),
+    count: &mut impl FnMut(i64),
 ) -> io::Result<End> {
     s.write_all(&head_bytes(plan)).await?;
     let total = plan.payload.len();
@@ -155,6 +168,25 @@ async fn write_response<S: Transport>(
     Ok(if plan.close { End::Fin } else { End::KeepAlive })
 }
 
+/// Closes gracefully: sends FIN (and `close_notify` over TLS), then reads and
+/// discards what the client still sends, for a bounded time, so unread
+/// request bytes do not turn the close into a reset that could destroy the
+/// response before the client reads it.
+async fn lingering_close<S: Transport>(mut stream: S) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 8192];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
 /// Sends an error response that does not belong to any path, then closes.
 async fn reject<S: Transport>(mut stream: S, status: u16, body: &'static str) {
     let plan = error_plan(status, body);
@@ -163,7 +195,7 @@ async fn reject<S: Transport>(mut stream: S, status: u16, body: &'static str) {
         .await
         .is_ok()
     {
-        let _ = stream.shutdown().await;
+        lingering_close(stream).await;
     }
 }
 
@@ -196,10 +228,7 @@ pub(crate) async fn serve<S: Transport>(mut stream: S, shared: Arc<Shared>) {
         let mut count = |n| shared.add_bytes(index, &key, n);
         match write_response(&mut stream, &plan, &mut count).await {
             Ok(End::KeepAlive) => {}
-            Ok(End::Fin) => {
-                let _ = stream.shutdown().await;
-                return;
-            }
+            Ok(End::Fin) => return lingering_close(stream).await,
             Ok(End::Reset) => {
                 let _ = stream.tcp().set_zero_linger();
                 return;

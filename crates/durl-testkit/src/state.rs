@@ -82,12 +82,15 @@ impl Shared {
         inner.log.len() - 1
     }
 
-    /// Counts `n` body bytes written for log entry `index` at `path`.
-    pub(crate) fn add_bytes(&self, index: usize, path: &str, n: u64) {
+    /// Adds `delta` (negative: a correction) to the body bytes of log entry
+    /// `index` at `path`.
+    pub(crate) fn add_bytes(&self, index: usize, path: &str, delta: i64) {
         let mut inner = self.lock();
-        inner.log[index].body_bytes += n;
-        *inner.bytes_by_path.entry(path.to_owned()).or_default() += n;
-        inner.total_bytes += n;
+        let entry = &mut inner.log[index].body_bytes;
+        *entry = entry.saturating_add_signed(delta);
+        let by_path = inner.bytes_by_path.entry(path.to_owned()).or_default();
+        *by_path = by_path.saturating_add_signed(delta);
+        inner.total_bytes = inner.total_bytes.saturating_add_signed(delta);
     }
 }
 
