@@ -55,6 +55,11 @@ pub struct GetArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub retries: u32,
 
+    /// Seconds before the first retry; the delay doubles per consecutive failure (with
+    /// jitter) up to 60 s. A server's Retry-After replaces it (capped at 60 s).
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub retry_delay: f64,
+
     /// Seconds without a single byte arriving before the connection counts as stalled and is retried.
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
     pub stall_timeout: f64,

@@ -2,6 +2,9 @@
 //! `durl-serve` libraries. Only this crate prints.
 
 mod args;
+mod exit;
+mod get;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -9,7 +12,48 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    match cli.command {
-        args::Command::Get(_) | args::Command::Serve(_) => ExitCode::FAILURE,
+    init_tracing();
+    let result = match cli.command {
+        args::Command::Get(a) => get::run(a),
+        args::Command::Serve(_) => Err(exit::UsageError("serve: not built yet".into()).into()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            exit::code(exit::for_error(&e))
+        }
     }
+}
+
+#[expect(clippy::print_stderr, reason = "main reports the final error")]
+fn report(e: &anyhow::Error) {
+    eprintln!("durl: {e:#}");
+}
+
+/// One line: the error and its causes, joined by ": ".
+pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // reqwest and hyper sometimes repeat a cause's text in their own message.
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// Diagnostics through `tracing` go to stderr, filtered by `DURL_LOG` (default: warnings).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DURL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
 }

@@ -1,0 +1,74 @@
+//! Exit codes, in one place. README.md documents the same table.
+
+use std::process::ExitCode;
+
+use durl_fetch::ErrorKind;
+
+/// Success, including "already complete".
+pub const OK: u8 = 0;
+/// An error not covered below.
+pub const OTHER: u8 = 1;
+/// Bad arguments: URL, header, certificate file, option values (clap also uses 2).
+pub const USAGE: u8 = 2;
+/// A local file operation failed (disk full, permission denied). The partial is kept.
+pub const IO: u8 = 3;
+/// The server answered with an HTTP error status (4xx, or 5xx after the retries).
+pub const HTTP: u8 = 4;
+/// Network failure after the retries: connect, TLS, stall, cut connection, redirects.
+pub const NETWORK: u8 = 5;
+/// The server broke the Range protocol or its file kept changing.
+pub const PROTOCOL: u8 = 6;
+/// The output file exists and neither --continue nor --force was given.
+pub const EXISTS: u8 = 7;
+/// Another durl process is downloading to the same output.
+pub const LOCKED: u8 = 8;
+/// Interrupted by SIGINT (128 + 2).
+pub const SIGINT: u8 = 130;
+/// Interrupted by SIGTERM (128 + 15).
+pub const SIGTERM: u8 = 143;
+
+/// The exit code for an error of the download library.
+pub fn for_fetch_error(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => USAGE,
+        ErrorKind::Http => HTTP,
+        ErrorKind::Network => NETWORK,
+        ErrorKind::Protocol => PROTOCOL,
+        ErrorKind::Io => IO,
+        ErrorKind::Exists => EXISTS,
+        ErrorKind::Locked => LOCKED,
+        ErrorKind::Interrupted => SIGINT,
+        _ => OTHER,
+    }
+}
+
+/// The exit code for an error reaching `main`: library errors by their kind, anything else
+/// as [`OTHER`].
+pub fn for_error(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<durl_fetch::Error>() {
+            return for_fetch_error(e.kind());
+        }
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return USAGE;
+        }
+    }
+    OTHER
+}
+
+/// A bad argument found while resolving the command line.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The process exit code for a code from this table.
+pub fn code(c: u8) -> ExitCode {
+    ExitCode::from(c)
+}

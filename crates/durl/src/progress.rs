@@ -1,0 +1,162 @@
+//! The terminal side of a download: an indicatif bar on a terminal, one summary line
+//! otherwise, and one-line notices for restarts and retries.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use durl_fetch::{Event, Reporter};
+use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Shows one download's progress on stderr.
+#[derive(Debug)]
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    started: Instant,
+    state: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    resumed_from: u64,
+}
+
+impl Progress {
+    /// A bar when stderr is a terminal and `quiet` is off; otherwise no bar.
+    pub fn new(quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(style(None));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Progress {
+            bar,
+            quiet,
+            started: Instant::now(),
+            state: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// Prints a notice line (above the bar, if any).
+    #[expect(clippy::print_stderr, reason = "the binary's progress module owns stderr")]
+    fn notice(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("durl: {text}")),
+            None => eprintln!("durl: {text}"),
+        }
+    }
+
+    /// Removes the bar.
+    pub fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+
+    #[expect(clippy::print_stderr, reason = "the binary's progress module owns stderr")]
+    fn summary(&self, path: &Path, bytes: u64, already_complete: bool) {
+        self.clear();
+        if self.quiet {
+            return;
+        }
+        let resumed = self.state.lock().map(|s| s.resumed_from).unwrap_or(0);
+        let elapsed = self.started.elapsed();
+        if already_complete {
+            eprintln!("{}: already complete ({})", path.display(), HumanBytes(bytes));
+            return;
+        }
+        let fetched = bytes.saturating_sub(resumed);
+        let rate = fetched as f64 / elapsed.as_secs_f64().max(1e-3);
+        let resumed_note = if resumed > 0 {
+            format!(", resumed at {}", HumanBytes(resumed))
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{}: {} in {} ({}/s{resumed_note})",
+            path.display(),
+            HumanBytes(bytes),
+            HumanDuration(elapsed),
+            HumanBytes(rate as u64),
+        );
+    }
+}
+
+fn style(resumed_from: Option<u64>) -> ProgressStyle {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let bar = if color { "{bar:30.cyan/blue}" } else { "{bar:30}" };
+    let resumed = resumed_from
+        .map(|n| format!(" (resumed at {})", HumanBytes(n)))
+        .unwrap_or_default();
+    let template = format!(
+        "{{msg}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}{resumed}"
+    );
+    ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl Reporter for Progress {
+    fn report(&self, event: Event<'_>) {
+        match event {
+            Event::Progress { bytes } => {
+                if let Some(bar) = &self.bar {
+                    bar.inc(bytes);
+                }
+            }
+            Event::Started {
+                path,
+                total,
+                resumed_from,
+            } => {
+                if let Ok(mut s) = self.state.lock() {
+                    s.resumed_from = resumed_from;
+                }
+                if let Some(bar) = &self.bar {
+                    bar.set_message(
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
+                    bar.set_style(style((resumed_from > 0).then_some(resumed_from)));
+                    match total {
+                        Some(t) => bar.set_length(t),
+                        None => bar.unset_length(),
+                    }
+                    bar.set_position(resumed_from);
+                    bar.reset_eta();
+                }
+            }
+            Event::Restarted { reason } => {
+                self.notice(&format!("{reason}; downloading again from the start"));
+            }
+            Event::Retrying {
+                error,
+                attempt,
+                delay,
+            } => {
+                self.notice(&format!(
+                    "{}; retry {attempt} in {:.1} s",
+                    crate::error_line(error),
+                    delay.as_secs_f64()
+                ));
+            }
+            Event::NoStrongValidator => self.notice(
+                "the server sends no strong validator (ETag or Last-Modified): \
+                 a resume can only be checked by length",
+            ),
+            Event::Finished {
+                path,
+                bytes,
+                already_complete,
+            } => self.summary(path, bytes, already_complete),
+            _ => {}
+        }
+    }
+}
