@@ -335,7 +335,7 @@ fn finish(
         Some(Fault::Chunked) => (Framing::Chunked, Delivery::Normal),
         _ => (Framing::Length, Delivery::Normal),
     };
-    let mut close = close || matches!(delivery, Delivery::Long(_));
+    let mut close = close;
     match framing {
         Framing::Length if status != 304 => {
             headers.push(("Content-Length".into(), payload.len().to_string()));
@@ -347,6 +347,8 @@ fn finish(
     if close {
         headers.push(("Connection".into(), "close".into()));
     }
+    // LongBody closes after its garbage without announcing it: the headers stay correct.
+    let close = close || matches!(delivery, Delivery::Long(_));
     let no_body = head || status == 304;
     let payload = if no_body { Payload::empty() } else { payload };
     Plan {
@@ -389,4 +391,127 @@ pub(crate) fn plan(req: &Request, resource: Option<&Resource>, fault: Option<&Fa
         head,
         close,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::parse_head;
+
+    fn req(method: &str, headers: &[&str]) -> Request {
+        let mut head = format!("{method} /f HTTP/1.1\r\nHost: x\r\n");
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        parse_head(head.as_bytes()).expect("test request parses")
+    }
+
+    fn header<'a>(plan: &'a Plan, name: &str) -> Option<&'a str> {
+        let found = plan
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.as_str())
+    }
+
+    /// Method, request headers, fault, then the expected status,
+    /// `Content-Length`, payload length and close.
+    type Case<'a> = (
+        &'a str,
+        &'a [&'a str],
+        Option<Fault>,
+        u16,
+        Option<&'a str>,
+        u64,
+        bool,
+    );
+
+    #[test]
+    fn status_and_framing_table() {
+        let res = Resource::pattern(1, 100);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("GET", &[], None, 200, Some("100"), 100, false),
+            ("HEAD", &[], None, 200, Some("100"), 0, false),
+            ("GET", &["Range: bytes=10-19"], None, 206, Some("10"), 10, false),
+            ("HEAD", &["Range: bytes=10-19"], None, 206, Some("10"), 0, false),
+            ("GET", &["Range: bytes=100-"], None, 416, Some("22"), 22, false),
+            ("GET", &["Connection: close"], None, 200, Some("100"), 100, true),
+            ("GET", &["If-None-Match: \"s1-100\""], None, 304, None, 0, false),
+            ("GET", &[], Some(Fault::Chunked), 200, None, 100, false),
+            ("GET", &[], Some(Fault::CloseDelimited), 200, None, 100, true),
+            ("GET", &[], Some(Fault::LongBody(5)), 200, Some("100"), 100, true),
+            ("GET", &[], Some(Fault::CutAfter(5)), 200, Some("100"), 100, false),
+            ("GET", &["Range: bytes=0-9"], Some(Fault::IgnoreRange), 200, Some("100"), 100, false),
+            ("GET", &["Range: bytes=0-9"], Some(Fault::Unsatisfiable), 416, Some("22"), 22, false),
+            ("POST", &[], None, 405, Some("19"), 19, true),
+            ("GET", &["Content-Length: 3"], None, 200, Some("100"), 100, true),
+        ];
+        for (method, headers, fault, status, length, payload, close) in cases {
+            let plan = plan(&req(method, headers), Some(&res), fault.as_ref());
+            let what = format!("{method} {headers:?} {fault:?}");
+            assert_eq!(plan.status, *status, "{what}");
+            assert_eq!(header(&plan, "content-length"), *length, "{what}");
+            assert_eq!(plan.payload.len(), *payload, "{what}");
+            assert_eq!(plan.close, *close, "{what}");
+        }
+    }
+
+    #[test]
+    fn announced_close_only_when_not_a_surprise() {
+        let res = Resource::pattern(1, 100);
+        let get = req("GET", &[]);
+        let long = plan(&get, Some(&res), Some(&Fault::LongBody(1)));
+        assert_eq!(header(&long, "connection"), None);
+        let delimited = plan(&get, Some(&res), Some(&Fault::CloseDelimited));
+        assert_eq!(header(&delimited, "connection"), Some("close"));
+        let chunked = plan(&get, Some(&res), Some(&Fault::Chunked));
+        assert_eq!(header(&chunked, "transfer-encoding"), Some("chunked"));
+    }
+
+    #[test]
+    fn shifted_ranges_are_clamped() {
+        let cases: &[(Range<u64>, i64, u64, Range<u64>)] = &[
+            (100..200, 10, 1000, 110..210),
+            (100..200, -10, 1000, 90..190),
+            (100..200, -1000, 1000, 0..100),
+            (900..1000, 50, 1000, 950..1000),
+            (900..1000, 5000, 1000, 999..1000),
+        ];
+        for (range, shift, len, want) in cases {
+            assert_eq!(
+                shifted(range.clone(), *shift, *len),
+                *want,
+                "{range:?} {shift}"
+            );
+        }
+    }
+
+    #[test]
+    fn payload_chunks() {
+        let p = Payload::Slice {
+            body: Body::Pattern { seed: 2, len: 1000 },
+            range: 100..200,
+        };
+        assert_eq!(p.chunk(0, 10), crate::corpus::pattern_bytes(2, 100..110));
+        assert_eq!(p.chunk(95, 10), crate::corpus::pattern_bytes(2, 195..200));
+        let o = Payload::text("abc");
+        assert_eq!(o.chunk(1, 5), b"bc");
+    }
+
+    #[test]
+    fn head_serialisation() {
+        let plan = error_plan(400, "bad request\n");
+        let text = String::from_utf8(head_bytes(&plan)).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 400 Bad Request\r\nDate: "),
+            "{text}"
+        );
+        assert!(
+            text.contains("\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"),
+            "{text}"
+        );
+    }
 }

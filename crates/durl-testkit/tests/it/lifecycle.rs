@@ -59,3 +59,16 @@ async fn works_inside_a_tokio_runtime() {
     assert_eq!(body, b"async");
     drop(server);
 }
+
+#[test]
+fn server_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<FaultServer>();
+    let server = std::sync::Arc::new(FaultServer::start());
+    server.put("/f", Resource::bytes("shared"));
+    let other = std::sync::Arc::clone(&server);
+    let body = std::thread::spawn(move || get(other.addr(), "/f", &[]).1)
+        .join()
+        .unwrap();
+    assert_eq!(body, b"shared");
+}
