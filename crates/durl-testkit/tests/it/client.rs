@@ -120,7 +120,8 @@ impl Conn {
                 self.buf.len()
             );
         }
-        self.buf.drain(..n).collect()
+        let rest = self.buf.split_off(n);
+        std::mem::replace(&mut self.buf, rest)
     }
 
     /// Reads everything until EOF or reset.
