@@ -100,6 +100,7 @@ impl Transfer<'_> {
                         failures = 0;
                     }
                     if !e.is_retryable() || failures >= self.req.retries {
+                        self.discard_if_empty()?;
                         return Err(if attempts > 1 {
                             Error::GaveUp {
                                 attempts,
@@ -132,6 +133,18 @@ impl Transfer<'_> {
             }
         }
         self.commit().await
+    }
+
+    /// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
+    /// empty part file, no state, and never an error page under the output name.
+    fn discard_if_empty(&self) -> Result<(), Error> {
+        if self.part.written() == 0 {
+            durable::remove(&self.paths.part)
+                .map_err(Error::io("cannot remove", &self.paths.part))?;
+            durable::remove(&self.paths.state)
+                .map_err(Error::io("cannot remove", &self.paths.state))?;
+        }
+        Ok(())
     }
 
     async fn interrupted(&mut self) -> Error {

@@ -1,0 +1,9 @@
+//! Integration tests of `durl_fetch::get` against the fault-injecting test server.
+//! One binary; modules by behaviour.
+
+mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
+mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
+mod naming; // file names from Content-Disposition and URLs
+mod resume; // validated resume: If-Range, Content-Range checks, 200 and 416 handling
+mod support;
+mod tls; // HTTPS with a test CA

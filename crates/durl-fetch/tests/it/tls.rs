@@ -1,0 +1,41 @@
+//! HTTPS against a certificate made at test time.
+
+use durl_fetch::ErrorKind;
+use durl_testkit::{Fault, FaultServer, Resource};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn https_with_a_trusted_test_ca_downloads_and_resumes() {
+    let server = FaultServer::start_tls();
+    server.put("/f", Resource::pattern(SEED, 200_000));
+    server.push_fault("/f", Fault::CutAfter(50_000));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, server.ca_cert_pem().unwrap()).unwrap();
+    assert!(server.url("/f").starts_with("https://"));
+    durl_fetch::get(
+        &request(&server, "/f", dir.path()).root_certificate(&ca),
+        &(),
+    )
+    .await
+    .unwrap();
+    assert_complete(dir.path(), &expected(200_000));
+    assert_eq!(server.body_bytes_served("/f"), 200_000);
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_fails_unless_insecure() {
+    let server = FaultServer::start_tls();
+    server.put("/f", Resource::pattern(SEED, 1000));
+    let dir = tempfile::tempdir().unwrap();
+    let err = durl_fetch::get(&request(&server, "/f", dir.path()).retries(0), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    assert!(!out(dir.path()).exists());
+    durl_fetch::get(&request(&server, "/f", dir.path()).insecure(true), &())
+        .await
+        .unwrap();
+    assert_complete(dir.path(), &expected(1000));
+}
