@@ -191,7 +191,9 @@ impl FaultServer {
     }
 
     /// Body bytes written to sockets for requests to `path` (query ignored),
-    /// including bytes of responses cut short.
+    /// including bytes of responses cut short. Each write is counted as it is
+    /// issued (and corrected if it falls short), so the count never lags
+    /// behind what a client has already received.
     pub fn body_bytes_served(&self, path: &str) -> u64 {
         self.shared
             .lock()
@@ -249,5 +251,26 @@ impl Drop for FaultServer {
         if !panics.is_empty() {
             panic!("durl-testkit: a fault server connection handler panicked: {panics:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_panics_are_noted_and_reported_on_drop() {
+        let server = FaultServer::start();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result =
+            runtime.block_on(async { tokio::spawn(async { panic!("boom in handler") }).await });
+        note(&server.shared, result);
+        assert_eq!(server.shared.lock().panics, ["boom in handler"]);
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(server)));
+        let payload = dropped.expect_err("drop must panic");
+        let msg = payload.downcast_ref::<String>().expect("formatted message");
+        assert!(msg.contains("boom in handler"), "{msg}");
     }
 }
