@@ -1,1 +1,81 @@
-//! durl-serve
+//! A static file server with complete RFC 9110 `Range` and conditional-request support.
+//!
+//! # Brief overview
+//!
+//! One entry point, [`run`], serves a directory on a listener you bound, until a shutdown
+//! future completes. The `durl serve` command and every test use it the same way.
+//!
+//! Each request goes through a linear pipeline:
+//!
+//! 1. **Auth and method** (`service.rs`): Basic credentials if configured (401 otherwise);
+//!    `GET` and `HEAD` only, anything else 405 with `Allow`; targets over the limit 414.
+//! 2. **Resolve** (`resolve.rs`): percent-decode once, refuse `..` in every spelling, NUL and
+//!    backslashes (400); join to the canonical root; refuse symlinks leading outside it (403)
+//!    unless configured to follow them; open without blocking on FIFOs.
+//! 3. **Validators** (`validators.rs`): a strong `ETag` from length, mtime (ns) and inode, and
+//!    `Last-Modified`.
+//! 4. **Preconditions** (`conditional.rs`, pure): `If-Match`, `If-Unmodified-Since`,
+//!    `If-None-Match`, `If-Modified-Since`, then `If-Range`, in RFC 9110 §13.2.2 order → 412,
+//!    304, or proceed (with or without Range).
+//! 5. **Range** (`range.rs`, pure): ignore (200), satisfiable ranges (206), or unsatisfiable
+//!    (416 `bytes */len`); ranges are clamped, coalesced and capped (RFC 9110 §17.15).
+//! 6. **Body** (`body.rs`): the whole file, one slice, or `multipart/byteranges`, streamed in
+//!    bounded chunks read with `pread` on the blocking pool; memory stays flat.
+//! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
+//!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`.
+//! 8. **HEAD**: the same header fields, no content.
+//!
+//! Directories get an HTML listing (`listing.rs`). Connections (`listener.rs`) are capped,
+//! must send their request heads within a timeout, and drain gracefully on shutdown. One
+//! access-log line per request goes to `tracing` (target `durl_serve::access`, level INFO);
+//! this crate never prints.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! let config = durl_serve::Config::new("/srv/files");
+//! durl_serve::run(listener, config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod auth;
+mod body;
+pub mod conditional;
+mod config;
+mod error;
+mod listener;
+mod listing;
+pub mod range;
+mod resolve;
+mod response;
+mod service;
+pub mod validators;
+
+use std::future::Future;
+
+pub use config::{Config, TlsConfig};
+pub use error::ServeError;
+
+/// Serves `config`'s directory on `listener` until `shutdown` completes.
+///
+/// On shutdown it stops accepting, lets requests in flight finish within the grace period
+/// ([`Config::grace_period`]), closes what is left and returns `Ok(())`.
+///
+/// # Errors
+///
+/// [`ServeError::Root`] or [`ServeError::RootNotDirectory`] if the directory cannot be served.
+/// Nothing that happens once serving has started (failed accepts, bad requests, client
+/// disconnects) ends the server; such events are logged through `tracing`.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<(), ServeError> {
+    listener::run(listener, config, shutdown).await
+}

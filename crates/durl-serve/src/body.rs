@@ -1,0 +1,295 @@
+//! Response bodies: nothing, a few bytes in memory, or file content streamed in bounded chunks.
+//!
+//! A file body is a queue of [`Segment`]s: literal bytes (multipart part headers) and file
+//! slices. A whole file is one slice, a single range is one slice, and `multipart/byteranges`
+//! alternates part headers and slices, so every part is read from the file only when hyper
+//! asks for it and memory stays flat whatever the file size or the number of parts.
+//!
+//! Reads are positional (`pread`) on a shared descriptor and run on tokio's blocking pool, one
+//! chunk of at most [`CHUNK`] bytes at a time, into a buffer that is reused as soon as hyper
+//! has written the previous chunk.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Frame, SizeHint};
+use tokio::task::JoinHandle;
+
+/// Largest read, and so the largest frame handed to hyper. Big enough that a 1 MiB answer
+/// takes few trips to the blocking pool, small enough that many slow clients cost little
+/// memory: hyper buffers about one chunk per connection while the next one is read.
+pub(crate) const CHUNK: usize = 128 * 1024;
+
+/// A response body.
+#[derive(Debug)]
+pub struct Body {
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Empty,
+    Bytes(Option<Bytes>),
+    File(FileStream),
+}
+
+impl Body {
+    /// No content.
+    pub(crate) fn empty() -> Self {
+        Self { kind: Kind::Empty }
+    }
+
+    /// Content already in memory.
+    pub(crate) fn bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        if bytes.is_empty() {
+            return Self::empty();
+        }
+        Self {
+            kind: Kind::Bytes(Some(bytes)),
+        }
+    }
+
+    /// Content streamed from a file.
+    pub(crate) fn file(stream: FileStream) -> Self {
+        if stream.remaining == 0 {
+            return Self::empty();
+        }
+        Self {
+            kind: Kind::File(stream),
+        }
+    }
+}
+
+/// One piece of a file body.
+#[derive(Debug)]
+pub(crate) enum Segment {
+    /// Bytes sent as they are (multipart part headers and the closing delimiter).
+    Bytes(Bytes),
+    /// A half-open byte range of the file.
+    Slice(Range<u64>),
+}
+
+impl Segment {
+    fn len(&self) -> u64 {
+        match self {
+            Self::Bytes(b) => b.len() as u64,
+            Self::Slice(r) => r.end - r.start,
+        }
+    }
+}
+
+/// File content: segments still to send, and the read in progress.
+#[derive(Debug)]
+pub(crate) struct FileStream {
+    /// Shared so that a blocking read can own a handle while the stream lives on.
+    file: Arc<File>,
+    /// What is left to send, in order. Slices shrink from the front as chunks are read.
+    segments: VecDeque<Segment>,
+    /// Total bytes left, for an exact `size_hint` (which hyper turns into Content-Length).
+    remaining: u64,
+    /// The read buffer, reclaimed from the previous chunk when hyper has dropped it.
+    buf: BytesMut,
+    /// The chunk being read on the blocking pool: hands back the buffer and the bytes read.
+    reading: Option<JoinHandle<io::Result<(BytesMut, Bytes)>>>,
+}
+
+impl FileStream {
+    /// A stream of `segments` of `file`.
+    pub(crate) fn new(file: File, segments: Vec<Segment>) -> Self {
+        let remaining = segments.iter().map(Segment::len).sum();
+        Self {
+            file: Arc::new(file),
+            segments: segments.into_iter().filter(|s| s.len() > 0).collect(),
+            remaining,
+            buf: BytesMut::new(),
+            reading: None,
+        }
+    }
+
+    /// Total bytes the stream will yield.
+    pub(crate) fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Reads the first chunk now, on the calling thread. The handler calls this from the
+    /// blocking task that opened the file, so a small file costs a single trip to the
+    /// blocking pool.
+    pub(crate) fn prefetch(&mut self) -> io::Result<()> {
+        let Some(Segment::Slice(range)) = self.segments.front_mut() else {
+            return Ok(());
+        };
+        let (offset, n) = take_chunk(range);
+        if range.is_empty() {
+            self.segments.pop_front();
+        }
+        let data = read_chunk(&self.file, &mut self.buf, offset, n)?;
+        self.segments.push_front(Segment::Bytes(data));
+        Ok(())
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        loop {
+            if let Some(reading) = &mut self.reading {
+                let result = ready!(Pin::new(reading).poll(cx));
+                self.reading = None;
+                let (buf, data) = match result {
+                    Ok(Ok(read)) => read,
+                    Ok(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Err(join) => return Poll::Ready(Some(Err(io::Error::other(join)))),
+                };
+                self.buf = buf;
+                self.remaining -= data.len() as u64;
+                return Poll::Ready(Some(Ok(data)));
+            }
+            match self.segments.front_mut() {
+                None => return Poll::Ready(None),
+                Some(Segment::Bytes(_)) => {
+                    let Some(Segment::Bytes(data)) = self.segments.pop_front() else {
+                        unreachable!("front was Bytes");
+                    };
+                    self.remaining -= data.len() as u64;
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Some(Segment::Slice(range)) => {
+                    let (offset, n) = take_chunk(range);
+                    if range.is_empty() {
+                        self.segments.pop_front();
+                    }
+                    let file = Arc::clone(&self.file);
+                    let mut buf = std::mem::take(&mut self.buf);
+                    self.reading = Some(tokio::task::spawn_blocking(move || {
+                        let data = read_chunk(&file, &mut buf, offset, n)?;
+                        Ok((buf, data))
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Takes up to [`CHUNK`] bytes off the front of `range`: returns (offset, length).
+fn take_chunk(range: &mut Range<u64>) -> (u64, usize) {
+    let n = (range.end - range.start).min(CHUNK as u64);
+    let offset = range.start;
+    range.start += n;
+    // n <= CHUNK, which fits in usize.
+    (offset, usize::try_from(n).unwrap_or(CHUNK))
+}
+
+/// Reads exactly `n` bytes at `offset` into `buf` (reusing its allocation when no one else
+/// holds it) and splits them off as `Bytes`. A file that shrank since it was opened is an
+/// `UnexpectedEof` error: the Content-Length already sent cannot be honoured, so the
+/// connection must be cut rather than the body padded.
+fn read_chunk(file: &File, buf: &mut BytesMut, offset: u64, n: usize) -> io::Result<Bytes> {
+    buf.clear();
+    buf.reserve(n);
+    buf.resize(n, 0);
+    file.read_exact_at(&mut buf[..], offset)?;
+    Ok(buf.split().freeze())
+}
+
+impl http_body::Body for Body {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::File(stream) => stream
+                .poll_next(cx)
+                .map(|next| next.map(|chunk| chunk.map(Frame::data))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Bytes(bytes) => bytes.is_none(),
+            Kind::File(stream) => stream.remaining == 0 && stream.reading.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Bytes(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Kind::File(stream) => SizeHint::with_exact(stream.remaining),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    fn file_with(content: &[u8]) -> File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+
+    async fn collect(body: Body) -> Vec<u8> {
+        body.collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn streams_segments_in_order_across_chunks() {
+        let content: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let segments = vec![
+            Segment::Bytes(Bytes::from_static(b"<head>")),
+            Segment::Slice(1..(2 * CHUNK as u64 + 5)),
+            Segment::Bytes(Bytes::from_static(b"<mid>")),
+            Segment::Slice(0..0),
+            Segment::Slice(content.len() as u64 - 3..content.len() as u64),
+        ];
+        let mut want = b"<head>".to_vec();
+        want.extend_from_slice(&content[1..2 * CHUNK + 5]);
+        want.extend_from_slice(b"<mid>");
+        want.extend_from_slice(&content[content.len() - 3..]);
+
+        let stream = FileStream::new(file_with(&content), segments);
+        assert_eq!(stream.len(), want.len() as u64);
+        let body = Body::file(stream);
+        assert_eq!(
+            http_body::Body::size_hint(&body).exact(),
+            Some(want.len() as u64)
+        );
+        assert_eq!(collect(body).await, want);
+    }
+
+    #[tokio::test]
+    async fn prefetch_keeps_the_content_identical() {
+        let content: Vec<u8> = (0..CHUNK + 100).map(|i| (i % 13) as u8).collect();
+        let mut stream = FileStream::new(
+            file_with(&content),
+            vec![Segment::Slice(0..content.len() as u64)],
+        );
+        stream.prefetch().unwrap();
+        assert_eq!(collect(Body::file(stream)).await, content);
+    }
+
+    #[tokio::test]
+    async fn a_file_that_shrank_is_an_error_not_padding() {
+        let stream = FileStream::new(file_with(b"short"), vec![Segment::Slice(0..100)]);
+        let err = Body::file(stream).collect().await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}

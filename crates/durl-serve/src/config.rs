@@ -1,0 +1,236 @@
+//! [`Config`]: what to serve and how, built with chained setters.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::BasicAuth;
+use crate::error::ServeError;
+
+/// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
+/// chained setters; every limit has a default suited to a public-facing server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory served. Resolved (symlinks and all) once, when the server starts.
+    pub(crate) root: PathBuf,
+    /// When set, every request must carry these Basic credentials.
+    pub(crate) auth: Option<BasicAuth>,
+    /// When set, connections are TLS (HTTPS); ALPN offers h2 and http/1.1.
+    pub(crate) tls: Option<TlsConfig>,
+    /// Follow symbolic links whose target lies outside the root.
+    pub(crate) follow_symlinks: bool,
+    /// Answer directory requests with an HTML listing (otherwise 404).
+    pub(crate) list_directories: bool,
+    /// Connection and request limits.
+    pub(crate) limits: Limits,
+}
+
+/// Connection and request limits (slowloris, oversized heads, connection floods).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub(crate) max_connections: usize,
+    /// Time allowed for a request head to arrive, counted from the start of the connection
+    /// for the first request (TLS handshake included) and from the end of the previous
+    /// response for later ones, so it is also the idle keep-alive timeout.
+    pub(crate) header_read_timeout: Duration,
+    /// On shutdown, how long requests in flight may take to finish.
+    pub(crate) grace_period: Duration,
+    /// Largest request head (request line and fields) in bytes; larger → 431.
+    pub(crate) max_head_bytes: usize,
+    /// Most header fields in one request; more → 431.
+    pub(crate) max_headers: usize,
+    /// Longest request target in bytes; longer → 414.
+    pub(crate) max_target_bytes: usize,
+    /// Most concurrent HTTP/2 streams per connection.
+    pub(crate) max_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            grace_period: Duration::from_secs(10),
+            max_head_bytes: 64 * 1024,
+            max_headers: 100,
+            max_target_bytes: 8 * 1024,
+            max_streams: 128,
+        }
+    }
+}
+
+impl Config {
+    /// Serves `root`, with no auth, no TLS, symlinks confined to `root`, directory listings on
+    /// and the default limits.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            auth: None,
+            tls: None,
+            follow_symlinks: false,
+            list_directories: true,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Requires HTTP Basic authentication with `user` and `password`.
+    #[must_use]
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
+        self.auth = Some(BasicAuth::new(user, password));
+        self
+    }
+
+    /// Serves HTTPS with `tls`.
+    #[must_use]
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Follows symbolic links that lead outside the root (off by default: such links get 403).
+    #[must_use]
+    pub fn follow_symlinks(mut self, follow: bool) -> Self {
+        self.follow_symlinks = follow;
+        self
+    }
+
+    /// Whether directories get an HTML listing (on by default) or 404.
+    #[must_use]
+    pub fn list_directories(mut self, list: bool) -> Self {
+        self.list_directories = list;
+        self
+    }
+
+    /// Most connections served at once (default 1024); more wait in the listen backlog.
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n.max(1);
+        self
+    }
+
+    /// Time allowed for a request head to arrive (default 10 s); also the idle keep-alive
+    /// timeout. Slowloris clients are disconnected when it expires.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long requests in flight may take to finish once shutdown starts (default 10 s).
+    #[must_use]
+    pub fn grace_period(mut self, period: Duration) -> Self {
+        self.limits.grace_period = period;
+        self
+    }
+
+    /// Largest request head in bytes (default 64 KiB, minimum 8 KiB); larger gets 431.
+    #[must_use]
+    pub fn max_head_bytes(mut self, n: usize) -> Self {
+        self.limits.max_head_bytes = n.max(8192);
+        self
+    }
+
+    /// Most header fields per request (default 100); more gets 431.
+    #[must_use]
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.limits.max_headers = n;
+        self
+    }
+
+    /// Longest request target in bytes (default 8 KiB); longer gets 414.
+    #[must_use]
+    pub fn max_target_bytes(mut self, n: usize) -> Self {
+        self.limits.max_target_bytes = n;
+        self
+    }
+
+    /// The directory this configuration serves, as given.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether connections are TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// A TLS server configuration (rustls, aws-lc-rs provider, ALPN h2 + http/1.1).
+#[derive(Clone)]
+pub struct TlsConfig {
+    pub(crate) server: Arc<rustls::ServerConfig>,
+}
+
+impl fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsConfig { .. }")
+    }
+}
+
+impl TlsConfig {
+    /// Loads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::TlsRead`] if a file cannot be read or decoded, [`ServeError::NoCertificate`]
+    /// / [`ServeError::NoPrivateKey`] if one is missing, [`ServeError::Tls`] if rustls rejects
+    /// the pair.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, ServeError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| ServeError::TlsRead {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+        Self::from_pem_inner(&cert_pem, &key_pem, Some((cert, key)))
+    }
+
+    /// Builds from a PEM certificate chain and PEM private key held in memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`TlsConfig::from_pem_files`], minus the file reading.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, ServeError> {
+        Self::from_pem_inner(cert_pem, key_pem, None)
+    }
+
+    fn from_pem_inner(
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        paths: Option<(&Path, &Path)>,
+    ) -> Result<Self, ServeError> {
+        let decode_error = |which: usize, source| match paths {
+            Some(p) => ServeError::TlsRead {
+                path: if which == 0 { p.0 } else { p.1 }.to_owned(),
+                source,
+            },
+            None => ServeError::TlsRead {
+                path: PathBuf::from(if which == 0 { "<certificate>" } else { "<key>" }),
+                source,
+            },
+        };
+        let certs = rustls_pemfile::certs(&mut &*cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| decode_error(0, e))?;
+        if certs.is_empty() {
+            return Err(ServeError::NoCertificate);
+        }
+        let key = rustls_pemfile::private_key(&mut &*key_pem)
+            .map_err(|e| decode_error(1, e))?
+            .ok_or(ServeError::NoPrivateKey)?;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(ServeError::Tls)?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(ServeError::Tls)?;
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self {
+            server: Arc::new(server),
+        })
+    }
+}

@@ -1,0 +1,271 @@
+//! The accept loop and per-connection driver (mini-redis `Listener`/`Handler` shape).
+//!
+//! * A semaphore caps open connections: the loop takes a permit before accepting, so beyond
+//!   the cap clients wait in the kernel's backlog instead of costing us memory.
+//! * Each connection must deliver its first request head (after the TLS handshake, if any)
+//!   within the header read timeout, counted from accept; hyper's HTTP/1 header read timeout
+//!   then covers every later head and idle keep-alive. Slowloris clients are cut off.
+//! * Shutdown: stop accepting, ask every connection to finish gracefully (HTTP/1: close after
+//!   the response in flight; HTTP/2: GOAWAY), wait up to the grace period, abort the rest.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+use crate::body::CHUNK;
+use crate::config::Config;
+use crate::error::ServeError;
+use crate::service;
+
+/// State shared by every connection and request.
+pub(crate) struct Shared {
+    /// The canonical root; every served path is below it.
+    pub(crate) root: PathBuf,
+    /// The configuration as given.
+    pub(crate) config: Config,
+    /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
+    builder: auto::Builder<TokioExecutor>,
+    /// The TLS acceptor when serving HTTPS.
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("root", &self.root)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` completes, then drains connections.
+pub(crate) async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future,
+) -> Result<(), ServeError> {
+    let root = std::fs::canonicalize(&config.root).map_err(|source| ServeError::Root {
+        path: config.root.clone(),
+        source,
+    })?;
+    if !root.is_dir() {
+        return Err(ServeError::RootNotDirectory {
+            path: config.root.clone(),
+        });
+    }
+    let limits = config.limits;
+    let shared = Arc::new(Shared {
+        root,
+        builder: builder(&config),
+        tls: config
+            .tls
+            .as_ref()
+            .map(|t| TlsAcceptor::from(Arc::clone(&t.server))),
+        config,
+    });
+
+    // `true` once shutdown has started; every connection task watches it.
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+
+    tokio::select! {
+        () = accept_loop(&listener, &shared, &permits, &shutdown_rx, &mut connections) => {}
+        _ = shutdown => tracing::info!("shutting down: no longer accepting connections"),
+    }
+    // Stop accepting: closing the socket makes new clients fail fast instead of queueing.
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+
+    let drained = tokio::time::timeout(limits.grace_period, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = connections.len(),
+            "grace period over; closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// hyper's builder with our limits applied.
+fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let limits = &config.limits;
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        // Slowloris: the whole head must arrive within this time (hyper also applies it to
+        // idle keep-alive connections waiting for their next request).
+        .header_read_timeout(limits.header_read_timeout)
+        // A head larger than this is answered 431 (hyper's TooLarge); it also caps how much
+        // body hyper queues per connection before asking our stream for more.
+        .max_buf_size(limits.max_head_bytes)
+        .max_headers(limits.max_headers)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_streams)
+        .max_header_list_size(u32::try_from(limits.max_head_bytes).unwrap_or(u32::MAX))
+        .max_send_buf_size(CHUNK)
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+/// Accepts connections forever, one permit each; never returns.
+async fn accept_loop(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    permits: &Arc<Semaphore>,
+    shutdown: &watch::Receiver<bool>,
+    connections: &mut JoinSet<()>,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        // Wait for room before accepting: at the cap, clients wait in the backlog.
+        let Ok(permit) = Arc::clone(permits).acquire_owned().await else {
+            return; // the semaphore is never closed
+        };
+        // Reap finished connection tasks so the set does not grow.
+        while let Some(done) = connections.try_join_next() {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                tracing::error!(error = %e, "connection task panicked");
+            }
+        }
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(e) => {
+                // EMFILE, ENFILE, ECONNABORTED...: back off and keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        connections.spawn(connection(
+            Arc::clone(shared),
+            stream,
+            peer,
+            shutdown.clone(),
+            permit,
+        ));
+    }
+}
+
+/// Serves one connection: TLS handshake if configured, then HTTP until it closes.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    // Held until the connection ends, returning its slot to the accept loop.
+    _permit: OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + shared.config.limits.header_read_timeout;
+    match &shared.tls {
+        None => drive(&shared, stream, peer, shutdown, deadline).await,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+            let tls = tokio::select! {
+                result = handshake => match result {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                () = stopping(&mut shutdown) => return,
+            };
+            drive(&shared, tls, peer, shutdown, deadline).await;
+        }
+    }
+}
+
+/// Runs hyper on `io` until the connection ends, the first request misses `deadline`, or
+/// shutdown asks it to finish.
+async fn drive<I>(
+    shared: &Arc<Shared>,
+    io: I,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    deadline: Instant,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    // Set when the first request head has been parsed.
+    let seen_request = Arc::new(AtomicBool::new(false));
+    let service = {
+        let shared = Arc::clone(shared);
+        let seen_request = Arc::clone(&seen_request);
+        service_fn(move |request| {
+            seen_request.store(true, Ordering::Relaxed);
+            let shared = Arc::clone(&shared);
+            async move { Ok::<_, Infallible>(service::handle(shared, request, peer).await) }
+        })
+    };
+    let conn = shared.builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    // hyper-util's protocol sniffing (HTTP/1 or the HTTP/2 preface) has no timeout of its
+    // own, so a client that connects and sends nothing is cut off here.
+    let first_request = tokio::time::sleep_until(deadline);
+    tokio::pin!(first_request);
+    let mut waiting_first = true;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = &mut first_request, if waiting_first => {
+                waiting_first = false;
+                if !seen_request.load(Ordering::Relaxed) {
+                    tracing::debug!(%peer, "no request head before the timeout; closing");
+                    return;
+                }
+            }
+            () = stopping(&mut shutdown) => {
+                conn.as_mut().graceful_shutdown();
+                if let Err(e) = conn.await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Completes once shutdown has started (or the server is gone).
+async fn stopping(shutdown: &mut watch::Receiver<bool>) {
+    // The guard returned by `wait_for` is not Send; drop it here, before any other await.
+    let _ = shutdown.wait_for(|&stop| stop).await;
+}

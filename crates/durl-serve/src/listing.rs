@@ -1,0 +1,147 @@
+//! HTML directory listings: entries sorted (directories first, then by name), names
+//! HTML-escaped for the text and percent-encoded for the links, sizes shown.
+
+use std::fmt::Write as _;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::resolve::{RequestPath, encode_segment};
+
+/// One row of a listing.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    /// Sorted first, so directories come before files.
+    is_file: bool,
+    /// The raw file name.
+    name: Vec<u8>,
+    /// Size in bytes (files only).
+    size: Option<u64>,
+}
+
+/// Renders the listing of `dir`, addressed as `request`. Blocking: call it from
+/// `spawn_blocking`.
+pub(crate) fn render(dir: &Path, request: &RequestPath) -> io::Result<String> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        // Follow links for the type and size; a dangling link shows as a file without size.
+        let meta = std::fs::metadata(entry.path()).ok();
+        let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
+        entries.push(Entry {
+            is_file: !is_dir,
+            name: entry.file_name().as_bytes().to_vec(),
+            size: meta.filter(|m| m.is_file()).map(|m| m.len()),
+        });
+    }
+    entries.sort_unstable();
+    Ok(page(&request.display(), !request.is_root(), &entries))
+}
+
+fn page(title: &str, parent: bool, entries: &[Entry]) -> String {
+    let title = escape(title);
+    let mut html = String::with_capacity(512 + entries.len() * 128);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n<table>\n"
+    );
+    if parent {
+        html.push_str("<tr><td><a href=\"../\">../</a></td><td></td></tr>\n");
+    }
+    for entry in entries {
+        let name = String::from_utf8_lossy(&entry.name);
+        let slash = if entry.is_file { "" } else { "/" };
+        // "./" keeps a name like "a:b" from being read as a URL scheme.
+        let href = format!("./{}{slash}", encode_segment(&entry.name));
+        let size = entry.size.map(human_size).unwrap_or_default();
+        let _ = writeln!(
+            html,
+            "<tr><td><a href=\"{}\">{}{slash}</a></td><td>{size}</td></tr>",
+            escape(&href),
+            escape(&name)
+        );
+    }
+    html.push_str("</table></body></html>\n");
+    html
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bytes, then KiB/MiB/GiB/TiB with one decimal.
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    #[expect(clippy::cast_precision_loss, reason = "display only")]
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_names_and_sorts_directories_first() {
+        let entries = vec![
+            Entry {
+                is_file: true,
+                name: b"b<script>.txt".to_vec(),
+                size: Some(3),
+            },
+            Entry {
+                is_file: false,
+                name: b"z dir".to_vec(),
+                size: None,
+            },
+            Entry {
+                is_file: true,
+                name: b"a&\"q\".txt".to_vec(),
+                size: Some(2048),
+            },
+        ];
+        let mut sorted = entries;
+        sorted.sort_unstable();
+        let html = page("/x/<y>/", true, &sorted);
+        assert!(html.contains("Index of /x/&lt;y&gt;/"));
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("<a href=\"./b%3Cscript%3E.txt\">b&lt;script&gt;.txt</a>"));
+        assert!(html.contains("<a href=\"./a%26%22q%22.txt\">a&amp;&quot;q&quot;.txt</a>"));
+        assert!(html.contains("2.0 KiB"));
+        let dir = html.find("z dir/").unwrap();
+        let a = html.find("a&amp;").unwrap();
+        let b = html.find("b&lt;").unwrap();
+        assert!(dir < a && a < b, "directories first, then by name");
+        assert!(html.contains("href=\"../\""));
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

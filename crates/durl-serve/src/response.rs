@@ -1,0 +1,291 @@
+//! Building answers: the file answer (steps 3–8 of the pipeline in the crate docs) and the
+//! small fixed answers (errors, redirects, 405, 401).
+
+use std::collections::hash_map::RandomState;
+use std::fs::{File, Metadata};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_RANGES, ALLOW, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderMap,
+    HeaderValue, LAST_MODIFIED, LOCATION, RANGE, WWW_AUTHENTICATE,
+};
+use http::{Method, Response, StatusCode};
+
+use crate::body::{Body, FileStream, Segment};
+use crate::conditional::{self, Precondition};
+use crate::range::{self, RangeOutcome};
+use crate::validators::Validators;
+
+/// Answers a GET or HEAD for an open regular file. Blocking (the first chunk is read here):
+/// call it from `spawn_blocking`.
+pub(crate) fn file(
+    method: &Method,
+    headers: &HeaderMap,
+    file: File,
+    meta: &Metadata,
+    path: &Path,
+) -> io::Result<Response<Body>> {
+    let len = meta.len();
+    let validators = Validators::from_metadata(meta);
+    let head_only = method == Method::HEAD;
+
+    // Step 4: preconditions, in RFC 9110 §13.2.2 order.
+    let use_range = match conditional::evaluate(method, headers, &validators) {
+        Precondition::NotModified => {
+            // RFC 9110 §15.4.5: a 304 carries the validators a 200 would have had.
+            return Ok(with_validators(
+                StatusCode::NOT_MODIFIED,
+                &validators,
+                Body::empty(),
+            ));
+        }
+        Precondition::Failed => {
+            return Ok(with_validators(
+                StatusCode::PRECONDITION_FAILED,
+                &validators,
+                Body::empty(),
+            ));
+        }
+        Precondition::Proceed { use_range } => use_range,
+    };
+
+    // Step 5: Range. More than one Range field line is not a valid ranges-specifier: ignore.
+    let outcome = if use_range {
+        let mut values = headers.get_all(RANGE).iter();
+        match (values.next(), values.next()) {
+            (Some(value), None) => range::evaluate(value.as_bytes(), len),
+            _ => RangeOutcome::Ignore,
+        }
+    } else {
+        RangeOutcome::Ignore
+    };
+
+    let content_type = HeaderValue::from_static(
+        mime_guess::from_path(path)
+            .first_raw()
+            .unwrap_or("application/octet-stream"),
+    );
+
+    // Steps 6 and 7: status, body layout and header fields.
+    let (status, segments, content_type, content_range) = match outcome {
+        RangeOutcome::Ignore => (
+            StatusCode::OK,
+            vec![Segment::Slice(0..len)],
+            content_type,
+            None,
+        ),
+        RangeOutcome::Unsatisfiable => {
+            // RFC 9110 §15.5.17: 416 with `Content-Range: bytes */len`.
+            let mut response = with_validators(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                &validators,
+                Body::empty(),
+            );
+            let h = response.headers_mut();
+            h.insert(CONTENT_RANGE, header_value(range::unsatisfied_range(len)));
+            h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            return Ok(response);
+        }
+        RangeOutcome::Satisfiable(parts) if parts.len() == 1 => {
+            // RFC 9110 §15.3.7.1: one part, Content-Range in the header section.
+            let content_range = range::content_range(&parts[0], len);
+            (
+                StatusCode::PARTIAL_CONTENT,
+                vec![Segment::Slice(parts[0].clone())],
+                content_type,
+                Some(content_range),
+            )
+        }
+        RangeOutcome::Satisfiable(parts) => {
+            // RFC 9110 §15.3.7.2: several parts as multipart/byteranges.
+            let (boundary, segments) = multipart(&parts, len, &content_type);
+            let ct = header_value(format!("multipart/byteranges; boundary={boundary}"));
+            (StatusCode::PARTIAL_CONTENT, segments, ct, None)
+        }
+    };
+
+    let mut stream = FileStream::new(file, segments);
+    let content_length = stream.len();
+    let body = if head_only {
+        // Step 8 (RFC 9110 §9.3.2): HEAD gets the same header fields, and no content.
+        Body::empty()
+    } else {
+        stream.prefetch()?;
+        Body::file(stream)
+    };
+    let mut response = with_validators(status, &validators, body);
+    let h = response.headers_mut();
+    h.insert(CONTENT_TYPE, content_type);
+    h.insert(CONTENT_LENGTH, HeaderValue::from(content_length));
+    if let Some(content_range) = content_range {
+        h.insert(CONTENT_RANGE, header_value(content_range));
+    }
+    Ok(response)
+}
+
+/// A response with `Accept-Ranges`, `ETag` and `Last-Modified` set.
+fn with_validators(status: StatusCode, validators: &Validators, body: Body) -> Response<Body> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(ETAG, header_value(validators.etag()));
+    h.insert(
+        LAST_MODIFIED,
+        header_value(validators.last_modified_header()),
+    );
+    response
+}
+
+/// Lays out a multipart/byteranges body (RFC 9110 §14.6): for each part a delimiter line,
+/// Content-Type and Content-Range, a blank line, then the slice; finally the close delimiter.
+/// Only the small part headers are built here; the slices are read when sent.
+fn multipart(parts: &[Range<u64>], len: u64, content_type: &HeaderValue) -> (String, Vec<Segment>) {
+    let boundary = boundary();
+    let content_type = String::from_utf8_lossy(content_type.as_bytes());
+    let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
+    for (i, part) in parts.iter().enumerate() {
+        // The CRLF before a delimiter belongs to the delimiter (RFC 2046 §5.1.1); the first
+        // one has nothing before it to end.
+        let lead = if i == 0 { "" } else { "\r\n" };
+        let head = format!(
+            "{lead}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: {}\r\n\r\n",
+            range::content_range(part, len)
+        );
+        segments.push(Segment::Bytes(Bytes::from(head)));
+        segments.push(Segment::Slice(part.clone()));
+    }
+    segments.push(Segment::Bytes(Bytes::from(format!(
+        "\r\n--{boundary}--\r\n"
+    ))));
+    (boundary, segments)
+}
+
+/// A boundary that file content cannot predict: 128 bits from std's randomly keyed SipHash
+/// over a counter, so a file crafted to contain our delimiter cannot forge parts.
+fn boundary() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let state = RandomState::new();
+    let mut words = [0u64; 2];
+    for (i, word) in words.iter_mut().enumerate() {
+        let mut h = state.build_hasher();
+        h.write_u64(n);
+        h.write_usize(i);
+        *word = h.finish();
+    }
+    format!("durl-{:016x}{:016x}", words[0], words[1])
+}
+
+/// A plain-text answer for errors and refusals.
+pub(crate) fn status(status: StatusCode) -> Response<Body> {
+    let text = format!(
+        "{} {}\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    let mut response = Response::new(Body::bytes(text.clone()));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    response
+}
+
+/// 405 with `Allow` (RFC 9110 §15.5.6).
+pub(crate) fn method_not_allowed() -> Response<Body> {
+    let mut response = status(StatusCode::METHOD_NOT_ALLOWED);
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+    response
+}
+
+/// 401 with a Basic challenge (RFC 7617 §2).
+pub(crate) fn unauthorized() -> Response<Body> {
+    let mut response = status(StatusCode::UNAUTHORIZED);
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"durl\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+/// 301 to `location` (a normalised, encoded path).
+pub(crate) fn redirect(location: &str) -> Response<Body> {
+    let mut response = status(StatusCode::MOVED_PERMANENTLY);
+    response
+        .headers_mut()
+        .insert(LOCATION, header_value(location.to_owned()));
+    response
+}
+
+/// An HTML page (directory listings). HEAD gets the header fields only.
+pub(crate) fn html(page: String, head_only: bool) -> Response<Body> {
+    let len = page.len();
+    let body = if head_only {
+        Body::empty()
+    } else {
+        Body::bytes(page)
+    };
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    response
+}
+
+/// Header values we build are ASCII by construction (numbers, hex, encoded paths).
+fn header_value(s: String) -> HeaderValue {
+    HeaderValue::try_from(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_layout() {
+        let ct = HeaderValue::from_static("text/plain");
+        let (boundary, segments) = multipart(&[0..2, 5..10], 20, &ct);
+        let heads: Vec<String> = segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Bytes(b) => Some(String::from_utf8(b.to_vec()).unwrap()),
+                Segment::Slice(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            heads,
+            vec![
+                format!(
+                    "--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/20\r\n\r\n"
+                ),
+                format!(
+                    "\r\n--{boundary}\r\nContent-Type: text/plain\r\nContent-Range: bytes 5-9/20\r\n\r\n"
+                ),
+                format!("\r\n--{boundary}--\r\n"),
+            ]
+        );
+    }
+
+    #[test]
+    fn boundaries_differ() {
+        assert_ne!(boundary(), boundary());
+        assert!(
+            boundary().len() <= 70,
+            "RFC 2046 §5.1.1: at most 70 characters"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The per-request handler: auth, method, target checks, then resolution and the file or
+//! listing answer on the blocking pool, and one access-log line per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+
+use crate::body::Body;
+use crate::error::RequestError;
+use crate::listener::Shared;
+use crate::listing;
+use crate::resolve::{self, RequestPath, Target};
+use crate::response;
+
+/// Longest request target written to the access log; longer ones are cut.
+const LOGGED_TARGET: usize = 512;
+
+/// Answers one request, and logs it (target `durl_serve::access`, level INFO).
+pub(crate) async fn handle<B>(
+    shared: Arc<Shared>,
+    request: Request<B>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let started = Instant::now();
+    let (parts, _body) = request.into_parts();
+    let response = respond(&shared, &parts.method, &parts.uri, parts.headers).await;
+    if tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO) {
+        let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+        let (target, cut) = match target.char_indices().nth(LOGGED_TARGET) {
+            Some((i, _)) => (&target[..i], "..."),
+            None => (target, ""),
+        };
+        let length = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info!(
+            target: "durl_serve::access",
+            "{peer} \"{} {target}{cut} {:?}\" {} {length} {}us",
+            parts.method,
+            parts.version,
+            response.status().as_u16(),
+            started.elapsed().as_micros(),
+        );
+    }
+    response
+}
+
+/// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool.
+async fn respond(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
+    if let Some(auth) = &shared.config.auth
+        && !auth.allows(&headers)
+    {
+        return response::unauthorized();
+    }
+    // Step 1: GET and HEAD only (RFC 9110 §9.1: 405 for a method we know but do not allow).
+    if method != Method::GET && method != Method::HEAD {
+        return response::method_not_allowed();
+    }
+    let target_len = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > shared.config.limits.max_target_bytes {
+        return response::status(RequestError::TargetTooLong.status());
+    }
+    // Step 2a: decode and check the path (pure).
+    let request = match RequestPath::parse(uri.path()) {
+        Ok(request) => request,
+        Err(e) => return response::status(e.status()),
+    };
+    // Step 2b onwards touch the file system: one trip to the blocking pool, which also reads
+    // the first chunk of the body.
+    let shared = Arc::clone(shared);
+    let method = method.clone();
+    let prepared =
+        tokio::task::spawn_blocking(move || prepare(&shared, &method, &headers, &request)).await;
+    match prepared {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => {
+            let status = e.status();
+            if status == StatusCode::INTERNAL_SERVER_ERROR {
+                tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "request failed");
+            }
+            response::status(status)
+        }
+        Err(join) => {
+            tracing::error!(error = %join, "request handler panicked");
+            response::status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Resolves the path and builds the answer. Blocking.
+fn prepare(
+    shared: &Shared,
+    method: &Method,
+    headers: &HeaderMap,
+    request: &RequestPath,
+) -> Result<Response<Body>, RequestError> {
+    match resolve::open(&shared.root, request, shared.config.follow_symlinks)? {
+        Target::File { file, meta, path } => {
+            // "/file.txt/" names a directory that does not exist.
+            if request.has_trailing_slash() {
+                return Err(RequestError::NotFound);
+            }
+            Ok(response::file(method, headers, file, &meta, &path)?)
+        }
+        Target::Dir { path } => {
+            if !shared.config.list_directories {
+                return Err(RequestError::NotFound);
+            }
+            if !request.is_root() && !request.has_trailing_slash() {
+                // Relative links in the listing need the trailing slash.
+                return Ok(response::redirect(&request.href(true)));
+            }
+            let page = listing::render(&path, request)?;
+            Ok(response::html(page, method == Method::HEAD))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Integration tests for durl-serve: one test binary, real sockets on 127.0.0.1:0, the server
+//! started in-process through `durl_serve::run` and stopped at the end of every test.
+//!
+//! reqwest is used for ordinary requests; raw `TcpStream`s for anything reqwest would
+//! normalise or refuse to send (traversal spellings, malformed heads, slow clients).
+
+// Test server, raw HTTP client and fixtures.
+mod harness;
+
+// Range requests: single ranges, clamping, suffixes, 416, malformed values, concurrency.
+mod range;
+// Preconditions: If-Match, If-None-Match, dates, If-Range; ETag changes on rewrite.
+mod conditional;
+// multipart/byteranges: layout, order, coalescing, abusive range lists.
+mod multipart;
+// HEAD mirrors GET; 405 for other methods.
+mod head;
+// Path traversal in every spelling, symlinks, sibling-prefix directories.
+mod traversal;
+// Limits and robustness: long heads, slowloris, keep-alive, bad requests, shutdown.
+mod safety;
+// Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings.
+mod features;
