@@ -46,4 +46,7 @@ pub enum Fault {
     ChangeEtag(String),
     /// Omit `ETag` and `Last-Modified` (so `If-Range` never matches).
     NoValidators,
+    /// Honour `Range` but ignore `If-Range`, as some servers and caches do: a changed file
+    /// is then answered with 206 and the new validator.
+    IgnoreIfRange,
 }

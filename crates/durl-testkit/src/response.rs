@@ -279,9 +279,10 @@ fn draft_resource(req: &Request, res: &Resource, fault: Option<&Fault>) -> Draft
         Some(r) if res.accept_ranges && fault != Some(&Fault::IgnoreRange) => parse_range(r),
         _ => None,
     };
-    let if_range_ok = req
-        .header("if-range")
-        .is_none_or(|ir| v.if_range_matches(ir));
+    let if_range_ok = fault == Some(&Fault::IgnoreIfRange)
+        || req
+            .header("if-range")
+            .is_none_or(|ir| v.if_range_matches(ir));
     let outcome = match spec {
         Some(spec) if if_range_ok => resolve(spec, len),
         _ => RangeOutcome::Full,

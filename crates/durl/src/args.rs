@@ -60,6 +60,11 @@ pub struct GetArgs {
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub retry_delay: f64,
 
+    /// Seconds between checkpoints (fsync of the data, then the state file). After a crash at
+    /// most about this much of the transfer is fetched again.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub checkpoint_interval: f64,
+
     /// Seconds without a single byte arriving before the connection counts as stalled and is retried.
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
     pub stall_timeout: f64,

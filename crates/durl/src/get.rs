@@ -76,7 +76,9 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
         if v.is_finite() && v > 0.0 {
             Ok(Duration::from_secs_f64(v))
         } else {
-            Err(UsageError(format!("{name} must be a positive number of seconds, not {v}")))
+            Err(UsageError(format!(
+                "{name} must be a positive number of seconds, not {v}"
+            )))
         }
     };
     let mut req = GetRequest::new(url)
@@ -84,10 +86,17 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .retries(args.retries)
-        .retry_delay(secs("--retry-delay", args.retry_delay)?, Duration::from_secs(60))
+        .retry_delay(
+            secs("--retry-delay", args.retry_delay)?,
+            Duration::from_secs(60),
+        )
         .stall_timeout(secs("--stall-timeout", args.stall_timeout)?)
         .connect_timeout(secs("--connect-timeout", args.connect_timeout)?)
         .max_redirects(args.max_redirects)
+        .checkpoint_interval(
+            secs("--checkpoint-interval", args.checkpoint_interval)?,
+            64 << 20,
+        )
         .headers(headers(&args.headers)?)
         .insecure(args.insecure)
         .cancel_token(cancel.clone());

@@ -5,6 +5,7 @@ mod args;
 mod exit;
 mod get;
 mod progress;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -15,7 +16,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         args::Command::Get(a) => get::run(a),
-        args::Command::Serve(_) => Err(exit::UsageError("serve: not built yet".into()).into()),
+        args::Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(code) => code,
@@ -50,7 +51,8 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
 /// Diagnostics through `tracing` go to stderr, filtered by `DURL_LOG` (default: warnings).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DURL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // `durl serve`'s access log is INFO on its own target; it shows unless --quiet.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,durl_serve::access=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

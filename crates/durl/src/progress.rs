@@ -41,7 +41,10 @@ impl Progress {
     }
 
     /// Prints a notice line (above the bar, if any).
-    #[expect(clippy::print_stderr, reason = "the binary's progress module owns stderr")]
+    #[expect(
+        clippy::print_stderr,
+        reason = "the binary's progress module owns stderr"
+    )]
     fn notice(&self, text: &str) {
         if self.quiet {
             return;
@@ -59,7 +62,10 @@ impl Progress {
         }
     }
 
-    #[expect(clippy::print_stderr, reason = "the binary's progress module owns stderr")]
+    #[expect(
+        clippy::print_stderr,
+        reason = "the binary's progress module owns stderr"
+    )]
     fn summary(&self, path: &Path, bytes: u64, already_complete: bool) {
         self.clear();
         if self.quiet {
@@ -68,7 +74,11 @@ impl Progress {
         let resumed = self.state.lock().map(|s| s.resumed_from).unwrap_or(0);
         let elapsed = self.started.elapsed();
         if already_complete {
-            eprintln!("{}: already complete ({})", path.display(), HumanBytes(bytes));
+            eprintln!(
+                "{}: already complete ({})",
+                path.display(),
+                HumanBytes(bytes)
+            );
             return;
         }
         let fetched = bytes.saturating_sub(resumed);
@@ -90,13 +100,16 @@ impl Progress {
 
 fn style(resumed_from: Option<u64>) -> ProgressStyle {
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let bar = if color { "{bar:30.cyan/blue}" } else { "{bar:30}" };
+    let bar = if color {
+        "{bar:30.cyan/blue}"
+    } else {
+        "{bar:30}"
+    };
     let resumed = resumed_from
         .map(|n| format!(" (resumed at {})", HumanBytes(n)))
         .unwrap_or_default();
-    let template = format!(
-        "{{msg}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}{resumed}"
-    );
+    let template =
+        format!("{{msg}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}{resumed}");
     ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")

@@ -1,0 +1,109 @@
+//! `durl serve`: resolve the arguments into a `durl_serve::Config`, bind, print the URL, and
+//! serve until SIGINT or SIGTERM, then drain and exit 0. A second signal during the drain
+//! exits at once with 130/143.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use durl_serve::{Config, TlsConfig};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
+
+use crate::args::ServeArgs;
+use crate::exit::{self, UsageError};
+
+/// Runs `durl serve`.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = config(&args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args, config))
+}
+
+/// Validates the raw arguments: the directory exists, `--auth` is `USER:PASS`, the TLS files
+/// load.
+fn config(args: &ServeArgs) -> anyhow::Result<Config> {
+    let meta = std::fs::metadata(&args.dir)
+        .with_context(|| format!("cannot serve {}", args.dir.display()))
+        .map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
+    if !meta.is_dir() {
+        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
+    }
+    let mut config = Config::new(&args.dir)
+        .follow_symlinks(args.follow_symlinks)
+        .access_log(!args.quiet);
+    if let Some(auth) = &args.auth {
+        let Some((user, password)) = auth.split_once(':').filter(|(user, _)| !user.is_empty())
+        else {
+            return Err(UsageError("--auth must be USER:PASS".to_owned()).into());
+        };
+        config = config.basic_auth(user, password);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls =
+            TlsConfig::from_pem_files(cert, key).map_err(|e| UsageError(crate::error_line(&e)))?;
+        config = config.tls(tls);
+    }
+    Ok(config)
+}
+
+async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
+    let listener = TcpListener::bind((args.bind.as_str(), args.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let scheme = if config.is_tls() { "https" } else { "http" };
+    announce(&args, scheme, addr);
+
+    // First SIGINT/SIGTERM: graceful shutdown. Second: leave now.
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let signals = tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        let _ = stop_tx.send(());
+        tokio::select! {
+            _ = interrupt.recv() => exit::SIGINT,
+            _ = terminate.recv() => exit::SIGTERM,
+        }
+    });
+    let signals_abort = signals.abort_handle();
+    let server = durl_serve::run(listener, config, async {
+        let _ = stop_rx.await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => {
+            signals_abort.abort();
+            result.context("server failed")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        code = signals_second(signals) => Ok(exit::code(code)),
+    }
+}
+
+/// Waits for the signal task's second signal (it never finishes otherwise).
+async fn signals_second(task: tokio::task::JoinHandle<u8>) -> u8 {
+    match task.await {
+        Ok(code) => code,
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Prints where we serve: the URL on stdout (scripts using `--port 0` read it there).
+#[expect(clippy::print_stdout, reason = "the URL is the command's output")]
+fn announce(args: &ServeArgs, scheme: &str, addr: SocketAddr) {
+    let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    println!("Serving {} at {scheme}://{addr}/", dir.display());
+    let _ = std::io::stdout().flush();
+}

@@ -1,0 +1,319 @@
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use durl_testkit::{FaultServer, Resource, pattern_bytes};
+
+use crate::{durl, signal};
+
+const SEED: u64 = 3;
+
+fn server(len: u64) -> FaultServer {
+    let server = FaultServer::start();
+    server.put("/file.bin", Resource::pattern(SEED, len));
+    server
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn downloads_into_the_url_name_and_prints_one_summary_line() {
+    let server = server(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED, 0..100_000)
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("file.bin") && stderr.contains("97.66 KiB"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // Quiet: nothing at all.
+    let out = durl(dir.path())
+        .args(["get", "-q", "-o", "again.bin", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn output_and_dir_options_place_the_file() {
+    let server = server(1000);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let out = durl(dir.path())
+        .args([
+            "get",
+            "-q",
+            "-d",
+            "sub",
+            "-o",
+            "named.bin",
+            &server.url("/file.bin"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("sub/named.bin").exists());
+}
+
+#[test]
+fn an_existing_file_is_refused_with_exit_7_and_kept() {
+    let server = server(1000);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file.bin"), b"mine").unwrap();
+    let out = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("file.bin already exists"), "{stderr}");
+    assert!(
+        stderr.contains("--continue") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("file.bin")).unwrap(), b"mine");
+
+    let out = durl(dir.path())
+        .args(["get", "--force", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED, 0..1000)
+    );
+}
+
+#[test]
+fn continue_on_a_complete_file_succeeds_without_downloading_it() {
+    let server = server(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file.bin"), pattern_bytes(SEED, 0..200_000)).unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-c", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("already complete"));
+    assert_eq!(
+        server.body_bytes_served("/file.bin"),
+        64 << 10,
+        "only the tail check"
+    );
+}
+
+#[test]
+fn http_errors_exit_4_naming_the_url_and_leave_nothing() {
+    let server = server(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/nope.bin");
+    let out = durl(dir.path()).args(["get", &url]).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("HTTP 404") && stderr.contains(&url),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["get", "not a url"],
+        vec!["get", "ftp://example.invalid/x"],
+        vec!["get", "-H", "NoColon", "http://127.0.0.1:9/x"],
+        vec!["get", "--stall-timeout", "0", "http://127.0.0.1:9/x"],
+        vec![
+            "get",
+            "--cacert",
+            "/nonexistent.pem",
+            "http://127.0.0.1:9/x",
+        ],
+    ] {
+        let out = durl(dir.path()).args(&args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            text(&out.stderr).lines().count(),
+            1,
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn network_failure_exits_5_after_the_retries() {
+    // Nothing listens on a port we just closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "--retries", "1", "--retry-delay", "0.01"])
+        .arg(format!("http://127.0.0.1:{port}/x.bin"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("retry 1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn sigint_checkpoints_exits_130_with_a_hint_and_the_next_run_continues() {
+    let len = 4 << 20;
+    let server = FaultServer::start();
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, len).with_rate_limit(1 << 20),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let child = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(server.wait_until_body_bytes("/file.bin", 500_000, Duration::from_secs(20)));
+    signal(child.id(), "INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
+    let part = std::fs::metadata(dir.path().join("file.bin.durl-part"))
+        .unwrap()
+        .len();
+    assert!(part >= 400_000, "{part}");
+
+    server.put("/file.bin", Resource::pattern(SEED, len));
+    let requests_before = server.log().len();
+    let out = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resumed at"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED, 0..len)
+    );
+    let second_run: u64 = server.log()[requests_before..]
+        .iter()
+        .map(|s| s.body_bytes)
+        .sum();
+    assert_eq!(
+        second_run,
+        len - part,
+        "the second run fetched only what was missing"
+    );
+}
+
+#[test]
+fn sigterm_exits_143() {
+    let server = FaultServer::start();
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, 4 << 20).with_rate_limit(1 << 20),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let child = durl(dir.path())
+        .args(["get", "-q", &server.url("/file.bin")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(server.wait_until_body_bytes("/file.bin", 100_000, Duration::from_secs(20)));
+    signal(child.id(), "TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143));
+}
+
+#[test]
+fn a_second_durl_on_the_same_output_exits_8() {
+    let server = FaultServer::start();
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, 4 << 20).with_rate_limit(1 << 20),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = durl(dir.path())
+        .args(["get", "-q", &server.url("/file.bin")])
+        .spawn()
+        .unwrap();
+    assert!(server.wait_until_body_bytes("/file.bin", 50_000, Duration::from_secs(20)));
+    let start = Instant::now();
+    let out = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("another durl process"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    first.kill().unwrap();
+    first.wait().unwrap();
+}
+
+#[test]
+fn https_with_cacert() {
+    let server = FaultServer::start_tls();
+    server.put("/file.bin", Resource::pattern(SEED, 50_000));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), server.ca_cert_pem().unwrap()).unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-q", "--cacert", "ca.pem", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = durl(dir.path())
+        .args([
+            "get",
+            "-q",
+            "--retries",
+            "0",
+            "-o",
+            "x.bin",
+            &server.url("/file.bin"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "untrusted: {}",
+        text(&out.stderr)
+    );
+}

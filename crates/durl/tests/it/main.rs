@@ -1,0 +1,27 @@
+//! End-to-end tests of the `durl` binary. One test binary; modules by behaviour.
+
+mod crash; // kill -9 at many byte counts, then resume
+mod get; // the command line: outputs, errors, exit codes, signals, locks
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A `durl` command with a quiet environment (no colours, no inherited log settings).
+pub fn durl(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_durl"));
+    cmd.current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .env_remove("DURL_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Sends `signal` (e.g. "INT") to a process, through kill(1), as a user would.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success());
+}
