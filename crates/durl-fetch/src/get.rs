@@ -83,11 +83,14 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
                         return Ok(already_complete(reporter, &paths.dest, len));
                     }
                     Adopted::Prefix => resumed_from = len,
-                    Adopted::Mismatch(resp) => {
+                    Adopted::Mismatch => reporter.report(Event::Restarted {
+                        reason: RestartReason::PrefixMismatch,
+                    }),
+                    Adopted::RangeIgnored(resp) => {
                         reporter.report(Event::Restarted {
-                            reason: RestartReason::PrefixMismatch,
+                            reason: RestartReason::RangeIgnored,
                         });
-                        first = resp;
+                        first = Some(resp);
                     }
                 }
             }
@@ -192,9 +195,11 @@ enum Adopted {
     Complete,
     /// The existing file is a verified prefix, now the part file.
     Prefix,
-    /// It is not a prefix of the remote file; download from 0 (using this response if it
-    /// carries the whole file).
-    Mismatch(Option<Response>),
+    /// It is not a prefix of the remote file; download from 0.
+    Mismatch,
+    /// The server ignored the range request and sent the whole file: download from 0 with
+    /// this response.
+    RangeIgnored(Response),
 }
 
 /// Checks an existing output file (no state) against the remote file by fetching its last
@@ -211,14 +216,15 @@ async fn adopt(
     let mut resp = http::send(client, req, false, RangeAsk::Exactly(asked.clone())).await?;
     match resp.status().as_u16() {
         206 => {}
-        200 => return Ok(Adopted::Mismatch(Some(resp))),
-        416 => return Ok(Adopted::Mismatch(None)),
+        // The server cannot resume; its 200 carries the whole file, which is used.
+        200 => return Ok(Adopted::RangeIgnored(resp)),
+        416 => return Ok(Adopted::Mismatch),
         _ => return Err(http::status_error(&resp)),
     }
     let url = resp.url().clone();
     let complete = match http::content_range(&resp) {
         Some(ContentRange::Satisfied { range, complete }) if range == asked => complete,
-        _ => return Ok(Adopted::Mismatch(None)),
+        _ => return Ok(Adopted::Mismatch),
     };
     let validators = Validators::from_headers(resp.headers());
     let mut remote = Vec::with_capacity(overlap as usize);
@@ -230,7 +236,7 @@ async fn adopt(
     }
     remote.truncate(overlap as usize);
     if remote.len() as u64 != overlap || tail(&paths.dest, overlap)? != remote {
-        return Ok(Adopted::Mismatch(None));
+        return Ok(Adopted::Mismatch);
     }
     if complete == Some(len) {
         return Ok(Adopted::Complete);

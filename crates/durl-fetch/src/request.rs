@@ -41,7 +41,7 @@ pub struct GetRequest {
 }
 
 impl GetRequest {
-    /// A request for `url` into the current directory, with the defaults: 10 retries
+    /// A request for `url` into the current directory (names come out relative to it), with the defaults: 10 retries
     /// starting at 1 s back-off, 20 s stall timeout, 15 s connect timeout, 10 redirects,
     /// a checkpoint every second or 64 MiB.
     ///
@@ -60,7 +60,7 @@ impl GetRequest {
         }
         Ok(GetRequest {
             url: parsed,
-            destination: Destination::Dir(PathBuf::from(".")),
+            destination: Destination::Dir(PathBuf::new()),
             continue_existing: false,
             overwrite: false,
             retries: 10,

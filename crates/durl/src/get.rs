@@ -106,7 +106,8 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
     if let Some(ca) = &args.cacert {
         req = req.root_certificate(ca);
     }
-    let dir = args.dir.clone().unwrap_or_else(|| ".".into());
+    // No -d: an empty base, so that names print as `file.iso`, not `./file.iso`.
+    let dir = args.dir.clone().unwrap_or_default();
     req = match &args.output {
         Some(out) => req.output(dir.join(out)),
         None => req.dir(dir),

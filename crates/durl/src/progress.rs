@@ -88,11 +88,15 @@ impl Progress {
         } else {
             String::new()
         };
+        let took = if elapsed < Duration::from_secs(60) {
+            format!("{:.1} s", elapsed.as_secs_f64())
+        } else {
+            HumanDuration(elapsed).to_string()
+        };
         eprintln!(
-            "{}: {} in {} ({}/s{resumed_note})",
+            "{}: {} in {took} ({}/s{resumed_note})",
             path.display(),
             HumanBytes(bytes),
-            HumanDuration(elapsed),
             HumanBytes(rate as u64),
         );
     }

@@ -215,3 +215,26 @@ async fn a_state_for_another_url_is_not_trusted() {
     assert_complete(dir.path(), &expected(LEN));
     assert_eq!(rec.restarts(), [RestartReason::StateUnusable]);
 }
+
+#[tokio::test]
+async fn continue_against_a_server_without_ranges_says_so_and_downloads_once() {
+    let server = FaultServer::start();
+    server.put("/f", Resource::pattern(SEED, LEN).without_ranges());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(out(dir.path()), pattern_bytes(SEED, 0..1000)).unwrap();
+    let rec = Recorder::default();
+    durl_fetch::get(
+        &request(&server, "/f", dir.path()).continue_existing(true),
+        &rec,
+    )
+    .await
+    .unwrap();
+    assert_complete(dir.path(), &expected(LEN));
+    assert_eq!(rec.restarts(), [RestartReason::RangeIgnored]);
+    assert_eq!(
+        server.requests_for("/f"),
+        1,
+        "the 200 of the check is the download"
+    );
+    assert_eq!(server.body_bytes_served("/f"), LEN);
+}

@@ -317,3 +317,40 @@ fn https_with_cacert() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_write_error_exits_3_with_a_clear_message_and_keeps_the_partial() {
+    // The file-size limit makes write(2) fail part-way (EFBIG), through the same path as a
+    // full disk (ENOSPC): the error names the file and the partial stays for the next run.
+    let len = 2 << 20;
+    let server = server(len);
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 512; exec '{}' get -q --retries 0 '{}'",
+        env!("CARGO_BIN_EXE_durl"),
+        server.url("/file.bin")
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("file.bin.durl-part"), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    let part = std::fs::metadata(dir.path().join("file.bin.durl-part"))
+        .unwrap()
+        .len();
+    assert!(part > 0, "partial kept");
+
+    let out = durl(dir.path())
+        .args(["get", "-q", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED, 0..len)
+    );
+}
