@@ -149,6 +149,14 @@ impl PartFile {
         Ok(())
     }
 
+    /// Records the remote length once it becomes known (from a 206 or 416 after a body of
+    /// unknown length). It reaches the state file with the next checkpoint.
+    pub(crate) fn set_length(&mut self, length: Option<u64>) {
+        if let Some(state) = &mut self.state {
+            state.length = length;
+        }
+    }
+
     /// Appends bytes at [`written`](Self::written).
     pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.out

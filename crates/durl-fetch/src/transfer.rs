@@ -224,12 +224,7 @@ impl Transfer<'_> {
                     ));
                 }
                 let length = state.length.or(complete);
-                if length != state.length {
-                    let mut s = state.clone();
-                    s.length = length;
-                    s.durable = offset;
-                    self.part.begin(s).await?;
-                }
+                self.part.set_length(length);
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: length,
@@ -287,11 +282,7 @@ impl Transfer<'_> {
                     return Ok(Step::Restart(RestartReason::RemoteChanged));
                 }
                 if offset == complete && offset > 0 {
-                    if state.length.is_none() {
-                        let mut s = state.clone();
-                        s.length = Some(complete);
-                        self.part.begin(s).await?;
-                    }
+                    self.part.set_length(Some(complete));
                     Ok(Step::Complete)
                 } else if offset > complete {
                     Ok(Step::Restart(RestartReason::PartialTooLong))

@@ -86,13 +86,15 @@ fn if_range_value(
         // be used either ("unless the client has no entity tag").
         return is_strong_etag(etag).then(|| etag.to_owned());
     }
-    let lm = httpdate::parse_http_date(last_modified?).ok()?;
+    let raw = last_modified?;
+    let lm = httpdate::parse_http_date(raw).ok()?;
     let date = httpdate::parse_http_date(date?).ok()?;
     // §8.8.2.2: a Last-Modified is strong for a client if it is at least 60 s before Date.
     let strong = lm
         .checked_add(Duration::from_secs(60))
         .is_some_and(|t| t <= date);
-    strong.then(|| httpdate::fmt_http_date(lm))
+    // Sent back verbatim: §13.1.5 has the server compare the date exactly.
+    strong.then(|| raw.to_owned())
 }
 
 #[cfg(test)]
