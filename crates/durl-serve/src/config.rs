@@ -22,6 +22,8 @@ pub struct Config {
     pub(crate) follow_symlinks: bool,
     /// Answer directory requests with an HTML listing (otherwise 404).
     pub(crate) list_directories: bool,
+    /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
+    pub(crate) access_log: bool,
     /// Connection and request limits.
     pub(crate) limits: Limits,
 }
@@ -62,8 +64,8 @@ impl Default for Limits {
 }
 
 impl Config {
-    /// Serves `root`, with no auth, no TLS, symlinks confined to `root`, directory listings on
-    /// and the default limits.
+    /// Serves `root`, with no auth, no TLS, symlinks confined to `root`, directory listings and
+    /// the access log on, and the default limits.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
@@ -71,6 +73,7 @@ impl Config {
             tls: None,
             follow_symlinks: false,
             list_directories: true,
+            access_log: true,
             limits: Limits::default(),
         }
     }
@@ -100,6 +103,14 @@ impl Config {
     #[must_use]
     pub fn list_directories(mut self, list: bool) -> Self {
         self.list_directories = list;
+        self
+    }
+
+    /// Whether to emit an access-log event per request (on by default): `tracing` at INFO,
+    /// target `durl_serve::access`, formatted like a common log line.
+    #[must_use]
+    pub fn access_log(mut self, enabled: bool) -> Self {
+        self.access_log = enabled;
         self
     }
 

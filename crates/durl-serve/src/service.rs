@@ -26,7 +26,9 @@ pub(crate) async fn handle<B>(
     let started = Instant::now();
     let (parts, _body) = request.into_parts();
     let response = respond(&shared, &parts.method, &parts.uri, parts.headers).await;
-    if tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO) {
+    if shared.config.access_log
+        && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO)
+    {
         let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
         let (target, cut) = match target.char_indices().nth(LOGGED_TARGET) {
             Some((i, _)) => (&target[..i], "..."),
