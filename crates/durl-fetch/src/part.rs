@@ -1,33 +1,85 @@
 //! The part file (`<out>.durl-part`) and its checkpoints.
 //!
-//! One owner writes the part file sequentially through a large buffer. A checkpoint captures
-//! the written offset, fsyncs the data (`sync_data`) on a blocking thread while the download
-//! goes on, and only then records that offset in the state file. So the state file never
-//! claims a byte that is not durable, and the network path never waits for the disk.
+//! One writer thread owns the writes: the download hands it chunks (positional writes, so
+//! several connections can share it later) through a bounded channel, which gives
+//! back-pressure and lets reading the socket overlap with writing the disk. A checkpoint is an
+//! operation in the same queue, so it covers exactly the writes queued before it: the writer
+//! fsyncs the data (`sync_data`) on a helper thread while later writes go on, and only then
+//! replaces the state file. So the state file never claims a byte that is not durable, and
+//! the network path never waits for the disk.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::task::JoinHandle;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::journal::State;
 
-const WRITE_BUFFER: usize = 1 << 20;
+/// Chunks queued between the download and the writer thread. Chunks are at most a few
+/// hundred KiB, so this bounds the memory in flight to a few tens of MiB.
+const QUEUE: usize = 64;
 
-/// The locked part file plus the state that describes it.
+/// A request to the writer thread, handled in order.
+enum Op {
+    /// Write `data` at `offset`.
+    Write { offset: u64, data: Bytes },
+    /// Make every write queued so far durable, then store `state`. Without `reply` it runs
+    /// in the background (skipped into the next one if a checkpoint is still running); with
+    /// `reply` it completes before the reply.
+    Checkpoint {
+        state: State,
+        reply: Option<oneshot::Sender<io::Result<()>>>,
+    },
+    /// Reply once every earlier write and checkpoint has finished.
+    Barrier { reply: oneshot::Sender<()> },
+}
+
+/// What the writer thread reports back.
+#[derive(Debug, Default)]
+struct Shared {
+    failed: AtomicBool,
+    error: Mutex<Option<io::Error>>,
+    /// The last state stored by a completed checkpoint.
+    durable: Mutex<Option<State>>,
+}
+
+impl Shared {
+    fn fail(&self, e: io::Error) {
+        let mut slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        self.failed.store(true, Ordering::Release);
+    }
+
+    fn take_error(&self) -> io::Error {
+        self.error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| io::Error::other("an earlier write failed"))
+    }
+}
+
+/// The locked part file, its writer thread, and the state that describes it.
 #[derive(Debug)]
 pub(crate) struct PartFile {
     path: PathBuf,
     state_path: PathBuf,
-    out: BufWriter<File>,
-    /// Bytes `0..written` have been handed to `out` (some may still sit in its buffer).
+    file: Arc<File>,
+    tx: Option<mpsc::Sender<Op>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    /// Bytes `0..written` have been handed to the writer.
     written: u64,
-    /// What the state file on disk says (its `durable` is fsync'd).
-    state: Option<State>,
-    in_flight: Option<JoinHandle<io::Result<State>>>,
+    /// The state to record at the next checkpoint (its `durable` is filled in then).
+    template: Option<State>,
     last_checkpoint: Instant,
     checkpoint_written: u64,
     interval: Duration,
@@ -62,13 +114,27 @@ impl PartFile {
                 return Err(Error::io("cannot lock", path)(e));
             }
         }
+        let file = Arc::new(file);
+        let shared = Arc::new(Shared::default());
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("durl-writer".into())
+            .spawn({
+                let file = file.clone();
+                let shared = shared.clone();
+                let state_path = state_path.to_owned();
+                move || writer(rx, &file, &shared, &state_path)
+            })
+            .map_err(Error::io("cannot start the writer for", path))?;
         Ok(PartFile {
             path: path.to_owned(),
             state_path: state_path.to_owned(),
-            out: BufWriter::with_capacity(WRITE_BUFFER, file),
+            file,
+            tx: Some(tx),
+            thread: Some(thread),
+            shared,
             written: 0,
-            state: None,
-            in_flight: None,
+            template: None,
             last_checkpoint: Instant::now(),
             checkpoint_written: 0,
             interval,
@@ -78,8 +144,7 @@ impl PartFile {
 
     /// The part file's current length on disk.
     pub(crate) fn disk_len(&self) -> Result<u64, Error> {
-        self.out
-            .get_ref()
+        self.file
             .metadata()
             .map(|m| m.len())
             .map_err(Error::io("cannot read", &self.path))
@@ -90,32 +155,66 @@ impl PartFile {
         self.written
     }
 
-    /// The state last made durable, if any.
-    pub(crate) fn state(&self) -> Option<&State> {
-        self.state.as_ref()
+    /// The current state (validators, length; `durable` as of the last checkpoint).
+    pub(crate) fn state(&self) -> Option<State> {
+        let mut state = self.template.clone()?;
+        state.durable = self.durable();
+        Some(state)
+    }
+
+    fn durable(&self) -> u64 {
+        self.shared
+            .durable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map_or(0, |s| s.durable)
+    }
+
+    fn io_error(&self, op: &'static str) -> Error {
+        Error::io(op, &self.path)(self.shared.take_error())
+    }
+
+    async fn send(&self, op: Op) -> Result<(), Error> {
+        let tx = self.tx.as_ref().expect("writer runs until finish()");
+        if tx.send(op).await.is_err() {
+            return Err(self.io_error("cannot write"));
+        }
+        Ok(())
+    }
+
+    /// Waits until the writer has finished everything queued so far.
+    async fn barrier(&self) -> Result<(), Error> {
+        let (reply, done) = oneshot::channel();
+        self.send(Op::Barrier { reply }).await?;
+        let _ = done.await;
+        if self.shared.failed.load(Ordering::Acquire) {
+            return Err(self.io_error("cannot write"));
+        }
+        Ok(())
     }
 
     /// Starts from `state`: keeps exactly its durable bytes (anything after them was never
     /// recorded and is dropped) and records the state. `state.durable == 0` starts afresh.
     pub(crate) async fn begin(&mut self, state: State) -> Result<(), Error> {
-        self.settle().await?;
+        self.barrier().await?;
         // Record the new state before touching the data: the state never claims bytes the
         // file does not hold, whichever of the two steps a crash interrupts.
         state
             .store(&self.state_path)
             .map_err(Error::io("cannot write", &self.state_path))?;
-        self.out
-            .flush()
-            .map_err(Error::io("cannot write", &self.path))?;
-        let file = self.out.get_mut();
-        file.set_len(state.durable)
+        self.file
+            .set_len(state.durable)
             .map_err(Error::io("cannot truncate", &self.path))?;
-        file.seek(SeekFrom::Start(state.durable))
-            .map_err(Error::io("cannot seek", &self.path))?;
         self.written = state.durable;
         self.checkpoint_written = state.durable;
         self.last_checkpoint = Instant::now();
-        self.state = Some(state);
+        *self
+            .shared
+            .durable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+        self.template = Some(state);
         Ok(())
     }
 
@@ -124,100 +223,63 @@ impl PartFile {
     /// (empty, locked) part file and locked in its place. A crash in between leaves
     /// `existing` untouched and a state the next run refuses (its part file is too short).
     pub(crate) async fn adopt(&mut self, existing: &Path, state: State) -> Result<(), Error> {
-        self.settle().await?;
+        self.barrier().await?;
         state
             .store(&self.state_path)
             .map_err(Error::io("cannot write", &self.state_path))?;
         crate::durable::rename(existing, &self.path)
             .map_err(Error::io("cannot rename", existing))?;
-        let mut fresh = Self::open_locked(
+        let mut adopted = Self::open_locked(
             &self.path,
             &self.state_path,
             existing,
             self.interval,
             self.interval_bytes,
         )?;
-        fresh.state = Some(state.clone());
-        fresh.written = state.durable;
-        fresh.checkpoint_written = state.durable;
-        fresh
-            .out
-            .get_mut()
-            .seek(SeekFrom::Start(state.durable))
-            .map_err(Error::io("cannot seek", &self.path))?;
-        *self = fresh;
+        adopted.written = state.durable;
+        adopted.checkpoint_written = state.durable;
+        *adopted
+            .shared
+            .durable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+        adopted.template = Some(state);
+        std::mem::replace(self, adopted).stop();
         Ok(())
     }
 
     /// Records the remote length once it becomes known (from a 206 or 416 after a body of
     /// unknown length). It reaches the state file with the next checkpoint.
     pub(crate) fn set_length(&mut self, length: Option<u64>) {
-        if let Some(state) = &mut self.state {
+        if let Some(state) = &mut self.template {
             state.length = length;
         }
     }
 
-    /// Appends bytes at [`written`](Self::written).
-    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.out
-            .write_all(bytes)
-            .map_err(Error::io("cannot write", &self.path))?;
-        self.written += bytes.len() as u64;
+    /// Appends `data` at [`written`](Self::written).
+    pub(crate) async fn write(&mut self, data: Bytes) -> Result<(), Error> {
+        if self.shared.failed.load(Ordering::Acquire) {
+            return Err(self.io_error("cannot write"));
+        }
+        let len = data.len() as u64;
+        let offset = self.written;
+        self.send(Op::Write { offset, data }).await?;
+        self.written += len;
         Ok(())
     }
 
-    /// Starts a checkpoint in the background if one is due and none is running; collects a
-    /// finished one.
-    pub(crate) fn maybe_checkpoint(&mut self) -> Result<(), Error> {
-        if let Some(handle) = &self.in_flight {
-            if !handle.is_finished() {
-                return Ok(());
-            }
-            let handle = self.in_flight.take().expect("checked above");
-            let state = finished(handle, &self.state_path)?;
-            self.state = Some(state);
-        }
+    /// Queues a checkpoint if one is due.
+    pub(crate) async fn maybe_checkpoint(&mut self) -> Result<(), Error> {
         let due = self.written - self.checkpoint_written >= self.interval_bytes
             || self.last_checkpoint.elapsed() >= self.interval;
-        if due && self.written > self.checkpoint_written {
-            self.start_checkpoint()?;
-        }
-        Ok(())
-    }
-
-    fn start_checkpoint(&mut self) -> Result<(), Error> {
-        let Some(mut state) = self.state.clone() else {
-            return Ok(());
-        };
-        self.out
-            .flush()
-            .map_err(Error::io("cannot write", &self.path))?;
-        // Everything up to `written` is in the kernel now; sync_data makes it durable.
-        state.durable = self.written;
-        let file = self
-            .out
-            .get_ref()
-            .try_clone()
-            .map_err(Error::io("cannot write", &self.path))?;
-        let state_path = self.state_path.clone();
-        self.checkpoint_written = self.written;
-        self.last_checkpoint = Instant::now();
-        self.in_flight = Some(tokio::task::spawn_blocking(move || {
-            file.sync_data()?;
-            state.store(&state_path)?;
-            Ok(state)
-        }));
-        Ok(())
-    }
-
-    /// Waits for a running checkpoint, if any.
-    async fn settle(&mut self) -> Result<(), Error> {
-        if let Some(handle) = self.in_flight.take() {
-            let joined = handle.await;
-            let state = joined
-                .unwrap_or_else(|e| Err(io::Error::other(e)))
-                .map_err(Error::io("cannot checkpoint", &self.path))?;
-            self.state = Some(state);
+        if due
+            && self.written > self.checkpoint_written
+            && let Some(mut state) = self.template.clone()
+        {
+            state.durable = self.written;
+            self.checkpoint_written = self.written;
+            self.last_checkpoint = Instant::now();
+            self.send(Op::Checkpoint { state, reply: None }).await?;
         }
         Ok(())
     }
@@ -225,35 +287,135 @@ impl PartFile {
     /// Makes everything written so far durable and recorded (used when an attempt ends,
     /// on cancellation and before the final rename). Returns the durable byte count.
     pub(crate) async fn checkpoint_now(&mut self) -> Result<u64, Error> {
-        self.settle().await?;
-        if self
-            .state
-            .as_ref()
-            .is_some_and(|s| s.durable < self.written)
+        if let Some(mut state) = self.template.clone()
+            && self.durable() < self.written
         {
-            self.start_checkpoint()?;
-            self.settle().await?;
+            state.durable = self.written;
+            let (reply, done) = oneshot::channel();
+            self.send(Op::Checkpoint {
+                state,
+                reply: Some(reply),
+            })
+            .await?;
+            match done.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Error::io("cannot checkpoint", &self.path)(e)),
+                Err(_) => return Err(self.io_error("cannot checkpoint")),
+            }
+            self.checkpoint_written = self.written;
+        } else {
+            self.barrier().await?;
         }
-        Ok(self.state.as_ref().map_or(0, |s| s.durable))
+        Ok(self.durable())
     }
 
-    /// Fsyncs the finished data and gives back the file handle (still locked).
-    pub(crate) async fn finish(mut self) -> Result<File, Error> {
-        self.settle().await?;
-        let path = self.path.clone();
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| Error::io("cannot write", &path)(e.into_error()))?;
-        file.sync_all().map_err(Error::io("cannot sync", &path))?;
+    /// Waits for the writer, fsyncs the finished data and gives back the file handle (still
+    /// locked).
+    pub(crate) async fn finish(mut self) -> Result<Arc<File>, Error> {
+        self.barrier().await?;
+        let file = self.file.clone();
+        self.stop();
+        file.sync_all()
+            .map_err(Error::io("cannot sync", &self.path))?;
         Ok(file)
+    }
+
+    /// Closes the queue and joins the writer thread.
+    fn stop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
-fn finished(handle: JoinHandle<io::Result<State>>, path: &Path) -> Result<State, Error> {
-    // The task has finished, so this does not block.
-    let joined = futures_util::FutureExt::now_or_never(handle).expect("task is finished");
-    joined
-        .unwrap_or_else(|e| Err(io::Error::other(e)))
-        .map_err(Error::io("cannot checkpoint", path))
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The writer thread: performs the queued operations in order until the queue closes.
+fn writer(mut rx: mpsc::Receiver<Op>, file: &Arc<File>, shared: &Shared, state_path: &Path) {
+    let mut syncing: Option<JoinHandle<io::Result<State>>> = None;
+    let mut pending: Option<State> = None;
+    let collect = |handle: JoinHandle<io::Result<State>>| match handle
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("checkpoint panicked")))
+    {
+        Ok(state) => {
+            *shared.durable.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
+        }
+        Err(e) => shared.fail(e),
+    };
+    let start = |state: State| {
+        let file = file.clone();
+        let path = state_path.to_owned();
+        std::thread::spawn(move || {
+            file.sync_data()?;
+            state.store(&path)?;
+            Ok(state)
+        })
+    };
+    while let Some(op) = rx.blocking_recv() {
+        // A background checkpoint that finished is collected, and a waiting one started.
+        if syncing.as_ref().is_some_and(JoinHandle::is_finished) {
+            collect(syncing.take().expect("checked"));
+            if let Some(state) = pending.take() {
+                syncing = Some(start(state));
+            }
+        }
+        match op {
+            Op::Write { offset, data } => {
+                if !shared.failed.load(Ordering::Acquire)
+                    && let Err(e) = file.write_all_at(&data, offset)
+                {
+                    shared.fail(e);
+                }
+            }
+            Op::Checkpoint { state, reply: None } => {
+                if shared.failed.load(Ordering::Acquire) {
+                    continue;
+                }
+                if syncing.is_some() {
+                    // Runs when the current one is done; a newer one replaces it.
+                    pending = Some(state);
+                } else {
+                    syncing = Some(start(state));
+                }
+            }
+            Op::Checkpoint {
+                state,
+                reply: Some(reply),
+            } => {
+                if let Some(handle) = syncing.take() {
+                    collect(handle);
+                }
+                pending = None;
+                let result = if shared.failed.load(Ordering::Acquire) {
+                    Err(shared.take_error())
+                } else {
+                    collect(start(state));
+                    if shared.failed.load(Ordering::Acquire) {
+                        Err(shared.take_error())
+                    } else {
+                        Ok(())
+                    }
+                };
+                let _ = reply.send(result);
+            }
+            Op::Barrier { reply } => {
+                if let Some(handle) = syncing.take() {
+                    collect(handle);
+                }
+                if let Some(state) = pending.take() {
+                    collect(start(state));
+                }
+                let _ = reply.send(());
+            }
+        }
+    }
+    if let Some(handle) = syncing.take() {
+        collect(handle);
+    }
 }

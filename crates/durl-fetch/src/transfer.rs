@@ -176,7 +176,6 @@ impl Transfer<'_> {
         let state = self
             .part
             .state()
-            .cloned()
             .unwrap_or_else(|| State::fresh(&self.req.url));
         let resp = match pending {
             Some(resp) => resp,
@@ -306,28 +305,28 @@ impl Transfer<'_> {
         if length == Some(self.part.written()) {
             return Ok(Step::Complete);
         }
-        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
-            let mut data = &chunk[..];
+        while let Some(mut chunk) =
+            http::next_chunk(&mut resp, self.req.stall_timeout, &url).await?
+        {
             if skip > 0 {
-                let n = skip.min(data.len() as u64) as usize;
-                data = &data[n..];
+                let n = skip.min(chunk.len() as u64) as usize;
+                chunk = chunk.slice(n..);
                 skip -= n as u64;
             }
             if let Some(len) = length {
                 let room = len - self.part.written();
-                if data.len() as u64 > room {
-                    data = &data[..room as usize];
+                if chunk.len() as u64 > room {
+                    chunk.truncate(room as usize);
                 }
             }
-            if data.is_empty() {
+            if chunk.is_empty() {
                 continue;
             }
-            self.part.write(data)?;
-            self.fetched += data.len() as u64;
-            self.reporter.report(Event::Progress {
-                bytes: data.len() as u64,
-            });
-            self.part.maybe_checkpoint()?;
+            let n = chunk.len() as u64;
+            self.part.write(chunk).await?;
+            self.fetched += n;
+            self.reporter.report(Event::Progress { bytes: n });
+            self.part.maybe_checkpoint().await?;
             if length == Some(self.part.written()) {
                 return Ok(Step::Complete);
             }
