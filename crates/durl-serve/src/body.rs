@@ -5,9 +5,12 @@
 //! alternates part headers and slices, so every part is read from the file only when hyper
 //! asks for it and memory stays flat whatever the file size or the number of parts.
 //!
-//! Reads are positional (`pread`) on a shared descriptor and run on tokio's blocking pool, one
-//! chunk of at most [`CHUNK`] bytes at a time, into a buffer that is reused as soon as hyper
-//! has written the previous chunk.
+//! Reads are positional on a shared descriptor, one chunk of at most [`CHUNK`] bytes at a
+//! time, into a buffer that is reused as soon as hyper has written the previous chunk. Each
+//! chunk is first tried with `preadv2(RWF_NOWAIT)` right on the async thread: data in the page
+//! cache (the common case for a busy file server) costs one copy and no thread hop, and the
+//! kernel answers `EAGAIN` instead of blocking when the data would need disk I/O. Only then
+//! does the read go to tokio's blocking pool.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -99,6 +102,8 @@ pub(crate) struct FileStream {
     buf: BytesMut,
     /// The chunk being read on the blocking pool: hands back the buffer and the bytes read.
     reading: Option<JoinHandle<io::Result<(BytesMut, Bytes)>>>,
+    /// Cleared when the file system does not support `RWF_NOWAIT`, so we stop trying.
+    try_nowait: bool,
 }
 
 impl FileStream {
@@ -111,6 +116,7 @@ impl FileStream {
             remaining,
             buf: BytesMut::new(),
             reading: None,
+            try_nowait: true,
         }
     }
 
@@ -159,6 +165,21 @@ impl FileStream {
                     return Poll::Ready(Some(Ok(data)));
                 }
                 Some(Segment::Slice(range)) => {
+                    if self.try_nowait {
+                        let (offset, n) = peek_chunk(range);
+                        match read_cached(&self.file, &mut self.buf, offset, n) {
+                            Ok(Some(data)) => {
+                                range.start += data.len() as u64;
+                                if range.is_empty() {
+                                    self.segments.pop_front();
+                                }
+                                self.remaining -= data.len() as u64;
+                                return Poll::Ready(Some(Ok(data)));
+                            }
+                            Ok(None) => {}
+                            Err(_) => self.try_nowait = false,
+                        }
+                    }
                     let (offset, n) = take_chunk(range);
                     if range.is_empty() {
                         self.segments.pop_front();
@@ -175,13 +196,48 @@ impl FileStream {
     }
 }
 
-/// Takes up to [`CHUNK`] bytes off the front of `range`: returns (offset, length).
-fn take_chunk(range: &mut Range<u64>) -> (u64, usize) {
+/// The next chunk of `range`: (offset, length of at most [`CHUNK`]).
+fn peek_chunk(range: &Range<u64>) -> (u64, usize) {
     let n = (range.end - range.start).min(CHUNK as u64);
-    let offset = range.start;
-    range.start += n;
     // n <= CHUNK, which fits in usize.
-    (offset, usize::try_from(n).unwrap_or(CHUNK))
+    (range.start, usize::try_from(n).unwrap_or(CHUNK))
+}
+
+/// Takes the next chunk off the front of `range`: returns (offset, length).
+fn take_chunk(range: &mut Range<u64>) -> (u64, usize) {
+    let (offset, n) = peek_chunk(range);
+    range.start += n as u64;
+    (offset, n)
+}
+
+/// Reads what of `offset..offset + n` is in the page cache, without blocking:
+/// `Ok(Some(bytes))` with at least one byte, `Ok(None)` if nothing could be read at once
+/// (not cached, or end of file: the blocking path reports that), `Err` if the file system
+/// does not support `RWF_NOWAIT` at all.
+fn read_cached(
+    file: &File,
+    buf: &mut BytesMut,
+    offset: u64,
+    n: usize,
+) -> io::Result<Option<Bytes>> {
+    buf.clear();
+    buf.reserve(n);
+    buf.resize(n, 0);
+    let mut slices = [io::IoSliceMut::new(&mut buf[..])];
+    match rustix::io::preadv2(
+        file,
+        &mut slices,
+        offset,
+        rustix::io::ReadWriteFlags::NOWAIT,
+    ) {
+        Ok(0) => Ok(None),
+        Ok(read) => {
+            buf.truncate(read);
+            Ok(Some(buf.split().freeze()))
+        }
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Reads exactly `n` bytes at `offset` into `buf` (reusing its allocation when no one else
@@ -291,5 +347,31 @@ mod tests {
         let stream = FileStream::new(file_with(b"short"), vec![Segment::Slice(0..100)]);
         let err = Body::file(stream).collect().await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+}
+
+#[cfg(test)]
+mod nowait_tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn cached_reads_return_the_right_bytes() {
+        let content: Vec<u8> = (0..CHUNK + 10).map(|i| (i % 7) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&content).unwrap();
+        let mut buf = BytesMut::new();
+        match read_cached(&f, &mut buf, 5, CHUNK) {
+            // Just written, so in the page cache.
+            Ok(Some(data)) => assert_eq!(&data[..], &content[5..5 + data.len()]),
+            Ok(None) => {}
+            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::EOPNOTSUPP), "{e}"),
+        }
+        // Past the end: nothing, and the blocking path reports the short file.
+        assert!(matches!(
+            read_cached(&f, &mut buf, 1 << 30, 10),
+            Ok(None) | Err(_)
+        ));
     }
 }
