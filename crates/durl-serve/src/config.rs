@@ -37,6 +37,9 @@ pub(crate) struct Limits {
     /// for the first request (TLS handshake included) and from the end of the previous
     /// response for later ones, so it is also the idle keep-alive timeout.
     pub(crate) header_read_timeout: Duration,
+    /// A connection on which no byte moves in either direction for this long is closed (a
+    /// client that stopped reading its download, or went silent mid-request).
+    pub(crate) idle_timeout: Duration,
     /// On shutdown, how long requests in flight may take to finish.
     pub(crate) grace_period: Duration,
     /// Largest request head (request line and fields) in bytes; larger → 431.
@@ -54,6 +57,7 @@ impl Default for Limits {
         Self {
             max_connections: 1024,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             grace_period: Duration::from_secs(10),
             max_head_bytes: 64 * 1024,
             max_headers: 100,
@@ -126,6 +130,15 @@ impl Config {
     #[must_use]
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// Closes connections on which no byte moved for this long (default 60 s): a client that
+    /// stops reading a download does not hold its connection slot forever. Detection happens
+    /// between one and two times this period.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.idle_timeout = timeout.max(Duration::from_millis(10));
         self
     }
 

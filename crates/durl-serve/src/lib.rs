@@ -44,6 +44,7 @@
 //! # }
 //! ```
 
+mod activity;
 mod auth;
 mod body;
 pub mod conditional;

@@ -5,6 +5,8 @@
 //! * Each connection must deliver its first request head (after the TLS handshake, if any)
 //!   within the header read timeout, counted from accept; hyper's HTTP/1 header read timeout
 //!   then covers every later head and idle keep-alive. Slowloris clients are cut off.
+//! * A connection on which no byte moves for the idle timeout is closed (`activity.rs`), so a
+//!   client that stops reading a large response does not hold its slot forever.
 //! * Shutdown: stop accepting, ask every connection to finish gracefully (HTTP/1: close after
 //!   the response in flight; HTTP/2: GOAWAY), wait up to the grace period, abort the rest.
 
@@ -12,7 +14,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -25,6 +27,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::activity::Tracked;
 use crate::body::CHUNK;
 use crate::config::Config;
 use crate::error::ServeError;
@@ -180,14 +183,45 @@ async fn connection(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     // Held until the connection ends, returning its slot to the accept loop.
     _permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.config.limits.header_read_timeout;
+    let (stream, progress) = Tracked::new(stream);
+    let watchdog = idle_watchdog(progress, shared.config.limits.idle_timeout);
+    tokio::select! {
+        () = serve(&shared, stream, peer, shutdown, deadline) => {}
+        () = watchdog => tracing::debug!(%peer, "no progress within the idle timeout; closing"),
+    }
+}
+
+/// Completes when `progress` has not moved for a whole `period`.
+async fn idle_watchdog(progress: Arc<AtomicU64>, period: Duration) {
+    let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = progress.load(Ordering::Relaxed);
+    loop {
+        ticks.tick().await;
+        let now = progress.load(Ordering::Relaxed);
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+/// TLS handshake if configured, then HTTP.
+async fn serve(
+    shared: &Arc<Shared>,
+    stream: Tracked<TcpStream>,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    deadline: Instant,
+) {
     match &shared.tls {
-        None => drive(&shared, stream, peer, shutdown, deadline).await,
+        None => drive(shared, stream, peer, shutdown, deadline).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
             let tls = tokio::select! {
@@ -204,7 +238,7 @@ async fn connection(
                 },
                 () = stopping(&mut shutdown) => return,
             };
-            drive(&shared, tls, peer, shutdown, deadline).await;
+            drive(shared, tls, peer, shutdown, deadline).await;
         }
     }
 }

@@ -280,6 +280,65 @@ mod tests {
         );
     }
 
+    /// Handler-level tests: `file` answers without any socket (SWS style).
+    fn answer(method: Method, fields: &[(&str, &str)], content: &[u8]) -> Response<Body> {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content).unwrap();
+        let meta = f.as_file().metadata().unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in fields {
+            headers.append(
+                http::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let file = f.reopen().unwrap();
+        self::file(&method, &headers, file, &meta, Path::new("x.txt")).unwrap()
+    }
+
+    fn field<'a>(r: &'a Response<Body>, name: &str) -> Option<&'a str> {
+        r.headers().get(name).map(|v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn file_answers_without_sockets() {
+        let text = b"0123456789abcdefgh";
+        // (method, fields, status, Content-Length, Content-Range)
+        #[rustfmt::skip]
+        let cases: &[(Method, &[(&str, &str)], u16, Option<&str>, Option<&str>)] = &[
+            (Method::GET, &[], 200, Some("18"), None),
+            (Method::HEAD, &[], 200, Some("18"), None),
+            (Method::GET, &[("range", "bytes=12-20")], 206, Some("6"), Some("bytes 12-17/18")),
+            (Method::HEAD, &[("range", "bytes=-4")], 206, Some("4"), Some("bytes 14-17/18")),
+            (Method::GET, &[("range", "bytes=-0")], 416, Some("0"), Some("bytes */18")),
+            (Method::GET, &[("range", "bytes=5-2")], 200, Some("18"), None),
+            (Method::GET, &[("range", "bytes=0-0"), ("range", "bytes=1-1")], 200, Some("18"), None),
+            (Method::GET, &[("if-none-match", "*")], 304, None, None),
+            (Method::GET, &[("if-match", "\"nope\"")], 412, None, None),
+        ];
+        for (method, fields, status, length, range) in cases {
+            let r = answer(method.clone(), fields, text);
+            assert_eq!(r.status().as_u16(), *status, "{method} {fields:?}");
+            assert_eq!(field(&r, "content-length"), *length, "{method} {fields:?}");
+            assert_eq!(field(&r, "content-range"), *range, "{method} {fields:?}");
+            assert_eq!(field(&r, "accept-ranges"), Some("bytes"));
+            assert!(field(&r, "etag").is_some_and(|e| e.starts_with('"')));
+            assert!(field(&r, "last-modified").is_some());
+            if *method == Method::HEAD {
+                assert!(http_body::Body::is_end_stream(r.body()), "HEAD has no body");
+            }
+        }
+        let r = answer(Method::GET, &[], text);
+        assert_eq!(field(&r, "content-type"), Some("text/plain"));
+        let r = answer(Method::GET, &[("range", "bytes=0-0,500-500")], &[b'x'; 1000]);
+        assert!(
+            field(&r, "content-type")
+                .unwrap()
+                .starts_with("multipart/byteranges; boundary=")
+        );
+    }
+
     #[test]
     fn boundaries_differ() {
         assert_ne!(boundary(), boundary());

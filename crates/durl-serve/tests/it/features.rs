@@ -229,3 +229,28 @@ async fn a_missing_root_is_a_typed_error() {
     .await;
     assert!(matches!(result, Err(durl_serve::ServeError::Root { .. })));
 }
+
+#[tokio::test]
+async fn cleartext_http2_with_prior_knowledge() {
+    bounded(async {
+        let data = content(300_000);
+        let server = Server::with_files(&[("d.bin", &data)]).await;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .http2_prior_knowledge()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let response = client
+            .get(server.url("/d.bin"))
+            .header(RANGE, "bytes=1000-")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.version(), reqwest::Version::HTTP_2);
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.bytes().await.unwrap(), &data[1000..]);
+        server.stop().await;
+    })
+    .await;
+}

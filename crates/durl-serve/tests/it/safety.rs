@@ -287,3 +287,36 @@ async fn grace_period_bounds_shutdown_when_a_client_stops_reading() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_dropped_after_the_idle_timeout() {
+    bounded(async {
+        let data = content(32 * 1024 * 1024);
+        let server = Server::start(
+            move |root| std::fs::write(root.join("big.bin"), &data).unwrap(),
+            |c| {
+                c.max_connections(1)
+                    .idle_timeout(Duration::from_millis(300))
+            },
+        )
+        .await;
+        // Takes the only connection slot, asks for 32 MiB and never reads.
+        let mut stalled = TcpStream::connect(server.addr).await.unwrap();
+        stalled.write_all(&get("/big.bin")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        // The slot comes back once the stalled connection is dropped.
+        let started = Instant::now();
+        let response = raw(server.addr, &get("/big.bin")).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body.len(), 32 * 1024 * 1024);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        drop(stalled);
+        server.stop().await;
+    })
+    .await;
+}
