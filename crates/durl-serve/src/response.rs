@@ -301,12 +301,20 @@ mod tests {
         r.headers().get(name).map(|v| v.to_str().unwrap())
     }
 
+    /// (method, fields, status, Content-Length, Content-Range).
+    type FileCase = (
+        Method,
+        &'static [(&'static str, &'static str)],
+        u16,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
     #[test]
     fn file_answers_without_sockets() {
         let text = b"0123456789abcdefgh";
-        // (method, fields, status, Content-Length, Content-Range)
         #[rustfmt::skip]
-        let cases: &[(Method, &[(&str, &str)], u16, Option<&str>, Option<&str>)] = &[
+        let cases: &[FileCase] = &[
             (Method::GET, &[], 200, Some("18"), None),
             (Method::HEAD, &[], 200, Some("18"), None),
             (Method::GET, &[("range", "bytes=12-20")], 206, Some("6"), Some("bytes 12-17/18")),
@@ -331,7 +339,11 @@ mod tests {
         }
         let r = answer(Method::GET, &[], text);
         assert_eq!(field(&r, "content-type"), Some("text/plain"));
-        let r = answer(Method::GET, &[("range", "bytes=0-0,500-500")], &[b'x'; 1000]);
+        let r = answer(
+            Method::GET,
+            &[("range", "bytes=0-0,500-500")],
+            &[b'x'; 1000],
+        );
         assert!(
             field(&r, "content-type")
                 .unwrap()
