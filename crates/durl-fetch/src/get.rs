@@ -65,7 +65,7 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
     let mut first = None;
     match recover(req, &paths, &part, reporter)? {
         Some(state) => {
-            resumed_from = state.durable;
+            resumed_from = state.durable();
             part.begin(state).await?;
         }
         None => {
@@ -179,7 +179,7 @@ fn recover(
     let part_len = part.disk_len()?;
     let usable = match loaded {
         None => return Ok(None),
-        Some(Ok(state)) if state.url == req.url.as_str() && state.durable <= part_len => {
+        Some(Ok(state)) if state.url == req.url.as_str() && state.have.end() <= part_len => {
             return Ok(Some(state));
         }
         Some(_) => None,
@@ -245,7 +245,7 @@ async fn adopt(
         final_url: url.to_string(),
         length: complete,
         validators,
-        durable: len,
+        have: crate::ranges::RangeSet::prefix(len),
         ..State::fresh(&req.url)
     };
     part.adopt(&paths.dest, state).await?;

@@ -1,29 +1,34 @@
 //! The state file (`<out>.durl-state`): what a later run needs to continue a download safely.
 //!
 //! It is a few lines of text, rewritten whole through [`durable::replace`] at every checkpoint,
-//! so after a crash it is always one complete version. Its one invariant: `durable` never
-//! exceeds the bytes that were fsync'd in the part file before the state was written.
+//! so after a crash it is always one complete version. Its one invariant: `have` never
+//! claims a byte that was not fsync'd in the part file before the state was written.
+//! `have` lists the held byte ranges, half-open (`0-524288` is the first 512 KiB); a
+//! single-connection download holds one range, a split one a range per segment.
 //!
 //! ```text
-//! durl-state 1
+//! durl-state 2
 //! url https://example.com/a.iso
 //! final-url https://cdn.example.com/a.iso
 //! length 1048576
 //! etag "abc"
 //! last-modified Tue, 01 Jan 2030 00:00:00 GMT
 //! if-range "abc"
-//! durable 524288
+//! have 0-524288 1048576-1572864
 //! ```
+//!
+//! Version 1 (which had `durable N` for a prefix instead of `have`) is still read.
 
 use std::fs;
 use std::io;
 use std::path::Path;
 
 use crate::durable;
+use crate::ranges::RangeSet;
 use crate::validator::Validators;
 
-/// The current format version. A file with any other version is not trusted.
-pub const VERSION: u32 = 1;
+/// The current format version. Version 1 is read too; any other version is not trusted.
+pub const VERSION: u32 = 2;
 const MAGIC: &str = "durl-state";
 
 /// One download's recoverable state.
@@ -37,15 +42,15 @@ pub struct State {
     pub length: Option<u64>,
     /// The validators of the version whose bytes are in the part file.
     pub validators: Validators,
-    /// Bytes `0..durable` of the part file are fsync'd and belong to that version.
-    pub durable: u64,
+    /// The byte ranges of the part file that are fsync'd and belong to that version.
+    pub have: RangeSet,
 }
 
 /// Why a state file was not used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     /// Not a durl state file, or an unknown version.
-    #[error("not a durl state file of version {VERSION}")]
+    #[error("not a durl state file of version 1 or {VERSION}")]
     Version,
     /// A line is malformed or a required field is missing.
     #[error("malformed state file: {0}")]
@@ -61,8 +66,13 @@ impl State {
             final_url: url.to_string(),
             length: None,
             validators: Validators::default(),
-            durable: 0,
+            have: RangeSet::new(),
         }
+    }
+
+    /// How many bytes are held.
+    pub fn durable(&self) -> u64 {
+        self.have.total()
     }
 
     /// Encodes the state as text.
@@ -87,7 +97,7 @@ impl State {
                 let _ = writeln!(s, "{key} {value}");
             }
         }
-        let _ = writeln!(s, "durable {}", self.durable);
+        let _ = writeln!(s, "have {}", self.have);
         s
     }
 
@@ -97,10 +107,12 @@ impl State {
     /// [`DecodeError`] when the text is not a complete state of this version.
     pub fn decode(text: &str) -> Result<State, DecodeError> {
         let mut lines = text.lines();
-        if lines.next() != Some(&format!("{MAGIC} {VERSION}")) {
-            return Err(DecodeError::Version);
-        }
-        let (mut url, mut final_url, mut length, mut durable) = (None, None, None, None);
+        let version = match lines.next() {
+            Some(l) if l == format!("{MAGIC} 1") => 1,
+            Some(l) if l == format!("{MAGIC} {VERSION}") => VERSION,
+            _ => return Err(DecodeError::Version),
+        };
+        let (mut url, mut final_url, mut length, mut have) = (None, None, None, None);
         let mut validators = Validators::default();
         for line in lines {
             let (key, value) = line.split_once(' ').ok_or(DecodeError::Malformed("line"))?;
@@ -117,12 +129,15 @@ impl State {
                 "etag" => validators.etag = Some(value),
                 "last-modified" => validators.last_modified = Some(value),
                 "if-range" => validators.if_range = Some(value),
-                "durable" => {
-                    durable = Some(
-                        value
-                            .parse()
-                            .map_err(|_| DecodeError::Malformed("durable"))?,
-                    );
+                // Version 1: a durable prefix.
+                "durable" if version == 1 => {
+                    let n = value
+                        .parse()
+                        .map_err(|_| DecodeError::Malformed("durable"))?;
+                    have = Some(RangeSet::prefix(n));
+                }
+                "have" if version >= 2 => {
+                    have = Some(RangeSet::parse(&value).ok_or(DecodeError::Malformed("have"))?);
                 }
                 _ => return Err(DecodeError::Malformed("unknown key")),
             }
@@ -132,10 +147,10 @@ impl State {
             final_url: final_url.ok_or(DecodeError::Malformed("final-url"))?,
             length: length.ok_or(DecodeError::Malformed("length"))?,
             validators,
-            durable: durable.ok_or(DecodeError::Malformed("durable"))?,
+            have: have.ok_or(DecodeError::Malformed("have"))?,
         };
-        if state.length.is_some_and(|len| state.durable > len) {
-            return Err(DecodeError::Malformed("durable beyond length"));
+        if state.length.is_some_and(|len| state.have.end() > len) {
+            return Err(DecodeError::Malformed("have beyond length"));
         }
         Ok(state)
     }
@@ -180,7 +195,11 @@ mod tests {
                 last_modified: Some("Tue, 01 Jan 2030 00:00:00 GMT".into()),
                 if_range: Some("\"abc def\"".into()),
             },
-            durable: 4_294_967_296,
+            have: {
+                let mut have = RangeSet::prefix(4_294_967_296);
+                have.insert(4_500_000_000..4_600_000_000);
+                have
+            },
         }
     }
 
@@ -191,7 +210,7 @@ mod tests {
         let bare = State {
             length: None,
             validators: Validators::default(),
-            durable: 0,
+            have: RangeSet::new(),
             ..s
         };
         assert_eq!(State::decode(&bare.encode()), Ok(bare));
@@ -200,23 +219,32 @@ mod tests {
     #[test]
     fn refuses_other_versions_and_damage() {
         let text = sample().encode();
+        let have = "have 0-4294967296 4500000000-4600000000";
         let table: &[(String, DecodeError)] = &[
             (
-                text.replace("durl-state 1", "durl-state 2"),
+                text.replace("durl-state 2", "durl-state 3"),
                 DecodeError::Version,
             ),
             (String::new(), DecodeError::Version),
             (
-                text.replace("durable 4294967296\n", ""),
-                DecodeError::Malformed("durable"),
+                text.replace(&format!("{have}\n"), ""),
+                DecodeError::Malformed("have"),
             ),
             (
-                text.replace("durable 4294967296", "durable x"),
-                DecodeError::Malformed("durable"),
+                text.replace(have, "have 0-x"),
+                DecodeError::Malformed("have"),
             ),
             (
-                text.replace("durable 4294967296", "durable 6000000000"),
-                DecodeError::Malformed("durable beyond length"),
+                text.replace(have, "have 10-5"),
+                DecodeError::Malformed("have"),
+            ),
+            (
+                text.replace(have, "have 0-6000000000"),
+                DecodeError::Malformed("have beyond length"),
+            ),
+            (
+                text.replace(have, "durable 5"),
+                DecodeError::Malformed("unknown key"),
             ),
             (
                 text.replace("length 5000000000", "length -1"),
@@ -234,6 +262,19 @@ mod tests {
         // A truncated file (which durable::replace never leaves) is refused, not half-read.
         let cut = &text[..text.len() / 2];
         assert!(State::decode(cut).is_err());
+    }
+
+    #[test]
+    fn reads_version_1() {
+        let v1 = "durl-state 1\nurl http://h/f\nfinal-url http://h/f\nlength 100\netag \"a\"\ndurable 40\n";
+        let state = State::decode(v1).unwrap();
+        assert_eq!(state.have, RangeSet::prefix(40));
+        assert_eq!(state.validators.etag.as_deref(), Some("\"a\""));
+        let bad = v1.replace("durable 40", "have 0-40");
+        assert_eq!(
+            State::decode(&bad),
+            Err(DecodeError::Malformed("unknown key"))
+        );
     }
 
     #[test]

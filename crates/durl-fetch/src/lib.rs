@@ -49,6 +49,8 @@ mod get;
 mod http;
 pub mod journal;
 mod part;
+pub mod plan;
+pub mod ranges;
 mod request;
 mod retry;
 mod transfer;

@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::journal::State;
+use crate::ranges::RangeSet;
 
 /// Chunks queued between the download and the writer thread. Chunks are at most a few
 /// hundred KiB, so this bounds the memory in flight to a few tens of MiB.
@@ -76,12 +77,13 @@ pub(crate) struct PartFile {
     tx: Option<mpsc::Sender<Op>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
-    /// Bytes `0..written` have been handed to the writer.
-    written: u64,
+    /// The bytes handed to the writer so far.
+    have: RangeSet,
     /// The state to record at the next checkpoint (its `durable` is filled in then).
     template: Option<State>,
     last_checkpoint: Instant,
-    checkpoint_written: u64,
+    /// `have.total()` when the last checkpoint was queued.
+    checkpoint_total: u64,
     interval: Duration,
     interval_bytes: u64,
 }
@@ -133,10 +135,10 @@ impl PartFile {
             tx: Some(tx),
             thread: Some(thread),
             shared,
-            written: 0,
+            have: RangeSet::new(),
             template: None,
             last_checkpoint: Instant::now(),
-            checkpoint_written: 0,
+            checkpoint_total: 0,
             interval,
             interval_bytes,
         })
@@ -150,25 +152,31 @@ impl PartFile {
             .map_err(Error::io("cannot read", &self.path))
     }
 
-    /// Bytes written so far (the next write goes here).
+    /// How many leading bytes have been written (where a single stream continues).
     pub(crate) fn written(&self) -> u64 {
-        self.written
+        self.have.prefix_end()
     }
 
-    /// The current state (validators, length; `durable` as of the last checkpoint).
+    /// Every byte range written so far (durable or not yet).
+    pub(crate) fn have(&self) -> &RangeSet {
+        &self.have
+    }
+
+    /// The current state (validators, length; `have` as of the last checkpoint).
     pub(crate) fn state(&self) -> Option<State> {
         let mut state = self.template.clone()?;
-        state.durable = self.durable();
+        state.have = self.durable_set();
         Some(state)
     }
 
-    fn durable(&self) -> u64 {
+    fn durable_set(&self) -> RangeSet {
         self.shared
             .durable
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map_or(0, |s| s.durable)
+            .map(|s| s.have.clone())
+            .unwrap_or_default()
     }
 
     fn io_error(&self, op: &'static str) -> Error {
@@ -194,8 +202,8 @@ impl PartFile {
         Ok(())
     }
 
-    /// Starts from `state`: keeps exactly its durable bytes (anything after them was never
-    /// recorded and is dropped) and records the state. `state.durable == 0` starts afresh.
+    /// Starts from `state`: keeps its durable ranges (bytes after the last one were never
+    /// recorded and are dropped) and records the state. An empty `have` starts afresh.
     pub(crate) async fn begin(&mut self, state: State) -> Result<(), Error> {
         self.barrier().await?;
         // Record the new state before touching the data: the state never claims bytes the
@@ -204,10 +212,10 @@ impl PartFile {
             .store(&self.state_path)
             .map_err(Error::io("cannot write", &self.state_path))?;
         self.file
-            .set_len(state.durable)
+            .set_len(state.have.end())
             .map_err(Error::io("cannot truncate", &self.path))?;
-        self.written = state.durable;
-        self.checkpoint_written = state.durable;
+        self.have = state.have.clone();
+        self.checkpoint_total = state.have.total();
         self.last_checkpoint = Instant::now();
         *self
             .shared
@@ -236,8 +244,8 @@ impl PartFile {
             self.interval,
             self.interval_bytes,
         )?;
-        adopted.written = state.durable;
-        adopted.checkpoint_written = state.durable;
+        adopted.have = state.have.clone();
+        adopted.checkpoint_total = state.have.total();
         *adopted
             .shared
             .durable
@@ -256,28 +264,28 @@ impl PartFile {
         }
     }
 
-    /// Appends `data` at [`written`](Self::written).
-    pub(crate) async fn write(&mut self, data: Bytes) -> Result<(), Error> {
+    /// Writes `data` at `offset`.
+    pub(crate) async fn write(&mut self, offset: u64, data: Bytes) -> Result<(), Error> {
         if self.shared.failed.load(Ordering::Acquire) {
             return Err(self.io_error("cannot write"));
         }
-        let len = data.len() as u64;
-        let offset = self.written;
+        let end = offset + data.len() as u64;
         self.send(Op::Write { offset, data }).await?;
-        self.written += len;
+        self.have.insert(offset..end);
         Ok(())
     }
 
     /// Queues a checkpoint if one is due.
     pub(crate) async fn maybe_checkpoint(&mut self) -> Result<(), Error> {
-        let due = self.written - self.checkpoint_written >= self.interval_bytes
+        let total = self.have.total();
+        let due = total - self.checkpoint_total >= self.interval_bytes
             || self.last_checkpoint.elapsed() >= self.interval;
         if due
-            && self.written > self.checkpoint_written
+            && total > self.checkpoint_total
             && let Some(mut state) = self.template.clone()
         {
-            state.durable = self.written;
-            self.checkpoint_written = self.written;
+            state.have = self.have.clone();
+            self.checkpoint_total = total;
             self.last_checkpoint = Instant::now();
             self.send(Op::Checkpoint { state, reply: None }).await?;
         }
@@ -288,9 +296,9 @@ impl PartFile {
     /// on cancellation and before the final rename). Returns the durable byte count.
     pub(crate) async fn checkpoint_now(&mut self) -> Result<u64, Error> {
         if let Some(mut state) = self.template.clone()
-            && self.durable() < self.written
+            && self.durable_set() != self.have
         {
-            state.durable = self.written;
+            state.have = self.have.clone();
             let (reply, done) = oneshot::channel();
             self.send(Op::Checkpoint {
                 state,
@@ -302,11 +310,11 @@ impl PartFile {
                 Ok(Err(e)) => return Err(Error::io("cannot checkpoint", &self.path)(e)),
                 Err(_) => return Err(self.io_error("cannot checkpoint")),
             }
-            self.checkpoint_written = self.written;
+            self.checkpoint_total = self.have.total();
         } else {
             self.barrier().await?;
         }
-        Ok(self.durable())
+        Ok(self.durable_set().total())
     }
 
     /// Waits for the writer, fsyncs the finished data and gives back the file handle (still

@@ -81,7 +81,7 @@ impl Transfer<'_> {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let before = self.part.written();
+            let before = self.part.have().total();
             let cancel = self.req.cancel.clone();
             let pending = first.take();
             let result = tokio::select! {
@@ -96,7 +96,7 @@ impl Transfer<'_> {
                 Ok(Step::Restart(reason)) => self.restart(reason).await?,
                 Err(e) => {
                     self.part.checkpoint_now().await?;
-                    if self.part.written() > before {
+                    if self.part.have().total() > before {
                         failures = 0;
                     }
                     if !e.is_retryable() || failures >= self.req.retries {
@@ -138,7 +138,7 @@ impl Transfer<'_> {
     /// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
     /// empty part file, no state, and never an error page under the output name.
     fn discard_if_empty(&self) -> Result<(), Error> {
-        if self.part.written() == 0 {
+        if self.part.have().is_empty() {
             durable::remove(&self.paths.part)
                 .map_err(Error::io("cannot remove", &self.paths.part))?;
             durable::remove(&self.paths.state)
@@ -323,7 +323,8 @@ impl Transfer<'_> {
                 continue;
             }
             let n = chunk.len() as u64;
-            self.part.write(chunk).await?;
+            let at = self.part.written();
+            self.part.write(at, chunk).await?;
             self.fetched += n;
             self.reporter.report(Event::Progress { bytes: n });
             self.part.maybe_checkpoint().await?;

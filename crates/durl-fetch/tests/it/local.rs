@@ -147,7 +147,7 @@ async fn cancelling_checkpoints_and_the_next_run_continues() {
     };
     assert!(durable >= 100_000, "{durable}");
     let state = State::decode(&std::fs::read_to_string(state(dir.path())).unwrap()).unwrap();
-    assert_eq!(state.durable, durable, "the state holds what is durable");
+    assert_eq!(state.durable(), durable, "the state holds what is durable");
     assert_eq!(std::fs::metadata(part(dir.path())).unwrap().len(), durable);
 
     server.put("/f", Resource::pattern(SEED, LEN));
@@ -181,7 +181,7 @@ async fn offsets_past_4_gib_resume_correctly() {
             last_modified: None,
             if_range: Some(etag),
         },
-        durable,
+        have: durl_fetch::ranges::RangeSet::prefix(durable),
     };
     std::fs::write(state(dir.path()), st.encode()).unwrap();
     let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &())
@@ -204,7 +204,7 @@ async fn a_state_for_another_url_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(part(dir.path()), vec![0u8; 5000]).unwrap();
     let st = State {
-        durable: 5000,
+        have: durl_fetch::ranges::RangeSet::prefix(5000),
         ..State::fresh(&url::Url::parse("http://elsewhere.invalid/f").unwrap())
     };
     std::fs::write(state(dir.path()), st.encode()).unwrap();

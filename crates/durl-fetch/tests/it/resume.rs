@@ -38,7 +38,7 @@ async fn resume_from_state_fetches_only_the_missing_bytes() {
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
     // The partial and its state are kept, and the state claims exactly what is on disk.
     let state = State::decode(&std::fs::read_to_string(state(dir.path())).unwrap()).unwrap();
-    assert_eq!(state.durable, 300_000);
+    assert_eq!(state.durable(), 300_000);
     assert_eq!(std::fs::metadata(part(dir.path())).unwrap().len(), 300_000);
     assert!(!out(dir.path()).exists());
 
@@ -198,7 +198,7 @@ fn seed_partial(server: &FaultServer, dir: &std::path::Path, durable: u64, lengt
             last_modified: None,
             if_range: Some(etag),
         },
-        durable,
+        have: durl_fetch::ranges::RangeSet::prefix(durable),
     };
     std::fs::write(state(dir), st.encode()).unwrap();
 }
@@ -240,7 +240,7 @@ async fn a_partial_longer_than_the_remote_file_starts_again() {
             last_modified: None,
             if_range: Some(etag),
         },
-        durable: LEN + 10,
+        have: durl_fetch::ranges::RangeSet::prefix(LEN + 10),
     };
     std::fs::write(state(dir.path()), st.encode()).unwrap();
     let rec = Recorder::default();

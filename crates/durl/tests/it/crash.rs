@@ -56,18 +56,18 @@ fn kill_9_at_many_byte_counts_then_resume_exactly() {
         }
         let text = std::fs::read_to_string(&state_path).expect("state file exists after a kill");
         let state = State::decode(&text).expect("state always parses");
-        durables.push(state.durable);
+        durables.push(state.durable());
         let on_disk = std::fs::metadata(&part).unwrap().len();
         assert!(
-            state.durable <= on_disk,
+            state.have.end() <= on_disk,
             "state claims {} > part {}",
-            state.durable,
+            state.have.end(),
             on_disk
         );
-        let want = pattern_bytes(11, 0..state.durable);
+        let want = pattern_bytes(11, 0..state.durable());
         let got = std::fs::read(&part).unwrap();
         assert!(
-            got[..state.durable as usize] == want[..],
+            got[..state.durable() as usize] == want[..],
             "durable bytes are the right bytes"
         );
     }
@@ -103,7 +103,7 @@ fn wait_for_durable(path: &std::path::Path, at_least: u64, timeout: Duration) ->
     while std::time::Instant::now() < deadline {
         if let Ok(text) = std::fs::read_to_string(path)
             && let Ok(state) = State::decode(&text)
-            && state.durable >= at_least
+            && state.durable() >= at_least
         {
             return true;
         }
