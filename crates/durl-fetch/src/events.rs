@@ -51,6 +51,11 @@ pub enum Event<'a> {
         /// The back-off before it.
         delay: Duration,
     },
+    /// The number of connections at work changed (split downloads).
+    Connections {
+        /// Connections now fetching.
+        active: usize,
+    },
     /// The server gave no strong validator, so a resume can only be checked by length.
     NoStrongValidator,
     /// The download is complete under its final name.

@@ -106,6 +106,7 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
         restarts: 0,
         warned_weak: false,
         fetched: 0,
+        no_split: false,
     };
     transfer.run(first).await
 }
@@ -213,7 +214,16 @@ async fn adopt(
 ) -> Result<Adopted, Error> {
     let overlap = len.min(ADOPT_OVERLAP);
     let asked = len - overlap..len;
-    let mut resp = http::send(client, req, false, RangeAsk::Exactly(asked.clone())).await?;
+    let mut resp = http::send(
+        client,
+        req,
+        false,
+        RangeAsk::Bounded {
+            range: asked.clone(),
+            if_range: None,
+        },
+    )
+    .await?;
     match resp.status().as_u16() {
         206 => {}
         // The server cannot resume; its 200 carries the whole file, which is used.

@@ -92,7 +92,12 @@ pub(crate) async fn send(
                 rb = rb.header(IF_RANGE, v);
             }
         }
-        RangeAsk::Exactly(r) => rb = rb.header(RANGE, content_range::range_header(&r)),
+        RangeAsk::Bounded { range, if_range } => {
+            rb = rb.header(RANGE, content_range::range_header(&range));
+            if let Some(v) = if_range {
+                rb = rb.header(IF_RANGE, v);
+            }
+        }
     }
     match tokio::time::timeout(req.stall_timeout, rb.send()).await {
         Err(_) => Err(Error::Stalled {
@@ -114,8 +119,11 @@ pub(crate) enum RangeAsk<'a> {
         start: u64,
         if_range: Option<&'a str>,
     },
-    /// `bytes=a-b` for the half-open range.
-    Exactly(std::ops::Range<u64>),
+    /// `bytes=a-b` for the half-open range, with `If-Range` if given.
+    Bounded {
+        range: std::ops::Range<u64>,
+        if_range: Option<&'a str>,
+    },
 }
 
 /// Maps a reqwest error to ours.

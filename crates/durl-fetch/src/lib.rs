@@ -53,6 +53,7 @@ pub mod plan;
 pub mod ranges;
 mod request;
 mod retry;
+mod segments;
 mod transfer;
 pub mod validator;
 

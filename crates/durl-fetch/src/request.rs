@@ -23,6 +23,7 @@ pub enum Destination {
 pub struct GetRequest {
     pub(crate) url: Url,
     pub(crate) destination: Destination,
+    pub(crate) connections: usize,
     pub(crate) continue_existing: bool,
     pub(crate) overwrite: bool,
     pub(crate) retries: u32,
@@ -61,6 +62,7 @@ impl GetRequest {
         Ok(GetRequest {
             url: parsed,
             destination: Destination::Dir(PathBuf::new()),
+            connections: 1,
             continue_existing: false,
             overwrite: false,
             retries: 10,
@@ -93,6 +95,14 @@ impl GetRequest {
     /// Choose the name from the server's answer or the URL, inside `dir`.
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.destination = Destination::Dir(dir.into());
+        self
+    }
+
+    /// Fetch over up to `n` connections (1 to 32) when the server supports ranges and
+    /// gives a validator `If-Range` can carry; the file is split into segments of at least
+    /// 1 MiB, and a connection that finishes takes over half of the largest remaining one.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.clamp(1, 32);
         self
     }
 

@@ -10,6 +10,7 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::http::{self, RangeAsk};
 use crate::journal::State;
 use crate::part::PartFile;
+use crate::segments::{self, Split, SplitEnd};
 use crate::validator::Validators;
 use crate::{Error, GetRequest, retry};
 
@@ -57,6 +58,8 @@ enum Step {
     Complete,
     /// The partial must be dropped and the download started over.
     Restart(RestartReason),
+    /// Continue over several connections; the response's body starts at the given byte.
+    Split(Response, u64),
 }
 
 pub(crate) struct Transfer<'a> {
@@ -70,6 +73,8 @@ pub(crate) struct Transfer<'a> {
     pub(crate) warned_weak: bool,
     /// Bytes written by this run.
     pub(crate) fetched: u64,
+    /// Set when the server answered a segment with the whole file: no more splitting.
+    pub(crate) no_split: bool,
 }
 
 impl Transfer<'_> {
@@ -85,7 +90,7 @@ impl Transfer<'_> {
             let cancel = self.req.cancel.clone();
             let pending = first.take();
             let result = tokio::select! {
-                r = self.attempt(pending) => Some(r),
+                r = self.step(pending) => Some(r),
                 () = cancel.cancelled() => None,
             };
             let Some(result) = result else {
@@ -94,6 +99,7 @@ impl Transfer<'_> {
             match result {
                 Ok(Step::Complete) => break,
                 Ok(Step::Restart(reason)) => self.restart(reason).await?,
+                Ok(Step::Split(..)) => unreachable!("step() runs the split"),
                 Err(e) => {
                     self.part.checkpoint_now().await?;
                     if self.part.have().total() > before {
@@ -168,6 +174,67 @@ impl Transfer<'_> {
         self.reporter.report(Event::Restarted { reason });
         let fresh = State::fresh(&self.req.url);
         self.part.begin(fresh).await
+    }
+
+    /// One attempt: a split download when the state allows one, else one request (which
+    /// may turn into a split download once its answer shows the server can).
+    async fn step(&mut self, pending: Option<Response>) -> Result<Step, Error> {
+        if pending.is_none() && self.splittable() {
+            let resumed_from = self.part.have().total();
+            self.reporter.report(Event::Started {
+                path: &self.paths.dest,
+                total: self.part.state().and_then(|s| s.length),
+                resumed_from,
+            });
+            return self.split(None).await;
+        }
+        match self.attempt(pending).await? {
+            Step::Split(resp, start) => self.split(Some((resp, start))).await,
+            step => Ok(step),
+        }
+    }
+
+    /// Whether the rest of the file can be fetched as segments: its length and a validator
+    /// for `If-Range` are known, bytes are missing, and either several connections are
+    /// wanted or the held bytes have holes (left by an earlier split run).
+    fn splittable(&self) -> bool {
+        let Some(state) = self.part.state() else {
+            return false;
+        };
+        let Some(len) = state.length else {
+            return false;
+        };
+        if self.no_split || state.validators.if_range.is_none() {
+            return false;
+        }
+        let have = self.part.have();
+        let missing: u64 = have.missing(len).iter().map(|r| r.end - r.start).sum();
+        let holes = have.ranges().len() > 1 || (!have.is_empty() && have.prefix_end() == 0);
+        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * segments::MIN_SPLIT))
+    }
+
+    async fn split(&mut self, first: Option<(Response, u64)>) -> Result<Step, Error> {
+        let state = self
+            .part
+            .state()
+            .expect("split after a state with a length");
+        let split = Split {
+            req: self.req,
+            client: &self.client,
+            reporter: self.reporter,
+            state,
+        };
+        let end = split.run(&mut self.part, &mut self.fetched, first).await;
+        self.reporter.report(Event::Connections { active: 0 });
+        match end? {
+            SplitEnd::Complete => Ok(Step::Complete),
+            SplitEnd::Restart(reason) => {
+                if reason == RestartReason::RangeIgnored {
+                    self.no_split = true;
+                }
+                Ok(Step::Restart(reason))
+            }
+        }
     }
 
     /// One request and its body.
@@ -261,12 +328,20 @@ impl Transfer<'_> {
                     self.warned_weak = true;
                     self.reporter.report(Event::NoStrongValidator);
                 }
+                let can_split = self.req.connections > 1
+                    && !self.no_split
+                    && fresh.validators.if_range.is_some()
+                    && length.is_some_and(|l| l >= 2 * segments::MIN_SPLIT)
+                    && accepts_ranges(&resp);
                 self.part.begin(fresh).await?;
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: length,
                     resumed_from: 0,
                 });
+                if can_split {
+                    return Ok(Step::Split(resp, 0));
+                }
                 self.stream(resp, 0, length).await
             }
             416 => {
@@ -364,6 +439,16 @@ impl Transfer<'_> {
             already_complete: false,
         })
     }
+}
+
+/// RFC 9110 §14.3: `Accept-Ranges: bytes` says the server takes byte ranges.
+fn accepts_ranges(resp: &Response) -> bool {
+    resp.headers()
+        .get_all(reqwest::header::ACCEPT_RANGES)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
 }
 
 fn bad_range(url: &url::Url, detail: String) -> Error {

@@ -38,6 +38,12 @@ pub struct GetArgs {
     #[arg(short, long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// Connections per file (1-32). With more than one, a file whose server supports ranges
+    /// and gives a validator is split into segments (at least 1 MiB each) fetched at once.
+    #[arg(short = 'x', long = "connections", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=32))]
+    pub connections: u8,
+
     /// Adopt an existing output file that has no durl state as a prefix to complete (checked
     /// against the server first), and succeed without downloading if it is already complete.
     #[arg(short = 'c', long = "continue")]

@@ -83,6 +83,7 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
     };
     let mut req = GetRequest::new(url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
+        .connections(usize::from(args.connections))
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .retries(args.retries)

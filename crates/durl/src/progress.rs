@@ -112,8 +112,9 @@ fn style(resumed_from: Option<u64>) -> ProgressStyle {
     let resumed = resumed_from
         .map(|n| format!(" (resumed at {})", HumanBytes(n)))
         .unwrap_or_default();
-    let template =
-        format!("{{msg}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}{resumed}");
+    let template = format!(
+        "{{prefix}}{{msg}} {bar} {{bytes}}/{{total_bytes}} {{bytes_per_sec}} ETA {{eta}}{resumed}"
+    );
     ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ")
@@ -148,6 +149,15 @@ impl Reporter for Progress {
                     }
                     bar.set_position(resumed_from);
                     bar.reset_eta();
+                }
+            }
+            Event::Connections { active } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_prefix(if active > 1 {
+                        format!("[{active} conns] ")
+                    } else {
+                        String::new()
+                    });
                 }
             }
             Event::Restarted { reason } => {

@@ -1,0 +1,365 @@
+//! Split downloads: several connections fetch segments of one file at once.
+//!
+//! Used when the file's length is known and the server has a validator that `If-Range` can
+//! carry (so every segment is proven to come from the same version). Each connection runs a
+//! [`worker`] over its [`Slot`]: ranged requests with `If-Range`, strict `Content-Range`
+//! checks, retries from its own position. The workers hand chunks to the coordinator through
+//! a bounded channel (back-pressure); the coordinator alone writes the part file
+//! (positional writes) and checkpoints it, recording the held ranges. When a worker finishes
+//! it takes over the next waiting segment, or half of the largest one still running
+//! ([`plan::split_point`]), so a slow connection never becomes the tail everybody waits for.
+//!
+//! A segment answered with 200 (the server ignored the range), with another validator or
+//! another length, stops the split download: nothing of it is written, and the caller
+//! restarts cleanly from byte 0.
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use reqwest::{Client, Response};
+use tokio::sync::mpsc;
+
+use crate::content_range::{self, ContentRange};
+use crate::events::{Event, Reporter, RestartReason};
+use crate::http;
+use crate::journal::State;
+use crate::plan;
+use crate::validator::Validators;
+use crate::{Error, GetRequest, retry};
+
+/// No segment is split into halves shorter than this.
+pub(crate) const MIN_SPLIT: u64 = 1 << 20;
+
+/// Chunks in flight between the workers and the coordinator.
+const QUEUE: usize = 32;
+
+/// One segment being fetched: the next byte wanted and where the segment ends. The
+/// coordinator may move `end` down to give the rest to another connection.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pos: AtomicU64,
+    end: AtomicU64,
+}
+
+impl Slot {
+    fn new(range: &Range<u64>) -> Arc<Slot> {
+        Arc::new(Slot {
+            pos: AtomicU64::new(range.start),
+            end: AtomicU64::new(range.end),
+        })
+    }
+
+    fn remaining(&self) -> Range<u64> {
+        self.pos.load(Ordering::Acquire)..self.end.load(Ordering::Acquire)
+    }
+}
+
+/// How a split download ended, short of an error.
+pub(crate) enum SplitEnd {
+    /// Every byte is written.
+    Complete,
+    /// The server broke the split (200, other validator or length): start again from 0.
+    Restart(RestartReason),
+}
+
+/// What a worker reports when it stops.
+enum WorkerEnd {
+    Done,
+    Restart(RestartReason),
+    Failed(Error),
+}
+
+/// Everything the workers share.
+pub(crate) struct Split<'a> {
+    pub(crate) req: &'a GetRequest,
+    pub(crate) client: &'a Client,
+    pub(crate) reporter: &'a dyn Reporter,
+    /// The state of the version being fetched (length and validators).
+    pub(crate) state: State,
+}
+
+type WorkerFuture<'s> = Pin<Box<dyn Future<Output = WorkerEnd> + Send + 's>>;
+
+impl Split<'_> {
+    /// Fetches every byte of the file not in `part`'s held ranges. `first` is a response
+    /// already received whose body starts at the given byte, used for the first segment.
+    pub(crate) async fn run(
+        &self,
+        part: &mut crate::part::PartFile,
+        fetched: &mut u64,
+        first: Option<(Response, u64)>,
+    ) -> Result<SplitEnd, Error> {
+        let len = self.state.length.expect("split downloads need a length");
+        let missing = part.have().missing(len);
+        let mut waiting: VecDeque<Range<u64>> =
+            plan::plan(&missing, self.req.connections, MIN_SPLIT).into();
+        let mut slots: Vec<Arc<Slot>> = Vec::new();
+        let (tx, mut rx) = mpsc::channel::<(u64, Bytes)>(QUEUE);
+        let mut workers: FuturesUnordered<WorkerFuture<'_>> = FuturesUnordered::new();
+
+        let mut first = first;
+        while slots.len() < self.req.connections {
+            let Some(range) = waiting.pop_front() else {
+                break;
+            };
+            let slot = Slot::new(&range);
+            // The first response serves the segment it starts in.
+            let initial = match &first {
+                Some((_, start)) if *start == range.start => first.take(),
+                _ => None,
+            };
+            slots.push(slot.clone());
+            workers.push(Box::pin(self.worker(slot, initial, tx.clone())));
+        }
+        drop(first);
+        self.connections_changed(workers.len());
+        let mut failed: Option<Error> = None;
+
+        loop {
+            if workers.is_empty() {
+                while let Ok((offset, data)) = rx.try_recv() {
+                    self.write(part, fetched, offset, data).await?;
+                }
+                break;
+            }
+            tokio::select! {
+                Some((offset, data)) = rx.recv() => {
+                    self.write(part, fetched, offset, data).await?;
+                }
+                Some(end) = workers.next() => match end {
+                    WorkerEnd::Done => {
+                        // Take a waiting segment, or half of the largest running one.
+                        let next = if failed.is_some() {
+                            None
+                        } else {
+                            waiting.pop_front().or_else(|| steal(&slots))
+                        };
+                        if let Some(range) = next {
+                            let slot = Slot::new(&range);
+                            slots.push(slot.clone());
+                            workers.push(Box::pin(self.worker(slot, None, tx.clone())));
+                        }
+                        self.connections_changed(workers.len());
+                    }
+                    WorkerEnd::Restart(reason) => return Ok(SplitEnd::Restart(reason)),
+                    // The other connections finish their segments (saving what they
+                    // fetch); no new work starts; then the error is returned.
+                    WorkerEnd::Failed(e) => {
+                        failed.get_or_insert(e);
+                        self.connections_changed(workers.len());
+                    }
+                },
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if part.have().covers(len) {
+            Ok(SplitEnd::Complete)
+        } else {
+            // Unreachable unless a worker ended early without saying why.
+            Err(Error::ShortBody {
+                url: self.req.url.clone(),
+                received: part.have().total(),
+                expected: len,
+            })
+        }
+    }
+
+    fn connections_changed(&self, active: usize) {
+        self.reporter.report(Event::Connections { active });
+    }
+
+    async fn write(
+        &self,
+        part: &mut crate::part::PartFile,
+        fetched: &mut u64,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), Error> {
+        let n = data.len() as u64;
+        part.write(offset, data).await?;
+        *fetched += n;
+        self.reporter.report(Event::Progress { bytes: n });
+        part.maybe_checkpoint().await
+    }
+
+    /// One connection's loop over its slot: request, check, stream; retry from its own
+    /// position with back-off; stop when the slot is done.
+    async fn worker(
+        &self,
+        slot: Arc<Slot>,
+        mut initial: Option<(Response, u64)>,
+        tx: mpsc::Sender<(u64, Bytes)>,
+    ) -> WorkerEnd {
+        let mut failures = 0u32;
+        loop {
+            let before = slot.remaining().start;
+            if slot.remaining().is_empty() {
+                return WorkerEnd::Done;
+            }
+            let result = match initial.take() {
+                Some((resp, start)) => self.stream(resp, start, &slot, &tx).await,
+                None => self.fetch(&slot, &tx).await,
+            };
+            let e = match result {
+                Ok(None) => continue,
+                Ok(Some(reason)) => return WorkerEnd::Restart(reason),
+                Err(e) => e,
+            };
+            if slot.remaining().start > before {
+                failures = 0;
+            }
+            if !e.is_retryable() || failures >= self.req.retries {
+                return WorkerEnd::Failed(if failures > 0 {
+                    Error::GaveUp {
+                        attempts: failures + 1,
+                        last: Box::new(e),
+                    }
+                } else {
+                    e
+                });
+            }
+            failures += 1;
+            let delay = retry::delay(
+                failures,
+                self.req.retry_delay,
+                self.req.max_retry_delay,
+                e.retry_after(),
+            );
+            self.reporter.report(Event::Retrying {
+                error: &e,
+                attempt: failures,
+                delay,
+            });
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One ranged request for the rest of the slot.
+    async fn fetch(
+        &self,
+        slot: &Slot,
+        tx: &mpsc::Sender<(u64, Bytes)>,
+    ) -> Result<Option<RestartReason>, Error> {
+        let want = slot.remaining();
+        let resp = http::send(
+            self.client,
+            self.req,
+            false,
+            http::RangeAsk::Bounded {
+                range: want.clone(),
+                if_range: self.state.validators.if_range.as_deref(),
+            },
+        )
+        .await?;
+        let url = resp.url().clone();
+        let seen = Validators::from_headers(resp.headers());
+        match resp.status().as_u16() {
+            206 => {}
+            // RFC 9110 §13.1.5: a 200 to a request with If-Range means the file changed
+            // (or the server ignores ranges): never mix its bytes with the segments.
+            200 | 203 => {
+                return Ok(Some(if self.state.validators.same_version_as(&seen) {
+                    RestartReason::RangeIgnored
+                } else {
+                    RestartReason::RemoteChanged
+                }));
+            }
+            416 => return Ok(Some(RestartReason::RangeNotSatisfiable)),
+            _ => return Err(http::status_error(&resp)),
+        }
+        if !self.state.validators.same_version_as(&seen) {
+            return Ok(Some(RestartReason::RemoteChanged));
+        }
+        let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp) else {
+            return Err(Error::BadRange {
+                url,
+                detail: "206 without a valid Content-Range".into(),
+            });
+        };
+        if complete.is_some_and(|c| Some(c) != self.state.length) {
+            return Ok(Some(RestartReason::RemoteChanged));
+        }
+        // A 206 that starts at or before the slot's position is usable (the overlap is
+        // skipped); one that starts later, or ends before it, is never written.
+        if range.start > want.start || range.end <= want.start {
+            return Err(Error::BadRange {
+                url,
+                detail: format!(
+                    "asked for {}, got {}",
+                    content_range::range_header(&want),
+                    content_range::range_header(&range)
+                ),
+            });
+        }
+        self.stream(resp, range.start, slot, tx).await
+    }
+
+    /// Streams a body that starts at byte `start` into the slot, up to the slot's end (which
+    /// may move down while it runs).
+    async fn stream(
+        &self,
+        mut resp: Response,
+        start: u64,
+        slot: &Slot,
+        tx: &mpsc::Sender<(u64, Bytes)>,
+    ) -> Result<Option<RestartReason>, Error> {
+        let url = resp.url().clone();
+        let mut at = start;
+        while let Some(mut chunk) =
+            http::next_chunk(&mut resp, self.req.stall_timeout, &url).await?
+        {
+            let Range { start: pos, end } = slot.remaining();
+            let chunk_end = at + chunk.len() as u64;
+            if chunk_end <= pos {
+                at = chunk_end;
+                continue;
+            }
+            if at < pos {
+                chunk = chunk.slice((pos - at) as usize..);
+                at = pos;
+            }
+            if at >= end {
+                return Ok(None);
+            }
+            if at + chunk.len() as u64 > end {
+                chunk.truncate((end - at) as usize);
+            }
+            let n = chunk.len() as u64;
+            if tx.send((at, chunk)).await.is_err() {
+                return Ok(None);
+            }
+            at += n;
+            slot.pos.store(at, Ordering::Release);
+            if at >= end {
+                return Ok(None);
+            }
+        }
+        if slot.remaining().is_empty() {
+            Ok(None)
+        } else {
+            Err(Error::ShortBody {
+                url,
+                received: at,
+                expected: slot.remaining().end,
+            })
+        }
+    }
+}
+
+/// Gives half of the largest running segment to a new connection, if it is worth splitting.
+fn steal(slots: &[Arc<Slot>]) -> Option<Range<u64>> {
+    let largest = slots.iter().max_by_key(|s| {
+        let r = s.remaining();
+        r.end.saturating_sub(r.start)
+    })?;
+    let mid = plan::split_point(&largest.remaining(), MIN_SPLIT)?;
+    let end = largest.end.swap(mid, Ordering::AcqRel);
+    Some(mid..end)
+}
