@@ -110,6 +110,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The downloaded data does not match the expected checksum. It stays in `kept`.
+    #[error("checksum mismatch for {url}: expected {expected}, got {actual} (the data is kept in {})", .kept.display())]
+    ChecksumMismatch {
+        /// The URL.
+        url: Url,
+        /// `ALGO=HEX` expected.
+        expected: String,
+        /// `ALGO=HEX` of the data.
+        actual: String,
+        /// Where the data is.
+        kept: PathBuf,
+    },
     /// The output file exists and the request neither continues nor overwrites it.
     #[error("{path} already exists")]
     OutputExists {
@@ -159,6 +171,8 @@ pub enum ErrorKind {
     Exists,
     /// Another process owns the download.
     Locked,
+    /// The data does not match the expected checksum.
+    Checksum,
     /// Cancelled by the caller.
     Interrupted,
 }
@@ -200,6 +214,7 @@ impl Error {
             Error::Io { .. } => ErrorKind::Io,
             Error::OutputExists { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
+            Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
             Error::Interrupted { .. } => ErrorKind::Interrupted,
             Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
         }

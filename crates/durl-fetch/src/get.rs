@@ -12,6 +12,7 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::http::{self, RangeAsk};
 use crate::journal::State;
 use crate::part::PartFile;
+use crate::rate::RateLimiter;
 use crate::request::Destination;
 use crate::transfer::{Outcome, Paths, Transfer, already_complete};
 use crate::validator::Validators;
@@ -48,6 +49,9 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
             && state.length == Some(len)
             && !paths.part.exists()
         {
+            if let Some(checksum) = &req.checksum {
+                crate::transfer::verify(checksum, &req.url, &paths.dest).await?;
+            }
             durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
             return Ok(already_complete(reporter, &paths.dest, len));
         }
@@ -80,6 +84,9 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
                             .map_err(Error::io("cannot remove", &paths.part))?;
                         durable::remove(&paths.state)
                             .map_err(Error::io("cannot remove", &paths.state))?;
+                        if let Some(checksum) = &req.checksum {
+                            crate::transfer::verify(checksum, &req.url, &paths.dest).await?;
+                        }
                         return Ok(already_complete(reporter, &paths.dest, len));
                     }
                     Adopted::Prefix => resumed_from = len,
@@ -107,6 +114,9 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
         warned_weak: false,
         fetched: 0,
         no_split: false,
+        limiter: req
+            .limit_rate
+            .map(|r| std::sync::Arc::new(RateLimiter::new(r))),
     };
     transfer.run(first).await
 }

@@ -21,10 +21,14 @@
 //! 7. **Checkpoint.** Every second (or 64 MiB): `sync_data` the part file on a blocking
 //!    thread, then atomically replace the state file. The state never claims a byte that is
 //!    not durable.
-//! 8. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
+//! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and
+//!    `If-Range` has a validator, the missing bytes are planned into segments ([`plan`]) and
+//!    fetched over several connections; a connection that finishes takes over half of the
+//!    largest remaining segment. The state records the held ranges ([`ranges`]).
+//! 9. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
 //!    (or as `Retry-After` says) and continue from the last written byte.
-//! 9. **Commit.** fsync the part file, rename it to the destination, fsync the directory,
-//!    remove the state.
+//! 10. **Verify and commit.** fsync the part file, check the optional checksum
+//!     ([`verify`]), rename it to the destination, fsync the directory, remove the state.
 //!
 //! The library never prints: progress and notices go to a [`Reporter`].
 //!
@@ -51,11 +55,13 @@ pub mod journal;
 mod part;
 pub mod plan;
 pub mod ranges;
+mod rate;
 mod request;
 mod retry;
 mod segments;
 mod transfer;
 pub mod validator;
+pub mod verify;
 
 pub use error::{Error, ErrorKind};
 pub use events::{Event, Reporter, RestartReason};
@@ -64,3 +70,4 @@ pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use tokio_util::sync::CancellationToken;
 pub use transfer::Outcome;
+pub use verify::{Algorithm, Checksum};

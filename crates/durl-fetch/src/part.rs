@@ -317,12 +317,17 @@ impl PartFile {
         Ok(self.durable_set().total())
     }
 
-    /// Waits for the writer, fsyncs the finished data and gives back the file handle (still
-    /// locked).
-    pub(crate) async fn finish(mut self) -> Result<Arc<File>, Error> {
+    /// Waits for the writer, cuts the file to `length`, fsyncs the finished data and gives
+    /// back the file handle (still locked).
+    pub(crate) async fn finish(mut self, length: Option<u64>) -> Result<Arc<File>, Error> {
         self.barrier().await?;
         let file = self.file.clone();
         self.stop();
+        if let Some(len) = length {
+            // Bytes past the end can only be a stale tail of an older, longer version.
+            file.set_len(len)
+                .map_err(Error::io("cannot truncate", &self.path))?;
+        }
         file.sync_all()
             .map_err(Error::io("cannot sync", &self.path))?;
         Ok(file)

@@ -24,6 +24,8 @@ pub struct GetRequest {
     pub(crate) url: Url,
     pub(crate) destination: Destination,
     pub(crate) connections: usize,
+    pub(crate) limit_rate: Option<u64>,
+    pub(crate) checksum: Option<crate::Checksum>,
     pub(crate) continue_existing: bool,
     pub(crate) overwrite: bool,
     pub(crate) retries: u32,
@@ -63,6 +65,8 @@ impl GetRequest {
             url: parsed,
             destination: Destination::Dir(PathBuf::new()),
             connections: 1,
+            limit_rate: None,
+            checksum: None,
             continue_existing: false,
             overwrite: false,
             retries: 10,
@@ -103,6 +107,19 @@ impl GetRequest {
     /// 1 MiB, and a connection that finishes takes over half of the largest remaining one.
     pub fn connections(mut self, n: usize) -> Self {
         self.connections = n.clamp(1, 32);
+        self
+    }
+
+    /// Limit the download to `bytes_per_sec` in all (shared by every connection).
+    pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
+        self
+    }
+
+    /// Verify the finished file against `checksum` before it gets its final name; a
+    /// mismatch is [`Error::ChecksumMismatch`] and the data stays in the part file.
+    pub fn checksum(mut self, checksum: Option<crate::Checksum>) -> Self {
+        self.checksum = checksum;
         self
     }
 

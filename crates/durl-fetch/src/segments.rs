@@ -29,6 +29,7 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::http;
 use crate::journal::State;
 use crate::plan;
+use crate::rate::RateLimiter;
 use crate::validator::Validators;
 use crate::{Error, GetRequest, retry};
 
@@ -81,6 +82,8 @@ pub(crate) struct Split<'a> {
     pub(crate) reporter: &'a dyn Reporter,
     /// The state of the version being fetched (length and validators).
     pub(crate) state: State,
+    /// `--limit-rate`, shared by every connection.
+    pub(crate) limiter: Option<&'a RateLimiter>,
 }
 
 type WorkerFuture<'s> = Pin<Box<dyn Future<Output = WorkerEnd> + Send + 's>>;
@@ -332,6 +335,9 @@ impl Split<'_> {
                 chunk.truncate((end - at) as usize);
             }
             let n = chunk.len() as u64;
+            if let Some(limiter) = self.limiter {
+                limiter.take(n).await;
+            }
             if tx.send((at, chunk)).await.is_err() {
                 return Ok(None);
             }

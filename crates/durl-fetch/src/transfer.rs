@@ -1,6 +1,7 @@
 //! One download from start to commit: recover, request, check, stream, retry, commit.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use reqwest::{Client, Response};
 
@@ -10,8 +11,10 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::http::{self, RangeAsk};
 use crate::journal::State;
 use crate::part::PartFile;
+use crate::rate::RateLimiter;
 use crate::segments::{self, Split, SplitEnd};
 use crate::validator::Validators;
+use crate::verify::{self, Checksum};
 use crate::{Error, GetRequest, retry};
 
 /// How often the partial may be thrown away in one run before giving up (a server whose file
@@ -75,6 +78,8 @@ pub(crate) struct Transfer<'a> {
     pub(crate) fetched: u64,
     /// Set when the server answered a segment with the whole file: no more splitting.
     pub(crate) no_split: bool,
+    /// `--limit-rate`, shared by every connection.
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
 }
 
 impl Transfer<'_> {
@@ -223,6 +228,7 @@ impl Transfer<'_> {
             client: &self.client,
             reporter: self.reporter,
             state,
+            limiter: self.limiter.as_deref(),
         };
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
         self.reporter.report(Event::Connections { active: 0 });
@@ -398,6 +404,9 @@ impl Transfer<'_> {
                 continue;
             }
             let n = chunk.len() as u64;
+            if let Some(limiter) = &self.limiter {
+                limiter.take(n).await;
+            }
             let at = self.part.written();
             self.part.write(at, chunk).await?;
             self.fetched += n;
@@ -418,10 +427,17 @@ impl Transfer<'_> {
     }
 
     /// Makes the finished file durable under its final name and removes the state.
-    async fn commit(self) -> Result<Outcome, Error> {
+    async fn commit(mut self) -> Result<Outcome, Error> {
         let bytes = self.part.written();
+        if self.req.checksum.is_some() {
+            // On a mismatch the state must describe the whole part file that is kept.
+            self.part.checkpoint_now().await?;
+        }
         let Paths { dest, part, state } = self.paths;
-        let file = self.part.finish().await?;
+        let file = self.part.finish(Some(bytes)).await?;
+        if let Some(checksum) = &self.req.checksum {
+            verify(checksum, &self.req.url, &part).await?;
+        }
         durable::rename(&part, &dest).map_err(Error::io("cannot rename into", &dest))?;
         // The lock goes with the part file's handle, after the rename made it the final file.
         drop(file);
@@ -439,6 +455,25 @@ impl Transfer<'_> {
             already_complete: false,
         })
     }
+}
+
+/// Checks `path` against `checksum` (reading it on a blocking thread).
+pub(crate) async fn verify(checksum: &Checksum, url: &url::Url, path: &Path) -> Result<(), Error> {
+    let algorithm = checksum.algorithm;
+    let owned = path.to_owned();
+    let actual = tokio::task::spawn_blocking(move || verify::digest_file(algorithm, &owned))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        .map_err(Error::io("cannot read", path))?;
+    if actual == checksum.expected {
+        return Ok(());
+    }
+    Err(Error::ChecksumMismatch {
+        url: url.clone(),
+        expected: checksum.to_string(),
+        actual: format!("{algorithm}={}", verify::hex(&actual)),
+        kept: path.to_owned(),
+    })
 }
 
 /// RFC 9110 §14.3: `Accept-Ranges: bytes` says the server takes byte ranges.

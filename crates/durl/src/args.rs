@@ -44,6 +44,16 @@ pub struct GetArgs {
           value_parser = clap::value_parser!(u8).range(1..=32))]
     pub connections: u8,
 
+    /// Verify the file before it gets its final name: ALGO=HEX with ALGO one of sha256,
+    /// sha512, sha1, md5. On a mismatch durl exits 9 and the data stays in the part file.
+    #[arg(long, value_name = "ALGO=HEX")]
+    pub checksum: Option<durl_fetch::Checksum>,
+
+    /// Limit the download rate, e.g. 500K or 2M (bytes per second, K = 1024), shared by all
+    /// connections.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
+
     /// Adopt an existing output file that has no durl state as a prefix to complete (checked
     /// against the server first), and succeed without downloading if it is already complete.
     #[arg(short = 'c', long = "continue")]
@@ -134,4 +144,44 @@ pub struct ServeArgs {
     /// No access log.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Parses a rate: a number with an optional K, M or G suffix (powers of 1024), as curl does.
+fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * (mult as f64) < 1e18 => {
+            Ok((v * mult as f64) as u64)
+        }
+        _ => Err(format!(
+            "invalid rate {s:?}: expected e.g. 500K, 2M or 1048576"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_take_binary_suffixes() {
+        let table: &[(&str, Option<u64>)] = &[
+            ("500K", Some(512_000)),
+            ("2M", Some(2 << 20)),
+            ("1.5m", Some(1_572_864)),
+            ("1G", Some(1 << 30)),
+            ("1000", Some(1000)),
+            ("0", None),
+            ("-5K", None),
+            ("fast", None),
+            ("", None),
+        ];
+        for (input, want) in table {
+            assert_eq!(super::parse_rate(input).ok(), *want, "{input:?}");
+        }
+    }
 }

@@ -22,6 +22,8 @@ pub const PROTOCOL: u8 = 6;
 pub const EXISTS: u8 = 7;
 /// Another durl process is downloading to the same output.
 pub const LOCKED: u8 = 8;
+/// The downloaded data does not match --checksum; it stays in the part file.
+pub const CHECKSUM: u8 = 9;
 /// Interrupted by SIGINT (128 + 2).
 pub const SIGINT: u8 = 130;
 /// Interrupted by SIGTERM (128 + 15).
@@ -37,6 +39,7 @@ pub fn for_fetch_error(kind: ErrorKind) -> u8 {
         ErrorKind::Io => IO,
         ErrorKind::Exists => EXISTS,
         ErrorKind::Locked => LOCKED,
+        ErrorKind::Checksum => CHECKSUM,
         ErrorKind::Interrupted => SIGINT,
         _ => OTHER,
     }

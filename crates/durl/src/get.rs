@@ -84,6 +84,8 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
     let mut req = GetRequest::new(url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .connections(usize::from(args.connections))
+        .limit_rate(args.limit_rate)
+        .checksum(args.checksum.clone())
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .retries(args.retries)

@@ -260,3 +260,61 @@ async fn holes_past_4_gib_are_filled() {
         assert!(got == pattern_bytes(SEED, start..start + MIB));
     }
 }
+
+#[tokio::test]
+async fn checksum_pass_and_fail() {
+    use sha2::Digest;
+    let len = 4 * MIB;
+    let server = server(len);
+    let good = format!(
+        "sha256={}",
+        durl_fetch::verify::hex(&sha2::Sha256::digest(expected(len)))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(&server, "/f", dir.path())
+        .connections(4)
+        .checksum(Some(good.parse().unwrap()));
+    durl_fetch::get(&req, &()).await.unwrap();
+    assert_complete(dir.path(), &expected(len));
+
+    let bad = format!("sha256={}", "00".repeat(32));
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(&server, "/f", dir.path()).checksum(Some(bad.parse().unwrap()));
+    let err = durl_fetch::get(&req, &()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Checksum, "{err}");
+    assert!(
+        err.to_string().contains(&good),
+        "names the actual digest: {err}"
+    );
+    assert!(
+        !out(dir.path()).exists(),
+        "a wrong file never gets the final name"
+    );
+    assert_eq!(
+        std::fs::read(part(dir.path())).unwrap(),
+        expected(len),
+        "the data is kept"
+    );
+}
+
+#[tokio::test]
+async fn limit_rate_holds_within_15_percent_over_all_connections() {
+    let len = 3 * MIB;
+    let rate = 1 << 20; // 1 MiB/s: three seconds
+    let server = server(len);
+    for connections in [1, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let req = request(&server, "/f", dir.path())
+            .connections(connections)
+            .limit_rate(Some(rate));
+        let start = Instant::now();
+        durl_fetch::get(&req, &()).await.unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let want = len as f64 / rate as f64;
+        assert!(
+            (want * 0.85..=want * 1.15).contains(&secs),
+            "{connections} connections: {secs:.2} s, want {want:.2} s ± 15 %"
+        );
+        assert_complete(dir.path(), &expected(len));
+    }
+}
