@@ -111,10 +111,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The downloaded data does not match the expected checksum. It stays in `kept`.
-    #[error("checksum mismatch for {url}: expected {expected}, got {actual} (the data is kept in {})", .kept.display())]
+    #[error("checksum mismatch for {}: expected {expected}, got {actual} (the data is kept there)", .kept.display())]
     ChecksumMismatch {
-        /// The URL.
-        url: Url,
         /// `ALGO=HEX` expected.
         expected: String,
         /// `ALGO=HEX` of the data.

@@ -50,7 +50,7 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
             && !paths.part.exists()
         {
             if let Some(checksum) = &req.checksum {
-                crate::transfer::verify(checksum, &req.url, &paths.dest).await?;
+                crate::transfer::verify(checksum, &paths.dest).await?;
             }
             durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
             return Ok(already_complete(reporter, &paths.dest, len));
@@ -85,7 +85,7 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
                         durable::remove(&paths.state)
                             .map_err(Error::io("cannot remove", &paths.state))?;
                         if let Some(checksum) = &req.checksum {
-                            crate::transfer::verify(checksum, &req.url, &paths.dest).await?;
+                            crate::transfer::verify(checksum, &paths.dest).await?;
                         }
                         return Ok(already_complete(reporter, &paths.dest, len));
                     }

@@ -436,7 +436,7 @@ impl Transfer<'_> {
         let Paths { dest, part, state } = self.paths;
         let file = self.part.finish(Some(bytes)).await?;
         if let Some(checksum) = &self.req.checksum {
-            verify(checksum, &self.req.url, &part).await?;
+            verify(checksum, &part).await?;
         }
         durable::rename(&part, &dest).map_err(Error::io("cannot rename into", &dest))?;
         // The lock goes with the part file's handle, after the rename made it the final file.
@@ -458,7 +458,7 @@ impl Transfer<'_> {
 }
 
 /// Checks `path` against `checksum` (reading it on a blocking thread).
-pub(crate) async fn verify(checksum: &Checksum, url: &url::Url, path: &Path) -> Result<(), Error> {
+pub(crate) async fn verify(checksum: &Checksum, path: &Path) -> Result<(), Error> {
     let algorithm = checksum.algorithm;
     let owned = path.to_owned();
     let actual = tokio::task::spawn_blocking(move || verify::digest_file(algorithm, &owned))
@@ -469,7 +469,6 @@ pub(crate) async fn verify(checksum: &Checksum, url: &url::Url, path: &Path) -> 
         return Ok(());
     }
     Err(Error::ChecksumMismatch {
-        url: url.clone(),
         expected: checksum.to_string(),
         actual: format!("{algorithm}={}", verify::hex(&actual)),
         kept: path.to_owned(),
