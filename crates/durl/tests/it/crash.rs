@@ -14,8 +14,18 @@ use crate::durl;
 
 #[test]
 fn kill_9_at_many_byte_counts_then_resume_exactly() {
+    sweep(1);
+}
+
+#[test]
+fn kill_9_during_a_split_download_then_resume_exactly() {
+    sweep(4);
+}
+
+/// Kills `durl get -x connections` at many points, then lets it finish.
+fn sweep(connections: u64) {
     let len: u64 = 8 << 20;
-    let rate: u64 = 4 << 20; // bytes per second
+    let rate: u64 = (4 << 20) / connections; // bytes per second per connection
     let interval = 0.2; // seconds between checkpoints
     let points: u64 = std::env::var("DURL_CRASH_POINTS")
         .ok()
@@ -31,6 +41,8 @@ fn kill_9_at_many_byte_counts_then_resume_exactly() {
         "-q".to_owned(),
         "--checkpoint-interval".to_owned(),
         interval.to_string(),
+        "-x".to_owned(),
+        connections.to_string(),
         server.url("/big.bin"),
     ];
 
@@ -44,16 +56,16 @@ fn kill_9_at_many_byte_counts_then_resume_exactly() {
         let extra = 1 + (i % 3) * 100_000;
         let target = len * i / points;
         let mut child = durl(dir.path()).args(&args).spawn().unwrap();
-        let reached =
-            server.wait_until_body_bytes("/big.bin", served + extra, Duration::from_secs(20))
-                && wait_for_durable(&state_path, target, Duration::from_secs(20));
+        let reached = wait_while_running(&mut child, || {
+            server.body_bytes_served("/big.bin") >= served + extra && durable(&state_path) >= target
+        });
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        if dir.path().join("big.bin").exists() {
+            break; // this run finished before its kill point
+        }
         assert!(reached, "kill point {i} never reached");
         kills += 1;
-        if dir.path().join("big.bin").exists() {
-            break;
-        }
         let text = std::fs::read_to_string(&state_path).expect("state file exists after a kill");
         let state = State::decode(&text).expect("state always parses");
         durables.push(state.durable());
@@ -64,22 +76,26 @@ fn kill_9_at_many_byte_counts_then_resume_exactly() {
             state.have.end(),
             on_disk
         );
-        let want = pattern_bytes(11, 0..state.durable());
         let got = std::fs::read(&part).unwrap();
-        assert!(
-            got[..state.durable() as usize] == want[..],
-            "durable bytes are the right bytes"
-        );
+        for r in state.have.ranges() {
+            assert!(
+                got[r.start as usize..r.end as usize] == pattern_bytes(11, r.clone())[..],
+                "durable bytes are the right bytes"
+            );
+        }
     }
 
-    assert!(kills + 1 >= points, "killed only {kills} times");
+    assert!(kills + 3 >= points, "killed only {kills} times");
     // A kill never loses bytes an earlier checkpoint made durable, and the runs progress.
     assert!(
         durables.windows(2).all(|w| w[1] >= w[0]),
         "durable went backwards: {durables:?}"
     );
     assert!(durables.last() > durables.first(), "{durables:?}");
-    let out = durl(dir.path()).args(&args).output().unwrap();
+    // Run to the end (with -c, which also accepts a file that a run finished before its kill).
+    let mut last = args.to_vec();
+    last.insert(1, "-c".to_owned());
+    let out = durl(dir.path()).args(&last).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -88,26 +104,34 @@ fn kill_9_at_many_byte_counts_then_resume_exactly() {
     assert!(std::fs::read(dir.path().join("big.bin")).unwrap() == pattern_bytes(11, 0..len));
     assert!(!part.exists() && !state_path.exists());
     // Each kill may lose what arrived since the last checkpoint: the interval's worth at
-    // `rate`, plus what sat in socket buffers and the fsync in flight.
+    // `rate` on each connection, plus what sat in socket buffers and the fsync in flight.
     let refetched = server.body_bytes_served("/big.bin") - len;
-    let per_kill = (rate as f64 * interval) as u64 + (1 << 20);
+    let per_kill = connections * ((rate as f64 * interval) as u64 + (1 << 20));
     assert!(
         refetched <= kills * per_kill,
         "re-fetched {refetched} bytes over {kills} kills (bound {per_kill} each)"
     );
 }
 
-/// Waits until the state file on disk claims at least `at_least` durable bytes.
-fn wait_for_durable(path: &std::path::Path, at_least: u64, timeout: Duration) -> bool {
-    let deadline = std::time::Instant::now() + timeout;
+/// Polls `done` until it holds (true) or `child` exits or 20 s pass (false).
+fn wait_while_running(child: &mut std::process::Child, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
-        if let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(state) = State::decode(&text)
-            && state.durable() >= at_least
-        {
+        if done() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
     false
+}
+
+/// The bytes the state file on disk claims (0 without a readable one).
+fn durable(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| State::decode(&text).ok())
+        .map_or(0, |s| s.durable())
 }

@@ -354,3 +354,62 @@ fn a_write_error_exits_3_with_a_clear_message_and_keeps_the_partial() {
         pattern_bytes(SEED, 0..len)
     );
 }
+
+#[test]
+fn a_checksum_mismatch_exits_9_and_the_file_never_gets_its_name() {
+    let server = server(100_000);
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args([
+            "get",
+            "--checksum",
+            &format!("sha256={}", "ab".repeat(32)),
+            &server.url("/file.bin"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("file.bin").exists());
+    assert!(dir.path().join("file.bin.durl-part").exists());
+}
+
+#[test]
+fn bad_split_options_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["get", "-x", "0", "http://127.0.0.1:9/x"],
+        vec!["get", "-x", "33", "http://127.0.0.1:9/x"],
+        vec!["get", "--limit-rate", "fast", "http://127.0.0.1:9/x"],
+        vec!["get", "--checksum", "sha256=12", "http://127.0.0.1:9/x"],
+    ] {
+        let out = durl(dir.path()).args(&args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_split_download_through_the_cli() {
+    let len = 8 << 20;
+    let server = server(len);
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-x", "8", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED, 0..len)
+    );
+    assert!(server.requests_for("/file.bin") >= 8);
+}
