@@ -39,7 +39,10 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         progress.clear();
         if let Err(e) = result {
             let code = match e.kind() {
-                ErrorKind::Interrupted => signal.load(Ordering::SeqCst).max(exit::SIGINT),
+                ErrorKind::Interrupted => match signal.load(Ordering::SeqCst) {
+                    0 => exit::SIGINT,
+                    code => code,
+                },
                 kind => exit::for_fetch_error(kind),
             };
             report_failure(&e, req);
@@ -131,15 +134,20 @@ fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
     Ok(map)
 }
 
-/// Cancels the downloads on SIGINT or SIGTERM and remembers which arrived.
+/// Cancels the downloads on SIGINT, SIGTERM or SIGHUP (a closed terminal) and remembers which
+/// arrived.
 async fn watch_signals(cancel: CancellationToken, which: Arc<AtomicU8>) {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return,
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
     };
     let code = tokio::select! {
         _ = tokio::signal::ctrl_c() => exit::SIGINT,
         _ = term.recv() => exit::SIGTERM,
+        _ = hup.recv() => exit::SIGHUP,
     };
     which.store(code, Ordering::SeqCst);
     cancel.cancel();

@@ -240,22 +240,25 @@ fn sigint_checkpoints_exits_130_with_a_hint_and_the_next_run_continues() {
 }
 
 #[test]
-fn sigterm_exits_143() {
-    let server = FaultServer::start();
-    server.put(
-        "/file.bin",
-        Resource::pattern(SEED, 4 << 20).with_rate_limit(1 << 20),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let child = durl(dir.path())
-        .args(["get", "-q", &server.url("/file.bin")])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(server.wait_until_body_bytes("/file.bin", 100_000, Duration::from_secs(20)));
-    signal(child.id(), "TERM");
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143));
+fn sigterm_and_sighup_checkpoint_and_exit_143_and_129() {
+    for (sig, code) in [("TERM", 143), ("HUP", 129)] {
+        let server = FaultServer::start();
+        server.put(
+            "/file.bin",
+            Resource::pattern(SEED, 4 << 20).with_rate_limit(1 << 20),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let child = durl(dir.path())
+            .args(["get", "-q", &server.url("/file.bin")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(server.wait_until_body_bytes("/file.bin", 100_000, Duration::from_secs(20)));
+        signal(child.id(), sig);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "SIG{sig}");
+        assert!(dir.path().join("file.bin.durl-state").exists());
+    }
 }
 
 #[test]
