@@ -2,6 +2,7 @@
 
 mod crash; // kill -9 at many byte counts, then resume
 mod get; // the command line: outputs, errors, exit codes, signals, locks
+mod serve; // durl serve end to end
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,0 +1,294 @@
+//! `durl serve` as a user runs it: the URL on stdout, Range answers over a raw socket, the
+//! access log, SIGTERM, bad arguments.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, ChildStdout, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use durl_testkit::pattern_bytes;
+
+use crate::{durl, signal};
+
+const SEED: u64 = 11;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Waits up to `limit` for `child` to exit; kills it and fails the test if it does not.
+fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running `durl serve DIR --port 0`, killed on drop.
+struct Serve {
+    child: Child,
+    /// Kept open so that the server never writes into a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+    /// `http://127.0.0.1:PORT/`, from the first stdout line.
+    url: String,
+    addr: String,
+}
+
+impl Serve {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let mut child = durl(dir)
+            .arg("serve")
+            .arg(dir)
+            .args(["--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // The URL is printed once the socket listens; read_line returns at EOF too (exit).
+        stdout.read_line(&mut line).unwrap();
+        let Some(url) = line
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+        else {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("no URL in {line:?}: {}", text(&out.stderr));
+        };
+        assert!(line.starts_with("Serving "), "{line}");
+        let url = url.to_owned();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            child,
+            _stdout: stdout,
+            url,
+            addr,
+        }
+    }
+
+    /// SIGTERM, then the exit status and everything written on stderr.
+    fn terminate(mut self, limit: Duration) -> (ExitStatus, String, Duration) {
+        let started = Instant::now();
+        signal(self.child.id(), "TERM");
+        let status = wait_within(&mut self.child, limit);
+        let took = started.elapsed();
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        (status, stderr, took)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An answer read off a raw socket.
+struct Answer {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// Sends `GET path` with `headers` over a fresh connection (`Connection: close`) and reads
+/// the whole answer.
+fn raw_get(addr: &str, path: &str, headers: &[&str]) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", text(&raw)));
+    let head = text(&raw[..split]);
+    let body = raw[split + 4..].to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    Answer { status, head, body }
+}
+
+#[test]
+fn answers_a_range_logs_it_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let content = pattern_bytes(SEED, 0..100_000);
+    std::fs::write(dir.path().join("file.bin"), &content).unwrap();
+    let server = Serve::start(dir.path(), &[]);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+
+    let answer = raw_get(&server.addr, "/file.bin", &["Range: bytes=1000-1999"]);
+    assert_eq!(answer.status, 206, "{}", answer.head);
+    assert_eq!(
+        answer.header("content-range"),
+        Some("bytes 1000-1999/100000")
+    );
+    assert_eq!(answer.header("content-length"), Some("1000"));
+    assert_eq!(answer.header("accept-ranges"), Some("bytes"));
+    assert!(answer.header("etag").is_some_and(|e| e.starts_with('"')));
+    assert_eq!(answer.body, &content[1000..2000]);
+
+    // A suffix range, and the whole file.
+    let answer = raw_get(&server.addr, "/file.bin", &["Range: bytes=-10"]);
+    assert_eq!(answer.status, 206);
+    assert_eq!(
+        answer.header("content-range"),
+        Some("bytes 99990-99999/100000")
+    );
+    assert_eq!(answer.body, &content[99_990..]);
+    let answer = raw_get(&server.addr, "/file.bin", &[]);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, content);
+
+    let (status, stderr, took) = server.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let ranged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("\"GET /file.bin HTTP/1.1\" 206 1000"))
+        .collect();
+    assert_eq!(ranged.len(), 1, "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.contains("\"GET /file.bin HTTP/1.1\""))
+            .count(),
+        3,
+        "one access-log line per request: {stderr}"
+    );
+}
+
+#[test]
+fn quiet_writes_no_access_log() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+    let server = Serve::start(dir.path(), &["--quiet"]);
+    let answer = raw_get(&server.addr, "/a.txt", &["Range: bytes=1-"]);
+    assert_eq!(answer.status, 206);
+    assert_eq!(answer.body, b"ello");
+    assert_eq!(raw_get(&server.addr, "/missing", &[]).status, 404);
+    let (status, stderr, _) = server.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stderr, "", "nothing on stderr with --quiet");
+}
+
+#[test]
+fn sigterm_lets_a_transfer_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = 8 << 20;
+    let content = pattern_bytes(SEED, 0..len);
+    std::fs::write(dir.path().join("big.bin"), &content).unwrap();
+    let server = Serve::start(dir.path(), &["--quiet"]);
+
+    // Read the head and a little of the body, then signal while the rest is still unsent.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 4096];
+    let n = stream.read(&mut first).unwrap();
+    assert!(n > 0);
+    let started = Instant::now();
+    signal(server.child.id(), "TERM");
+    let mut raw = first[..n].to_vec();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert_eq!(raw[split + 4..], content[..], "the whole body, then close");
+    let mut server = server;
+    let status = wait_within(&mut server.child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn basic_auth_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"secret").unwrap();
+    let server = Serve::start(dir.path(), &["--quiet", "--auth", "user:pw"]);
+    let answer = raw_get(&server.addr, "/a.txt", &[]);
+    assert_eq!(answer.status, 401);
+    assert!(answer.header("www-authenticate").is_some());
+    // base64("user:pw") = "dXNlcjpwdw=="
+    let answer = raw_get(
+        &server.addr,
+        "/a.txt",
+        &["Authorization: Basic dXNlcjpwdw=="],
+    );
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, b"secret");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plain.txt"), b"x").unwrap();
+    let cases: [&[&str]; 3] = [
+        &["serve", "/nonexistent", "--port", "0"],
+        &["serve", ".", "--port", "0", "--auth", "nocolon"],
+        &["serve", "plain.txt", "--port", "0"],
+    ];
+    for args in cases {
+        let mut child = durl(dir.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded: a server that wrongly started is killed by wait_within.
+        let status = wait_within(&mut child, Duration::from_secs(10));
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("durl: "), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
