@@ -1,11 +1,12 @@
 //! `durl serve` as a user runs it: the URL on stdout, Range answers over a raw socket, the
-//! access log, SIGTERM, bad arguments.
+//! access log, SIGTERM, bad arguments; and `durl get` against `durl serve`, both the real
+//! binary, interrupted by SIGKILL and resumed, also with the file changed in between.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use durl_testkit::pattern_bytes;
 
@@ -80,6 +81,10 @@ impl Serve {
             url,
             addr,
         }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.url, path.trim_start_matches('/'))
     }
 
     /// SIGTERM, then the exit status and everything written on stderr.
@@ -291,4 +296,143 @@ fn bad_arguments_exit_2_with_one_line() {
         assert!(stderr.starts_with("durl: "), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+// ---- durl get against durl serve ----
+
+/// `durl get -q -o out URL` run to the end.
+fn get(dir: &Path, url: &str, extra: &[&str]) -> std::process::Output {
+    let mut child = durl(dir)
+        .arg("get")
+        .args(extra)
+        .args(["-o", "out.bin", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_within(&mut child, Duration::from_secs(120));
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn get_downloads_from_serve() {
+    let www = tempfile::tempdir().unwrap();
+    let content = pattern_bytes(SEED, 0..(3 << 20) + 123);
+    std::fs::write(www.path().join("file.bin"), &content).unwrap();
+    let server = Serve::start(www.path(), &["--quiet"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = get(dir.path(), &server.url("file.bin"), &["-q"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == content);
+    assert!(!dir.path().join("out.bin.durl-part").exists());
+    assert!(!dir.path().join("out.bin.durl-state").exists());
+}
+
+/// Starts `durl get` on a large file and SIGKILLs it as soon as its part file holds bytes
+/// and a checkpoint has recorded them (the state file changed after the part grew). Returns
+/// the part file's length at the kill.
+fn get_and_kill(dir: &Path, url: &str) -> u64 {
+    let part = dir.join("out.bin.durl-part");
+    let state = dir.join("out.bin.durl-state");
+    let mut child = durl(dir)
+        .args([
+            "get",
+            "-q",
+            "--checkpoint-interval",
+            "0.1",
+            "-o",
+            "out.bin",
+            url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut state_when_part_grew: Option<Option<Vec<u8>>> = None;
+    loop {
+        let len = std::fs::metadata(&part).map_or(0, |m| m.len());
+        if len > 0 {
+            let now = std::fs::read(&state).ok();
+            match &state_when_part_grew {
+                None => state_when_part_grew = Some(now),
+                Some(before) if now.is_some() && *before != now => break,
+                Some(_) => {}
+            }
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.kill(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success() && !dir.join("out.bin").exists(),
+        "durl get finished before it could be killed; make the file larger"
+    );
+    std::fs::metadata(&part).map_or(0, |m| m.len())
+}
+
+/// A 64 MiB file of a deterministic pattern: large enough that the kill lands mid-transfer.
+const BIG: u64 = 64 << 20;
+
+fn big_file(www: &Path, seed: u64) -> (PathBuf, Vec<u8>) {
+    let path = www.join("big.bin");
+    let content = pattern_bytes(seed, 0..BIG);
+    std::fs::write(&path, &content).unwrap();
+    (path, content)
+}
+
+#[test]
+fn get_killed_then_rerun_resumes_against_serve() {
+    let www = tempfile::tempdir().unwrap();
+    let (_, content) = big_file(www.path(), SEED);
+    let server = Serve::start(www.path(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let part = get_and_kill(dir.path(), &server.url("big.bin"));
+    assert!(part > 0);
+
+    let out = get(dir.path(), &server.url("big.bin"), &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resumed at"), "{stderr}");
+    assert!(!stderr.contains("changed"), "{stderr}");
+    assert!(std::fs::read(dir.path().join("out.bin")).unwrap() == content);
+    assert!(!dir.path().join("out.bin.durl-part").exists());
+
+    // The server saw the resume as a Range request answered 206.
+    let (status, log, _) = server.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"GET /big.bin HTTP/1.1\" 206")),
+        "{log}"
+    );
+}
+
+#[test]
+fn get_notices_a_file_changed_on_the_server_between_runs() {
+    let www = tempfile::tempdir().unwrap();
+    let (path, old) = big_file(www.path(), SEED);
+    let server = Serve::start(www.path(), &["--quiet"]);
+    let dir = tempfile::tempdir().unwrap();
+    assert!(get_and_kill(dir.path(), &server.url("big.bin")) > 0);
+
+    // New content, same length, later mtime: only the validators can tell.
+    let new = pattern_bytes(SEED + 1, 0..BIG);
+    assert!(new != old);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, &new).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(mtime.max(SystemTime::now()) + Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+
+    let out = get(dir.path(), &server.url("big.bin"), &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("changed"), "{stderr}");
+    let got = std::fs::read(dir.path().join("out.bin")).unwrap();
+    assert!(got == new, "the new content, not a mix");
 }
