@@ -7,6 +7,7 @@ mod get;
 mod progress;
 mod serve;
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -49,13 +50,17 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Diagnostics through `tracing` go to stderr, filtered by `DURL_LOG` (default: warnings).
+/// Colours only on a terminal, and never with `NO_COLOR` set (to anything but "", as
+/// no-color.org asks and as the progress bar does).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DURL_LOG")
         // `durl serve`'s access log is INFO on its own target; it shows unless --quiet.
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,durl_serve::access=info"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(ansi)
         .try_init();
 }

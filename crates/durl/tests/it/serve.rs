@@ -5,7 +5,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use durl_testkit::pattern_bytes;
@@ -46,7 +46,11 @@ struct Serve {
 
 impl Serve {
     fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut child = durl(dir)
+        Self::start_cmd(durl(dir), dir, extra)
+    }
+
+    fn start_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+        let mut child = cmd
             .arg("serve")
             .arg(dir)
             .args(["--port", "0"])
@@ -208,6 +212,20 @@ fn answers_a_range_logs_it_and_exits_0_on_sigterm() {
         3,
         "one access-log line per request: {stderr}"
     );
+}
+
+#[test]
+fn the_access_log_has_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+    let mut cmd = durl(dir.path());
+    cmd.env_remove("NO_COLOR");
+    let server = Serve::start_cmd(cmd, dir.path(), &[]);
+    assert_eq!(raw_get(&server.addr, "/a.txt", &[]).status, 200);
+    let (status, stderr, _) = server.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(stderr.contains("\"GET /a.txt HTTP/1.1\" 200 5"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
 }
 
 #[test]
