@@ -40,6 +40,17 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
         Err(_) => None,
     };
     if let Some(len) = dest_len
+        && !req.overwrite
+        && let Some(mark) = crate::mark::get(&paths.dest, &req.url, len)
+        && is_current(&client, req, &mark, len).await
+    {
+        // Our own finished download, and the server still has exactly that version.
+        if let Some(checksum) = &req.checksum {
+            crate::transfer::verify(checksum, &paths.dest).await?;
+        }
+        return Ok(already_complete(reporter, &paths.dest, len));
+    }
+    if let Some(len) = dest_len
         && !req.continue_existing
         && !req.overwrite
     {
@@ -119,6 +130,28 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
             .map(|r| std::sync::Arc::new(RateLimiter::new(r))),
     };
     transfer.run(first).await
+}
+
+/// Whether the remote file is still the version `mark` describes, asked without
+/// transferring a body: `Range: bytes=LEN-` with `If-Range` is answered 416 `bytes */LEN`
+/// exactly when the validator matches and the length is unchanged (RFC 9110 §13.1.5,
+/// §15.5.17). Any other answer, or an error, is "not known to be current".
+async fn is_current(client: &Client, req: &GetRequest, mark: &State, len: u64) -> bool {
+    let Some(if_range) = mark.validators.if_range.as_deref() else {
+        return false;
+    };
+    let ask = RangeAsk::From {
+        start: len,
+        if_range: Some(if_range),
+    };
+    let Ok(resp) = http::send(client, req, false, ask).await else {
+        return false;
+    };
+    resp.status().as_u16() == 416
+        && http::content_range(&resp) == Some(ContentRange::Unsatisfied { complete: len })
+        && mark
+            .validators
+            .same_version_as(&Validators::from_headers(resp.headers()))
 }
 
 /// The destination path: the given file, or a safe name inside the given directory from

@@ -52,6 +52,7 @@ pub mod filename;
 mod get;
 mod http;
 pub mod journal;
+mod mark;
 mod part;
 pub mod plan;
 pub mod ranges;

@@ -434,11 +434,19 @@ impl Transfer<'_> {
             self.part.checkpoint_now().await?;
         }
         let Paths { dest, part, state } = self.paths;
+        let part_state = self
+            .part
+            .state()
+            .unwrap_or_else(|| State::fresh(&self.req.url));
         let file = self.part.finish(Some(bytes)).await?;
         if let Some(checksum) = &self.req.checksum {
             verify(checksum, &part).await?;
         }
+        let mut mark = part_state;
+        mark.have = crate::ranges::RangeSet::prefix(bytes);
+        mark.length = Some(bytes);
         durable::rename(&part, &dest).map_err(Error::io("cannot rename into", &dest))?;
+        crate::mark::set(&dest, &mark);
         // The lock goes with the part file's handle, after the rename made it the final file.
         drop(file);
         durable::remove(&state).map_err(Error::io("cannot remove", &state))?;

@@ -238,3 +238,41 @@ async fn continue_against_a_server_without_ranges_says_so_and_downloads_once() {
     );
     assert_eq!(server.body_bytes_served("/f"), LEN);
 }
+
+#[tokio::test]
+async fn a_finished_download_is_recognised_without_transferring_it_again() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    let before = server.log().len();
+    // The same request again: one body-less request proves the file is complete and current.
+    let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    assert!(outcome.already_complete);
+    let again = &server.log()[before..];
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].status, 416);
+    assert_eq!(
+        again[0].header("range"),
+        Some(format!("bytes={LEN}-").as_str())
+    );
+    assert_complete(dir.path(), &expected(LEN));
+
+    // Once the remote file changes, the old copy is not "complete" any more, and it is
+    // not replaced without being asked to.
+    server.put("/f", Resource::pattern(99, LEN));
+    let err = durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Exists);
+    durl_fetch::get(
+        &request(&server, "/f", dir.path()).continue_existing(true),
+        &(),
+    )
+    .await
+    .unwrap();
+    assert_complete(dir.path(), &pattern_bytes(99, 0..LEN));
+}
