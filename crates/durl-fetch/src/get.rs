@@ -16,7 +16,7 @@ use crate::rate::RateLimiter;
 use crate::request::Destination;
 use crate::transfer::{Outcome, Paths, Transfer, already_complete};
 use crate::validator::Validators;
-use crate::{Error, GetRequest, durable, filename, retry};
+use crate::{Error, GetRequest, durable, filename};
 
 /// How much of an adopted file's tail is fetched again and compared (`continue_existing`).
 const ADOPT_OVERLAP: u64 = 64 << 10;
@@ -27,7 +27,17 @@ const ADOPT_OVERLAP: u64 = 64 << 10;
 /// See [`Error`]; on every error the partial download stays on disk for the next run.
 pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, Error> {
     let client = http::client(req)?;
-    let dest = destination(&client, req, reporter).await?;
+    get_with(&client, req, reporter).await
+}
+
+/// [`get`] with a client shared by several downloads (connection reuse).
+pub(crate) async fn get_with(
+    client: &Client,
+    req: &GetRequest,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, Error> {
+    let client = client.clone();
+    let (dest, mut first) = destination(&client, req).await?;
     let paths = Paths::new(dest);
 
     let dest_len = match fs::metadata(&paths.dest) {
@@ -77,7 +87,6 @@ pub async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, E
         req.checkpoint_bytes,
     )?;
     let mut resumed_from = 0;
-    let mut first = None;
     match recover(req, &paths, &part, reporter)? {
         Some(state) => {
             resumed_from = state.durable();
@@ -154,61 +163,36 @@ async fn is_current(client: &Client, req: &GetRequest, mark: &State, len: u64) -
             .same_version_as(&Validators::from_headers(resp.headers()))
 }
 
-/// The destination path: the given file, or a safe name inside the given directory from
-/// `Content-Disposition` (asked with HEAD) or the URL.
+/// The destination, and a response already received for it. For a directory destination
+/// with nothing of this URL in it yet, the GET itself is sent first and its
+/// `Content-Disposition` names the file (no extra HEAD request); otherwise the name comes
+/// from the URL, so that an earlier run's partial is found.
 async fn destination(
     client: &Client,
     req: &GetRequest,
-    reporter: &dyn Reporter,
-) -> Result<PathBuf, Error> {
+) -> Result<(PathBuf, Option<Response>), Error> {
     let dir = match &req.destination {
-        Destination::File(path) => return Ok(path.clone()),
+        Destination::File(path) => return Ok((path.clone(), None)),
         Destination::Dir(dir) => dir,
     };
-    let mut failures = 0;
-    let disposition = loop {
-        match http::send(client, req, true, RangeAsk::None).await {
-            Ok(resp) if resp.status().is_success() => break http::content_disposition(&resp),
-            Ok(resp) => {
-                let e = http::status_error(&resp);
-                if !e.is_retryable() || failures >= req.retries {
-                    // HEAD refused (405, 403 on GET-only signed URLs, ...): fall back to the
-                    // URL; the GET reports a real error.
-                    break None;
-                }
-                failures += 1;
-                backoff(req, reporter, &e, failures).await?;
+    let url_name = dir.join(filename::choose(None, &req.url));
+    if Paths::new(url_name.clone()).any_exists() {
+        return Ok((url_name, None));
+    }
+    match http::send(client, req, false, RangeAsk::None).await {
+        Ok(resp) if resp.status().is_success() => {
+            let disposition = http::content_disposition(&resp);
+            let name = dir.join(filename::choose(disposition.as_deref(), &req.url));
+            if name != url_name && Paths::new(name.clone()).any_exists() {
+                // An earlier run used this name: continue that one instead.
+                return Ok((name, None));
             }
-            Err(e) if e.is_retryable() && failures < req.retries => {
-                failures += 1;
-                backoff(req, reporter, &e, failures).await?;
-            }
-            Err(e) => return Err(e),
+            Ok((name, Some(resp)))
         }
-    };
-    Ok(dir.join(filename::choose(disposition.as_deref(), &req.url)))
-}
-
-async fn backoff(
-    req: &GetRequest,
-    reporter: &dyn Reporter,
-    e: &Error,
-    attempt: u32,
-) -> Result<(), Error> {
-    let delay = retry::delay(
-        attempt,
-        req.retry_delay,
-        req.max_retry_delay,
-        e.retry_after(),
-    );
-    reporter.report(Event::Retrying {
-        error: e,
-        attempt,
-        delay,
-    });
-    tokio::select! {
-        () = tokio::time::sleep(delay) => Ok(()),
-        () = req.cancel.cancelled() => Err(Error::Interrupted { path: PathBuf::new(), durable: 0 }),
+        // Errors are the transfer's to report, retry and clean up after.
+        Ok(resp) => Ok((url_name, Some(resp))),
+        Err(e) if e.is_retryable() => Ok((url_name, None)),
+        Err(e) => Err(e),
     }
 }
 

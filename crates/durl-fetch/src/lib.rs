@@ -5,8 +5,9 @@
 //! botch `Range`, files that change on the server, and `kill -9` at any moment.
 //!
 //! # How `get` works
-//! 1. **Destination.** The given file, or a safe name (from `Content-Disposition` via HEAD,
-//!    else the URL) in the given directory ([`filename`]).
+//! 1. **Destination.** The given file, or a safe name in the given directory
+//!    ([`filename`]): the URL's, if an earlier run left something under it; otherwise the
+//!    first GET is sent and its `Content-Disposition` (else the URL) names the file.
 //! 2. **Lock.** `<out>.durl-part` is opened and locked; a second process gets
 //!    [`Error::Locked`].
 //! 3. **Recover.** `<out>.durl-state` ([`journal`]) is loaded and checked against the URL and

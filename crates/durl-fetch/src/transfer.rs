@@ -53,6 +53,11 @@ impl Paths {
             dest,
         }
     }
+
+    /// Whether any of the three files exists (an earlier run left something).
+    pub(crate) fn any_exists(&self) -> bool {
+        self.dest.exists() || self.part.exists() || self.state.exists()
+    }
 }
 
 /// How one attempt ended, short of an error.
