@@ -11,6 +11,11 @@
 //! cache (the common case for a busy file server) costs one copy and no thread hop, and the
 //! kernel answers `EAGAIN` instead of blocking when the data would need disk I/O. Only then
 //! does the read go to tokio's blocking pool.
+//!
+//! On plain-text HTTP/1.x connections a stream can instead hand out file spans of up to
+//! [`SPAN`] bytes to be sent with `sendfile(2)` (`zerocopy.rs`): no read and no copy at all.
+//! It does so only for spans whose first and last pages are in the page cache, so that
+//! sendfile does not stall the async thread on the disk; other spans take the read path.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -24,6 +29,8 @@ use std::task::{Context, Poll, ready};
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
+
+use crate::zerocopy::{Pending, SPAN};
 
 /// Largest read, and so the largest frame handed to hyper. Big enough that a 1 MiB answer
 /// takes few trips to the blocking pool, small enough that many slow clients cost little
@@ -57,6 +64,13 @@ impl Body {
         }
         Self {
             kind: Kind::Bytes(Some(bytes)),
+        }
+    }
+
+    /// Lets a file body send page-cached spans with `sendfile(2)` through `pending`.
+    pub(crate) fn use_sendfile(&mut self, pending: Pending) {
+        if let Kind::File(stream) = &mut self.kind {
+            stream.use_sendfile(pending);
         }
     }
 
@@ -104,6 +118,8 @@ pub(crate) struct FileStream {
     reading: Option<JoinHandle<io::Result<(BytesMut, Bytes)>>>,
     /// Cleared when the file system does not support `RWF_NOWAIT`, so we stop trying.
     try_nowait: bool,
+    /// The connection's sendfile queue, when the response may use it.
+    sendfile: Option<Pending>,
 }
 
 impl FileStream {
@@ -117,7 +133,14 @@ impl FileStream {
             buf: BytesMut::new(),
             reading: None,
             try_nowait: true,
+            sendfile: None,
         }
+    }
+
+    /// Sends page-cached file spans with `sendfile(2)` through `pending` (plain-text HTTP/1.x
+    /// connections only: see `zerocopy.rs`).
+    pub(crate) fn use_sendfile(&mut self, pending: Pending) {
+        self.sendfile = Some(pending);
     }
 
     /// Total bytes the stream will yield.
@@ -125,13 +148,18 @@ impl FileStream {
         self.remaining
     }
 
-    /// Reads the first chunk now, on the calling thread. The handler calls this from the
-    /// blocking task that opened the file, so a small file costs a single trip to the
+    /// Reads the first chunk now, on the calling thread, unless it is in the page cache
+    /// (then the async side reads or sends it without blocking). The handler calls this from
+    /// the blocking task that opened the file, so a small cold file costs a single trip to the
     /// blocking pool.
     pub(crate) fn prefetch(&mut self) -> io::Result<()> {
         let Some(Segment::Slice(range)) = self.segments.front_mut() else {
             return Ok(());
         };
+        let (offset, n) = peek_chunk(range);
+        if self.try_nowait && matches!(is_cached(&self.file, offset, n), Ok(true)) {
+            return Ok(());
+        }
         let (offset, n) = take_chunk(range);
         if range.is_empty() {
             self.segments.pop_front();
@@ -165,6 +193,26 @@ impl FileStream {
                     return Poll::Ready(Some(Ok(data)));
                 }
                 Some(Segment::Slice(range)) => {
+                    if let Some(pending) = &self.sendfile
+                        && self.try_nowait
+                    {
+                        let n = (range.end - range.start).min(SPAN as u64);
+                        // n <= SPAN, which fits in usize.
+                        let n = usize::try_from(n).unwrap_or(SPAN);
+                        match is_cached(&self.file, range.start, n) {
+                            Ok(true) => {
+                                let placeholder = pending.push(&self.file, range.start, n);
+                                range.start += n as u64;
+                                if range.is_empty() {
+                                    self.segments.pop_front();
+                                }
+                                self.remaining -= n as u64;
+                                return Poll::Ready(Some(Ok(placeholder)));
+                            }
+                            Ok(false) => {}
+                            Err(_) => self.try_nowait = false,
+                        }
+                    }
                     if self.try_nowait {
                         let (offset, n) = peek_chunk(range);
                         match read_cached(&self.file, &mut self.buf, offset, n) {
@@ -238,6 +286,23 @@ fn read_cached(
         Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Whether the first and last pages of `offset..offset + n` (`n > 0`) are in the page cache,
+/// probed with one-byte `RWF_NOWAIT` reads; `Err` if the file system cannot tell. Pages in
+/// between are assumed cached too (readahead and eviction work on whole runs of pages); if
+/// one is not, sendfile blocks for that read, as nginx's does.
+fn is_cached(file: &File, offset: u64, n: usize) -> io::Result<bool> {
+    let mut byte = [0u8; 1];
+    for at in [offset, offset + n as u64 - 1] {
+        let mut slices = [io::IoSliceMut::new(&mut byte)];
+        match rustix::io::preadv2(file, &mut slices, at, rustix::io::ReadWriteFlags::NOWAIT) {
+            Ok(1) => {}
+            Ok(_) | Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(true)
 }
 
 /// Reads exactly `n` bytes at `offset` into `buf` (reusing its allocation when no one else

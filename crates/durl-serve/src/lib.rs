@@ -20,7 +20,9 @@
 //! 5. **Range** (`range.rs`, pure): ignore (200), satisfiable ranges (206), or unsatisfiable
 //!    (416 `bytes */len`); ranges are clamped, coalesced and capped (RFC 9110 §17.15).
 //! 6. **Body** (`body.rs`): the whole file, one slice, or `multipart/byteranges`, streamed in
-//!    bounded chunks read with `pread` on the blocking pool; memory stays flat.
+//!    bounded chunks; memory stays flat. On plain-text HTTP/1.x, page-cached file spans go
+//!    out with `sendfile(2)` (`zerocopy.rs`); otherwise chunks are read with `pread`, inline
+//!    when cached (`RWF_NOWAIT`), on the blocking pool when not.
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
 //!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`.
 //! 8. **HEAD**: the same header fields, no content.
@@ -57,6 +59,7 @@ mod resolve;
 mod response;
 mod service;
 pub mod validators;
+mod zerocopy;
 
 use std::future::Future;
 

@@ -32,6 +32,7 @@ use crate::body::CHUNK;
 use crate::config::Config;
 use crate::error::ServeError;
 use crate::service;
+use crate::zerocopy::{Pending, SendfileStream};
 
 /// State shared by every connection and request.
 pub(crate) struct Shared {
@@ -121,6 +122,9 @@ fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
         // body hyper queues per connection before asking our stream for more.
         .max_buf_size(limits.max_head_bytes)
         .max_headers(limits.max_headers)
+        // Body chunks are queued as they are, never copied into a flat buffer: sendfile
+        // placeholders (zerocopy.rs) must reach the socket wrapper as the same memory.
+        .writev(true)
         .keep_alive(true);
     builder
         .http2()
@@ -189,11 +193,22 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.config.limits.header_read_timeout;
-    let (stream, progress) = Tracked::new(stream);
-    let watchdog = idle_watchdog(progress, shared.config.limits.idle_timeout);
-    tokio::select! {
-        () = serve(&shared, stream, peer, shutdown, deadline) => {}
-        () = watchdog => tracing::debug!(%peer, "no progress within the idle timeout; closing"),
+    let idle_timeout = shared.config.limits.idle_timeout;
+    let closed = |peer| tracing::debug!(%peer, "no progress within the idle timeout; closing");
+    if let Some(acceptor) = &shared.tls {
+        let (stream, progress) = Tracked::new(stream);
+        tokio::select! {
+            () = serve_tls(&shared, acceptor, stream, peer, shutdown, deadline) => {}
+            () = idle_watchdog(progress, idle_timeout) => closed(peer),
+        }
+    } else {
+        // Plain text: file bodies may go out with sendfile(2).
+        let (stream, pending) = SendfileStream::new(stream);
+        let (stream, progress) = Tracked::new(stream);
+        tokio::select! {
+            () = drive(&shared, stream, peer, shutdown, deadline, Some(pending)) => {}
+            () = idle_watchdog(progress, idle_timeout) => closed(peer),
+        }
     }
 }
 
@@ -212,45 +227,43 @@ async fn idle_watchdog(progress: Arc<AtomicU64>, period: Duration) {
     }
 }
 
-/// TLS handshake if configured, then HTTP.
-async fn serve(
+/// TLS handshake, then HTTP.
+async fn serve_tls(
     shared: &Arc<Shared>,
+    acceptor: &TlsAcceptor,
     stream: Tracked<TcpStream>,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
     deadline: Instant,
 ) {
-    match &shared.tls {
-        None => drive(shared, stream, peer, shutdown, deadline).await,
-        Some(acceptor) => {
-            let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
-            let tls = tokio::select! {
-                result = handshake => match result {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                },
-                () = stopping(&mut shutdown) => return,
-            };
-            drive(shared, tls, peer, shutdown, deadline).await;
-        }
-    }
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream));
+    let tls = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        () = stopping(&mut shutdown) => return,
+    };
+    drive(shared, tls, peer, shutdown, deadline, None).await;
 }
 
 /// Runs hyper on `io` until the connection ends, the first request misses `deadline`, or
-/// shutdown asks it to finish.
+/// shutdown asks it to finish. `sendfile` is the queue of `io` when it is a
+/// [`SendfileStream`].
 async fn drive<I>(
     shared: &Arc<Shared>,
     io: I,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
     deadline: Instant,
+    sendfile: Option<Pending>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -262,7 +275,8 @@ async fn drive<I>(
         service_fn(move |request| {
             seen_request.store(true, Ordering::Relaxed);
             let shared = Arc::clone(&shared);
-            async move { Ok::<_, Infallible>(service::handle(shared, request, peer).await) }
+            let sendfile = sendfile.clone();
+            async move { Ok::<_, Infallible>(service::handle(shared, request, peer, sendfile).await) }
         })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);

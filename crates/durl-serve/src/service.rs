@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::body::Body;
 use crate::error::RequestError;
@@ -13,19 +13,28 @@ use crate::listener::Shared;
 use crate::listing;
 use crate::resolve::{self, RequestPath, Target};
 use crate::response;
+use crate::zerocopy::Pending;
 
 /// Longest request target written to the access log; longer ones are cut.
 const LOGGED_TARGET: usize = 512;
 
-/// Answers one request, and logs it (target `durl_serve::access`, level INFO).
+/// Answers one request, and logs it (target `durl_serve::access`, level INFO). `sendfile`:
+/// the connection's sendfile queue, if it has one (plain-text connections).
 pub(crate) async fn handle<B>(
     shared: Arc<Shared>,
     request: Request<B>,
     peer: SocketAddr,
+    sendfile: Option<Pending>,
 ) -> Response<Body> {
     let started = Instant::now();
     let (parts, _body) = request.into_parts();
-    let response = respond(&shared, &parts.method, &parts.uri, parts.headers).await;
+    let mut response = respond(&shared, &parts.method, &parts.uri, parts.headers).await;
+    // HTTP/2 frames the body itself, so only HTTP/1.x bodies can go out by sendfile.
+    if let Some(pending) = sendfile
+        && (parts.version == Version::HTTP_11 || parts.version == Version::HTTP_10)
+    {
+        response.body_mut().use_sendfile(pending);
+    }
     if shared.config.access_log
         && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO)
     {
