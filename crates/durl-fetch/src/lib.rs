@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+mod batch;
 pub mod content_range;
 mod durable;
 mod error;
@@ -65,6 +66,7 @@ mod transfer;
 pub mod validator;
 pub mod verify;
 
+pub use batch::{BatchOptions, BatchReporter, get_all};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;

@@ -26,9 +26,34 @@ pub enum Command {
 /// Arguments of `durl get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The URL to download (http:// or https://).
-    #[arg(required = true, value_name = "URL")]
+    /// The URL(s) to download (http:// or https://).
+    #[arg(value_name = "URL", required_unless_present = "input_file")]
     pub urls: Vec<String>,
+
+    /// Read URLs from FILE (`-` for stdin): one per line, `#` comments, indented
+    /// `out=`/`dir=`/`checksum=` option lines under an entry (aria2c's input-file style).
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+
+    /// Files downloaded at once when there are several.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Open connections in all, whatever -j and -x ask for.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_connections: u16,
+
+    /// Open connections to one host, whatever -j and -x ask for.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_per_host: u16,
+
+    /// Print a JSON report on stdout, one object per line and file (url, path, bytes,
+    /// status, error kind and message, checksum).
+    #[arg(long)]
+    pub json: bool,
 
     /// Write to FILE instead of a name derived from the server's answer or the URL.
     #[arg(short, long, value_name = "FILE")]

@@ -24,6 +24,8 @@ pub const EXISTS: u8 = 7;
 pub const LOCKED: u8 = 8;
 /// The downloaded data does not match --checksum; it stays in the part file.
 pub const CHECKSUM: u8 = 9;
+/// Some files of a list failed (the others are done).
+pub const PARTIAL: u8 = 10;
 /// Interrupted by SIGHUP, e.g. the terminal closed (128 + 1).
 pub const SIGHUP: u8 = 129;
 /// Interrupted by SIGINT (128 + 2).

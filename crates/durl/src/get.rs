@@ -11,18 +11,16 @@ use durl_fetch::{CancellationToken, ErrorKind, GetRequest};
 
 use crate::args::GetArgs;
 use crate::exit::{self, UsageError};
+use crate::input_file::{self, Entry};
 use crate::progress::Progress;
 
 /// Runs `durl get`.
 pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
-    if args.urls.len() > 1 && args.output.is_some() {
-        return Err(UsageError("--output takes a single URL".into()).into());
-    }
+    let entries = entries(&args)?;
     let cancel = CancellationToken::new();
-    let requests = args
-        .urls
+    let requests = entries
         .iter()
-        .map(|url| request(&args, url, &cancel))
+        .map(|entry| request(&args, entry, &cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -31,33 +29,102 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let signal = Arc::new(AtomicU8::new(0));
     runtime.spawn(watch_signals(cancel.clone(), signal.clone()));
+    let interrupted = || match signal.load(Ordering::SeqCst) {
+        0 => exit::SIGINT,
+        code => code,
+    };
 
-    let mut worst = exit::OK;
-    for req in &requests {
-        let progress = Progress::new(args.quiet);
-        let result = runtime.block_on(durl_fetch::get(req, &progress));
-        progress.clear();
-        if let Err(e) = result {
-            let code = match e.kind() {
-                ErrorKind::Interrupted => match signal.load(Ordering::SeqCst) {
-                    0 => exit::SIGINT,
-                    code => code,
-                },
-                kind => exit::for_fetch_error(kind),
-            };
+    if requests.len() > 1 || args.input_file.is_some() {
+        return crate::batch::run(&args, &entries, &requests, &runtime, interrupted);
+    }
+    let req = &requests[0];
+    let progress = Progress::new(args.quiet);
+    let result = runtime.block_on(durl_fetch::get(req, &progress));
+    progress.clear();
+    if args.json {
+        crate::batch::print_json(&[(req, &entries[0], &result)]);
+    }
+    Ok(exit::code(match result {
+        Ok(_) => exit::OK,
+        Err(e) => {
             report_failure(&e, req);
-            worst = worst.max(code);
-            if e.kind() == ErrorKind::Interrupted {
-                break;
+            match e.kind() {
+                ErrorKind::Interrupted => interrupted(),
+                kind => exit::for_fetch_error(kind),
             }
         }
+    }))
+}
+
+/// The entries to download: the URLs on the command line, then the input file's.
+fn entries(args: &GetArgs) -> anyhow::Result<Vec<Entry>> {
+    let mut entries: Vec<Entry> = args.urls.iter().map(|u| Entry::url(u)).collect();
+    if let Some(path) = &args.input_file {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("cannot read the list from stdin")?
+        } else {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+        };
+        let listed = input_file::parse(&text)
+            .map_err(|e| UsageError(format!("{}:{}: {}", path.display(), e.line, e.message)))?;
+        entries.extend(listed);
     }
-    Ok(exit::code(worst))
+    if entries.is_empty() {
+        return Err(UsageError("no URL to download".into()).into());
+    }
+    if entries.len() > 1 && args.output.is_some() {
+        return Err(
+            UsageError("--output takes a single URL; use out= lines in a list".into()).into(),
+        );
+    }
+    check_collisions(args, &entries)?;
+    Ok(entries)
+}
+
+/// Two entries that would write the same file are an error up front, not an overwrite.
+/// (Names a server gives later through Content-Disposition are guarded by the part-file
+/// lock and the no-clobber rule.)
+fn check_collisions(args: &GetArgs, entries: &[Entry]) -> Result<(), UsageError> {
+    let mut seen: std::collections::HashMap<std::path::PathBuf, usize> = Default::default();
+    for (i, entry) in entries.iter().enumerate() {
+        let Ok(url) = url::Url::parse(&entry.urls[0]) else {
+            continue; // reported by request()
+        };
+        let name = match &entry.out {
+            Some(out) => out.clone(),
+            None => durl_fetch::filename::choose(None, &url).into(),
+        };
+        let path = dir_of(args, entry).join(name);
+        if let Some(&j) = seen.get(&path) {
+            let at = |k: usize| match entries[k].line {
+                0 => format!("URL {}", entries[k].urls[0]),
+                n => format!("line {n}"),
+            };
+            return Err(UsageError(format!(
+                "{} and {} would both write {}",
+                at(j),
+                at(i),
+                path.display()
+            )));
+        }
+        seen.insert(path, i);
+    }
+    Ok(())
+}
+
+/// The directory an entry goes to: `-d`, then the entry's `dir=` under it.
+fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
+    let base = args.dir.clone().unwrap_or_default();
+    match &entry.dir {
+        Some(d) => base.join(d),
+        None => base,
+    }
 }
 
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
-fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
+pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
     eprintln!("durl: {}", crate::error_line(e));
     let hint = match e.kind() {
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
@@ -74,7 +141,12 @@ fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
 }
 
 /// Turns the arguments into one validated request for `url`.
-fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Result<GetRequest> {
+pub(crate) fn request(
+    args: &GetArgs,
+    entry: &Entry,
+    cancel: &CancellationToken,
+) -> anyhow::Result<GetRequest> {
+    let url = entry.urls[0].as_str();
     let secs = |name: &str, v: f64| {
         if v.is_finite() && v > 0.0 {
             Ok(Duration::from_secs_f64(v))
@@ -88,7 +160,7 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .connections(usize::from(args.connections))
         .limit_rate(args.limit_rate)
-        .checksum(args.checksum.clone())
+        .checksum(entry.checksum.clone().or_else(|| args.checksum.clone()))
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .retries(args.retries)
@@ -113,8 +185,8 @@ fn request(args: &GetArgs, url: &str, cancel: &CancellationToken) -> anyhow::Res
         req = req.root_certificate(ca);
     }
     // No -d: an empty base, so that names print as `file.iso`, not `./file.iso`.
-    let dir = args.dir.clone().unwrap_or_default();
-    req = match &args.output {
+    let dir = dir_of(args, entry);
+    req = match entry.out.as_ref().or(args.output.as_ref()) {
         Some(out) => req.output(dir.join(out)),
         None => req.dir(dir),
     };

@@ -2,8 +2,10 @@
 //! `durl-serve` libraries. Only this crate prints.
 
 mod args;
+mod batch;
 mod exit;
 mod get;
+mod input_file;
 mod progress;
 mod serve;
 

@@ -7,12 +7,16 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use durl_fetch::{Event, Reporter};
-use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle,
+};
 
 /// Shows one download's progress on stderr.
 #[derive(Debug)]
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// The bars of a batch this one belongs to; lines are printed above them.
+    multi: Option<MultiProgress>,
     quiet: bool,
     started: Instant,
     state: Mutex<Seen>,
@@ -34,24 +38,47 @@ impl Progress {
         });
         Progress {
             bar,
+            multi: None,
             quiet,
             started: Instant::now(),
             state: Mutex::new(Seen::default()),
         }
     }
 
-    /// Prints a notice line (above the bar, if any).
+    /// A progress for one file of a batch: its bar (if `multi` draws any) joins `multi`.
+    pub fn in_batch(multi: &MultiProgress, quiet: bool) -> Progress {
+        let bar = (!quiet && !multi.is_hidden()).then(|| {
+            let bar = multi.add(ProgressBar::new(0));
+            bar.set_style(style(None));
+            bar
+        });
+        Progress {
+            bar,
+            multi: Some(multi.clone()),
+            quiet,
+            started: Instant::now(),
+            state: Mutex::new(Seen::default()),
+        }
+    }
+
+    /// Prints one line above the bars (or plainly when there are none).
     #[expect(
         clippy::print_stderr,
         reason = "the binary's progress module owns stderr"
     )]
-    fn notice(&self, text: &str) {
-        if self.quiet {
-            return;
+    fn line(&self, text: &str) {
+        match (&self.multi, &self.bar) {
+            (Some(multi), _) if !multi.is_hidden() => {
+                let _ = multi.println(text);
+            }
+            (_, Some(bar)) => bar.suspend(|| eprintln!("{text}")),
+            _ => eprintln!("{text}"),
         }
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("durl: {text}")),
-            None => eprintln!("durl: {text}"),
+    }
+    /// Prints a notice line (above the bar, if any).
+    fn notice(&self, text: &str) {
+        if !self.quiet {
+            self.line(&format!("durl: {text}"));
         }
     }
 
@@ -62,11 +89,10 @@ impl Progress {
         }
     }
 
-    #[expect(
-        clippy::print_stderr,
-        reason = "the binary's progress module owns stderr"
-    )]
     fn summary(&self, path: &Path, bytes: u64, already_complete: bool) {
+        if let (Some(multi), Some(bar)) = (&self.multi, &self.bar) {
+            multi.remove(bar);
+        }
         self.clear();
         if self.quiet {
             return;
@@ -74,11 +100,11 @@ impl Progress {
         let resumed = self.state.lock().map(|s| s.resumed_from).unwrap_or(0);
         let elapsed = self.started.elapsed();
         if already_complete {
-            eprintln!(
+            self.line(&format!(
                 "{}: already complete ({})",
                 path.display(),
                 HumanBytes(bytes)
-            );
+            ));
             return;
         }
         let fetched = bytes.saturating_sub(resumed);
@@ -93,12 +119,12 @@ impl Progress {
         } else {
             HumanDuration(elapsed).to_string()
         };
-        eprintln!(
+        self.line(&format!(
             "{}: {} in {took} ({}/s{resumed_note})",
             path.display(),
             HumanBytes(bytes),
             HumanBytes(rate as u64),
-        );
+        ));
     }
 }
 
