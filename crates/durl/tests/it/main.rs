@@ -1,5 +1,6 @@
 //! End-to-end tests of the `durl` binary. One test binary; modules by behaviour.
 
+mod batch; // lists of files: -i, -j, faults, kill -9 mid-batch, --json
 mod crash; // kill -9 at many byte counts, then resume
 mod get; // the command line: outputs, errors, exit codes, signals, locks
 mod serve; // durl serve end to end
