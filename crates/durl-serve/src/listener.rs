@@ -12,6 +12,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,6 +39,9 @@ use crate::zerocopy::{Pending, SendfileStream};
 pub(crate) struct Shared {
     /// The canonical root; every served path is below it.
     pub(crate) root: PathBuf,
+    /// The root directory, opened once, for `openat2` lookups below it
+    /// (`resolve::open_cached`); `None` if it could not be opened.
+    pub(crate) root_dir: Option<OwnedFd>,
     /// The configuration as given.
     pub(crate) config: Config,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
@@ -71,8 +75,10 @@ pub(crate) async fn run(
         });
     }
     let limits = config.limits;
+    let root_dir = std::fs::File::open(&root).ok().map(OwnedFd::from);
     let shared = Arc::new(Shared {
         root,
+        root_dir,
         builder: builder(&config),
         tls: config
             .tls

@@ -9,9 +9,17 @@
 //! 2. [`open`] joins the segments to the canonical root, resolves symbolic links and, unless
 //!    links may be followed, refuses a result outside the root (component-wise, so a sibling
 //!    like `/srv/www2` never passes for `/srv/www`), then opens without blocking on FIFOs.
+//!
+//! [`open_cached`] is a shortcut for the common case that costs no trip to the blocking pool:
+//! `openat2` below the root's descriptor with `RESOLVE_CACHED` (fail rather than touch the
+//! disk), `RESOLVE_BENEATH` and `RESOLVE_NO_SYMLINKS`. When it succeeds the path has no
+//! symbolic link and stays below the root, so [`open`] would have opened the very same path;
+//! in every other case (not cached, a link, missing, a directory, an old kernel) the request
+//! takes [`open`], which gives the answer.
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -72,6 +80,14 @@ impl RequestPath {
     /// Whether the target ended with `/`.
     pub(crate) fn has_trailing_slash(&self) -> bool {
         self.trailing_slash
+    }
+
+    /// The path relative to the root (`.` for the root itself).
+    fn relative(&self) -> PathBuf {
+        if self.segments.is_empty() {
+            return PathBuf::from(".");
+        }
+        self.join(Path::new(""))
     }
 
     /// The file system path below `root`.
@@ -165,6 +181,33 @@ pub(crate) fn open(
     }
 }
 
+/// Opens `request` as a regular file below `root_dir` (the descriptor of the canonical `root`)
+/// if that needs neither disk I/O nor symlink resolution; `None` sends the request to
+/// [`open`]. Does not block, so it runs on the async thread.
+pub(crate) fn open_cached(
+    root_dir: &OwnedFd,
+    root: &Path,
+    request: &RequestPath,
+) -> Option<(File, Metadata, PathBuf)> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    if request.is_root() || request.has_trailing_slash() {
+        return None;
+    }
+    let fd = rustix::fs::openat2(
+        root_dir,
+        request.relative(),
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::CACHED | ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    )
+    .ok()?;
+    let file = File::from(fd);
+    // fstat of a descriptor just opened: the inode is in memory.
+    let meta = file.metadata().ok()?;
+    // Directories get a listing or a redirect, other types a 404: all through `open`.
+    meta.is_file().then(|| (file, meta, request.join(root)))
+}
+
 /// Percent-encodes a single file name for use in a relative link.
 pub(crate) fn encode_segment(name: &[u8]) -> String {
     percent_encoding::percent_encode(name, SEGMENT).to_string()
@@ -221,6 +264,28 @@ mod tests {
         ];
         for (path, want) in cases {
             assert_eq!(&segments(path), want, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn open_cached_takes_only_plain_regular_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), b"hello").unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", root.join("link.bin")).unwrap();
+        let root_dir = OwnedFd::from(File::open(&root).unwrap());
+        let cached = |path: &str| open_cached(&root_dir, &root, &RequestPath::parse(path).unwrap());
+
+        // Old kernels or sandboxes without openat2 answer None, which is always safe.
+        if let Some((_, meta, path)) = cached("/sub/a.txt") {
+            assert_eq!(meta.len(), 5);
+            assert_eq!(path, root.join("sub/a.txt"), "the path `open` would use");
+        }
+        // Everything else goes to `open`: links (whose target names the Content-Type),
+        // directories, trailing slashes, missing files.
+        for path in ["/link.bin", "/sub", "/sub/", "/", "/sub/a.txt/", "/missing"] {
+            assert!(cached(path).is_none(), "{path}");
         }
     }
 

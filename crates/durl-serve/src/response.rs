@@ -21,14 +21,16 @@ use crate::conditional::{self, Precondition};
 use crate::range::{self, RangeOutcome};
 use crate::validators::Validators;
 
-/// Answers a GET or HEAD for an open regular file. Blocking (the first chunk is read here):
-/// call it from `spawn_blocking`.
+/// Answers a GET or HEAD for an open regular file. With `prefetch`, the first chunk is read
+/// here unless it is in the page cache, which may block: call it from `spawn_blocking` then.
+/// Without, nothing here blocks.
 pub(crate) fn file(
     method: &Method,
     headers: &HeaderMap,
     file: File,
     meta: &Metadata,
     path: &Path,
+    prefetch: bool,
 ) -> io::Result<Response<Body>> {
     let len = meta.len();
     let validators = Validators::from_metadata(meta);
@@ -115,7 +117,9 @@ pub(crate) fn file(
         // Step 8 (RFC 9110 §9.3.2): HEAD gets the same header fields, and no content.
         Body::empty()
     } else {
-        stream.prefetch()?;
+        if prefetch {
+            stream.prefetch()?;
+        }
         Body::file(stream)
     };
     let mut response = with_validators(status, &validators, body);
@@ -294,7 +298,7 @@ mod tests {
             );
         }
         let file = f.reopen().unwrap();
-        self::file(&method, &headers, file, &meta, Path::new("x.txt")).unwrap()
+        self::file(&method, &headers, file, &meta, Path::new("x.txt"), true).unwrap()
     }
 
     fn field<'a>(r: &'a Response<Body>, name: &str) -> Option<&'a str> {

@@ -85,24 +85,41 @@ async fn respond(
         Ok(request) => request,
         Err(e) => return response::status(e.status()),
     };
-    // Step 2b onwards touch the file system: one trip to the blocking pool, which also reads
-    // the first chunk of the body.
+    // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
+    // caches opens right here without blocking; the body then reads or sends cached data
+    // inline too, and goes to the blocking pool only for what is on disk.
+    if let Some(root_dir) = &shared.root_dir
+        && let Some((file, meta, path)) = resolve::open_cached(root_dir, &shared.root, &request)
+    {
+        return answer(
+            response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
+        );
+    }
+    // Everything else: one trip to the blocking pool, which also reads the first chunk of
+    // the body if it is not cached.
     let shared = Arc::clone(shared);
     let method = method.clone();
     let prepared =
         tokio::task::spawn_blocking(move || prepare(&shared, &method, &headers, &request)).await;
     match prepared {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => {
+        Ok(prepared) => answer(prepared),
+        Err(join) => {
+            tracing::error!(error = %join, "request handler panicked");
+            response::status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// The response, or the status answer for the error (500s are logged).
+fn answer(prepared: Result<Response<Body>, RequestError>) -> Response<Body> {
+    match prepared {
+        Ok(response) => response,
+        Err(e) => {
             let status = e.status();
             if status == StatusCode::INTERNAL_SERVER_ERROR {
                 tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "request failed");
             }
             response::status(status)
-        }
-        Err(join) => {
-            tracing::error!(error = %join, "request handler panicked");
-            response::status(StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }
@@ -120,7 +137,7 @@ fn prepare(
             if request.has_trailing_slash() {
                 return Err(RequestError::NotFound);
             }
-            Ok(response::file(method, headers, file, &meta, &path)?)
+            Ok(response::file(method, headers, file, &meta, &path, true)?)
         }
         Target::Dir { path } => {
             if !shared.config.list_directories {
