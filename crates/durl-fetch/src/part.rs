@@ -207,10 +207,17 @@ impl PartFile {
     pub(crate) async fn begin(&mut self, state: State) -> Result<(), Error> {
         self.barrier().await?;
         // Record the new state before touching the data: the state never claims bytes the
-        // file does not hold, whichever of the two steps a crash interrupts.
-        state
-            .store(&self.state_path)
-            .map_err(Error::io("cannot write", &self.state_path))?;
+        // file does not hold, whichever of the two steps a crash interrupts. A state that
+        // holds nothing need not exist at all (a part file without state is discarded), so
+        // a fresh start only removes an older one: small files then cost no fsync for it.
+        if state.have.is_empty() {
+            crate::durable::remove(&self.state_path)
+                .map_err(Error::io("cannot remove", &self.state_path))?;
+        } else {
+            state
+                .store(&self.state_path)
+                .map_err(Error::io("cannot write", &self.state_path))?;
+        }
         self.file
             .set_len(state.have.end())
             .map_err(Error::io("cannot truncate", &self.path))?;
