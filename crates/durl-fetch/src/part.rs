@@ -26,7 +26,7 @@ use crate::ranges::RangeSet;
 
 /// Chunks queued between the download and the writer thread. Chunks are at most a few
 /// hundred KiB, so this bounds the memory in flight to a few tens of MiB.
-const QUEUE: usize = 64;
+const QUEUE: usize = 16;
 
 /// A request to the writer thread, handled in order.
 enum Op {

@@ -37,7 +37,7 @@ use crate::{Error, GetRequest, retry};
 pub(crate) const MIN_SPLIT: u64 = 1 << 20;
 
 /// Chunks in flight between the workers and the coordinator.
-const QUEUE: usize = 32;
+const QUEUE: usize = 16;
 
 /// One segment being fetched: the next byte wanted and where the segment ends. The
 /// coordinator may move `end` down to give the rest to another connection.
