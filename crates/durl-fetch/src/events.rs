@@ -56,6 +56,13 @@ pub enum Event<'a> {
         /// Connections now fetching.
         active: usize,
     },
+    /// A mirror is not used any more for this file.
+    MirrorDropped {
+        /// The mirror.
+        url: &'a url::Url,
+        /// Why.
+        reason: crate::DropReason,
+    },
     /// The server gave no strong validator, so a resume can only be checked by length.
     NoStrongValidator,
     /// The download is complete under its final name.

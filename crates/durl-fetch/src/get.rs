@@ -132,6 +132,8 @@ pub(crate) async fn get_with(
         resumed_from,
         restarts: 0,
         warned_weak: false,
+        sources: crate::sources::Sources::new(&req.url, &req.mirrors),
+        last_url: req.url.clone(),
         fetched: 0,
         no_split: false,
         limiter: req
@@ -153,7 +155,7 @@ async fn is_current(client: &Client, req: &GetRequest, mark: &State, len: u64) -
         start: len,
         if_range: Some(if_range),
     };
-    let Ok(resp) = http::send(client, req, false, ask).await else {
+    let Ok(resp) = http::send(client, req, &req.url, false, ask).await else {
         return false;
     };
     resp.status().as_u16() == 416
@@ -179,7 +181,7 @@ async fn destination(
     if Paths::new(url_name.clone()).any_exists() {
         return Ok((url_name, None));
     }
-    match http::send(client, req, false, RangeAsk::None).await {
+    match http::send(client, req, &req.url, false, RangeAsk::None).await {
         Ok(resp) if resp.status().is_success() => {
             let disposition = http::content_disposition(&resp);
             let name = dir.join(filename::choose(disposition.as_deref(), &req.url));
@@ -244,6 +246,7 @@ async fn adopt(
     let mut resp = http::send(
         client,
         req,
+        &req.url,
         false,
         RangeAsk::Bounded {
             range: asked.clone(),

@@ -69,16 +69,16 @@ fn redirect_policy(max: usize) -> redirect::Policy {
     })
 }
 
-/// Sends a GET (or HEAD) for `url`, asking for `range_start..` with `If-Range` when
+/// Sends a GET (or HEAD) for `url` (the request's URL or a mirror), asking for `range_start..` with `If-Range` when
 /// `range_start` is given, or for exactly `bounded` when that is given. Waiting for the
 /// response head counts against the stall timeout.
 pub(crate) async fn send(
     client: &Client,
     req: &GetRequest,
+    url: &Url,
     head: bool,
     range: RangeAsk<'_>,
 ) -> Result<Response, Error> {
-    let url = &req.url;
     let mut rb = if head {
         client.head(url.clone())
     } else {

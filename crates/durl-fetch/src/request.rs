@@ -22,6 +22,7 @@ pub enum Destination {
 #[derive(Debug, Clone)]
 pub struct GetRequest {
     pub(crate) url: Url,
+    pub(crate) mirrors: Vec<Url>,
     pub(crate) destination: Destination,
     pub(crate) connections: usize,
     pub(crate) limit_rate: Option<u64>,
@@ -63,6 +64,7 @@ impl GetRequest {
         }
         Ok(GetRequest {
             url: parsed,
+            mirrors: Vec::new(),
             destination: Destination::Dir(PathBuf::new()),
             connections: 1,
             limit_rate: None,
@@ -88,6 +90,19 @@ impl GetRequest {
     /// The URL to download.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// Other URLs serving the same file. Requests (and the segments of a split download) go
+    /// round-robin over all of them; a mirror whose length or validator differs, or that
+    /// keeps failing, is dropped for this file while another source remains.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`] for a bad mirror.
+    pub fn mirrors<S: AsRef<str>>(mut self, urls: &[S]) -> Result<Self, Error> {
+        for url in urls {
+            self.mirrors.push(GetRequest::new(url.as_ref())?.url);
+        }
+        Ok(self)
     }
 
     /// Write to exactly `path`.

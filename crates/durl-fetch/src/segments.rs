@@ -30,6 +30,7 @@ use crate::http;
 use crate::journal::State;
 use crate::plan;
 use crate::rate::RateLimiter;
+use crate::sources::Sources;
 use crate::validator::Validators;
 use crate::{Error, GetRequest, retry};
 
@@ -84,6 +85,8 @@ pub(crate) struct Split<'a> {
     pub(crate) state: State,
     /// `--limit-rate`, shared by every connection.
     pub(crate) limiter: Option<&'a RateLimiter>,
+    /// The URL and its mirrors; each request picks the next.
+    pub(crate) sources: &'a Sources,
 }
 
 type WorkerFuture<'s> = Pin<Box<dyn Future<Output = WorkerEnd> + Send + 's>>;
@@ -206,15 +209,25 @@ impl Split<'_> {
             if slot.remaining().is_empty() {
                 return WorkerEnd::Done;
             }
+            let url = self.sources.pick();
             let result = match initial.take() {
                 Some((resp, start)) => self.stream(resp, start, &slot, &tx).await,
-                None => self.fetch(&slot, &tx).await,
+                None => self.fetch(&url, &slot, &tx).await,
             };
             let e = match result {
-                Ok(None) => continue,
+                Ok(None) => {
+                    self.sources.succeeded(&url);
+                    continue;
+                }
                 Ok(Some(reason)) => return WorkerEnd::Restart(reason),
                 Err(e) => e,
             };
+            if e.is_retryable()
+                && let Some(reason) = self.sources.failed(&url)
+            {
+                self.reporter
+                    .report(Event::MirrorDropped { url: &url, reason });
+            }
             if slot.remaining().start > before {
                 failures = 0;
             }
@@ -247,6 +260,7 @@ impl Split<'_> {
     /// One ranged request for the rest of the slot.
     async fn fetch(
         &self,
+        source: &url::Url,
         slot: &Slot,
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
@@ -254,6 +268,7 @@ impl Split<'_> {
         let resp = http::send(
             self.client,
             self.req,
+            source,
             false,
             http::RangeAsk::Bounded {
                 range: want.clone(),
@@ -268,17 +283,16 @@ impl Split<'_> {
             // RFC 9110 §13.1.5: a 200 to a request with If-Range means the file changed
             // (or the server ignores ranges): never mix its bytes with the segments.
             200 | 203 => {
-                return Ok(Some(if self.state.validators.same_version_as(&seen) {
-                    RestartReason::RangeIgnored
-                } else {
-                    RestartReason::RemoteChanged
-                }));
+                if self.state.validators.same_version_as(&seen) {
+                    return Ok(Some(RestartReason::RangeIgnored));
+                }
+                return self.changed(source);
             }
             416 => return Ok(Some(RestartReason::RangeNotSatisfiable)),
             _ => return Err(http::status_error(&resp)),
         }
         if !self.state.validators.same_version_as(&seen) {
-            return Ok(Some(RestartReason::RemoteChanged));
+            return self.changed(source);
         }
         let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp) else {
             return Err(Error::BadRange {
@@ -287,7 +301,7 @@ impl Split<'_> {
             });
         };
         if complete.is_some_and(|c| Some(c) != self.state.length) {
-            return Ok(Some(RestartReason::RemoteChanged));
+            return self.changed(source);
         }
         // A 206 that starts at or before the slot's position is usable (the overlap is
         // skipped); one that starts later, or ends before it, is never written.
@@ -302,6 +316,22 @@ impl Split<'_> {
             });
         }
         self.stream(resp, range.start, slot, tx).await
+    }
+
+    /// `source` answered with another version: a mirror is dropped (the worker retries
+    /// elsewhere); the last source means the remote file changed.
+    fn changed(&self, source: &url::Url) -> Result<Option<RestartReason>, Error> {
+        if self.sources.is_dropped(source) {
+            return Err(crate::transfer::disagrees(source));
+        }
+        if self.sources.disagrees(source) {
+            self.reporter.report(Event::MirrorDropped {
+                url: source,
+                reason: crate::DropReason::Disagrees,
+            });
+            return Err(crate::transfer::disagrees(source));
+        }
+        Ok(Some(RestartReason::RemoteChanged))
     }
 
     /// Streams a body that starts at byte `start` into the slot, up to the slot's end (which

@@ -13,6 +13,7 @@ use crate::journal::State;
 use crate::part::PartFile;
 use crate::rate::RateLimiter;
 use crate::segments::{self, Split, SplitEnd};
+use crate::sources::{DropReason, Sources};
 use crate::validator::Validators;
 use crate::verify::{self, Checksum};
 use crate::{Error, GetRequest, retry};
@@ -79,6 +80,10 @@ pub(crate) struct Transfer<'a> {
     pub(crate) resumed_from: u64,
     pub(crate) restarts: u32,
     pub(crate) warned_weak: bool,
+    /// The URL and its mirrors.
+    pub(crate) sources: Sources,
+    /// The source of the last request (to charge a failure to).
+    pub(crate) last_url: url::Url,
     /// Bytes written by this run.
     pub(crate) fetched: u64,
     /// Set when the server answered a segment with the whole file: no more splitting.
@@ -114,6 +119,14 @@ impl Transfer<'_> {
                     self.part.checkpoint_now().await?;
                     if self.part.have().total() > before {
                         failures = 0;
+                    }
+                    if e.is_retryable()
+                        && let Some(reason) = self.sources.failed(&self.last_url)
+                    {
+                        self.reporter.report(Event::MirrorDropped {
+                            url: &self.last_url,
+                            reason,
+                        });
                     }
                     if !e.is_retryable() || failures >= self.req.retries {
                         self.discard_if_empty()?;
@@ -234,6 +247,7 @@ impl Transfer<'_> {
             reporter: self.reporter,
             state,
             limiter: self.limiter.as_deref(),
+            sources: &self.sources,
         };
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
         self.reporter.report(Event::Connections { active: 0 });
@@ -266,11 +280,13 @@ impl Transfer<'_> {
                 } else {
                     RangeAsk::None
                 };
-                http::send(&self.client, self.req, false, ask).await?
+                self.last_url = self.sources.pick();
+                http::send(&self.client, self.req, &self.last_url, false, ask).await?
             }
         };
         let url = resp.url().clone();
         let seen = Validators::from_headers(resp.headers());
+        self.sources.succeeded(&self.last_url);
         match resp.status().as_u16() {
             206 => {
                 if offset == 0 {
@@ -282,13 +298,10 @@ impl Transfer<'_> {
                 };
                 // RFC 9110 §13.1.5: the server honoured If-Range, but a server that ignores
                 // If-Range would splice a new version onto old bytes; check ourselves too.
-                if !state.validators.same_version_as(&seen) {
-                    return Ok(Step::Restart(RestartReason::RemoteChanged));
-                }
-                if let (Some(len), Some(c)) = (state.length, complete)
-                    && len != c
+                if !state.validators.same_version_as(&seen)
+                    || state.length.zip(complete).is_some_and(|(len, c)| len != c)
                 {
-                    return Ok(Step::Restart(RestartReason::RemoteChanged));
+                    return self.changed();
                 }
                 if range.start > offset || range.end <= offset {
                     return Err(bad_range(
@@ -314,6 +327,8 @@ impl Transfer<'_> {
                 if offset > 0 {
                     let reason = if state.validators.same_version_as(&seen) {
                         RestartReason::RangeIgnored
+                    } else if self.drop_mirror() {
+                        return Err(disagrees(&url));
                     } else {
                         RestartReason::RemoteChanged
                     };
@@ -364,7 +379,7 @@ impl Transfer<'_> {
                 if !state.validators.same_version_as(&seen)
                     || state.length.is_some_and(|l| l != complete)
                 {
-                    return Ok(Step::Restart(RestartReason::RemoteChanged));
+                    return self.changed();
                 }
                 if offset == complete && offset > 0 {
                     self.part.set_length(Some(complete));
@@ -377,6 +392,30 @@ impl Transfer<'_> {
             }
             _ => Err(http::status_error(&resp)),
         }
+    }
+
+    /// The last source answered with another version: drop it if it is a mirror (and
+    /// retry elsewhere), else the remote file changed.
+    fn changed(&self) -> Result<Step, Error> {
+        if self.drop_mirror() {
+            return Err(disagrees(&self.last_url));
+        }
+        Ok(Step::Restart(RestartReason::RemoteChanged))
+    }
+
+    /// Drops the last source if another remains, saying so.
+    fn drop_mirror(&self) -> bool {
+        if self.sources.is_dropped(&self.last_url) {
+            return true;
+        }
+        let dropped = self.sources.disagrees(&self.last_url);
+        if dropped {
+            self.reporter.report(Event::MirrorDropped {
+                url: &self.last_url,
+                reason: DropReason::Disagrees,
+            });
+        }
+        dropped
     }
 
     /// Streams a body into the part file, skipping `skip` leading bytes and stopping at
@@ -496,6 +535,14 @@ fn accepts_ranges(resp: &Response) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
+}
+
+/// The (retryable) error for a dropped mirror's answer: the next attempt goes elsewhere.
+pub(crate) fn disagrees(url: &url::Url) -> Error {
+    bad_range(
+        url,
+        "another version of the file than the other sources".into(),
+    )
 }
 
 fn bad_range(url: &url::Url, detail: String) -> Error {

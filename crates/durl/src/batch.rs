@@ -21,15 +21,6 @@ pub fn run(
     runtime: &tokio::runtime::Runtime,
     interrupted: impl Fn() -> u8,
 ) -> anyhow::Result<ExitCode> {
-    for entry in entries.iter().filter(|e| e.urls.len() > 1) {
-        notice(
-            args.quiet,
-            &format!(
-                "line {}: mirrors are not used yet; downloading from {}",
-                entry.line, entry.urls[0]
-            ),
-        );
-    }
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let multi = MultiProgress::with_draw_target(if draw {
         ProgressDrawTarget::stderr()
@@ -89,13 +80,6 @@ pub fn run(
     } else {
         exit::PARTIAL
     }))
-}
-
-#[expect(clippy::print_stderr, reason = "the binary reports on stderr")]
-fn notice(quiet: bool, text: &str) {
-    if !quiet {
-        eprintln!("durl: {text}");
-    }
 }
 
 #[expect(clippy::print_stderr, reason = "the binary reports on stderr")]

@@ -158,6 +158,8 @@ pub(crate) fn request(
     };
     let mut req = GetRequest::new(url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
+        .mirrors(&entry.urls[1..])
+        .map_err(|e| UsageError(crate::error_line(&e)))?
         .connections(usize::from(args.connections))
         .limit_rate(args.limit_rate)
         .checksum(entry.checksum.clone().or_else(|| args.checksum.clone()))

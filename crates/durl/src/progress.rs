@@ -186,6 +186,9 @@ impl Reporter for Progress {
                     });
                 }
             }
+            Event::MirrorDropped { url, reason } => {
+                self.notice(&format!("mirror {url} dropped for this file: {reason}"));
+            }
             Event::Restarted { reason } => {
                 self.notice(&format!("{reason}; downloading again from the start"));
             }

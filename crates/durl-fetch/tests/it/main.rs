@@ -3,6 +3,7 @@
 
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
+mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped
 mod naming; // file names from Content-Disposition and URLs
 mod resume; // validated resume: If-Range, Content-Range checks, 200 and 416 handling
 mod split; // several connections per file: planning, stealing, faults, resume with holes

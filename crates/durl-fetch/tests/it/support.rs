@@ -52,6 +52,7 @@ pub struct Recorder {
     pub retries: Mutex<u32>,
     pub weak: Mutex<bool>,
     pub progress: Mutex<u64>,
+    pub dropped: Mutex<Vec<durl_fetch::DropReason>>,
 }
 
 impl Reporter for Recorder {
@@ -61,6 +62,7 @@ impl Reporter for Recorder {
             Event::Retrying { .. } => *self.retries.lock().unwrap() += 1,
             Event::NoStrongValidator => *self.weak.lock().unwrap() = true,
             Event::Progress { bytes } => *self.progress.lock().unwrap() += bytes,
+            Event::MirrorDropped { reason, .. } => self.dropped.lock().unwrap().push(reason),
             _ => {}
         }
     }

@@ -241,3 +241,43 @@ fn json_report_has_one_object_per_file() {
     assert_eq!(lines[2]["status"], "failed");
     assert_eq!(lines[2]["error"], "http");
 }
+
+#[test]
+fn mirrors_in_a_list_share_the_work_and_a_bad_one_is_dropped_with_a_message() {
+    let len = 8 << 20;
+    let (good, also_good, bad) = (
+        FaultServer::start(),
+        FaultServer::start(),
+        FaultServer::start(),
+    );
+    good.put("/f.bin", Resource::pattern(5, len));
+    also_good.put("/f.bin", Resource::pattern(5, len));
+    bad.put("/f.bin", Resource::pattern(6, len));
+    let list = format!(
+        "{}\t{}\t{}\n",
+        good.url("/f.bin"),
+        also_good.url("/f.bin"),
+        bad.url("/f.bin")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("list"), list).unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-x", "6", "-i", "list"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(got_exact(&dir.path().join("f.bin"), 5, len));
+    assert!(
+        also_good.body_bytes_served("/f.bin") > 0,
+        "segments came from both good mirrors"
+    );
+    assert!(
+        stderr.contains(&format!("mirror {} dropped", bad.url("/f.bin"))),
+        "{stderr}"
+    );
+}
+
+fn got_exact(path: &std::path::Path, seed: u64, len: u64) -> bool {
+    std::fs::read(path).unwrap() == pattern_bytes(seed, 0..len)
+}
