@@ -1,7 +1,7 @@
 //! The state file (`<out>.durl-state`): what a later run needs to continue a download safely.
 //!
-//! It is a few lines of text, rewritten whole through [`durable::replace`] at every checkpoint,
-//! so after a crash it is always one complete version. Its one invariant: `have` never
+//! It is a few lines of text, rewritten whole at every checkpoint (temporary file, fsync,
+//! rename, fsync of the directory), so after a crash it is always one complete version. Its one invariant: `have` never
 //! claims a byte that was not fsync'd in the part file before the state was written.
 //! `have` lists the held byte ranges, half-open (`0-524288` is the first 512 KiB); a
 //! single-connection download holds one range, a split one a range per segment.

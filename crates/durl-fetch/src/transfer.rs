@@ -383,6 +383,11 @@ impl Transfer<'_> {
                 }
                 if offset == complete && offset > 0 {
                     self.part.set_length(Some(complete));
+                    self.reporter.report(Event::Started {
+                        path: &self.paths.dest,
+                        total: Some(complete),
+                        resumed_from: offset,
+                    });
                     Ok(Step::Complete)
                 } else if offset > complete {
                     Ok(Step::Restart(RestartReason::PartialTooLong))

@@ -358,6 +358,9 @@ fn get_and_kill(dir: &Path, url: &str) -> u64 {
             "-q",
             "--checkpoint-interval",
             "0.1",
+            // Slow enough that the kill lands mid-transfer, after a checkpoint.
+            "--limit-rate",
+            "16M",
             "-o",
             "out.bin",
             url,
