@@ -4,6 +4,9 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, SystemTime};
 
+use crate::events::{Event, Reporter};
+use crate::{Error, GetRequest};
+
 /// The delay before retry number `attempt` (1-based): `first × 2^(attempt-1)`, capped at `max`,
 /// with ±25 % jitter so that many clients do not retry in step; a server's `Retry-After`
 /// replaces it, capped at `max` as well.
@@ -21,6 +24,56 @@ pub fn delay(
     // Jitter factor in [0.75, 1.25).
     let unit = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
     base.mul_f64(0.75 + unit / 2.0).min(max)
+}
+
+/// The retry rules shared by a single download and each connection of a split one: a
+/// failure is retried while it is retryable and fewer than `retries` failures came in a row
+/// (an attempt that made progress starts the count again), after the back-off of
+/// [`delay`].
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    in_a_row: u32,
+    total: u32,
+}
+
+impl Budget {
+    /// Records a failed attempt (`progressed`: it wrote bytes before failing). Returns the
+    /// back-off before the next attempt (already reported), or the error to give up with.
+    pub(crate) fn failed(
+        &mut self,
+        req: &GetRequest,
+        reporter: &dyn Reporter,
+        e: Error,
+        progressed: bool,
+    ) -> Result<Duration, Error> {
+        self.total += 1;
+        if progressed {
+            self.in_a_row = 0;
+        }
+        if !e.is_retryable() || self.in_a_row >= req.retries {
+            return Err(if self.total > 1 {
+                Error::GaveUp {
+                    attempts: self.total,
+                    last: Box::new(e),
+                }
+            } else {
+                e
+            });
+        }
+        self.in_a_row += 1;
+        let wait = delay(
+            self.in_a_row,
+            req.retry_delay,
+            req.max_retry_delay,
+            e.retry_after(),
+        );
+        reporter.report(Event::Retrying {
+            error: &e,
+            attempt: self.in_a_row,
+            delay: wait,
+        });
+        Ok(wait)
+    }
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).

@@ -203,7 +203,7 @@ impl Split<'_> {
         mut initial: Option<(Response, u64)>,
         tx: mpsc::Sender<(u64, Bytes)>,
     ) -> WorkerEnd {
-        let mut failures = 0u32;
+        let mut budget = retry::Budget::default();
         loop {
             let before = slot.remaining().start;
             if slot.remaining().is_empty() {
@@ -228,32 +228,11 @@ impl Split<'_> {
                 self.reporter
                     .report(Event::MirrorDropped { url: &url, reason });
             }
-            if slot.remaining().start > before {
-                failures = 0;
+            let progressed = slot.remaining().start > before;
+            match budget.failed(self.req, self.reporter, e, progressed) {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(e) => return WorkerEnd::Failed(e),
             }
-            if !e.is_retryable() || failures >= self.req.retries {
-                return WorkerEnd::Failed(if failures > 0 {
-                    Error::GaveUp {
-                        attempts: failures + 1,
-                        last: Box::new(e),
-                    }
-                } else {
-                    e
-                });
-            }
-            failures += 1;
-            let delay = retry::delay(
-                failures,
-                self.req.retry_delay,
-                self.req.max_retry_delay,
-                e.retry_after(),
-            );
-            self.reporter.report(Event::Retrying {
-                error: &e,
-                attempt: failures,
-                delay,
-            });
-            tokio::time::sleep(delay).await;
         }
     }
 

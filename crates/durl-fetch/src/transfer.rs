@@ -97,10 +97,8 @@ impl Transfer<'_> {
     /// out, or the request is cancelled; then commits. `first` is a response already
     /// received (from adopting an existing file) to use for the first attempt.
     pub(crate) async fn run(mut self, mut first: Option<Response>) -> Result<Outcome, Error> {
-        let mut failures = 0u32;
-        let mut attempts = 0u32;
+        let mut budget = retry::Budget::default();
         loop {
-            attempts += 1;
             let before = self.part.have().total();
             let cancel = self.req.cancel.clone();
             let pending = first.take();
@@ -117,9 +115,6 @@ impl Transfer<'_> {
                 Ok(Step::Split(..)) => unreachable!("step() runs the split"),
                 Err(e) => {
                     self.part.checkpoint_now().await?;
-                    if self.part.have().total() > before {
-                        failures = 0;
-                    }
                     if e.is_retryable()
                         && let Some(reason) = self.sources.failed(&self.last_url)
                     {
@@ -128,31 +123,16 @@ impl Transfer<'_> {
                             reason,
                         });
                     }
-                    if !e.is_retryable() || failures >= self.req.retries {
-                        self.discard_if_empty()?;
-                        return Err(if attempts > 1 {
-                            Error::GaveUp {
-                                attempts,
-                                last: Box::new(e),
-                            }
-                        } else {
-                            e
-                        });
-                    }
-                    failures += 1;
-                    let delay = retry::delay(
-                        failures,
-                        self.req.retry_delay,
-                        self.req.max_retry_delay,
-                        e.retry_after(),
-                    );
-                    self.reporter.report(Event::Retrying {
-                        error: &e,
-                        attempt: failures,
-                        delay,
-                    });
+                    let progressed = self.part.have().total() > before;
+                    let wait = match budget.failed(self.req, self.reporter, e, progressed) {
+                        Ok(wait) => wait,
+                        Err(e) => {
+                            self.discard_if_empty()?;
+                            return Err(e);
+                        }
+                    };
                     let slept = tokio::select! {
-                        () = tokio::time::sleep(delay) => true,
+                        () = tokio::time::sleep(wait) => true,
                         () = cancel.cancelled() => false,
                     };
                     if !slept {
@@ -186,7 +166,15 @@ impl Transfer<'_> {
         }
     }
 
+    /// Drops the partial and starts again from byte 0.
     async fn restart(&mut self, reason: RestartReason) -> Result<(), Error> {
+        self.count_restart(reason)?;
+        let fresh = State::fresh(&self.req.url);
+        self.part.begin(fresh).await
+    }
+
+    /// Counts and reports a restart; too many in one run is an error.
+    fn count_restart(&mut self, reason: RestartReason) -> Result<(), Error> {
         self.restarts += 1;
         if self.restarts > MAX_RESTARTS {
             return Err(Error::TooManyRestarts {
@@ -195,8 +183,7 @@ impl Transfer<'_> {
             });
         }
         self.reporter.report(Event::Restarted { reason });
-        let fresh = State::fresh(&self.req.url);
-        self.part.begin(fresh).await
+        Ok(())
     }
 
     /// One attempt: a split download when the state allows one, else one request (which
@@ -332,14 +319,7 @@ impl Transfer<'_> {
                     } else {
                         RestartReason::RemoteChanged
                     };
-                    self.restarts += 1;
-                    if self.restarts > MAX_RESTARTS {
-                        return Err(Error::TooManyRestarts {
-                            url: self.req.url.clone(),
-                            reason,
-                        });
-                    }
-                    self.reporter.report(Event::Restarted { reason });
+                    self.count_restart(reason)?;
                 }
                 // RFC 9110 §15.3.1: a 200 carries the whole representation; write it from 0,
                 // never append it.
