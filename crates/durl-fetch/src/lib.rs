@@ -19,7 +19,7 @@
 //!    byte 0; a 416 with `bytes */N` means complete.
 //! 6. **Stream.** Chunks go to the part file; silence past the stall timeout is an error; a
 //!    body longer than announced is cut.
-//! 7. **Checkpoint.** Every second (or 64 MiB): `sync_data` the part file on a blocking
+//! 7. **Checkpoint.** Every second: `sync_data` the part file on the writer's helper
 //!    thread, then atomically replace the state file. The state never claims a byte that is
 //!    not durable.
 //! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and

@@ -47,7 +47,7 @@ pub struct GetRequest {
 impl GetRequest {
     /// A request for `url` into the current directory (names come out relative to it), with the defaults: 10 retries
     /// starting at 1 s back-off, 20 s stall timeout, 15 s connect timeout, 10 redirects,
-    /// a checkpoint every second or 64 MiB.
+    /// a checkpoint every second.
     ///
     /// # Errors
     /// [`Error::InvalidUrl`] or [`Error::UnsupportedScheme`].
@@ -82,7 +82,7 @@ impl GetRequest {
             root_certificates: Vec::new(),
             insecure: false,
             checkpoint_interval: Duration::from_secs(1),
-            checkpoint_bytes: 64 << 20,
+            checkpoint_bytes: u64::MAX,
             cancel: CancellationToken::new(),
         })
     }
@@ -208,7 +208,9 @@ impl GetRequest {
         self
     }
 
-    /// Checkpoint (fsync the data, then record it in the state file) at least this often.
+    /// Checkpoint (fsync the data, then record it in the state file) every `every`, or
+    /// every `bytes` written if that comes first (`u64::MAX`: by time only). After a crash
+    /// at most about one interval is fetched again.
     pub fn checkpoint_interval(mut self, every: Duration, bytes: u64) -> Self {
         self.checkpoint_interval = every;
         self.checkpoint_bytes = bytes.max(1);

@@ -175,7 +175,7 @@ pub(crate) fn request(
         .max_redirects(args.max_redirects)
         .checkpoint_interval(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
-            64 << 20,
+            u64::MAX,
         )
         .headers(headers(&args.headers)?)
         .insecure(args.insecure)
