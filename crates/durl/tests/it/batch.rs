@@ -196,6 +196,17 @@ fn colliding_names_and_bad_lines_are_refused_before_any_request() {
         text(&out.stderr)
     );
 
+    let out = durl(dir.path())
+        .args(["get", "-i", "no-such-list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the list no-such-list"),
+        "{stderr}"
+    );
+
     std::fs::write(
         dir.path().join("list"),
         format!("{}\n  speed=fast\n", server.url("/s0")),
