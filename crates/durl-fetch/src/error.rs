@@ -20,7 +20,7 @@ pub enum Error {
         source: url::ParseError,
     },
     /// The scheme is not one durl-fetch speaks.
-    #[error("unsupported scheme {scheme:?} in {url} (http and https are supported)")]
+    #[error("unsupported scheme {scheme:?} in {url} (http, https and ftp are supported)")]
     UnsupportedScheme {
         /// The URL.
         url: Url,
@@ -140,6 +140,28 @@ pub enum Error {
         /// Bytes safely on disk.
         durable: u64,
     },
+    /// An FTP server refused a command (wrong password, no such file, permission denied,
+    /// ...). `url` carries no password.
+    #[error("{url}: {command} refused: {code} {reply}")]
+    Ftp {
+        /// The URL (without its password).
+        url: Url,
+        /// What was refused, e.g. "login" or "RETR".
+        command: &'static str,
+        /// The server's reply code.
+        code: u16,
+        /// The server's reply text.
+        reply: Box<str>,
+    },
+    /// The connection to an FTP server failed, was cut, or its reply made no sense.
+    #[error("FTP connection to {url} failed")]
+    FtpConnection {
+        /// The URL (without its password).
+        url: Url,
+        /// The transport error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Retries were exhausted; `last` is the final failure.
     #[error("gave up after {attempts} attempts")]
     GaveUp {
@@ -157,7 +179,7 @@ pub enum Error {
 pub enum ErrorKind {
     /// Bad URL, scheme or setting.
     Usage,
-    /// An HTTP error status.
+    /// An HTTP error status, or an FTP server refusing a command.
     Http,
     /// Transport failures: network, TLS, stalls, short bodies, redirects.
     Network,
@@ -185,6 +207,9 @@ impl Error {
             | Error::ShortBody { .. }
             | Error::BadRange { .. } => true,
             Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            Error::FtpConnection { .. } => true,
+            // RFC 959 §4.2: 4xx replies are transient; these are the ones worth a retry.
+            Error::Ftp { code, .. } => matches!(code, 421 | 425 | 426 | 450 | 451 | 452),
             _ => false,
         }
     }
@@ -203,10 +228,11 @@ impl Error {
             Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
                 ErrorKind::Usage
             }
-            Error::Status { .. } => ErrorKind::Http,
+            Error::Status { .. } | Error::Ftp { .. } => ErrorKind::Http,
             Error::Network { .. }
             | Error::Redirect { .. }
             | Error::Stalled { .. }
+            | Error::FtpConnection { .. }
             | Error::ShortBody { .. } => ErrorKind::Network,
             Error::BadRange { .. } | Error::TooManyRestarts { .. } => ErrorKind::Protocol,
             Error::Io { .. } => ErrorKind::Io,

@@ -92,6 +92,8 @@ pub enum RestartReason {
     StateUnusable,
     /// An existing file adopted with `continue_existing` does not match the remote file.
     PrefixMismatch,
+    /// The (FTP) server does not resume transfers (`REST`), so the file is fetched from 0.
+    ResumeRefused,
 }
 
 impl fmt::Display for RestartReason {
@@ -103,6 +105,7 @@ impl fmt::Display for RestartReason {
             RestartReason::RangeNotSatisfiable => "the server refused the range",
             RestartReason::StateUnusable => "the saved state is unusable",
             RestartReason::PrefixMismatch => "the existing file does not match the remote file",
+            RestartReason::ResumeRefused => "the server does not resume transfers (REST)",
         })
     }
 }

@@ -36,6 +36,9 @@ pub(crate) async fn get_with(
     req: &GetRequest,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, Error> {
+    if req.url.scheme() == "ftp" {
+        return crate::ftp::get(req, reporter).await;
+    }
     let client = client.clone();
     let (dest, mut first) = destination(&client, req).await?;
     let paths = Paths::new(dest);

@@ -51,6 +51,7 @@ mod durable;
 mod error;
 mod events;
 pub mod filename;
+mod ftp;
 mod get;
 mod http;
 pub mod journal;

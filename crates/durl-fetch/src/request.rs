@@ -56,7 +56,7 @@ impl GetRequest {
             url: url.to_owned(),
             source,
         })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
+        if !matches!(parsed.scheme(), "http" | "https" | "ftp") {
             return Err(Error::UnsupportedScheme {
                 scheme: parsed.scheme().to_owned(),
                 url: parsed,

@@ -147,23 +147,11 @@ impl Transfer<'_> {
     /// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
     /// empty part file, no state, and never an error page under the output name.
     fn discard_if_empty(&self) -> Result<(), Error> {
-        if self.part.have().is_empty() {
-            durable::remove(&self.paths.part)
-                .map_err(Error::io("cannot remove", &self.paths.part))?;
-            durable::remove(&self.paths.state)
-                .map_err(Error::io("cannot remove", &self.paths.state))?;
-        }
-        Ok(())
+        discard_if_empty(&self.part, &self.paths)
     }
 
     async fn interrupted(&mut self) -> Error {
-        match self.part.checkpoint_now().await {
-            Ok(durable) => Error::Interrupted {
-                path: self.paths.dest.clone(),
-                durable,
-            },
-            Err(e) => e,
-        }
+        interrupted(&mut self.part, &self.paths).await
     }
 
     /// Drops the partial and starts again from byte 0.
@@ -456,42 +444,86 @@ impl Transfer<'_> {
     }
 
     /// Makes the finished file durable under its final name and removes the state.
-    async fn commit(mut self) -> Result<Outcome, Error> {
-        let bytes = self.part.written();
-        if self.req.checksum.is_some() {
-            // On a mismatch the state must describe the whole part file that is kept.
-            self.part.checkpoint_now().await?;
-        }
-        let Paths { dest, part, state } = self.paths;
-        let part_state = self
-            .part
-            .state()
-            .unwrap_or_else(|| State::fresh(&self.req.url));
-        let file = self.part.finish(Some(bytes)).await?;
-        if let Some(checksum) = &self.req.checksum {
-            verify(checksum, &part).await?;
-        }
-        let mut mark = part_state;
-        mark.have = crate::ranges::RangeSet::prefix(bytes);
-        mark.length = Some(bytes);
-        durable::rename(&part, &dest).map_err(Error::io("cannot rename into", &dest))?;
-        crate::mark::set(&dest, &mark);
-        // The lock goes with the part file's handle, after the rename made it the final file.
-        drop(file);
-        durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
-        self.reporter.report(Event::Finished {
-            path: &dest,
-            bytes,
-            already_complete: false,
-        });
-        Ok(Outcome {
-            path: dest,
-            bytes,
-            resumed_from: self.resumed_from,
-            fetched: self.fetched,
-            already_complete: false,
-        })
+    async fn commit(self) -> Result<Outcome, Error> {
+        let Transfer {
+            req,
+            reporter,
+            paths,
+            part,
+            resumed_from,
+            fetched,
+            ..
+        } = self;
+        commit(req, reporter, paths, part, resumed_from, fetched).await
     }
+}
+
+/// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
+/// empty part file, no state, and never an error page under the output name.
+pub(crate) fn discard_if_empty(part: &PartFile, paths: &Paths) -> Result<(), Error> {
+    if part.have().is_empty() {
+        durable::remove(&paths.part).map_err(Error::io("cannot remove", &paths.part))?;
+        durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
+    }
+    Ok(())
+}
+
+/// The error for a cancelled download, after a final checkpoint.
+pub(crate) async fn interrupted(part: &mut PartFile, paths: &Paths) -> Error {
+    match part.checkpoint_now().await {
+        Ok(durable) => Error::Interrupted {
+            path: paths.dest.clone(),
+            durable,
+        },
+        Err(e) => e,
+    }
+}
+
+/// Makes the finished part file durable under its final name and removes the state (shared
+/// by HTTP and FTP downloads).
+pub(crate) async fn commit(
+    req: &GetRequest,
+    reporter: &dyn Reporter,
+    paths: Paths,
+    mut part: PartFile,
+    resumed_from: u64,
+    fetched: u64,
+) -> Result<Outcome, Error> {
+    let bytes = part.written();
+    if req.checksum.is_some() {
+        // On a mismatch the state must describe the whole part file that is kept.
+        part.checkpoint_now().await?;
+    }
+    let Paths {
+        dest,
+        part: part_path,
+        state,
+    } = paths;
+    let part_state = part.state().unwrap_or_else(|| State::fresh(&req.url));
+    let file = part.finish(Some(bytes)).await?;
+    if let Some(checksum) = &req.checksum {
+        verify(checksum, &part_path).await?;
+    }
+    let mut mark = part_state;
+    mark.have = crate::ranges::RangeSet::prefix(bytes);
+    mark.length = Some(bytes);
+    durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
+    crate::mark::set(&dest, &mark);
+    // The lock goes with the part file's handle, after the rename made it the final file.
+    drop(file);
+    durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
+    reporter.report(Event::Finished {
+        path: &dest,
+        bytes,
+        already_complete: false,
+    });
+    Ok(Outcome {
+        path: dest,
+        bytes,
+        resumed_from,
+        fetched,
+        already_complete: false,
+    })
 }
 
 /// Checks `path` against `checksum` (reading it on a blocking thread).

@@ -2,6 +2,7 @@
 //! One binary; modules by behaviour.
 
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
+mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
 mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped
 mod naming; // file names from Content-Disposition and URLs

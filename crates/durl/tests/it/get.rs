@@ -136,7 +136,7 @@ fn bad_arguments_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         vec!["get", "not a url"],
-        vec!["get", "ftp://example.invalid/x"],
+        vec!["get", "gopher://example.invalid/x"],
         vec!["get", "-H", "NoColon", "http://127.0.0.1:9/x"],
         vec!["get", "--stall-timeout", "0", "http://127.0.0.1:9/x"],
         vec![
