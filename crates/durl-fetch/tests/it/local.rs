@@ -6,6 +6,8 @@ use std::time::Duration;
 use durl_fetch::{CancellationToken, ErrorKind, RestartReason, journal::State};
 use durl_testkit::{FaultServer, Resource, pattern_bytes};
 
+use durl_fetch::ranges::RangeSet;
+
 use crate::support::*;
 
 const LEN: u64 = 1 << 20;
@@ -171,19 +173,13 @@ async fn offsets_past_4_gib_resume_correctly() {
         .unwrap()
         .set_len(durable)
         .unwrap();
-    let etag = format!("\"s{SEED}-{len}\"");
-    let st = State {
-        url: server.url("/f"),
-        final_url: server.url("/f"),
-        length: Some(len),
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
-        have: durl_fetch::ranges::RangeSet::prefix(durable),
-    };
-    std::fs::write(state(dir.path()), st.encode()).unwrap();
+    write_state(
+        &server,
+        dir.path(),
+        len,
+        Some(len),
+        RangeSet::prefix(durable),
+    );
     let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &())
         .await
         .unwrap();

@@ -3,6 +3,8 @@
 use durl_fetch::{ErrorKind, RestartReason, journal::State};
 use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
+use durl_fetch::ranges::RangeSet;
+
 use crate::support::*;
 
 const LEN: u64 = 1 << 20;
@@ -188,19 +190,7 @@ async fn a_206_with_another_total_length_restarts() {
 /// Writes a part file holding the first `durable` bytes and a state that claims them.
 fn seed_partial(server: &FaultServer, dir: &std::path::Path, durable: u64, length: u64) {
     std::fs::write(part(dir), pattern_bytes(SEED, 0..durable)).unwrap();
-    let etag = format!("\"s{SEED}-{LEN}\"");
-    let st = State {
-        url: server.url("/f"),
-        final_url: server.url("/f"),
-        length: Some(length),
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
-        have: durl_fetch::ranges::RangeSet::prefix(durable),
-    };
-    std::fs::write(state(dir), st.encode()).unwrap();
+    write_state(server, dir, LEN, Some(length), RangeSet::prefix(durable));
 }
 
 #[tokio::test]
@@ -230,19 +220,7 @@ async fn a_partial_longer_than_the_remote_file_starts_again() {
     // A state written for a longer file, whose validator the server still reports: the 416
     // says the file is shorter than what we hold, so never exit 0 with extra bytes.
     std::fs::write(part(dir.path()), pattern_bytes(SEED, 0..LEN + 10)).unwrap();
-    let etag = format!("\"s{SEED}-{LEN}\"");
-    let st = State {
-        url: server.url("/f"),
-        final_url: server.url("/f"),
-        length: None,
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
-        have: durl_fetch::ranges::RangeSet::prefix(LEN + 10),
-    };
-    std::fs::write(state(dir.path()), st.encode()).unwrap();
+    write_state(&server, dir.path(), LEN, None, RangeSet::prefix(LEN + 10));
     let rec = Recorder::default();
     durl_fetch::get(&request(&server, "/f", dir.path()), &rec)
         .await

@@ -232,19 +232,7 @@ async fn holes_past_4_gib_are_filled() {
         .unwrap();
     let mut have = RangeSet::prefix(4_500_000_000);
     have.insert(4_500_000_000 + MIB..len - MIB);
-    let etag = format!("\"s{SEED}-{len}\"");
-    let st = State {
-        url: server.url("/f"),
-        final_url: server.url("/f"),
-        length: Some(len),
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
-        have,
-    };
-    std::fs::write(state(dir.path()), st.encode()).unwrap();
+    write_state(&server, dir.path(), len, Some(len), have);
     let outcome = durl_fetch::get(&request(&server, "/f", dir.path()).connections(4), &())
         .await
         .unwrap();

@@ -91,3 +91,27 @@ pub fn gets(server: &FaultServer, path: &str) -> Vec<(Option<String>, Option<Str
         })
         .collect()
 }
+
+/// Writes the state file a run against `/f` = `Resource::pattern(SEED, pattern_len)` would
+/// have left: that resource's strong ETag, the given length and held ranges.
+pub fn write_state(
+    server: &FaultServer,
+    dir: &Path,
+    pattern_len: u64,
+    length: Option<u64>,
+    have: durl_fetch::ranges::RangeSet,
+) {
+    let etag = format!("\"s{SEED}-{pattern_len}\"");
+    let st = durl_fetch::journal::State {
+        url: server.url("/f"),
+        final_url: server.url("/f"),
+        length,
+        validators: durl_fetch::validator::Validators {
+            etag: Some(etag.clone()),
+            last_modified: None,
+            if_range: Some(etag),
+        },
+        have,
+    };
+    std::fs::write(state(dir), st.encode()).unwrap();
+}
