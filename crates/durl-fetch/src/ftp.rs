@@ -15,7 +15,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::events::{Event, Reporter, RestartReason};
-use crate::journal::State;
+use crate::journal::{State, url_key};
 use crate::part::PartFile;
 use crate::rate::RateLimiter;
 use crate::request::Destination;
@@ -281,7 +281,7 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
     let loaded = State::load(&paths.state).map_err(Error::io("cannot read", &paths.state))?;
     let state = match loaded {
         Some(Ok(state))
-            if state.url == req.url.as_str() && state.have.end() <= part.disk_len()? =>
+            if state.url == url_key(&req.url) && state.have.end() <= part.disk_len()? =>
         {
             state
         }

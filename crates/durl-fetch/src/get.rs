@@ -10,7 +10,7 @@ use reqwest::{Client, Response};
 use crate::content_range::ContentRange;
 use crate::events::{Event, Reporter, RestartReason};
 use crate::http::{self, RangeAsk};
-use crate::journal::State;
+use crate::journal::{State, url_key};
 use crate::part::PartFile;
 use crate::rate::RateLimiter;
 use crate::request::Destination;
@@ -212,7 +212,7 @@ fn recover(
     let part_len = part.disk_len()?;
     let usable = match loaded {
         None => return Ok(None),
-        Some(Ok(state)) if state.url == req.url.as_str() && state.have.end() <= part_len => {
+        Some(Ok(state)) if state.url == url_key(&req.url) && state.have.end() <= part_len => {
             return Ok(Some(state));
         }
         Some(_) => None,
@@ -285,7 +285,7 @@ async fn adopt(
         return Ok(Adopted::Complete);
     }
     let state = State {
-        final_url: url.to_string(),
+        final_url: url_key(&url),
         length: complete,
         validators,
         have: crate::ranges::RangeSet::prefix(len),

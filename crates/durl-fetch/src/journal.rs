@@ -57,13 +57,22 @@ pub enum DecodeError {
     Malformed(&'static str),
 }
 
+/// How a URL is written in a state file: without its password (the state file and the mark
+/// sit beside the download, readable by whoever can read it). Also what a state's URL is
+/// compared with.
+pub fn url_key(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_password(None);
+    url.to_string()
+}
+
 impl State {
     /// The state of a download that has nothing yet: no bytes, nothing known about the
     /// remote file.
     pub fn fresh(url: &url::Url) -> State {
         State {
-            url: url.to_string(),
-            final_url: url.to_string(),
+            url: url_key(url),
+            final_url: url_key(url),
             length: None,
             validators: Validators::default(),
             have: RangeSet::new(),
@@ -275,6 +284,13 @@ mod tests {
             State::decode(&bad),
             Err(DecodeError::Malformed("unknown key"))
         );
+    }
+
+    #[test]
+    fn url_key_drops_the_password() {
+        let url = url::Url::parse("ftp://bob:s3cret@host/f").unwrap();
+        assert_eq!(url_key(&url), "ftp://bob@host/f");
+        assert!(!State::fresh(&url).encode().contains("s3cret"));
     }
 
     #[test]

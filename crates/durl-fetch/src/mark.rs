@@ -22,6 +22,8 @@ pub(crate) fn set(dest: &Path, state: &State) {
 pub(crate) fn get(dest: &Path, url: &url::Url, len: u64) -> Option<State> {
     let raw = xattr::get(dest, NAME).ok()??;
     let state = State::decode(std::str::from_utf8(&raw).ok()?).ok()?;
-    (state.url == url.as_str() && state.length == Some(len) && state.have.covers(len))
-        .then_some(state)
+    (state.url == crate::journal::url_key(url)
+        && state.length == Some(len)
+        && state.have.covers(len))
+    .then_some(state)
 }

@@ -9,7 +9,7 @@ use crate::content_range::ContentRange;
 use crate::durable;
 use crate::events::{Event, Reporter, RestartReason};
 use crate::http::{self, RangeAsk};
-use crate::journal::State;
+use crate::journal::{State, url_key};
 use crate::part::PartFile;
 use crate::rate::RateLimiter;
 use crate::segments::{self, Split, SplitEnd};
@@ -313,7 +313,7 @@ impl Transfer<'_> {
                 // never append it.
                 let length = http::content_length(&resp);
                 let fresh = State {
-                    final_url: url.to_string(),
+                    final_url: url_key(&url),
                     length,
                     validators: seen,
                     ..State::fresh(&self.req.url)
