@@ -19,30 +19,11 @@ if [ -z "${DURL:-}" ]; then cargo build --release --locked -q -p durl || exit 2;
 durl=${DURL:-$(pwd)/target/release/durl}
 
 work=$(mktemp -d)
-ngx_pid=
-cleanup() { [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null; sleep 0.2; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
-
-mkdir -p "$work/www" "$work/ngx"
+. "$(dirname "$0")/nginx.sh"
+mkdir -p "$work/www"
 for i in $(seq 1 "$FILES"); do head -c $((SIZE_KIB * 1024)) /dev/urandom > "$work/www/f$i.bin"; done
-chmod 755 "$work" "$work/www"; chmod 644 "$work/www/"*
-port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-cat > "$work/ngx/nginx.conf" <<EOF
-worker_processes 2;
-daemon off;
-pid $work/ngx/nginx.pid;
-error_log $work/ngx/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off; sendfile on; keepalive_requests 100000;
-  client_body_temp_path $work/ngx; proxy_temp_path $work/ngx; fastcgi_temp_path $work/ngx;
-  uwsgi_temp_path $work/ngx; scgi_temp_path $work/ngx;
-  server { listen 127.0.0.1:$port; root $work/www; }
-}
-EOF
-nginx -c "$work/ngx/nginx.conf" 2>"$work/ngx/start.log" &
-ngx_pid=$!
-for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+start_nginx "$work/www" || exit 2
+port=$ngx_port
 for i in $(seq 1 "$FILES"); do echo "http://127.0.0.1:$port/f$i.bin"; done > "$work/list"
 
 : > "$work/runs"
@@ -66,7 +47,7 @@ echo "batch: $FILES files of $SIZE_KIB KiB from nginx on loopback, -j $J, into a
 echo "| tool | best files/s | median files/s | vs aria2c (best) | peak RSS MiB | exact |"
 echo "|---|---|---|---|---|---|"
 best() { awk -v n="$1" '$1==n {print $2}' "$work/runs" | sort -n | head -n 1; }
-med() { awk -v n="$1" '$1==n {print $2}' "$work/runs" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+med() { awk -v n="$1" '$1==n {print $2}' "$work/runs" | median; }
 aria=$(best aria2c)
 for n in aria2c durl; do
   b=$(best $n); m=$(med $n)
