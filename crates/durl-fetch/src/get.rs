@@ -58,6 +58,10 @@ pub(crate) async fn get_with(
         && is_current(&client, req, &mark, len).await
     {
         // Our own finished download, and the server still has exactly that version.
+        if !paths.part.exists() {
+            // A run killed between the rename and removing the state left it.
+            durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
+        }
         if let Some(checksum) = &req.checksum {
             crate::transfer::verify(checksum, &paths.dest).await?;
         }

@@ -272,3 +272,58 @@ async fn a_finished_download_is_recognised_without_transferring_it_again() {
     .unwrap();
     assert_complete(dir.path(), &pattern_bytes(99, 0..LEN));
 }
+
+/// `kill -9` in the last window before the rename: every byte is in the part file and the
+/// state claims them all. The next run commits without fetching a body byte again.
+#[tokio::test]
+async fn a_kill_just_before_the_final_rename_commits_without_refetching() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(part(dir.path()), expected(LEN)).unwrap();
+    write_state(&server, dir.path(), LEN, Some(LEN), RangeSet::prefix(LEN));
+    let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    assert_eq!(outcome.bytes, LEN);
+    // One `Range: bytes=LEN-` answered 416: no byte of the file travelled again.
+    let statuses: Vec<u16> = server.log().iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [416]);
+    assert_complete(dir.path(), &expected(LEN));
+}
+
+/// `kill -9` after the rename but before the state file was removed (with or without the
+/// finished file's mark): the next run recognises the complete file, removes the stale
+/// state, and fetches nothing.
+#[tokio::test]
+async fn a_kill_between_the_final_rename_and_removing_the_state_is_cleaned_up() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    // A finished download, with its mark: then the stale state its crash would leave.
+    durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    let before = server.log().len();
+    write_state(&server, dir.path(), LEN, Some(LEN), RangeSet::prefix(LEN));
+    let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    assert!(outcome.already_complete);
+    let statuses: Vec<u16> = server.log()[before..].iter().map(|s| s.status).collect();
+    assert_eq!(statuses, [416]);
+    assert_complete(dir.path(), &expected(LEN));
+
+    // The same crash a moment earlier, before the mark was written: the output has no mark,
+    // so only the stale state vouches for it; -c checks it against the server.
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::write(out(bare.path()), expected(LEN)).unwrap();
+    write_state(&server, bare.path(), LEN, Some(LEN), RangeSet::prefix(LEN));
+    let outcome = durl_fetch::get(
+        &request(&server, "/f", bare.path()).continue_existing(true),
+        &(),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.already_complete);
+    assert!(server.log()[before..].iter().all(|s| s.status != 200));
+    assert_complete(bare.path(), &expected(LEN));
+}
