@@ -31,6 +31,13 @@
 //! 10. **Verify and commit.** fsync the part file, check the optional checksum
 //!     ([`verify`]), rename it to the destination, fsync the directory, remove the state.
 //!
+//! # How `put` works
+//! [`put`] uploads a local file to an `ftp://` URL: `SIZE` says how much the server holds, the
+//! tail of that prefix is read back and compared with the local file, the rest is sent
+//! (`REST` + `STOR`, or `APPE`), and the final `SIZE` (and `HASH`, where offered) must match.
+//! A longer or different remote file is refused unless [`PutRequest::overwrite`]. FTPS
+//! (`AUTH TLS`) is [`PutRequest::ftp_tls`] / [`GetRequest::ftp_tls`].
+//!
 //! The library never prints: progress and notices go to a [`Reporter`].
 //!
 //! # Example
