@@ -151,11 +151,7 @@ async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
 
 /// `SIZE` and `MDTM`. A missing file is an error here; a server that does not implement
 /// them leaves them unknown.
-async fn probe(
-    target: &Target,
-    req: &GetRequest,
-    ftp: &mut Control,
-) -> Result<Remote, Error> {
+async fn probe(target: &Target, req: &GetRequest, ftp: &mut Control) -> Result<Remote, Error> {
     let stall = req.stall_timeout;
     let optional = |r: Result<_, Error>| match r {
         Ok(v) => Ok(Some(v)),

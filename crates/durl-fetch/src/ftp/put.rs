@@ -285,11 +285,7 @@ impl Upload<'_> {
     }
 
     /// Opens the data connection: `STOR` from 0, else `REST` + `STOR`, else `APPE`.
-    async fn open(
-        &self,
-        s: &mut Session,
-        offset: u64,
-    ) -> Result<(&'static str, Transfer), Error> {
+    async fn open(&self, s: &mut Session, offset: u64) -> Result<(&'static str, Transfer), Error> {
         let stall = self.req.stall_timeout;
         let path = &self.target.path;
         if offset == 0 || s.rest {

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream};
+use suppaftp::tokio::{
+    AsyncRustlsConnector, AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream,
+};
 use suppaftp::tokio_rustls::TlsConnector;
 use suppaftp::types::{Features, FileType};
 use suppaftp::{FtpError, Mode};
@@ -59,8 +61,7 @@ pub(crate) async fn connect(target: &Target, link: &Link) -> Result<Session, Err
     let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for the host");
     let mut tcp = None;
     for addr in addrs {
-        match tokio::time::timeout(link.connect_timeout, tokio::net::TcpStream::connect(addr))
-            .await
+        match tokio::time::timeout(link.connect_timeout, tokio::net::TcpStream::connect(addr)).await
         {
             Ok(Ok(stream)) => {
                 tcp = Some(stream);

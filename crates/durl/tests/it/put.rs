@@ -74,7 +74,11 @@ fn refusals_and_bad_arguments_have_their_exit_codes() {
     server.put("up/f.bin", &pattern_bytes(22, 0..200_000));
     let out = run(&["put", "f.bin", &server.url("up/f.bin")]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("--force"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(server.read("up/f.bin").unwrap().len(), 200_000);
     let out = run(&["put", "-q", "--force", "f.bin", &server.url("up/f.bin")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -88,7 +92,9 @@ fn refusals_and_bad_arguments_have_their_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not supported yet"));
     // A wrong login: exit 4, without the password.
-    let url = server.url("up/g.bin").replace("ftp://", "ftp://bob:hunter2@");
+    let url = server
+        .url("up/g.bin")
+        .replace("ftp://", "ftp://bob:hunter2@");
     let out = run(&["put", "--retries", "0", "f.bin", &url]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("hunter2"));
@@ -109,7 +115,15 @@ fn ftp_ssl_needs_a_trusted_certificate_or_insecure() {
     let out = run(&["put", "--ftp-ssl", "--retries", "0", "f.bin", &url]);
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("TLS"), "{}", text(&out.stderr));
-    let out = run(&["put", "-q", "--ftp-ssl", "--cacert", "ca.pem", "f.bin", &url]);
+    let out = run(&[
+        "put",
+        "-q",
+        "--ftp-ssl",
+        "--cacert",
+        "ca.pem",
+        "f.bin",
+        &url,
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         server.read("up/f.bin").unwrap(),
