@@ -162,6 +162,55 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// TLS with an FTP server failed (certificate, handshake): not retried.
+    #[error("TLS with {url} failed: {detail}")]
+    FtpTls {
+        /// The URL (without its password).
+        url: Url,
+        /// What went wrong.
+        detail: String,
+    },
+    /// Uploads to this scheme are not implemented (yet).
+    #[error("uploads to {}:// URLs are not supported yet (ftp:// is): {url}", .url.scheme())]
+    UploadUnsupported {
+        /// The URL.
+        url: Url,
+    },
+    /// An upload would overwrite a remote file that is longer than the local one or differs
+    /// from it; only [`crate::PutRequest::overwrite`] replaces it.
+    #[error("{url} {conflict} (remote {remote} bytes, local {local} bytes)")]
+    RemoteExists {
+        /// The URL (without its password).
+        url: Url,
+        /// How the remote file differs.
+        conflict: RemoteConflict,
+        /// The remote file's length.
+        remote: u64,
+        /// The local file's length.
+        local: u64,
+    },
+    /// After an upload the server reports another length or digest than the local file's.
+    #[error("{url} does not match the local file after the upload: {detail}")]
+    UploadMismatch {
+        /// The URL (without its password).
+        url: Url,
+        /// What differs.
+        detail: String,
+    },
+    /// The local file changed while it was being uploaded.
+    #[error("{} changed during the upload", .path.display())]
+    LocalChanged {
+        /// The local file.
+        path: PathBuf,
+    },
+    /// The upload was cancelled; the server keeps what it received and the next run continues.
+    #[error("interrupted after sending {sent} bytes to {url}")]
+    UploadInterrupted {
+        /// The URL (without its password).
+        url: Url,
+        /// Bytes sent in this run.
+        sent: u64,
+    },
     /// Retries were exhausted; `last` is the final failure.
     #[error("gave up after {attempts} attempts")]
     GaveUp {
@@ -171,6 +220,25 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+}
+
+/// How an existing remote file conflicts with the local one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoteConflict {
+    /// It is longer than the local file.
+    Longer,
+    /// Its bytes (the tail checked, or its digest) differ from the local file's.
+    Differs,
+}
+
+impl std::fmt::Display for RemoteConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemoteConflict::Longer => "exists and is longer than the local file",
+            RemoteConflict::Differs => "exists and differs from the local file",
+        })
+    }
 }
 
 /// The broad class of an error, for exit codes and retry decisions.
@@ -225,21 +293,25 @@ impl Error {
     /// The broad class of the error.
     pub fn kind(&self) -> ErrorKind {
         match self.root() {
-            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
-                ErrorKind::Usage
-            }
+            Error::InvalidUrl { .. }
+            | Error::UnsupportedScheme { .. }
+            | Error::UploadUnsupported { .. }
+            | Error::Setup { .. } => ErrorKind::Usage,
             Error::Status { .. } | Error::Ftp { .. } => ErrorKind::Http,
             Error::Network { .. }
             | Error::Redirect { .. }
             | Error::Stalled { .. }
             | Error::FtpConnection { .. }
+            | Error::FtpTls { .. }
             | Error::ShortBody { .. } => ErrorKind::Network,
-            Error::BadRange { .. } | Error::TooManyRestarts { .. } => ErrorKind::Protocol,
-            Error::Io { .. } => ErrorKind::Io,
-            Error::OutputExists { .. } => ErrorKind::Exists,
+            Error::BadRange { .. }
+            | Error::TooManyRestarts { .. }
+            | Error::UploadMismatch { .. } => ErrorKind::Protocol,
+            Error::Io { .. } | Error::LocalChanged { .. } => ErrorKind::Io,
+            Error::OutputExists { .. } | Error::RemoteExists { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
-            Error::Interrupted { .. } => ErrorKind::Interrupted,
+            Error::Interrupted { .. } | Error::UploadInterrupted { .. } => ErrorKind::Interrupted,
             Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
         }
     }

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
-use suppaftp::tokio::AsyncFtpStream;
-use suppaftp::types::FileType;
-use suppaftp::{FtpError, Mode};
+use suppaftp::FtpError;
 use tokio::io::AsyncReadExt;
 use url::Url;
 
@@ -22,6 +20,11 @@ use crate::request::Destination;
 use crate::transfer::{self, Outcome, Paths, already_complete};
 use crate::validator::Validators;
 use crate::{Error, GetRequest, filename, retry};
+use session::{Control, Link, Session};
+
+pub(crate) mod put;
+mod session;
+mod tls;
 
 /// How often the partial may be thrown away in one run (as for HTTP).
 const MAX_RESTARTS: u32 = 3;
@@ -132,64 +135,23 @@ struct Remote {
     mdtm: Option<String>,
 }
 
-/// A logged-in control connection, with what `FEAT` offered.
-struct Session {
-    ftp: AsyncFtpStream,
-    rest: bool,
-}
-
+/// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
 async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
-    let addrs = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| target.connection_error(e))?;
-    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for the host");
-    let mut tcp = None;
-    for addr in addrs {
-        match tokio::time::timeout(req.connect_timeout, tokio::net::TcpStream::connect(addr)).await
-        {
-            Ok(Ok(stream)) => {
-                tcp = Some(stream);
-                break;
-            }
-            Ok(Err(e)) => last = e,
-            Err(_) => last = std::io::Error::from(std::io::ErrorKind::TimedOut),
-        }
-    }
-    let tcp = tcp.ok_or_else(|| target.connection_error(last))?;
-    let stall = req.stall_timeout;
-    let greeting = AsyncFtpStream::connect_with_stream(tcp);
-    let mut ftp = timed(target, stall, "greeting", greeting).await?;
-    let login = ftp.login(target.user.as_str(), target.password.as_str());
-    timed(target, stall, "login", login).await?;
-    timed(target, stall, "TYPE I", ftp.transfer_type(FileType::Binary)).await?;
-    // A server without FEAT (RFC 2389) is asked for plain PASV and tried with REST.
-    let features = timed(target, stall, "FEAT", ftp.feat()).await.ok();
-    let offers = |name: &str| {
-        features
-            .as_ref()
-            .is_none_or(|f| f.keys().any(|k| k.eq_ignore_ascii_case(name)))
+    let tls = match req.ftp_tls {
+        true => Some(tls::client_config(&req.root_certificates, req.insecure)?),
+        false => None,
     };
-    if features.is_some() && offers("EPSV") {
-        ftp.set_mode(Mode::ExtendedPassive);
-    } else {
-        // The address in a PASV reply is often a private one behind NAT: use the control
-        // connection's peer with the port from the reply.
-        ftp.set_mode(Mode::Passive);
-        ftp.set_passive_nat_workaround(true);
-    }
-    Ok(Session {
-        rest: offers("REST"),
-        ftp,
-    })
+    let link = Link {
+        connect_timeout: req.connect_timeout,
+        stall_timeout: req.stall_timeout,
+        tls,
+    };
+    session::connect(target, &link).await
 }
 
 /// `SIZE` and `MDTM`. A missing file is an error here; a server that does not implement
 /// them leaves them unknown.
-async fn probe(
-    target: &Target,
-    req: &GetRequest,
-    ftp: &mut AsyncFtpStream,
-) -> Result<Remote, Error> {
+async fn probe(target: &Target, req: &GetRequest, ftp: &mut Control) -> Result<Remote, Error> {
     let stall = req.stall_timeout;
     let optional = |r: Result<_, Error>| match r {
         Ok(v) => Ok(Some(v)),
@@ -388,7 +350,7 @@ impl FtpGet<'_> {
         step
     }
 
-    async fn transfer(&mut self, ftp: &mut AsyncFtpStream, remote: Remote) -> Result<Step, Error> {
+    async fn transfer(&mut self, ftp: &mut Control, remote: Remote) -> Result<Step, Error> {
         let offset = self.part.written();
         let state = self
             .part

@@ -31,6 +31,13 @@
 //! 10. **Verify and commit.** fsync the part file, check the optional checksum
 //!     ([`verify`]), rename it to the destination, fsync the directory, remove the state.
 //!
+//! # How `put` works
+//! [`put`] uploads a local file to an `ftp://` URL: `SIZE` says how much the server holds, the
+//! tail of that prefix is read back and compared with the local file, the rest is sent
+//! (`REST` + `STOR`, or `APPE`), and the final `SIZE` (and `HASH`, where offered) must match.
+//! A longer or different remote file is refused unless [`PutRequest::overwrite`]. FTPS
+//! (`AUTH TLS`) is [`PutRequest::ftp_tls`] / [`GetRequest::ftp_tls`].
+//!
 //! The library never prints: progress and notices go to a [`Reporter`].
 //!
 //! # Example
@@ -58,6 +65,7 @@ pub mod journal;
 mod mark;
 mod part;
 pub mod plan;
+mod put;
 pub mod ranges;
 mod rate;
 mod request;
@@ -69,9 +77,10 @@ pub mod validator;
 pub mod verify;
 
 pub use batch::{BatchOptions, BatchReporter, get_all};
-pub use error::{Error, ErrorKind};
+pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
+pub use put::{PutOutcome, PutRequest, put};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use sources::DropReason;

@@ -39,6 +39,7 @@ pub struct GetRequest {
     pub(crate) user_agent: String,
     pub(crate) root_certificates: Vec<PathBuf>,
     pub(crate) insecure: bool,
+    pub(crate) ftp_tls: bool,
     pub(crate) checkpoint_interval: Duration,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) cancel: CancellationToken,
@@ -81,6 +82,7 @@ impl GetRequest {
             user_agent: concat!("durl/", env!("CARGO_PKG_VERSION")).to_owned(),
             root_certificates: Vec::new(),
             insecure: false,
+            ftp_tls: false,
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_bytes: u64::MAX,
             cancel: CancellationToken::new(),
@@ -205,6 +207,14 @@ impl GetRequest {
     /// Skip TLS certificate verification.
     pub fn insecure(mut self, yes: bool) -> Self {
         self.insecure = yes;
+        self
+    }
+
+    /// For `ftp://`: explicit FTPS (RFC 4217 `AUTH TLS` before login, protected data
+    /// connections), trusting the same roots as HTTPS ([`Self::root_certificate`],
+    /// [`Self::insecure`]). A server that refuses `AUTH TLS` is an error, never a fallback.
+    pub fn ftp_tls(mut self, yes: bool) -> Self {
+        self.ftp_tls = yes;
         self
     }
 

@@ -46,11 +46,27 @@ impl Budget {
         e: Error,
         progressed: bool,
     ) -> Result<Duration, Error> {
+        let policy = Policy {
+            retries: req.retries,
+            first: req.retry_delay,
+            max: req.max_retry_delay,
+        };
+        self.failed_with(&policy, reporter, e, progressed)
+    }
+
+    /// [`Self::failed`] for any kind of transfer (uploads too).
+    pub(crate) fn failed_with(
+        &mut self,
+        policy: &Policy,
+        reporter: &dyn Reporter,
+        e: Error,
+        progressed: bool,
+    ) -> Result<Duration, Error> {
         self.total += 1;
         if progressed {
             self.in_a_row = 0;
         }
-        if !e.is_retryable() || self.in_a_row >= req.retries {
+        if !e.is_retryable() || self.in_a_row >= policy.retries {
             return Err(if self.total > 1 {
                 Error::GaveUp {
                     attempts: self.total,
@@ -61,12 +77,7 @@ impl Budget {
             });
         }
         self.in_a_row += 1;
-        let wait = delay(
-            self.in_a_row,
-            req.retry_delay,
-            req.max_retry_delay,
-            e.retry_after(),
-        );
+        let wait = delay(self.in_a_row, policy.first, policy.max, e.retry_after());
         reporter.report(Event::Retrying {
             error: &e,
             attempt: self.in_a_row,
@@ -74,6 +85,17 @@ impl Budget {
         });
         Ok(wait)
     }
+}
+
+/// How many failures in a row are retried, and the back-off between them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    /// Retries after consecutive retryable failures.
+    pub(crate) retries: u32,
+    /// The first back-off.
+    pub(crate) first: Duration,
+    /// The longest back-off.
+    pub(crate) max: Duration,
 }
 
 /// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).

@@ -1,4 +1,5 @@
-//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests.
+//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests, and [`Vsftpd`], a real
+//! FTP(S) server started for a test.
 //!
 //! [`FaultServer`] listens on `127.0.0.1:0` on its own thread and runtime,
 //! so it serves `#[test]` and `#[tokio::test]` alike, and stops when dropped.
@@ -38,9 +39,11 @@ mod server;
 mod state;
 mod tls;
 mod validators;
+mod vsftpd;
 
 pub use corpus::{Body, pattern_byte, pattern_bytes};
 pub use fault::Fault;
 pub use resource::{DEFAULT_LAST_MODIFIED_UNIX, Redirect, Resource};
 pub use server::FaultServer;
 pub use state::Served;
+pub use vsftpd::{Vsftpd, VsftpdOptions};

@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Download URL(s), resuming any partial download left by an earlier run.
     Get(GetArgs),
+    /// Upload LOCAL to URL (ftp://), continuing what the server already holds.
+    Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
 }
@@ -125,6 +127,68 @@ pub struct GetArgs {
     /// User-Agent header to send.
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
+
+    /// Trust the PEM certificate(s) in FILE in addition to the system roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Do not verify TLS certificates (dangerous).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+
+    /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
+    /// that refuses TLS is an error, never a fallback to plain FTP.
+    #[arg(long)]
+    pub ftp_ssl: bool,
+}
+
+/// Arguments of `durl put`.
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// The file to upload.
+    #[arg(value_name = "LOCAL")]
+    pub local: PathBuf,
+
+    /// Where to: ftp://[user[:password]@]host[:port]/path (a path ending in `/` takes LOCAL's
+    /// name). http(s) uploads are not supported yet.
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Replace a remote file that is longer than LOCAL or differs from it (a remote file that
+    /// is a prefix of LOCAL is completed either way).
+    #[arg(long)]
+    pub force: bool,
+
+    /// No progress bar and no summary line; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Limit the upload rate, e.g. 500K or 2M (bytes per second, K = 1024).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
+
+    /// How many times to retry after a retryable failure (network error, stall, 4xx FTP reply).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub retries: u32,
+
+    /// Seconds before the first retry; the delay doubles per consecutive failure (with
+    /// jitter) up to 60 s.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub retry_delay: f64,
+
+    /// Seconds the server may accept no data (or not answer) before the connection counts as
+    /// stalled and is retried.
+    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
+    pub stall_timeout: f64,
+
+    /// Seconds allowed for establishing a connection (TCP and TLS).
+    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
+    pub connect_timeout: f64,
+
+    /// Explicit FTPS (AUTH TLS before login; data protected too). A server that refuses TLS
+    /// is an error, never a fallback to plain FTP.
+    #[arg(long)]
+    pub ftp_ssl: bool,
 
     /// Trust the PEM certificate(s) in FILE in addition to the system roots.
     #[arg(long, value_name = "FILE")]

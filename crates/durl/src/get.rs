@@ -147,15 +147,6 @@ pub(crate) fn request(
     cancel: &CancellationToken,
 ) -> anyhow::Result<GetRequest> {
     let url = entry.urls[0].as_str();
-    let secs = |name: &str, v: f64| {
-        if v.is_finite() && v > 0.0 {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(UsageError(format!(
-                "{name} must be a positive number of seconds, not {v}"
-            )))
-        }
-    };
     let mut req = GetRequest::new(url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .mirrors(&entry.urls[1..])
@@ -179,6 +170,7 @@ pub(crate) fn request(
         )
         .headers(headers(&args.headers)?)
         .insecure(args.insecure)
+        .ftp_tls(args.ftp_ssl)
         .cancel_token(cancel.clone());
     if let Some(ua) = &args.user_agent {
         req = req.user_agent(ua.clone());
@@ -193,6 +185,17 @@ pub(crate) fn request(
         None => req.dir(dir),
     };
     Ok(req)
+}
+
+/// A positive number of seconds from option `name`.
+pub(crate) fn secs(name: &str, v: f64) -> Result<Duration, UsageError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(UsageError(format!(
+            "{name} must be a positive number of seconds, not {v}"
+        )))
+    }
 }
 
 /// Parses `-H "Name: value"` arguments.
@@ -210,7 +213,7 @@ fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
 
 /// Cancels the downloads on SIGINT, SIGTERM or SIGHUP (a closed terminal) and remembers which
 /// arrived.
-async fn watch_signals(cancel: CancellationToken, which: Arc<AtomicU8>) {
+pub(crate) async fn watch_signals(cancel: CancellationToken, which: Arc<AtomicU8>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),

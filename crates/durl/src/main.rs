@@ -7,6 +7,7 @@ mod exit;
 mod get;
 mod input_file;
 mod progress;
+mod put;
 mod serve;
 
 use std::io::IsTerminal as _;
@@ -19,6 +20,7 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         args::Command::Get(a) => get::run(a),
+        args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
     };
     match result {

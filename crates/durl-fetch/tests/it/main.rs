@@ -3,6 +3,7 @@
 
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
 mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors
+mod ftp_put; // ftp:// uploads and FTPS against a real vsftpd: resume, refusals, certificates
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
 mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped
 mod naming; // file names from Content-Disposition and URLs

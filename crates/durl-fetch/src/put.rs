@@ -1,0 +1,222 @@
+//! [`PutRequest`] and [`put`]: uploading a local file, resumably. The scheme picks the engine;
+//! today only `ftp://` ([`crate::ftp::put`]). An HTTP engine (tus) would slot in beside it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::events::Reporter;
+use crate::retry::Policy;
+use crate::{Error, ftp};
+
+/// An upload to perform. Build with [`PutRequest::new`] and the setters.
+#[derive(Debug, Clone)]
+pub struct PutRequest {
+    pub(crate) local: PathBuf,
+    pub(crate) url: Url,
+    pub(crate) overwrite: bool,
+    pub(crate) limit_rate: Option<u64>,
+    pub(crate) retries: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) max_retry_delay: Duration,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) root_certificates: Vec<PathBuf>,
+    pub(crate) insecure: bool,
+    pub(crate) ftp_tls: bool,
+    pub(crate) cancel: CancellationToken,
+}
+
+/// How an upload ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PutOutcome {
+    /// Where the file went (without its password).
+    pub url: Url,
+    /// The file's length, which the server confirmed.
+    pub bytes: u64,
+    /// How much the server already held when this run started.
+    pub resumed_from: u64,
+    /// Bytes sent in this run (including any sent again after a failure).
+    pub sent: u64,
+    /// Nothing had to be sent: the server already held the whole file.
+    pub already_complete: bool,
+}
+
+impl PutRequest {
+    /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
+    /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). A URL ending in `/` names
+    /// a directory: the local file's name is appended.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`], [`Error::UnsupportedScheme`], or [`Error::UploadUnsupported`]
+    /// for `http(s)://` (not implemented yet).
+    pub fn new(local: impl Into<PathBuf>, url: &str) -> Result<PutRequest, Error> {
+        let local = local.into();
+        let mut parsed = Url::parse(url).map_err(|source| Error::InvalidUrl {
+            url: url.to_owned(),
+            source,
+        })?;
+        match parsed.scheme() {
+            "ftp" => {}
+            "http" | "https" => return Err(Error::UploadUnsupported { url: parsed }),
+            scheme => {
+                return Err(Error::UnsupportedScheme {
+                    scheme: scheme.to_owned(),
+                    url: parsed,
+                });
+            }
+        }
+        if parsed.path().ends_with('/')
+            && let Some(name) = local.file_name().and_then(|n| n.to_str())
+            && let Ok(mut segments) = parsed.path_segments_mut()
+        {
+            segments.pop_if_empty().push(name);
+        }
+        Ok(PutRequest {
+            local,
+            url: parsed,
+            overwrite: false,
+            limit_rate: None,
+            retries: 10,
+            retry_delay: Duration::from_secs(1),
+            max_retry_delay: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(15),
+            root_certificates: Vec::new(),
+            insecure: false,
+            ftp_tls: false,
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    /// The URL to upload to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The local file.
+    pub fn local(&self) -> &Path {
+        &self.local
+    }
+
+    /// Replace a remote file that is longer than the local one or differs from it (without
+    /// this, such a file is [`Error::RemoteExists`]). A remote file that is a prefix of the
+    /// local one is still completed, not sent again.
+    pub fn overwrite(mut self, yes: bool) -> Self {
+        self.overwrite = yes;
+        self
+    }
+
+    /// Limit the upload to `bytes_per_sec`.
+    pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
+        self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
+        self
+    }
+
+    /// Retries after consecutive retryable failures; an attempt that sent bytes resets the
+    /// count.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// The first back-off delay; it doubles per failure (with jitter) up to `max`.
+    pub fn retry_delay(mut self, first: Duration, max: Duration) -> Self {
+        self.retry_delay = first;
+        self.max_retry_delay = max.max(first);
+        self
+    }
+
+    /// How long the server may accept no data (or not answer) before the connection counts
+    /// as stalled.
+    pub fn stall_timeout(mut self, t: Duration) -> Self {
+        self.stall_timeout = t;
+        self
+    }
+
+    /// How long connecting may take.
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Trust the PEM certificates in `path` besides the system roots (FTPS).
+    pub fn root_certificate(mut self, path: impl AsRef<Path>) -> Self {
+        self.root_certificates.push(path.as_ref().to_owned());
+        self
+    }
+
+    /// Skip TLS certificate verification (FTPS).
+    pub fn insecure(mut self, yes: bool) -> Self {
+        self.insecure = yes;
+        self
+    }
+
+    /// Explicit FTPS, as [`crate::GetRequest::ftp_tls`].
+    pub fn ftp_tls(mut self, yes: bool) -> Self {
+        self.ftp_tls = yes;
+        self
+    }
+
+    /// A token that stops the upload ([`Error::UploadInterrupted`]) when cancelled.
+    pub fn cancel_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    pub(crate) fn retry_policy(&self) -> Policy {
+        Policy {
+            retries: self.retries,
+            first: self.retry_delay,
+            max: self.max_retry_delay,
+        }
+    }
+}
+
+/// Uploads `req.local` to `req.url`, continuing what the server already holds.
+///
+/// For `ftp://`: the server's `SIZE` says how much it has; that prefix is checked against the
+/// local file (its last 64 KiB are read back), then the rest is sent (`REST` + `STOR`, or
+/// `APPE`), and the final `SIZE` must equal the local length. A remote file that is longer or
+/// differs is refused unless [`PutRequest::overwrite`]. An interrupted upload (even `kill -9`)
+/// continues on the next call: no local state is needed.
+///
+/// # Errors
+/// Any [`Error`]; notably [`Error::RemoteExists`], [`Error::UploadMismatch`],
+/// [`Error::Ftp`] (login, permission), [`Error::UploadInterrupted`].
+pub async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
+    match req.url.scheme() {
+        "ftp" => ftp::put::put(req, reporter).await,
+        _ => Err(Error::UploadUnsupported {
+            url: req.url.clone(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_and_directory_urls() {
+        let req = PutRequest::new("dir/a b.bin", "ftp://h/up/").unwrap();
+        assert_eq!(req.url().as_str(), "ftp://h/up/a%20b.bin");
+        let req = PutRequest::new("a.bin", "ftp://h/up/x.bin").unwrap();
+        assert_eq!(req.url().as_str(), "ftp://h/up/x.bin");
+        assert!(matches!(
+            PutRequest::new("a", "https://h/x"),
+            Err(Error::UploadUnsupported { .. })
+        ));
+        assert!(matches!(
+            PutRequest::new("a", "gopher://h/x"),
+            Err(Error::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(
+            PutRequest::new("a", "not a url"),
+            Err(Error::InvalidUrl { .. })
+        ));
+    }
+}

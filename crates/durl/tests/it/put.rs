@@ -1,0 +1,141 @@
+//! `durl put` end to end against a real vsftpd: kill -9 mid-upload then resume, refusals and
+//! their exit codes, FTPS with --cacert and -k.
+
+use std::time::{Duration, Instant};
+
+use durl_testkit::{Vsftpd, VsftpdOptions, pattern_bytes};
+
+use crate::durl;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn upload_server(tls: bool) -> Vsftpd {
+    Vsftpd::start_with(VsftpdOptions { upload: true, tls })
+}
+
+#[test]
+fn kill_9_mid_upload_then_the_same_command_completes_it() {
+    let len: u64 = 6 << 20;
+    let server = upload_server(false);
+    let dir = tempfile::tempdir().unwrap();
+    let data = pattern_bytes(21, 0..len);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let url = server.url("up/big.bin");
+    let remote = server.root().join("up/big.bin");
+
+    let mut child = durl(dir.path())
+        .args(["put", "-q", "--limit-rate", "2M", "big.bin", &url])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&remote).map_or(0, |m| m.len()) < 1 << 20 {
+        assert!(Instant::now() < deadline, "the upload never reached 1 MiB");
+        assert!(child.try_wait().unwrap().is_none(), "durl put ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = server.wait_transfers(true, 1)[0];
+    assert!(partial >= 1 << 20 && partial < len, "partial {partial}");
+
+    let out = durl(dir.path())
+        .args(["put", "big.bin", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(server.read("up/big.bin").unwrap() == data, "exact bytes");
+    assert_eq!(server.wait_transfers(true, 2), [partial, len - partial]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("big.bin") && stderr.contains("resumed at"),
+        "{stderr}"
+    );
+
+    // Once more: already complete, exit 0, nothing sent.
+    let out = durl(dir.path())
+        .args(["put", "big.bin", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("already complete"));
+    assert_eq!(server.transfers(true).len(), 2);
+}
+
+#[test]
+fn refusals_and_bad_arguments_have_their_exit_codes() {
+    let server = upload_server(false);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.bin"), pattern_bytes(22, 0..100_000)).unwrap();
+    let run = |args: &[&str]| durl(dir.path()).args(args).output().unwrap();
+
+    // A longer remote file: exit 7 and a hint, untouched; --force replaces it.
+    server.put("up/f.bin", &pattern_bytes(22, 0..200_000));
+    let out = run(&["put", "f.bin", &server.url("up/f.bin")]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.read("up/f.bin").unwrap().len(), 200_000);
+    let out = run(&["put", "-q", "--force", "f.bin", &server.url("up/f.bin")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        server.read("up/f.bin").unwrap(),
+        pattern_bytes(22, 0..100_000)
+    );
+
+    // http(s) is not supported yet: a usage error.
+    let out = run(&["put", "f.bin", "https://127.0.0.1:1/f.bin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not supported yet"));
+    // A wrong login: exit 4, without the password.
+    let url = server
+        .url("up/g.bin")
+        .replace("ftp://", "ftp://bob:hunter2@");
+    let out = run(&["put", "--retries", "0", "f.bin", &url]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("hunter2"));
+    // A missing local file: exit 3.
+    let out = run(&["put", "nope.bin", &server.url("up/")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+}
+
+#[test]
+fn ftp_ssl_needs_a_trusted_certificate_or_insecure() {
+    let server = upload_server(true);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), server.cert_pem().unwrap()).unwrap();
+    std::fs::write(dir.path().join("f.bin"), pattern_bytes(23, 0..300_000)).unwrap();
+    let url = server.url("up/f.bin");
+    let run = |args: &[&str]| durl(dir.path()).args(args).output().unwrap();
+
+    let out = run(&["put", "--ftp-ssl", "--retries", "0", "f.bin", &url]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("TLS"), "{}", text(&out.stderr));
+    let out = run(&[
+        "put",
+        "-q",
+        "--ftp-ssl",
+        "--cacert",
+        "ca.pem",
+        "f.bin",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        server.read("up/f.bin").unwrap(),
+        pattern_bytes(23, 0..300_000)
+    );
+    // durl get takes the same options.
+    let out = run(&["get", "-q", "--ftp-ssl", "-o", "back.bin", &url]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let out = run(&["get", "-q", "--ftp-ssl", "-k", "-o", "back.bin", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read(dir.path().join("back.bin")).unwrap(),
+        pattern_bytes(23, 0..300_000)
+    );
+}
