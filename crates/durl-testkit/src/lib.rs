@@ -1,4 +1,5 @@
-//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests.
+//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests, and a small FTP one
+//! ([`FtpServer`]).
 //!
 //! [`FaultServer`] listens on `127.0.0.1:0` on its own thread and runtime,
 //! so it serves `#[test]` and `#[tokio::test]` alike, and stops when dropped.
@@ -30,6 +31,8 @@
 mod connection;
 mod corpus;
 mod fault;
+mod ftp;
+mod ftp_session;
 mod range;
 mod request;
 mod resource;
@@ -38,9 +41,12 @@ mod server;
 mod state;
 mod tls;
 mod validators;
+mod vsftpd;
 
 pub use corpus::{Body, pattern_byte, pattern_bytes};
 pub use fault::Fault;
+pub use ftp::{DEFAULT_MDTM, FtpFault, FtpServer, Retr};
 pub use resource::{DEFAULT_LAST_MODIFIED_UNIX, Redirect, Resource};
 pub use server::FaultServer;
 pub use state::Served;
+pub use vsftpd::Vsftpd;
