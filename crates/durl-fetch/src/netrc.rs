@@ -219,7 +219,9 @@ mod tests {
     fn the_url_comes_first_then_the_given_login_then_netrc_then_anonymous() {
         let entries = parse("machine h login nu password np\nmachine k login ku\n");
         let s = |v: &str| Some(v.to_owned());
-        let table: &[(Pair, Pair, &str, Option<(&str, &str)>)] = &[
+        // (URL's, given, host) -> the login chosen
+        type Row = (Pair, Pair, &'static str, Option<(&'static str, &'static str)>);
+        let table: &[Row] = &[
             (
                 (s("uu"), s("up")),
                 (s("gu"), s("gp")),
