@@ -220,7 +220,12 @@ mod tests {
         let entries = parse("machine h login nu password np\nmachine k login ku\n");
         let s = |v: &str| Some(v.to_owned());
         // (URL's, given, host) -> the login chosen
-        type Row = (Pair, Pair, &'static str, Option<(&'static str, &'static str)>);
+        type Row = (
+            Pair,
+            Pair,
+            &'static str,
+            Option<(&'static str, &'static str)>,
+        );
         let table: &[Row] = &[
             (
                 (s("uu"), s("up")),

@@ -86,7 +86,9 @@ fn the_ftp_server_greets_refuses_unknown_commands_and_stops_on_drop() {
     reader.read_line(&mut line).unwrap();
     assert!(line.starts_with("220 "), "{line:?}");
     let mut ask = |command: &str| {
-        (&tcp).write_all(format!("{command}\r\n").as_bytes()).unwrap();
+        (&tcp)
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
         line
