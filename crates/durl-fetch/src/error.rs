@@ -153,6 +153,18 @@ pub enum Error {
         /// The server's reply text.
         reply: Box<str>,
     },
+    /// An FTP transfer disagrees with the length `SIZE` announced (RFC 3659 §4): more bytes
+    /// followed it, or the server reported a complete transfer (226) that is shorter. Not
+    /// retried; the partial (never longer than `size`) is kept.
+    #[error("{url}: SIZE said {size} bytes, but {detail}")]
+    SizeMismatch {
+        /// The URL (without its password).
+        url: Url,
+        /// What `SIZE` said.
+        size: u64,
+        /// What the transfer did instead.
+        detail: String,
+    },
     /// The connection to an FTP server failed, was cut, or its reply made no sense.
     #[error("FTP connection to {url} failed")]
     FtpConnection {
@@ -247,8 +259,16 @@ impl std::fmt::Display for RemoteConflict {
 pub enum ErrorKind {
     /// Bad URL, scheme or setting.
     Usage,
-    /// An HTTP error status, or an FTP server refusing a command.
+    /// An HTTP error status, or an FTP server refusing a command (other than the three
+    /// below).
     Http,
+    /// An FTP server refused the login (RFC 959 §4.2: 530 "Not logged in", or 532).
+    LoginRefused,
+    /// The remote file does not exist (FTP 550 to `SIZE`/`MDTM`, or a 550 whose text says so).
+    RemoteNotFound,
+    /// The server does not let this user read the file (FTP 550/553 or another 5xx whose
+    /// text says "permission"/"denied", or 550 to `RETR` of a file `SIZE` found).
+    PermissionDenied,
     /// Transport failures: network, TLS, stalls, short bodies, redirects.
     Network,
     /// The server broke the Range protocol.
@@ -297,7 +317,13 @@ impl Error {
             | Error::UnsupportedScheme { .. }
             | Error::UploadUnsupported { .. }
             | Error::Setup { .. } => ErrorKind::Usage,
-            Error::Status { .. } | Error::Ftp { .. } => ErrorKind::Http,
+            Error::Status { .. } => ErrorKind::Http,
+            Error::Ftp {
+                command,
+                code,
+                reply,
+                ..
+            } => ftp_kind(command, *code, reply),
             Error::Network { .. }
             | Error::Redirect { .. }
             | Error::Stalled { .. }
@@ -306,6 +332,7 @@ impl Error {
             | Error::ShortBody { .. } => ErrorKind::Network,
             Error::BadRange { .. }
             | Error::TooManyRestarts { .. }
+            | Error::SizeMismatch { .. }
             | Error::UploadMismatch { .. } => ErrorKind::Protocol,
             Error::Io { .. } | Error::LocalChanged { .. } => ErrorKind::Io,
             Error::OutputExists { .. } | Error::RemoteExists { .. } => ErrorKind::Exists,
@@ -330,5 +357,84 @@ impl Error {
     ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
+    }
+}
+
+/// The class of an FTP refusal: by reply code (RFC 959 §4.2.1), then by the command and the
+/// reply text, since servers use 550 ("Requested action not taken. File unavailable") both
+/// for a missing file and for one they will not open.
+fn ftp_kind(command: &str, code: u16, reply: &str) -> ErrorKind {
+    let text = reply.to_ascii_lowercase();
+    let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    match code {
+        // 530 Not logged in; 532 Need account (RFC 959 §4.2.1).
+        530 | 532 => ErrorKind::LoginRefused,
+        500..=599 if says(&["permission", "denied", "not allowed", "forbidden", "access"]) => {
+            ErrorKind::PermissionDenied
+        }
+        550 if says(&["no such", "not found", "does not exist", "doesn't exist"]) => {
+            ErrorKind::RemoteNotFound
+        }
+        // RFC 3659 §4.2, §3.2: SIZE and MDTM answer 550 when the file is not there.
+        550 if matches!(command, "SIZE" | "MDTM") => ErrorKind::RemoteNotFound,
+        // RETR is only sent after SIZE found the file (or was not implemented): what is
+        // there cannot be opened, as vsftpd says for an unreadable file ("Failed to open").
+        550 if command == "RETR" => ErrorKind::PermissionDenied,
+        // 553 Requested action not taken. File name not allowed.
+        553 => ErrorKind::PermissionDenied,
+        _ => ErrorKind::Http,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ftp_refusals_are_classified_by_code_command_and_text() {
+        use ErrorKind::*;
+        let table: &[(&str, u16, &str, ErrorKind)] = &[
+            ("login", 530, "Login incorrect.", LoginRefused),
+            ("login", 530, "Permission denied.", LoginRefused),
+            (
+                "RETR",
+                530,
+                "Please login with USER and PASS.",
+                LoginRefused,
+            ),
+            ("SIZE", 550, "Could not get file size.", RemoteNotFound), // vsftpd
+            (
+                "MDTM",
+                550,
+                "Could not get file modification time.",
+                RemoteNotFound,
+            ),
+            (
+                "RETR",
+                550,
+                "f.bin: No such file or directory",
+                RemoteNotFound,
+            ), // ProFTPD
+            ("RETR", 550, "Failed to open file.", PermissionDenied), // vsftpd, unreadable
+            ("RETR", 550, "f.bin: Permission denied", PermissionDenied), // ProFTPD
+            ("SIZE", 550, "f.bin: Permission denied", PermissionDenied),
+            ("RETR", 553, "Could not create file.", PermissionDenied),
+            ("RETR", 521, "Access denied", PermissionDenied),
+            (
+                "TYPE I",
+                504,
+                "Command not implemented for that parameter.",
+                Http,
+            ),
+            ("CWD", 550, "Failed to change directory.", Http),
+            ("RETR", 451, "Local error in processing.", Http),
+        ];
+        for &(command, code, reply, want) in table {
+            assert_eq!(
+                ftp_kind(command, code, reply),
+                want,
+                "{command} {code} {reply}"
+            );
+        }
     }
 }

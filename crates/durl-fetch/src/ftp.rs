@@ -1,25 +1,30 @@
-//! `ftp://` downloads over one connection, with the part file, state file, retries and commit
-//! of HTTP ([`crate::transfer`]): login (the URL's user, else `anonymous`), `TYPE I`, passive
-//! mode (`EPSV` if `FEAT` offers it, else `PASV`), `SIZE` and `MDTM` as length and validator
-//! (`MDTM` is the state's `last-modified`), then `REST <offset>` + `RETR`. A partial whose
-//! `SIZE` or `MDTM` changed is discarded; without `REST` the download starts again from 0.
+//! `ftp://` downloads, with the part file, state file, retries and commit of HTTP
+//! ([`crate::transfer`]): login (RFC 959 §4.1.1 `USER`/`PASS`; the URL's user, else
+//! [`GetRequest::login`], else `.netrc`, else `anonymous`), `TYPE I`, passive mode (RFC 2428
+//! `EPSV` if `FEAT` offers it, else `PASV`), `SIZE` and `MDTM` (RFC 3659 §4, §3) as length
+//! and validator (`MDTM` is the state's `last-modified`), then `REST <offset>` (RFC 3659 §5)
+//! and `RETR` on one connection, or segments over several ([`crate::ftp_segment`]). A
+//! partial whose `SIZE` or `MDTM` changed is discarded; without `REST` the download starts
+//! again from 0; a transfer longer or shorter than `SIZE` is never completed.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use suppaftp::FtpError;
-use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::events::{Event, Reporter, RestartReason};
 use crate::journal::{State, url_key};
 use crate::part::PartFile;
+use crate::ranges::RangeSet;
 use crate::rate::RateLimiter;
 use crate::request::Destination;
+use crate::segments::{Fetcher, MIN_SPLIT, Split, SplitEnd};
+use crate::sources::Sources;
 use crate::transfer::{self, Outcome, Paths, already_complete};
 use crate::validator::Validators;
-use crate::{Error, GetRequest, filename, retry};
+use crate::{Error, GetRequest, filename, ftp_segment, retry};
 use session::{Control, Link, Session};
 
 pub(crate) mod put;
@@ -29,21 +34,21 @@ mod tls;
 /// How often the partial may be thrown away in one run (as for HTTP).
 const MAX_RESTARTS: u32 = 3;
 /// The read buffer for the data connection.
-const CHUNK: usize = 256 << 10;
+pub(crate) const CHUNK: usize = 256 << 10;
 /// Replies to `REST` (or to `RETR` after it) that mean "no resuming here": syntax error,
 /// not implemented, parameter not implemented, and RFC 3659 §5.5's invalid REST parameter.
-const REST_REFUSED: [u16; 5] = [500, 501, 502, 504, 554];
+pub(crate) const REST_REFUSED: [u16; 5] = [500, 501, 502, 504, 554];
 
 /// Where and as whom to log in, from the URL.
-struct Target {
+pub(crate) struct Target {
     host: String,
     port: u16,
     user: String,
     password: String,
     /// The file's path relative to the login directory (RFC 1738 §3.2.2), decoded.
-    path: String,
+    pub(crate) path: String,
     /// The URL without its password, for messages.
-    shown: Url,
+    pub(crate) shown: Url,
 }
 
 impl Target {
@@ -77,7 +82,30 @@ impl Target {
         })
     }
 
-    fn connection_error(&self, source: std::io::Error) -> Error {
+    /// [`Target::parse`], with the login completed in this order: the URL's user and
+    /// password, then [`GetRequest::login`], then the `.netrc` entry for the host, then
+    /// `anonymous`.
+    pub(crate) fn for_request(req: &GetRequest) -> Result<Target, Error> {
+        let mut target = Target::parse(&req.url)?;
+        let entries = req
+            .netrc
+            .as_ref()
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .map(|text| crate::netrc::parse(&text))
+            .unwrap_or_default();
+        let from_url = (!req.url.username().is_empty()).then(|| target.user.clone());
+        let url_password = req.url.password().map(|_| target.password.clone());
+        let given = (req.login.user.clone(), req.login.password.clone());
+        if let Some((user, password)) =
+            crate::netrc::choose((from_url, url_password), given, &entries, &target.host)
+        {
+            target.user = user;
+            target.password = password;
+        }
+        Ok(target)
+    }
+
+    pub(crate) fn connection_error(&self, source: std::io::Error) -> Error {
         Error::FtpConnection {
             url: self.shown.clone(),
             source,
@@ -101,7 +129,7 @@ impl Target {
         }
     }
 
-    fn stalled(&self, timeout: Duration) -> Error {
+    pub(crate) fn stalled(&self, timeout: Duration) -> Error {
         Error::Stalled {
             url: self.shown.clone(),
             timeout,
@@ -117,7 +145,7 @@ fn reply_text(body: &[u8]) -> String {
 }
 
 /// Runs one control-connection step with the stall timeout.
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     target: &Target,
     timeout: Duration,
     command: &'static str,
@@ -130,13 +158,13 @@ async fn timed<T>(
 }
 
 /// What the server says about the file.
-struct Remote {
-    size: Option<u64>,
-    mdtm: Option<String>,
+pub(crate) struct Remote {
+    pub(crate) size: Option<u64>,
+    pub(crate) mdtm: Option<String>,
 }
 
 /// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
-async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
+pub(crate) async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
     let tls = match req.ftp_tls {
         true => Some(tls::client_config(&req.root_certificates, req.insecure)?),
         false => None,
@@ -151,7 +179,11 @@ async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
 
 /// `SIZE` and `MDTM`. A missing file is an error here; a server that does not implement
 /// them leaves them unknown.
-async fn probe(target: &Target, req: &GetRequest, ftp: &mut Control) -> Result<Remote, Error> {
+pub(crate) async fn probe(
+    target: &Target,
+    req: &GetRequest,
+    ftp: &mut Control,
+) -> Result<Remote, Error> {
     let stall = req.stall_timeout;
     let optional = |r: Result<_, Error>| match r {
         Ok(v) => Ok(Some(v)),
@@ -194,9 +226,10 @@ struct FtpGet<'a> {
     limiter: Option<RateLimiter>,
 }
 
-/// Downloads an `ftp://` URL over one connection (`connections` is ignored).
+/// Downloads an `ftp://` URL: one stream, or segments over `connections` control
+/// connections.
 pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Outcome, Error> {
-    let target = Target::parse(&req.url)?;
+    let target = Target::for_request(req)?;
     let dest = match &req.destination {
         Destination::File(path) => path.clone(),
         Destination::Dir(dir) => dir.join(filename::choose(None, &req.url)),
@@ -255,8 +288,6 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
             State::fresh(&req.url)
         }
     };
-    let mut state = state; // a single stream continues up to the first hole
-    state.have = crate::ranges::RangeSet::prefix(state.have.prefix_end());
     let resumed_from = state.durable();
     part.begin(state).await?;
     FtpGet {
@@ -338,11 +369,19 @@ impl FtpGet<'_> {
         self.part.begin(State::fresh(&self.req.url)).await
     }
 
-    /// One control connection: login, probe, check the partial, `REST` + `RETR`, stream.
+    /// One control connection: login, probe, check the partial; then either the segments
+    /// (each on its own connection) or `REST` + `RETR` and one stream on this one.
     async fn attempt(&mut self) -> Result<Step, Error> {
         let mut session = connect(&self.target, self.req).await?;
         self.rest &= session.rest;
         let remote = probe(&self.target, self.req, &mut session.ftp).await?;
+        if let Some(step) = self.check_partial(&remote).await? {
+            return Ok(step);
+        }
+        if self.splittable() {
+            let _ = tokio::time::timeout(self.req.stall_timeout, session.ftp.quit()).await;
+            return self.split().await;
+        }
         let step = self.transfer(&mut session.ftp, remote).await;
         if step.is_ok() {
             let _ = tokio::time::timeout(self.req.stall_timeout, session.ftp.quit()).await;
@@ -350,55 +389,113 @@ impl FtpGet<'_> {
         step
     }
 
-    async fn transfer(&mut self, ftp: &mut Control, remote: Remote) -> Result<Step, Error> {
-        let offset = self.part.written();
+    /// Keeps the partial if the server still has its version (same `SIZE` and `MDTM`) and
+    /// resumes; else starts a fresh state with the server's.
+    async fn check_partial(&mut self, remote: &Remote) -> Result<Option<Step>, Error> {
+        if !self.part.have().is_empty() {
+            let state = self
+                .part
+                .state()
+                .unwrap_or_else(|| State::fresh(&self.req.url));
+            if state.length != remote.size || state.validators.last_modified != remote.mdtm {
+                return Ok(Some(Step::Restart(RestartReason::RemoteChanged)));
+            }
+            if !self.rest {
+                return Ok(Some(Step::Restart(RestartReason::ResumeRefused)));
+            }
+            return Ok(None);
+        }
+        if remote.mdtm.is_none() && !self.warned_weak {
+            self.warned_weak = true;
+            self.reporter.report(Event::NoStrongValidator);
+        }
+        let fresh = State {
+            length: remote.size,
+            validators: Validators {
+                last_modified: remote.mdtm.clone(),
+                ..Validators::default()
+            },
+            ..State::fresh(&self.req.url)
+        };
+        self.part.begin(fresh).await?;
+        Ok(None)
+    }
+
+    /// Whether the rest comes as segments: the length (`SIZE`) and a validator (`MDTM`) are
+    /// known, the server resumes (`REST`), bytes are missing, and either several connections
+    /// are wanted or the held bytes have holes (left by an earlier split run).
+    fn splittable(&self) -> bool {
+        let Some(state) = self.part.state() else {
+            return false;
+        };
+        let (Some(len), Some(_)) = (state.length, &state.validators.last_modified) else {
+            return false;
+        };
+        if !self.rest {
+            return false;
+        }
+        let have = self.part.have();
+        let missing: u64 = have.missing(len).iter().map(|r| r.end - r.start).sum();
+        let holes = have.ranges().len() > 1 || (!have.is_empty() && have.prefix_end() == 0);
+        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * MIN_SPLIT))
+    }
+
+    /// The missing bytes as segments over up to `connections` control connections, through
+    /// the planner, workers and single writer that HTTP uses ([`crate::segments`]).
+    async fn split(&mut self) -> Result<Step, Error> {
         let state = self
             .part
             .state()
-            .unwrap_or_else(|| State::fresh(&self.req.url));
-        if offset > 0 {
-            if state.length != remote.size || state.validators.last_modified != remote.mdtm {
-                return Ok(Step::Restart(RestartReason::RemoteChanged));
+            .expect("split after a state with a length");
+        self.reporter.report(Event::Started {
+            path: &self.paths.dest,
+            total: state.length,
+            resumed_from: self.part.have().total(),
+        });
+        let sources = Sources::new(&self.req.url, &[]);
+        let split = Split {
+            req: self.req,
+            fetcher: Fetcher::Ftp(&self.target),
+            reporter: self.reporter,
+            state,
+            limiter: self.limiter.as_ref(),
+            sources: &sources,
+        };
+        let end = split.run(&mut self.part, &mut self.fetched, None).await;
+        self.reporter.report(Event::Connections { active: 0 });
+        match end? {
+            SplitEnd::Complete => Ok(Step::Complete),
+            SplitEnd::Restart(reason) => {
+                if reason == RestartReason::ResumeRefused {
+                    self.rest = false;
+                }
+                Ok(Step::Restart(reason))
             }
-            if !self.rest {
-                return Ok(Step::Restart(RestartReason::ResumeRefused));
-            }
-        } else {
-            if remote.mdtm.is_none() && !self.warned_weak {
-                self.warned_weak = true;
-                self.reporter.report(Event::NoStrongValidator);
-            }
-            self.part
-                .begin(State {
-                    length: remote.size,
-                    validators: Validators {
-                        last_modified: remote.mdtm.clone(),
-                        ..Validators::default()
-                    },
-                    ..State::fresh(&self.req.url)
-                })
-                .await?;
         }
+    }
+
+    /// One stream from the first byte missing: `REST` + `RETR`, up to `SIZE`, then checks
+    /// that the transfer ends there.
+    async fn transfer(&mut self, ftp: &mut Control, remote: Remote) -> Result<Step, Error> {
+        if self.part.have().ranges().len() > 1 {
+            // A single stream continues up to the first hole; what lies beyond it goes.
+            let mut state = self.part.state().expect("a partial has a state");
+            state.have = RangeSet::prefix(state.have.prefix_end());
+            self.part.begin(state).await?;
+        }
+        let offset = self.part.written();
         self.reporter.report(Event::Started {
             path: &self.paths.dest,
             total: remote.size,
             resumed_from: offset,
         });
-        if remote.size == Some(offset) && offset > 0 {
-            return Ok(Step::Complete);
-        }
         let stall = self.req.stall_timeout;
         if offset > 0 {
+            // RFC 3659 §5: the offset goes out as `REST` right before `RETR`.
             let _ = ftp.resume_transfer(offset as usize).await;
         }
-        let retr = timed(
-            &self.target,
-            stall,
-            "RETR",
-            ftp.retr_as_stream(&self.target.path),
-        )
-        .await;
-        let mut stream = match retr {
+        let retr = ftp.retr_as_stream(&self.target.path);
+        let mut stream = match timed(&self.target, stall, "RETR", retr).await {
             Ok(stream) => stream,
             Err(Error::Ftp { code, .. }) if offset > 0 && REST_REFUSED.contains(&code) => {
                 self.rest = false;
@@ -414,11 +511,7 @@ impl FtpGet<'_> {
             if room == 0 {
                 break;
             }
-            let n = match tokio::time::timeout(stall, stream.read(&mut buf[..room])).await {
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(self.target.connection_error(e)),
-                Err(_) => return Err(self.target.stalled(stall)),
-            };
+            let n = ftp_segment::read(&self.target, stall, &mut stream, &mut buf[..room]).await?;
             if n == 0 {
                 break;
             }
@@ -435,17 +528,14 @@ impl FtpGet<'_> {
         }
         let written = self.part.written();
         match remote.size {
-            Some(expected) if written < expected => {
-                drop(stream);
-                Err(Error::ShortBody {
-                    url: self.target.shown.clone(),
-                    received: written,
-                    expected,
-                })
+            Some(size) if written < size => {
+                let finish = stream.finish();
+                Err(ftp_segment::ended_early(&self.target, stall, finish, size, written).await)
             }
-            // SIZE announced the length and it has arrived: the completion reply adds nothing
-            // (a server may even answer 426 to a close right at the end).
-            Some(_) => {
+            // SIZE's length has arrived; the data connection must end there. The completion
+            // reply adds nothing (a server may even answer 426 to a close right at the end).
+            Some(size) => {
+                ftp_segment::nothing_follows(&self.target, stall, &mut stream, size).await?;
                 let _ = tokio::time::timeout(stall, stream.finish()).await;
                 Ok(Step::Complete)
             }

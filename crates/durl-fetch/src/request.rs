@@ -43,6 +43,26 @@ pub struct GetRequest {
     pub(crate) checkpoint_interval: Duration,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) cancel: CancellationToken,
+    /// FTP login when the URL names no user (or no password).
+    pub(crate) login: Login,
+    /// A `.netrc` file consulted for FTP logins the URL and [`GetRequest::login`] leave open.
+    pub(crate) netrc: Option<PathBuf>,
+}
+
+/// A user and password given besides the URL. Its `Debug` never shows the password.
+#[derive(Clone, Default)]
+pub(crate) struct Login {
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl GetRequest {
@@ -86,6 +106,8 @@ impl GetRequest {
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_bytes: u64::MAX,
             cancel: CancellationToken::new(),
+            login: Login::default(),
+            netrc: None,
         })
     }
 
@@ -224,6 +246,20 @@ impl GetRequest {
     pub fn checkpoint_interval(mut self, every: Duration, bytes: u64) -> Self {
         self.checkpoint_interval = every;
         self.checkpoint_bytes = bytes.max(1);
+        self
+    }
+
+    /// The FTP user and password to log in with. The URL's user and password come first;
+    /// `password` also serves a user named in the URL without one. Never stored or printed.
+    pub fn login(mut self, user: Option<String>, password: Option<String>) -> Self {
+        self.login = Login { user, password };
+        self
+    }
+
+    /// A `.netrc` file (`machine`/`default` entries) consulted for an FTP login neither the
+    /// URL nor [`GetRequest::login`] gives; an unreadable file is ignored.
+    pub fn netrc(mut self, path: Option<PathBuf>) -> Self {
+        self.netrc = path;
         self
     }
 

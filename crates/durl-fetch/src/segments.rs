@@ -9,6 +9,11 @@
 //! it takes over the next waiting segment, or half of the largest one still running
 //! ([`plan::split_point`]), so a slow connection never becomes the tail everybody waits for.
 //!
+//! The segments come over HTTP ([`Fetcher::Http`]: ranged requests) or FTP
+//! ([`Fetcher::Ftp`]: one control connection per segment, `REST` + `RETR`, see
+//! [`crate::ftp_segment`]); planning, stealing, the single writer and the checkpoints are
+//! the same for both.
+//!
 //! A segment answered with 200 (the server ignored the range), with another validator or
 //! another length, stops the split download: nothing of it is written, and the caller
 //! restarts cleanly from byte 0.
@@ -56,7 +61,7 @@ impl Slot {
         })
     }
 
-    fn remaining(&self) -> Range<u64> {
+    pub(crate) fn remaining(&self) -> Range<u64> {
         self.pos.load(Ordering::Acquire)..self.end.load(Ordering::Acquire)
     }
 }
@@ -76,10 +81,19 @@ enum WorkerEnd {
     Failed(Error),
 }
 
+/// Where the segments come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Fetcher<'a> {
+    /// Ranged GETs with `If-Range`.
+    Http(&'a Client),
+    /// `REST` + `RETR`, each segment on its own control connection.
+    Ftp(&'a crate::ftp::Target),
+}
+
 /// Everything the workers share.
 pub(crate) struct Split<'a> {
     pub(crate) req: &'a GetRequest,
-    pub(crate) client: &'a Client,
+    pub(crate) fetcher: Fetcher<'a>,
     pub(crate) reporter: &'a dyn Reporter,
     /// The state of the version being fetched (length and validators).
     pub(crate) state: State,
@@ -212,7 +226,12 @@ impl Split<'_> {
             let url = self.sources.pick();
             let result = match initial.take() {
                 Some((resp, start)) => self.stream(resp, start, &slot, &tx).await,
-                None => self.fetch(&url, &slot, &tx).await,
+                None => match self.fetcher {
+                    Fetcher::Http(client) => self.fetch(client, &url, &slot, &tx).await,
+                    Fetcher::Ftp(target) => {
+                        crate::ftp_segment::fetch(self, target, &slot, &tx).await
+                    }
+                },
             };
             let e = match result {
                 Ok(None) => {
@@ -239,13 +258,14 @@ impl Split<'_> {
     /// One ranged request for the rest of the slot.
     async fn fetch(
         &self,
+        client: &Client,
         source: &url::Url,
         slot: &Slot,
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
         let want = slot.remaining();
         let resp = http::send(
-            self.client,
+            client,
             self.req,
             source,
             false,
@@ -324,35 +344,8 @@ impl Split<'_> {
     ) -> Result<Option<RestartReason>, Error> {
         let url = resp.url().clone();
         let mut at = start;
-        while let Some(mut chunk) =
-            http::next_chunk(&mut resp, self.req.stall_timeout, &url).await?
-        {
-            let Range { start: pos, end } = slot.remaining();
-            let chunk_end = at + chunk.len() as u64;
-            if chunk_end <= pos {
-                at = chunk_end;
-                continue;
-            }
-            if at < pos {
-                chunk = chunk.slice((pos - at) as usize..);
-                at = pos;
-            }
-            if at >= end {
-                return Ok(None);
-            }
-            if at + chunk.len() as u64 > end {
-                chunk.truncate((end - at) as usize);
-            }
-            let n = chunk.len() as u64;
-            if let Some(limiter) = self.limiter {
-                limiter.take(n).await;
-            }
-            if tx.send((at, chunk)).await.is_err() {
-                return Ok(None);
-            }
-            at += n;
-            slot.pos.store(at, Ordering::Release);
-            if at >= end {
+        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+            if !self.deliver(&mut at, chunk, slot, tx).await {
                 return Ok(None);
             }
         }
@@ -365,6 +358,44 @@ impl Split<'_> {
                 expected: slot.remaining().end,
             })
         }
+    }
+
+    /// Hands what the slot still wants of `chunk` (which holds the bytes from `*at`) to the
+    /// writer and moves the slot on; false once the slot wants nothing more (its end may have
+    /// moved down while it ran) or the download is over.
+    pub(crate) async fn deliver(
+        &self,
+        at: &mut u64,
+        mut chunk: Bytes,
+        slot: &Slot,
+        tx: &mpsc::Sender<(u64, Bytes)>,
+    ) -> bool {
+        let Range { start: pos, end } = slot.remaining();
+        let chunk_end = *at + chunk.len() as u64;
+        if chunk_end <= pos {
+            *at = chunk_end;
+            return true;
+        }
+        if *at < pos {
+            chunk = chunk.slice((pos - *at) as usize..);
+            *at = pos;
+        }
+        if *at >= end {
+            return false;
+        }
+        if *at + chunk.len() as u64 > end {
+            chunk.truncate((end - *at) as usize);
+        }
+        let n = chunk.len() as u64;
+        if let Some(limiter) = self.limiter {
+            limiter.take(n).await;
+        }
+        if tx.send((*at, chunk)).await.is_err() {
+            return false;
+        }
+        *at += n;
+        slot.pos.store(*at, Ordering::Release);
+        *at < end
     }
 }
 

@@ -218,7 +218,7 @@ impl Transfer<'_> {
             .expect("split after a state with a length");
         let split = Split {
             req: self.req,
-            client: &self.client,
+            fetcher: segments::Fetcher::Http(&self.client),
             reporter: self.reporter,
             state,
             limiter: self.limiter.as_deref(),

@@ -1,5 +1,6 @@
-//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests, and [`Vsftpd`], a real
-//! FTP(S) server started for a test.
+//! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests, a small FTP one
+//! ([`FtpServer`]) for faults a real server will not make, and [`Vsftpd`], a real FTP(S)
+//! server started for a test.
 //!
 //! [`FaultServer`] listens on `127.0.0.1:0` on its own thread and runtime,
 //! so it serves `#[test]` and `#[tokio::test]` alike, and stops when dropped.
@@ -31,6 +32,8 @@
 mod connection;
 mod corpus;
 mod fault;
+mod ftp;
+mod ftp_session;
 mod range;
 mod request;
 mod resource;
@@ -43,6 +46,7 @@ mod vsftpd;
 
 pub use corpus::{Body, pattern_byte, pattern_bytes};
 pub use fault::Fault;
+pub use ftp::{DEFAULT_MDTM, FtpFault, FtpServer, Retr};
 pub use resource::{DEFAULT_LAST_MODIFIED_UNIX, Redirect, Resource};
 pub use server::FaultServer;
 pub use state::Served;

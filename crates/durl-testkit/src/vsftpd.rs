@@ -160,6 +160,21 @@ impl Vsftpd {
         }
     }
 
+    /// Makes `root/name` unreadable to anonymous users (vsftpd then answers `RETR` with 550).
+    pub fn forbid(&self, name: &str) {
+        set_mode(&self.root().join(name), 0o600);
+    }
+
+    /// The byte counts of the completed downloads, in order ([`Self::transfers`]).
+    pub fn downloads(&self) -> Vec<u64> {
+        self.transfers(false)
+    }
+
+    /// [`Self::downloads`] once there are `n`, or what there is after 5 s.
+    pub fn wait_downloads(&self, n: usize) -> Vec<u64> {
+        self.wait_transfers(false, n)
+    }
+
     /// The contents of `root/name`, if it exists.
     pub fn read(&self, name: &str) -> Option<Vec<u8>> {
         std::fs::read(self.root().join(name)).ok()

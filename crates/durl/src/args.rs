@@ -140,6 +140,30 @@ pub struct GetArgs {
     /// that refuses TLS is an error, never a fallback to plain FTP.
     #[arg(long)]
     pub ftp_ssl: bool,
+
+    /// FTP login USER or USER:PASSWORD, for URLs that name no user. Without a password, the
+    /// password comes from --password-stdin or the .netrc entry for the host and user.
+    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+
+    /// Read the FTP password from the first line of standard input (it never appears in the
+    /// process list or in the shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// The .netrc file with FTP logins (machine/login/password/default entries) for URLs
+    /// and --user that give none; default $NETRC, else ~/.netrc.
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+}
+
+impl GetArgs {
+    /// Whether the list comes from standard input (`-i -`), which --password-stdin needs.
+    pub fn list_from_stdin(&self) -> bool {
+        self.input_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str() == "-")
+    }
 }
 
 /// Arguments of `durl put`.

@@ -26,6 +26,12 @@ pub const LOCKED: u8 = 8;
 pub const CHECKSUM: u8 = 9;
 /// Some files of a list failed (the others are done).
 pub const PARTIAL: u8 = 10;
+/// An FTP server refused the login (wrong user or password).
+pub const LOGIN: u8 = 11;
+/// The remote file does not exist (FTP 550 to SIZE/MDTM or "no such file").
+pub const NOT_FOUND: u8 = 12;
+/// The server does not let this user read the remote file (FTP 550/553 "permission denied").
+pub const PERMISSION: u8 = 13;
 /// Interrupted by SIGHUP, e.g. the terminal closed (128 + 1).
 pub const SIGHUP: u8 = 129;
 /// Interrupted by SIGINT (128 + 2).
@@ -38,6 +44,9 @@ pub fn for_fetch_error(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Usage => USAGE,
         ErrorKind::Http => HTTP,
+        ErrorKind::LoginRefused => LOGIN,
+        ErrorKind::RemoteNotFound => NOT_FOUND,
+        ErrorKind::PermissionDenied => PERMISSION,
         ErrorKind::Network => NETWORK,
         ErrorKind::Protocol => PROTOCOL,
         ErrorKind::Io => IO,

@@ -16,11 +16,12 @@ use crate::progress::Progress;
 
 /// Runs `durl get`.
 pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
+    let login = login(&args)?;
     let entries = entries(&args)?;
     let cancel = CancellationToken::new();
     let requests = entries
         .iter()
-        .map(|entry| request(&args, entry, &cancel))
+        .map(|entry| Ok(request(&args, entry, &cancel)?.login(login.0.clone(), login.1.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -54,6 +55,47 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }))
+}
+
+/// The FTP user and password of `--user` and `--password-stdin` (read once, before anything
+/// else reads stdin).
+fn login(args: &GetArgs) -> Result<(Option<String>, Option<String>), UsageError> {
+    let (user, mut password) = match args.user.as_deref() {
+        None => (None, None),
+        Some(u) => match u.split_once(':') {
+            Some((user, password)) => (Some(user.to_owned()), Some(password.to_owned())),
+            None => (Some(u.to_owned()), None),
+        },
+    };
+    if user.as_deref() == Some("") {
+        return Err(UsageError("--user needs a user name".into()));
+    }
+    if args.password_stdin {
+        if args.list_from_stdin() {
+            return Err(UsageError(
+                "--password-stdin and -i - cannot both read standard input".into(),
+            ));
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| UsageError(format!("cannot read the password from stdin: {e}")))?;
+        password = Some(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok((user, password))
+}
+
+/// The `.netrc` to consult: `--netrc-file`, else `$NETRC`, else `~/.netrc`.
+fn netrc_path(args: &GetArgs) -> Option<std::path::PathBuf> {
+    if let Some(path) = &args.netrc_file {
+        return Some(path.clone());
+    }
+    if let Some(path) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
+        return Some(path.into());
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| std::path::Path::new(&home).join(".netrc"))
 }
 
 /// The entries to download: the URLs on the command line, then the input file's.
@@ -171,6 +213,7 @@ pub(crate) fn request(
         .headers(headers(&args.headers)?)
         .insecure(args.insecure)
         .ftp_tls(args.ftp_ssl)
+        .netrc(netrc_path(args))
         .cancel_token(cancel.clone());
     if let Some(ua) = &args.user_agent {
         req = req.user_agent(ua.clone());

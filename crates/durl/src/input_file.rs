@@ -118,8 +118,16 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
             .collect();
         for u in &urls {
             let parsed = url::Url::parse(u).map_err(|e| err(format!("invalid URL {u:?}: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(err(format!("unsupported scheme in {u:?} (http and https)")));
+            match parsed.scheme() {
+                "http" | "https" => {}
+                // One FTP source per file: mirrors are fetched over HTTP only.
+                "ftp" if urls.len() == 1 => {}
+                "ftp" => return Err(err(format!("{u:?}: ftp:// entries take no mirrors"))),
+                _ => {
+                    return Err(err(format!(
+                        "unsupported scheme in {u:?} (http, https and ftp)"
+                    )));
+                }
             }
         }
         entries.push(Entry {
@@ -163,6 +171,14 @@ mod tests {
     }
 
     #[test]
+    fn ftp_entries_are_accepted_alone() {
+        let entries = parse("ftp://h/pub/f.iso\n  out=f.iso\nhttp://b/z\n").unwrap();
+        assert_eq!(entries[0].urls, ["ftp://h/pub/f.iso"]);
+        assert_eq!(entries[0].out, Some(PathBuf::from("f.iso")));
+        assert_eq!(entries[1].urls, ["http://b/z"]);
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let table: &[(&str, usize, &str)] = &[
             ("  out=x\nhttp://a/b\n", 1, "before any URL"),
@@ -173,7 +189,8 @@ mod tests {
             ("http://a/b\n  out=/etc/x\n", 2, "plain relative"),
             ("http://a/b\n  checksum=sha256=12\n", 2, "invalid checksum"),
             ("# c\nnot a url\n", 2, "invalid URL"),
-            ("ftp://a/b\n", 1, "unsupported scheme"),
+            ("gopher://a/b\n", 1, "unsupported scheme"),
+            ("http://a/b\tftp://m/b\n", 1, "no mirrors"),
             ("http://a/b\thttp://[bad\n", 1, "invalid URL"),
         ];
         for (text, line, needle) in table {

@@ -3,127 +3,12 @@
 //! it these tests fail, they do not skip.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use durl_fetch::{CancellationToken, Error, ErrorKind, Event, GetRequest, Reporter, RestartReason};
-
-/// A vsftpd serving the files of a temporary directory to anonymous users.
-struct Vsftpd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Vsftpd {
-    fn start() -> Vsftpd {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        let empty = dir.path().join("empty");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::create_dir(&empty).unwrap();
-        // vsftpd serves anonymous users as `ftp` from inside a chroot: world-readable, and
-        // not writable by them.
-        for d in [dir.path(), &root, &empty] {
-            set_mode(d, 0o755);
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let conf = dir.path().join("vsftpd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\n\
-                 background=NO\nanonymous_enable=YES\nlocal_enable=NO\nwrite_enable=NO\n\
-                 anon_root={root}\nno_anon_password=YES\npasv_enable=YES\n\
-                 pasv_min_port=40000\npasv_max_port=49999\npasv_address=127.0.0.1\n\
-                 secure_chroot_dir={empty}\nseccomp_sandbox=NO\nxferlog_enable=YES\n\
-                 vsftpd_log_file={log}\nmax_per_ip=0\nmax_clients=0\n",
-                root = root.display(),
-                empty = empty.display(),
-                log = dir.path().join("vsftpd.log").display(),
-            ),
-        )
-        .unwrap();
-        // Debian installs it in /usr/sbin, which a non-root PATH may lack.
-        let program = ["/usr/sbin/vsftpd", "/usr/local/sbin/vsftpd"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())
-            .unwrap_or("vsftpd");
-        let child = Command::new(program)
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start vsftpd ({e}): the FTP tests need it; install it with \
-                     `apt-get install -y vsftpd` (.ci/run does)"
-                )
-            });
-        let server = Vsftpd { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "vsftpd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn put(&self, name: &str, data: &[u8]) {
-        let path = self.root().join(name);
-        std::fs::write(&path, data).unwrap();
-        set_mode(&path, 0o644);
-    }
-
-    fn url(&self, name: &str) -> String {
-        format!("ftp://127.0.0.1:{}/{name}", self.port)
-    }
-
-    /// The byte counts of the completed downloads in vsftpd's log, in order.
-    fn downloads(&self) -> Vec<u64> {
-        let log = std::fs::read_to_string(self.dir.path().join("vsftpd.log")).unwrap_or_default();
-        log.lines()
-            .filter(|l| l.contains("OK DOWNLOAD"))
-            .filter_map(|l| {
-                let (_, rest) = l.rsplit_once("\", ")?;
-                rest.split(' ').next()?.parse().ok()
-            })
-            .collect()
-    }
-
-    /// [`Self::downloads`] once there are `n` (vsftpd logs right after the transfer).
-    fn wait_downloads(&self, n: usize) -> Vec<u64> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let d = self.downloads();
-            if d.len() >= n || Instant::now() > deadline {
-                return d;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Vsftpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
+use durl_testkit::Vsftpd;
 
 /// Deterministic, non-repeating test data.
 fn data(seed: u64, len: usize) -> Vec<u8> {
@@ -311,7 +196,7 @@ async fn a_missing_file_is_a_typed_error_naming_the_url_and_the_reply() {
         }
         other => panic!("expected Error::Ftp, got {other:?}"),
     }
-    assert_eq!(err.kind(), ErrorKind::Http);
+    assert_eq!(err.kind(), ErrorKind::RemoteNotFound);
     assert!(!err.is_retryable());
     let msg = err.to_string();
     assert!(
@@ -338,6 +223,71 @@ async fn a_wrong_login_is_a_typed_error_without_the_password() {
         matches!(err, Error::Ftp { code: 530, .. }),
         "expected a 530, got {err:?}"
     );
+    assert_eq!(err.kind(), ErrorKind::LoginRefused);
     let msg = err.to_string();
     assert!(msg.contains("login") && !msg.contains("secret"), "{msg}");
+}
+
+#[tokio::test]
+async fn an_unreadable_file_is_permission_denied() {
+    let server = Vsftpd::start();
+    server.put("secret.bin", b"x");
+    server.forbid("secret.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("secret.bin");
+    let err = durl_fetch::get(&request(&server, "secret.bin", &out), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
+    assert!(matches!(err, Error::Ftp { code: 550, .. }), "{err:?}");
+    assert!(!part_of(&out).exists() && !out.exists());
+}
+
+#[tokio::test]
+async fn x_4_fetches_segments_over_four_connections_and_resumes_the_holes() {
+    let server = Vsftpd::start();
+    let len = 12 << 20;
+    let body = data(6, len);
+    server.put("big.bin", &body);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("big.bin");
+
+    // A split run cancelled part-way leaves held ranges with holes.
+    let token = CancellationToken::new();
+    let reporter = Recorder {
+        cancel_at: Some((4 << 20, token.clone())),
+        ..Recorder::default()
+    };
+    let req = request(&server, "big.bin", &out)
+        .connections(4)
+        .limit_rate(Some(16 << 20))
+        .checkpoint_interval(Duration::from_millis(50), u64::MAX)
+        .cancel_token(token);
+    let durable = match durl_fetch::get(&req, &reporter).await {
+        Err(Error::Interrupted { durable, .. }) => durable,
+        other => panic!("expected an interruption, got {other:?}"),
+    };
+    let state =
+        durl_fetch::journal::State::decode(&std::fs::read_to_string(state_of(&out)).unwrap())
+            .unwrap();
+    assert!(state.have.ranges().len() > 1, "{:?}", state.have);
+    assert_eq!(state.have.total(), durable);
+
+    // One connection now fetches exactly the holes.
+    let outcome = durl_fetch::get(&request(&server, "big.bin", &out), &())
+        .await
+        .unwrap();
+    assert_eq!(outcome.fetched, len as u64 - durable);
+    assert!(std::fs::read(&out).unwrap() == body, "content differs");
+    assert!(!part_of(&out).exists() && !state_of(&out).exists());
+
+    // A fresh -x 4 run completes exactly.
+    std::fs::remove_file(&out).unwrap();
+    let reporter = Recorder::default();
+    let outcome = durl_fetch::get(&request(&server, "big.bin", &out).connections(4), &reporter)
+        .await
+        .unwrap();
+    assert_eq!(outcome.fetched, len as u64);
+    assert!(std::fs::read(&out).unwrap() == body, "content differs");
+    assert!(reporter.restarts.lock().unwrap().is_empty());
 }

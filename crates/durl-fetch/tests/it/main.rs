@@ -2,7 +2,8 @@
 //! One binary; modules by behaviour.
 
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
-mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors
+mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors, -x
+mod ftp_faults; // ftp:// against the testkit FTP server: cuts, refused REST, lying SIZE, logins
 mod ftp_put; // ftp:// uploads and FTPS against a real vsftpd: resume, refusals, certificates
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
 mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped

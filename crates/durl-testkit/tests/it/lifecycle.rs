@@ -72,3 +72,37 @@ fn server_is_send_and_sync() {
         .unwrap();
     assert_eq!(body, b"shared");
 }
+
+#[test]
+fn the_ftp_server_greets_refuses_unknown_commands_and_stops_on_drop() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = durl_testkit::FtpServer::start();
+    let addr = server.addr();
+    assert!(server.url("/a/b").ends_with(&format!("{addr}/a/b")));
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(tcp.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220 "), "{line:?}");
+    let mut ask = |command: &str| {
+        (&tcp)
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        line
+    };
+    assert!(ask("SIZE f").starts_with("530 "), "not logged in");
+    assert!(ask("USER anonymous").starts_with("331 "));
+    assert!(ask("PASS x@").starts_with("230 "));
+    assert!(ask("SIZE f").starts_with("550 "), "no such file");
+    server.put("f", "hello");
+    assert_eq!(ask("SIZE f"), "213 5\r\n");
+    assert!(ask("SITE CHMOD 777 f").starts_with("502 "));
+    assert_eq!(server.commands()[2], "PASS ***");
+    drop(server);
+    let err =
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect_err("server stopped");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
