@@ -91,12 +91,12 @@ fn refusals_and_bad_arguments_have_their_exit_codes() {
     let out = run(&["put", "f.bin", "https://127.0.0.1:1/f.bin"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not supported yet"));
-    // A wrong login: exit 4, without the password.
+    // A wrong login: exit 11, without the password.
     let url = server
         .url("up/g.bin")
         .replace("ftp://", "ftp://bob:hunter2@");
     let out = run(&["put", "--retries", "0", "f.bin", &url]);
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(11), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("hunter2"));
     // A missing local file: exit 3.
     let out = run(&["put", "nope.bin", &server.url("up/")]);
