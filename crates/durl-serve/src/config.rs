@@ -26,6 +26,40 @@ pub struct Config {
     pub(crate) access_log: bool,
     /// Connection and request limits.
     pub(crate) limits: Limits,
+    /// tus uploads: off unless enabled; where unfinished uploads live; limits.
+    pub(crate) upload: UploadSettings,
+}
+
+/// tus upload settings (`upload/`).
+#[derive(Debug, Clone)]
+pub(crate) struct UploadSettings {
+    /// Whether `/.durl/uploads/` accepts uploads at all.
+    pub(crate) enabled: bool,
+    /// Where unfinished uploads live; `None`: a hidden sibling of the root
+    /// (`<parent>/.<name>.durl-uploads`). Never inside the served tree.
+    pub(crate) dir: Option<PathBuf>,
+    /// Whether a finished upload may replace an existing file of its name.
+    pub(crate) overwrite: bool,
+    /// Largest upload accepted (`Tus-Max-Size`); `None`: only free disk space limits it.
+    pub(crate) max_size: Option<u64>,
+    /// How long an unfinished upload lives after its last write (and a finished one's
+    /// record after completion).
+    pub(crate) expiry: Duration,
+    /// Requests transferring upload data at once; more get 503 with `Retry-After`.
+    pub(crate) max_transfers: usize,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dir: None,
+            overwrite: false,
+            max_size: None,
+            expiry: Duration::from_secs(24 * 60 * 60),
+            max_transfers: 16,
+        }
+    }
 }
 
 /// Connection and request limits (slowloris, oversized heads, connection floods).
@@ -79,7 +113,56 @@ impl Config {
             list_directories: true,
             access_log: true,
             limits: Limits::default(),
+            upload: UploadSettings::default(),
         }
+    }
+
+    /// Accepts tus 1.0 uploads at `/.durl/uploads/` (off by default). With
+    /// [`Config::basic_auth`], only authenticated requests may upload. Finished uploads get
+    /// their (sanitised) metadata file name in the served directory.
+    #[must_use]
+    pub fn uploads(mut self, enabled: bool) -> Self {
+        self.upload.enabled = enabled;
+        self
+    }
+
+    /// Where unfinished uploads live (created if missing, mode 0700). It must not be inside
+    /// the served directory, and should be on the same file system (finishing is then a
+    /// rename rather than a copy). Default: `<parent>/.<name>.durl-uploads` beside the root.
+    #[must_use]
+    pub fn upload_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.upload.dir = Some(dir.into());
+        self
+    }
+
+    /// Whether a finished upload replaces an existing file of the same name (off by default:
+    /// creating such an upload is refused with 409, and a name taken meanwhile gets a
+    /// numbered variant, `name (1).ext`).
+    #[must_use]
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.upload.overwrite = overwrite;
+        self
+    }
+
+    /// The largest upload accepted, in bytes (default: no limit beyond free disk space).
+    #[must_use]
+    pub fn max_upload_size(mut self, bytes: u64) -> Self {
+        self.upload.max_size = Some(bytes);
+        self
+    }
+
+    /// How long an unfinished upload is kept after its last write (default 24 h).
+    #[must_use]
+    pub fn upload_expiry(mut self, expiry: Duration) -> Self {
+        self.upload.expiry = expiry;
+        self
+    }
+
+    /// Requests transferring upload data at once (default 16); more get 503.
+    #[must_use]
+    pub fn max_concurrent_uploads(mut self, n: usize) -> Self {
+        self.upload.max_transfers = n.max(1);
+        self
     }
 
     /// Requires HTTP Basic authentication with `user` and `password`.

@@ -39,6 +39,24 @@ pub enum ServeError {
     /// The key PEM holds no private key.
     #[error("no private key found in the TLS key PEM")]
     NoPrivateKey,
+    /// The upload directory cannot be created or opened.
+    #[error("cannot use the upload directory {path}")]
+    UploadDir {
+        /// The directory as configured (or defaulted).
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: io::Error,
+    },
+    /// The upload directory is inside the served directory, or contains it.
+    #[error("the upload directory {path} must be outside the served directory")]
+    UploadDirOverlapsRoot {
+        /// The directory as configured.
+        path: PathBuf,
+    },
+    /// The served directory has no parent to hold the default upload directory.
+    #[error("uploads need an upload directory here (the served directory has no parent)")]
+    NoUploadDir,
     /// rustls rejected the certificate and key.
     #[error("invalid TLS certificate or key")]
     Tls(#[source] rustls::Error),

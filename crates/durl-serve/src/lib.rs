@@ -8,6 +8,7 @@
 //! Each request goes through a linear pipeline:
 //!
 //! 1. **Auth and method** (`service.rs`): Basic credentials if configured (401 otherwise);
+//!    with uploads enabled, `/.durl/uploads/…` goes to the tus endpoint (below); otherwise
 //!    `GET` and `HEAD` only, anything else 405 with `Allow`; targets over the limit 414.
 //! 2. **Resolve** (`resolve.rs`): percent-decode once, refuse `..` in every spelling, NUL and
 //!    backslashes (400); join to the canonical root; refuse symlinks leading outside it (403)
@@ -26,6 +27,24 @@
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
 //!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`.
 //! 8. **HEAD**: the same header fields, no content.
+//!
+//! **Uploads** (`upload/`, off unless [`Config::uploads`]): the tus 1.0.0 resumable-upload
+//! protocol at `/.durl/uploads/`.
+//!
+//! 1. **Route** (`upload/mod.rs`): `OPTIONS` advertises versions, extensions, checksum
+//!    algorithms and the size limit; every other request needs `Tus-Resumable: 1.0.0` (412).
+//! 2. **Parse** (`upload/protocol.rs`, pure): `Upload-Length` / `Upload-Defer-Length`,
+//!    `Upload-Offset`, `Upload-Metadata` (base64 pairs; the file name is sanitised),
+//!    `Upload-Checksum`.
+//! 3. **Create** (`POST`): limits (413), free disk space (507), an existing name (409), then
+//!    a data file and a durable record in the upload directory, outside the served tree.
+//! 4. **Transfer** (`PATCH`, or a `POST` body; `upload/transfer.rs`): one request per upload
+//!    at a time (423), at exactly the recorded offset (409); the body is streamed to disk
+//!    with checkpoints — fdatasync, then the record replaced atomically — so `HEAD` never
+//!    reports bytes that are not durable; with `Upload-Checksum` all or nothing (460).
+//! 5. **Finish** (`upload/store.rs`): at the last byte, the file is renamed into the root
+//!    without replacing anything (unless overwriting is on). `DELETE` terminates; expired
+//!    uploads are swept in the background; a restart recovers every upload.
 //!
 //! Directories get an HTML listing (`listing.rs`). Connections (`listener.rs`) are capped,
 //! must send their request heads within a timeout, and drain gracefully on shutdown. One
@@ -58,6 +77,7 @@ pub mod range;
 mod resolve;
 mod response;
 mod service;
+mod upload;
 pub mod validators;
 mod zerocopy;
 

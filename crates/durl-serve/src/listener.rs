@@ -33,6 +33,7 @@ use crate::body::CHUNK;
 use crate::config::Config;
 use crate::error::ServeError;
 use crate::service;
+use crate::upload;
 use crate::zerocopy::{Pending, SendfileStream};
 
 /// State shared by every connection and request.
@@ -44,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) root_dir: Option<OwnedFd>,
     /// The configuration as given.
     pub(crate) config: Config,
+    /// The tus upload store, when uploads are enabled.
+    pub(crate) uploads: Option<Arc<upload::Store>>,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
     builder: auto::Builder<TokioExecutor>,
     /// The TLS acceptor when serving HTTPS.
@@ -76,9 +79,19 @@ pub(crate) async fn run(
     }
     let limits = config.limits;
     let root_dir = std::fs::File::open(&root).ok().map(OwnedFd::from);
+    let uploads = if config.upload.enabled {
+        Some(Arc::new(upload::Store::open(&root, config.upload.clone())?))
+    } else {
+        None
+    };
+    // Expired uploads are deleted in the background while the server runs.
+    let sweeper = uploads
+        .as_ref()
+        .map(|store| tokio::spawn(upload::sweep_forever(Arc::clone(store))));
     let shared = Arc::new(Shared {
         root,
         root_dir,
+        uploads,
         builder: builder(&config),
         tls: config
             .tls
@@ -110,6 +123,9 @@ pub(crate) async fn run(
             "grace period over; closing the remaining connections"
         );
         connections.shutdown().await;
+    }
+    if let Some(sweeper) = sweeper {
+        sweeper.abort();
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::body::Body;
@@ -13,6 +14,7 @@ use crate::listener::Shared;
 use crate::listing;
 use crate::resolve::{self, RequestPath, Target};
 use crate::response;
+use crate::upload;
 use crate::zerocopy::Pending;
 
 /// Longest request target written to the access log; longer ones are cut.
@@ -25,10 +27,14 @@ pub(crate) async fn handle<B>(
     request: Request<B>,
     peer: SocketAddr,
     sendfile: Option<Pending>,
-) -> Response<Body> {
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
     let started = Instant::now();
-    let (parts, _body) = request.into_parts();
-    let mut response = respond(&shared, &parts.method, &parts.uri, parts.headers).await;
+    let (parts, body) = request.into_parts();
+    let mut response = respond(&shared, &parts.method, &parts.uri, parts.headers, body).await;
     // HTTP/2 frames the body itself, so only HTTP/1.x bodies can go out by sendfile.
     if let Some(pending) = sendfile
         && (parts.version == Version::HTTP_11 || parts.version == Version::HTTP_10)
@@ -61,16 +67,28 @@ pub(crate) async fn handle<B>(
 }
 
 /// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool.
-async fn respond(
+async fn respond<B>(
     shared: &Arc<Shared>,
     method: &Method,
     uri: &Uri,
     headers: HeaderMap,
-) -> Response<Body> {
+    body: B,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
     if let Some(auth) = &shared.config.auth
         && !auth.allows(&headers)
     {
         return response::unauthorized();
+    }
+    // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
+    // --upload the path is an ordinary (nonexistent) file.
+    if let Some(store) = &shared.uploads
+        && upload::is_upload_path(uri.path())
+    {
+        return upload::handle(store, method, uri.path(), &headers, body).await;
     }
     // Step 1: GET and HEAD only (RFC 9110 §9.1: 405 for a method we know but do not allow).
     if method != Method::GET && method != Method::HEAD {

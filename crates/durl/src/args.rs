@@ -257,6 +257,43 @@ pub struct ServeArgs {
     /// No access log.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Accept resumable uploads (tus 1.0) at /.durl/uploads/; finished files appear in DIR
+    /// under their sanitised metadata name. With --auth only authenticated users may upload.
+    #[arg(long)]
+    pub upload: bool,
+
+    /// Where unfinished uploads live (default: .NAME.durl-uploads beside DIR; never inside
+    /// DIR; best on the same file system).
+    #[arg(long, value_name = "DIR", requires = "upload")]
+    pub upload_dir: Option<PathBuf>,
+
+    /// Let a finished upload replace an existing file of the same name.
+    #[arg(long, requires = "upload")]
+    pub overwrite: bool,
+
+    /// Largest upload accepted, e.g. 500M or 4G (K = 1024); default: free disk space.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, requires = "upload")]
+    pub max_upload_size: Option<u64>,
+
+    /// Seconds an unfinished upload is kept after its last write.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 86_400,
+        requires = "upload"
+    )]
+    pub upload_expiry: u64,
+
+    /// Uploads transferring data at once; more are told to retry (503).
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
+    pub max_concurrent_uploads: u16,
+}
+
+/// Parses a size such as `500M` or `4G` (the same syntax as a rate).
+fn parse_size(s: &str) -> Result<u64, String> {
+    parse_rate(s).map_err(|_| format!("invalid size {s:?}: expected e.g. 500M, 4G or 1048576"))
 }
 
 /// Parses a rate: a number with an optional K, M or G suffix (powers of 1024), as curl does.

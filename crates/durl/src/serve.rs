@@ -5,6 +5,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use durl_serve::{Config, TlsConfig};
@@ -37,6 +38,19 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     let mut config = Config::new(&args.dir)
         .follow_symlinks(args.follow_symlinks)
         .access_log(!args.quiet);
+    if args.upload {
+        config = config
+            .uploads(true)
+            .overwrite(args.overwrite)
+            .upload_expiry(Duration::from_secs(args.upload_expiry))
+            .max_concurrent_uploads(usize::from(args.max_concurrent_uploads));
+        if let Some(dir) = &args.upload_dir {
+            config = config.upload_dir(dir);
+        }
+        if let Some(max) = args.max_upload_size {
+            config = config.max_upload_size(max);
+        }
+    }
     if let Some(auth) = &args.auth {
         let Some((user, password)) = auth.split_once(':').filter(|(user, _)| !user.is_empty())
         else {

@@ -70,6 +70,12 @@ impl Server {
         Self::start(move |root| write_files(root, &files), |c| c).await
     }
 
+    /// The temporary directory holding the root (`base/www`), and the default upload
+    /// directory (`base/.www.durl-uploads`).
+    pub fn base(&self) -> &Path {
+        self._base.path()
+    }
+
     /// `http://addr{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)

@@ -21,3 +21,5 @@ mod traversal;
 mod safety;
 // Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings.
 mod features;
+// tus 1.0 uploads: every status code, durability of cut PATCHes, locking, limits, expiry.
+mod tus;

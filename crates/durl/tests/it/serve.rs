@@ -457,3 +457,143 @@ fn get_notices_a_file_changed_on_the_server_between_runs() {
     let got = std::fs::read(dir.path().join("out.bin")).unwrap();
     assert!(got == new, "the new content, not a mix");
 }
+
+// ---- uploads (tus) ----
+
+/// Sends `head` (request line and fields, without the blank line) and `body` over a fresh
+/// connection with `Connection: close`, and reads the whole answer.
+fn raw_request(addr: &str, head: &str, body: &[u8]) -> Answer {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", text(&raw)));
+    let head = text(&raw[..split]);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    Answer {
+        status,
+        head,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// The offset recorded in an upload's info file (0 if unreadable).
+fn recorded_offset(info: &Path) -> u64 {
+    std::fs::read_to_string(info)
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("offset ").map(|v| v.parse().unwrap()))
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_upload_survives_sigkill_mid_patch_and_completes_after_restart() {
+    let base = tempfile::tempdir().unwrap();
+    let www = base.path().join("www");
+    let up = base.path().join("up");
+    std::fs::create_dir(&www).unwrap();
+    let len: u64 = 8 << 20;
+    let content = pattern_bytes(SEED, 0..len);
+    let up_arg = up.to_str().unwrap();
+    let args = ["--quiet", "--upload", "--upload-dir", up_arg];
+    let mut server = Serve::start(&www, &args);
+
+    // base64("crash.bin") = "Y3Jhc2guYmlu"
+    let created = raw_request(
+        &server.addr,
+        &format!(
+            "POST /.durl/uploads/ HTTP/1.1\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {len}\r\n\
+             Upload-Metadata: filename Y3Jhc2guYmlu\r\nContent-Length: 0"
+        ),
+        b"",
+    );
+    assert_eq!(created.status, 201, "{}", created.head);
+    let location = created.header("location").unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    let info = up.join(format!("{id}.info"));
+    let data = up.join(format!("{id}.data"));
+
+    // A PATCH for the whole file; its body keeps coming until a checkpoint is on disk,
+    // then a little more, and then the server is killed in the middle of it.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        stream,
+        "PATCH {location} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Content-Length: {len}\r\n\r\n"
+    )
+    .unwrap();
+    let mut sent = 1 << 20;
+    stream.write_all(&content[..sent]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recorded_offset(&info) == 0 {
+        assert!(Instant::now() < deadline, "no checkpoint within 20 s");
+        stream.write_all(&content[sent..sent + 65536]).unwrap();
+        sent += 65536;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stream.write_all(&content[sent..sent + (1 << 20)]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    signal(server.child.id(), "KILL");
+    wait_within(&mut server.child, Duration::from_secs(10));
+    drop(stream);
+    drop(server);
+
+    // What the server left: the offset it recorded never exceeds the bytes on disk.
+    let on_disk = std::fs::metadata(&data).unwrap().len();
+    let recorded = recorded_offset(&info);
+    assert!(
+        recorded > 0 && recorded <= on_disk,
+        "{recorded} > {on_disk}"
+    );
+    assert!(!www.join("crash.bin").exists());
+
+    let server = Serve::start(&www, &args);
+    let head = raw_request(
+        &server.addr,
+        &format!("HEAD {location} HTTP/1.1\r\nTus-Resumable: 1.0.0"),
+        b"",
+    );
+    assert_eq!(head.status, 200, "{}", head.head);
+    let offset: u64 = head.header("upload-offset").unwrap().parse().unwrap();
+    assert!(
+        offset > 0 && offset <= on_disk,
+        "HEAD {offset}, on disk {on_disk}"
+    );
+    assert_eq!(head.header("upload-length"), Some(len.to_string().as_str()));
+
+    let start = usize::try_from(offset).unwrap();
+    let done = raw_request(
+        &server.addr,
+        &format!(
+            "PATCH {location} HTTP/1.1\r\nTus-Resumable: 1.0.0\r\n\
+             Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\n\
+             Content-Length: {}",
+            len - offset
+        ),
+        &content[start..],
+    );
+    assert_eq!(done.status, 204, "{}", done.head);
+    assert_eq!(done.header("upload-offset"), Some(len.to_string().as_str()));
+    assert!(std::fs::read(www.join("crash.bin")).unwrap() == content);
+    assert!(!data.exists(), "the data file became crash.bin");
+    let (status, stderr, _) = server.terminate(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}

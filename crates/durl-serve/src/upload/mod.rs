@@ -1,0 +1,448 @@
+//! tus 1.0.0 resumable uploads (<https://tus.io/protocols/resumable-upload>) at
+//! `/.durl/uploads/`: the core protocol and the `creation`, `creation-with-upload`,
+//! `creation-defer-length`, `termination`, `expiration` and `checksum` extensions.
+//!
+//! * `OPTIONS` (either URL): the server's capabilities, 204.
+//! * `POST /.durl/uploads/`: creates an upload, 201 with `Location: /.durl/uploads/<id>`; with
+//!   `Content-Type: application/offset+octet-stream` its body is the first chunk.
+//! * `HEAD /.durl/uploads/<id>`: the durable `Upload-Offset`, the length (or deferral), the
+//!   metadata.
+//! * `PATCH /.durl/uploads/<id>`: appends at exactly `Upload-Offset` (`transfer.rs`).
+//! * `DELETE /.durl/uploads/<id>`: terminates.
+//!
+//! Header parsing is pure (`protocol.rs`); the on-disk state and its durability rule are in
+//! `store.rs`. Uploads live outside the served tree until complete; then the file is
+//! renamed into the served directory under its sanitised metadata name.
+
+mod error;
+pub(crate) mod protocol;
+pub(crate) mod store;
+mod transfer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use tokio::sync::OwnedSemaphorePermit;
+
+use self::error::UploadError;
+use self::protocol::{Checksum, Length, Metadata, TUS_VERSION};
+pub(crate) use self::store::Store;
+use self::store::{Info, Upload};
+use crate::body::Body;
+use crate::response;
+
+/// The upload collection; uploads are `/.durl/uploads/<id>`.
+pub(crate) const PREFIX: &str = "/.durl/uploads";
+
+/// Whether `path` (the raw request path) belongs to the upload endpoint.
+pub(crate) fn is_upload_path(path: &str) -> bool {
+    path.strip_prefix(PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Answers one request to the upload endpoint.
+pub(crate) async fn handle<B>(
+    store: &Arc<Store>,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: B,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    // Core Protocol › Headers › X-HTTP-Method-Override: "MUST be interpreted as the
+    // request's method".
+    let method = headers
+        .get("x-http-method-override")
+        .and_then(|v| Method::from_bytes(v.as_bytes()).ok())
+        .unwrap_or_else(|| method.clone());
+    let id = match path.strip_prefix(PREFIX).unwrap_or("") {
+        "" | "/" => None,
+        rest => {
+            let id = &rest[1..];
+            if !protocol::is_upload_id(id) {
+                return error(&UploadError::NotFound);
+            }
+            Some(id)
+        }
+    };
+    // Core Protocol › Requests › OPTIONS: no Tus-Resumable needed, and it is ignored.
+    if method == Method::OPTIONS {
+        return options(store);
+    }
+    if let Err(e) = protocol::check_resumable(headers) {
+        return error(&e);
+    }
+    let result = match (id, &method) {
+        (None, &Method::POST) => create(store, headers, body).await,
+        (None, _) => Err(UploadError::MethodNotAllowed("OPTIONS, POST")),
+        (Some(id), &Method::HEAD) => head(store, id),
+        (Some(id), &Method::PATCH) => patch(store, id, headers, body).await,
+        (Some(id), &Method::DELETE) => terminate(store, id).await,
+        (Some(_), _) => Err(UploadError::MethodNotAllowed(
+            "OPTIONS, HEAD, PATCH, DELETE",
+        )),
+    };
+    result.unwrap_or_else(|e| error(&e))
+}
+
+/// Core Protocol › Requests › OPTIONS, with Tus-Extension, Tus-Max-Size (when limited) and
+/// Checksum › Tus-Checksum-Algorithm.
+fn options(store: &Store) -> Response<Body> {
+    let mut response = tus(StatusCode::NO_CONTENT);
+    let h = response.headers_mut();
+    h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+    h.insert(
+        "tus-extension",
+        HeaderValue::from_static(protocol::EXTENSIONS),
+    );
+    h.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static(protocol::CHECKSUM_ALGORITHMS),
+    );
+    if let Some(max) = store.settings.max_size {
+        h.insert("tus-max-size", HeaderValue::from(max));
+    }
+    response
+}
+
+/// Creation › Requests › POST (and Creation With Upload when the body is upload data).
+async fn create<B>(
+    store: &Arc<Store>,
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Response<Body>, UploadError>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    let length = protocol::creation_length(headers)?;
+    let metadata = match headers.get("upload-metadata") {
+        Some(value) => Metadata::parse(value.as_bytes())?,
+        None => Metadata::parse(b"")?,
+    };
+    if let Length::Known(n) = length {
+        // Creation › POST: over Tus-Max-Size "MUST respond with 413".
+        check_size(store, n)?;
+        check_space(store, n).await?;
+    }
+    let name = metadata.file_name();
+    if let Some(name) = &name
+        && !store.settings.overwrite
+        && store.name_taken(name)
+    {
+        return Err(UploadError::NameTaken);
+    }
+    // Creation With Upload: the body is data only with the tus media type.
+    let with_data = protocol::is_offset_octet_stream(headers);
+    let (checksum, permit) = if with_data {
+        (Checksum::from_headers(headers)?, Some(permit(store)?))
+    } else {
+        (None, None)
+    };
+    let known = match length {
+        Length::Known(n) => Some(n),
+        Length::Deferred => None,
+    };
+    let upload = blocking({
+        let store = Arc::clone(store);
+        move || store.create(known, metadata.raw, name)
+    })
+    .await?;
+    tracing::info!(upload = %upload.id, length = ?known, "upload created");
+    let location = format!("{PREFIX}/{}", upload.id);
+    let outcome = match permit {
+        Some(permit) => {
+            let guard = Arc::clone(&upload.transfer).lock_owned().await;
+            let job = transfer::Job {
+                store: Arc::clone(store),
+                upload: Arc::clone(&upload),
+                start: 0,
+                length: known,
+                limit: limit(store, 0, known),
+                expected: content_length(headers)?,
+                checksum,
+                guard,
+                permit,
+            };
+            transfer::receive(job, body).await
+        }
+        None if known == Some(0) => {
+            // Creation › POST: an empty upload "is immediately complete after its creation".
+            let store = Arc::clone(store);
+            let upload = Arc::clone(&upload);
+            blocking(move || store.finish(&upload)).await
+        }
+        None => Ok(upload.info()),
+    };
+    let mut response = match outcome {
+        Ok(info) => {
+            let mut response = tus(StatusCode::CREATED);
+            progress(response.headers_mut(), &info, with_data);
+            response
+        }
+        Err(e) => error(&e),
+    };
+    // Creation › POST: "MUST set the Location header"; on a failed first chunk too, so that
+    // the client can resume the upload that exists.
+    response
+        .headers_mut()
+        .insert(LOCATION, header_value(&location));
+    Ok(response)
+}
+
+/// Core Protocol › Requests › HEAD.
+fn head(store: &Store, id: &str) -> Result<Response<Body>, UploadError> {
+    let info = store.lookup(id)?.info();
+    let mut response = tus(StatusCode::OK);
+    let h = response.headers_mut();
+    progress(h, &info, true);
+    match info.length {
+        Some(n) => {
+            h.insert("upload-length", HeaderValue::from(n));
+        }
+        // Creation › POST: "the Server MUST set Upload-Defer-Length: 1 in all responses to
+        // HEAD requests" while the length is unknown.
+        None => {
+            h.insert("upload-defer-length", HeaderValue::from_static("1"));
+        }
+    }
+    // Creation › POST: HEAD "MUST include the Upload-Metadata header" as received.
+    if !info.metadata.is_empty() {
+        h.insert("upload-metadata", header_value(&info.metadata));
+    }
+    // Core Protocol › HEAD: "MUST prevent the client and/or proxies from caching".
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Core Protocol › Requests › PATCH.
+async fn patch<B>(
+    store: &Arc<Store>,
+    id: &str,
+    headers: &HeaderMap,
+    body: B,
+) -> Result<Response<Body>, UploadError>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    // "All PATCH requests MUST use Content-Type: application/offset+octet-stream, otherwise
+    // the server SHOULD return a 415".
+    if !protocol::is_offset_octet_stream(headers) {
+        return Err(UploadError::WrongContentType);
+    }
+    let upload = store.lookup(id)?;
+    let offset = protocol::integer_field(headers, "upload-offset")?
+        .ok_or(UploadError::BadRequest("Upload-Offset required"))?;
+    let checksum = Checksum::from_headers(headers)?;
+    let announced = protocol::integer_field(headers, "upload-length")?;
+    let expected = content_length(headers)?;
+    // One transfer per upload at a time: a second PATCH is refused, never interleaved.
+    let guard = Arc::clone(&upload.transfer)
+        .try_lock_owned()
+        .map_err(|_| UploadError::Locked)?;
+    // Read under the lock: the record is current and durable.
+    let info = upload.info();
+    if offset != info.offset {
+        // "If the offsets do not match, the Server MUST respond with the 409 Conflict status
+        // without modifying the upload resource."
+        return Err(UploadError::OffsetMismatch {
+            expected: info.offset,
+            got: offset,
+        });
+    }
+    let length = match (info.length, announced) {
+        (Some(known), Some(again)) if known != again => {
+            // Creation › POST: "Once set the length MUST NOT be changed."
+            return Err(UploadError::BadRequest("Upload-Length cannot change"));
+        }
+        (None, Some(n)) => {
+            if n < offset {
+                return Err(UploadError::BadRequest("Upload-Length below Upload-Offset"));
+            }
+            check_size(store, n)?;
+            check_space(store, n - offset).await?;
+            Some(n)
+        }
+        (known, _) => known,
+    };
+    if info.done.is_some() {
+        // Complete: the offset matched, so only an empty body is acceptable.
+        return match expected {
+            Some(0) => Ok(patched(&info)),
+            _ => Err(UploadError::TooLarge),
+        };
+    }
+    let limit = limit(store, offset, length);
+    if let Some(n) = expected {
+        if n > limit {
+            return Err(UploadError::TooLarge);
+        }
+        if length.is_none() {
+            check_space(store, n).await?;
+        }
+    }
+    let permit = permit(store)?;
+    let job = transfer::Job {
+        store: Arc::clone(store),
+        upload: Arc::clone(&upload),
+        start: offset,
+        length,
+        limit,
+        expected,
+        checksum,
+        guard,
+        permit,
+    };
+    let info = transfer::receive(job, body).await?;
+    Ok(patched(&info))
+}
+
+/// Termination › Requests › DELETE: 204, then 410 for the URL.
+async fn terminate(store: &Arc<Store>, id: &str) -> Result<Response<Body>, UploadError> {
+    let upload: Arc<Upload> = store.lookup(id)?;
+    let guard = Arc::clone(&upload.transfer)
+        .try_lock_owned()
+        .map_err(|_| UploadError::Locked)?;
+    let store = Arc::clone(store);
+    blocking(move || {
+        let _guard = guard;
+        store.remove(&upload)
+    })
+    .await?;
+    tracing::info!(upload = id, "upload terminated");
+    Ok(tus(StatusCode::NO_CONTENT))
+}
+
+/// Deletes expired uploads every quarter of the expiry period (between 100 ms and 1 min).
+pub(crate) async fn sweep_forever(store: Arc<Store>) {
+    let period =
+        (store.settings.expiry / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let store = Arc::clone(&store);
+        let _ = tokio::task::spawn_blocking(move || store.sweep()).await;
+    }
+}
+
+/// 204 to a PATCH: the new offset, and the expiry while unfinished.
+fn patched(info: &Info) -> Response<Body> {
+    let mut response = tus(StatusCode::NO_CONTENT);
+    progress(response.headers_mut(), info, true);
+    response
+}
+
+/// `Upload-Offset` (when `offset`) and, while unfinished, Expiration › `Upload-Expires`
+/// ("MUST be included in every PATCH response if the upload is going to expire", and in the
+/// POST response).
+fn progress(h: &mut HeaderMap, info: &Info, offset: bool) {
+    if offset {
+        h.insert("upload-offset", HeaderValue::from(info.offset));
+    }
+    if info.done.is_none() {
+        h.insert(
+            "upload-expires",
+            header_value(&httpdate::fmt_http_date(info.expires())),
+        );
+    }
+}
+
+/// Largest body accepted at `offset`: up to the length, else up to the size limit.
+fn limit(store: &Store, offset: u64, length: Option<u64>) -> u64 {
+    match (length, store.settings.max_size) {
+        (Some(n), _) => n.saturating_sub(offset),
+        (None, Some(max)) => max.saturating_sub(offset),
+        (None, None) => u64::MAX,
+    }
+}
+
+fn check_size(store: &Store, length: u64) -> Result<(), UploadError> {
+    match store.settings.max_size {
+        Some(max) if length > max => Err(UploadError::TooLarge),
+        _ => Ok(()),
+    }
+}
+
+/// 507 unless `bytes` more fit on the upload directory's file system.
+async fn check_space(store: &Arc<Store>, bytes: u64) -> Result<(), UploadError> {
+    let available = blocking({
+        let store = Arc::clone(store);
+        move || store.available_space()
+    })
+    .await?;
+    if bytes > available {
+        return Err(UploadError::InsufficientStorage);
+    }
+    Ok(())
+}
+
+/// A transfer slot, or 503.
+fn permit(store: &Store) -> Result<OwnedSemaphorePermit, UploadError> {
+    Arc::clone(&store.transfers)
+        .try_acquire_owned()
+        .map_err(|_| UploadError::Busy)
+}
+
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, UploadError> {
+    protocol::integer_field(headers, CONTENT_LENGTH.as_str())
+}
+
+/// Runs blocking store work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, UploadError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(UploadError::Io),
+        Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
+    }
+}
+
+/// An empty answer with `Tus-Resumable` ("MUST be included in every ... response").
+fn tus(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    response
+}
+
+/// The answer for `e`, with `Tus-Resumable`, and `Tus-Version` for a 412 (Core Protocol ›
+/// Headers › Tus-Resumable), `Allow` for a 405, `Retry-After` for a 503.
+fn error(e: &UploadError) -> Response<Body> {
+    let status = e.status();
+    if status.is_server_error() && !matches!(e, UploadError::Busy) {
+        tracing::warn!(error = %e, source = ?std::error::Error::source(e), "upload request failed");
+    } else {
+        tracing::debug!(error = %e, "upload request refused");
+    }
+    let mut response = response::status(status);
+    let h = response.headers_mut();
+    h.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    match e {
+        UploadError::Version => {
+            h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
+        }
+        UploadError::MethodNotAllowed(allow) => {
+            h.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        UploadError::Busy => {
+            h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}
+
+/// Header values we build are ASCII by construction (numbers, dates, checked metadata).
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
