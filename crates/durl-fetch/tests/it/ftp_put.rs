@@ -249,7 +249,10 @@ async fn a_cut_connection_is_retried_and_the_upload_resumes() {
     let remote = server.root().join("up/f.bin");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::fs::metadata(&remote).map_or(0, |m| m.len()) < 500_000 {
-        assert!(std::time::Instant::now() < deadline, "the upload never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // Every connection of the server dies at once, mid-transfer.
