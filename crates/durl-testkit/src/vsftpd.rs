@@ -205,6 +205,40 @@ impl Vsftpd {
     }
 }
 
+impl Vsftpd {
+    /// Kills (SIGKILL) every session process of the server — the processes it forked for
+    /// connections — so that every open control and data connection is cut at once; the
+    /// listener goes on accepting new connections. Returns how many were killed.
+    pub fn kill_sessions(&self) -> usize {
+        let mut parents: Vec<(u32, u32)> = Vec::new(); // (pid, ppid)
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`: comm may hold spaces, so split after the last ')'.
+            if let Some(ppid) = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+            {
+                parents.push((pid, ppid));
+            }
+        }
+        let mut victims = vec![self.child.id()];
+        let mut i = 0;
+        while i < victims.len() {
+            let parent = victims[i];
+            victims.extend(parents.iter().filter(|p| p.1 == parent).map(|p| p.0));
+            i += 1;
+        }
+        let sessions = &victims[1..];
+        for pid in sessions {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+        sessions.len()
+    }
+}
+
 impl Drop for Vsftpd {
     fn drop(&mut self) {
         let _ = self.child.kill();

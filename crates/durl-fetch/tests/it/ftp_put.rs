@@ -222,3 +222,46 @@ async fn ftps_uploads_and_downloads_with_a_trusted_certificate_only() {
     let again = request(&local, &url).ftp_tls(true).insecure(true);
     assert!(durl_fetch::put(&again, &()).await.unwrap().already_complete);
 }
+
+/// Counts `Retrying` events.
+#[derive(Default)]
+struct Retries(AtomicU64);
+
+impl Reporter for Retries {
+    fn report(&self, event: Event<'_>) {
+        if let Event::Retrying { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_connection_is_retried_and_the_upload_resumes() {
+    let server = upload_server();
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 7, LEN);
+    let req = request(&local, &server.url("up/f.bin")).limit_rate(Some(2_000_000));
+    let reporter = std::sync::Arc::new(Retries::default());
+    let task = tokio::spawn({
+        let reporter = reporter.clone();
+        async move { durl_fetch::put(&req, &*reporter).await }
+    });
+    let remote = server.root().join("up/f.bin");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&remote).map_or(0, |m| m.len()) < 500_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Every connection of the server dies at once, mid-transfer.
+    assert!(server.kill_sessions() > 0);
+    let outcome = task.await.unwrap().unwrap();
+    assert_eq!(server.read("up/f.bin").unwrap(), data);
+    assert!(reporter.0.load(Ordering::Relaxed) >= 1, "retried");
+    // The killed session logged nothing; the retry sent only what the server lacked.
+    let log = server.wait_transfers(true, 1);
+    assert!(log.len() == 1 && log[0] <= LEN - 500_000, "{log:?}");
+    assert_eq!(outcome.resumed_from, 0);
+}
