@@ -87,8 +87,9 @@ pub(crate) fn key(path: &str) -> &str {
     path.trim_start_matches('/')
 }
 
-/// An in-process FTP server on `127.0.0.1:0`; see the [module docs](self). Dropping it stops
-/// the server and joins its thread.
+/// An in-process FTP server on `127.0.0.1:0` that serves files from memory and misbehaves
+/// on request ([`FtpFault`], [`FtpServer::refuse_rest`], [`FtpServer::set_size`]). Dropping
+/// it stops the server and joins its thread.
 #[derive(Debug)]
 pub struct FtpServer {
     addr: SocketAddr,
