@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 use suppaftp::FtpError;
 use url::Url;
@@ -503,28 +502,29 @@ impl FtpGet<'_> {
             }
             Err(e) => return Err(e),
         };
-        let mut buf = vec![0u8; CHUNK];
+        let chunk_size = ftp_segment::chunk_size(self.limiter.is_some());
         loop {
-            let room = remote.size.map_or(CHUNK, |len| {
-                (len - self.part.written()).min(CHUNK as u64) as usize
+            let room = remote.size.map_or(chunk_size, |len| {
+                (len - self.part.written()).min(chunk_size as u64) as usize
             });
             if room == 0 {
                 break;
             }
-            let n = ftp_segment::read(&self.target, stall, &mut stream, &mut buf[..room]).await?;
-            if n == 0 {
+            let (chunk, read) = ftp_segment::fill(&self.target, stall, &mut stream, room).await;
+            if chunk.is_empty() {
+                read?;
                 break;
             }
+            let n = chunk.len();
             if let Some(limiter) = &self.limiter {
                 limiter.take(n as u64).await;
             }
             let at = self.part.written();
-            self.part
-                .write(at, Bytes::copy_from_slice(&buf[..n]))
-                .await?;
+            self.part.write(at, chunk).await?;
             self.fetched += n as u64;
             self.reporter.report(Event::Progress { bytes: n as u64 });
             self.part.maybe_checkpoint().await?;
+            read?;
         }
         let written = self.part.written();
         match remote.size {

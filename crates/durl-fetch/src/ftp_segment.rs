@@ -7,7 +7,7 @@
 //! arrived the data connection is closed, and the control connection with it; the server
 //! sees an aborted transfer (RFC 959 §3.3: closing the data connection ends it).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use suppaftp::FtpResult;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
@@ -48,20 +48,26 @@ pub(crate) async fn fetch(
         }
         Err(e) => return Err(e),
     };
-    let mut buf = vec![0u8; CHUNK];
     let mut at = start;
+    let chunk_size = chunk_size(split.limiter.is_some());
     loop {
         // The slot's end moves down when another connection takes over half of it.
-        let room = slot.remaining().end.saturating_sub(at).min(CHUNK as u64) as usize;
+        let room = slot
+            .remaining()
+            .end
+            .saturating_sub(at)
+            .min(chunk_size as u64) as usize;
         if room == 0 {
             break;
         }
-        let n = read(target, stall, &mut stream, &mut buf[..room]).await?;
-        if n == 0 {
+        let (chunk, read) = fill(target, stall, &mut stream, room).await;
+        if chunk.is_empty() {
+            read?;
             return Err(ended_early(target, stall, stream.finish(), len, at).await);
         }
-        let chunk = Bytes::copy_from_slice(&buf[..n]);
-        if !split.deliver(&mut at, chunk, slot, tx).await {
+        let more = split.deliver(&mut at, chunk, slot, tx).await;
+        read?;
+        if !more {
             break;
         }
     }
@@ -72,6 +78,36 @@ pub(crate) async fn fetch(
     // download is over.
     drop(stream);
     Ok(None)
+}
+
+/// How much one chunk from the data connection holds: [`CHUNK`], or less under a rate limit
+/// so that the limit paces the transfer smoothly rather than in bursts.
+pub(crate) fn chunk_size(limited: bool) -> usize {
+    if limited { 16 << 10 } else { CHUNK }
+}
+
+/// Reads from the data connection until `room` bytes have arrived or it ends (the stall
+/// timeout applies to every read). The bytes become one chunk for the writer without being
+/// copied; an empty chunk means the connection ended. A read that fails still hands over
+/// the bytes that arrived before it, so that a retry does not fetch them again.
+pub(crate) async fn fill(
+    target: &Target,
+    stall: std::time::Duration,
+    stream: &mut (impl AsyncRead + Unpin),
+    room: usize,
+) -> (Bytes, Result<(), Error>) {
+    let mut buf = BytesMut::with_capacity(room);
+    while buf.len() < room {
+        let mut limited = (&mut *stream).take((room - buf.len()) as u64);
+        let failed = match tokio::time::timeout(stall, limited.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => target.connection_error(e),
+            Err(_) => target.stalled(stall),
+        };
+        return (buf.freeze(), Err(failed));
+    }
+    (buf.freeze(), Ok(()))
 }
 
 /// One read from the data connection, with the stall timeout.
