@@ -173,7 +173,7 @@ pub struct PutArgs {
     #[arg(value_name = "LOCAL")]
     pub local: PathBuf,
 
-    /// Where to: ftp://[user[:password]@]host[:port]/path (a path ending in `/` takes LOCAL's
+    /// Where to: `ftp://[user[:password]@]host[:port]/path` (a path ending in `/` takes LOCAL's
     /// name). http(s) uploads are not supported yet.
     #[arg(value_name = "URL")]
     pub url: String,
