@@ -175,4 +175,3 @@ async fn unfinished_uploads_expire() {
     })
     .await;
 }
-
