@@ -5,7 +5,6 @@
 //! Section names in comments are those of the tus 1.0.0 specification.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use base64::Engine;
 use durl_serve::Config;
