@@ -42,9 +42,10 @@
 //!    at a time (423), at exactly the recorded offset (409); the body is streamed to disk
 //!    with checkpoints — fdatasync, then the record replaced atomically — so `HEAD` never
 //!    reports bytes that are not durable; with `Upload-Checksum` all or nothing (460).
-//! 5. **Finish** (`upload/store.rs`): at the last byte, the file is renamed into the root
-//!    without replacing anything (unless overwriting is on). `DELETE` terminates; expired
-//!    uploads are swept in the background; a restart recovers every upload.
+//! 5. **Finish** (`upload/store.rs`, `upload/place.rs`): at the last byte, the file is
+//!    renamed into the root without replacing anything (unless overwriting is on). `DELETE`
+//!    terminates; expired uploads are swept in the background; a restart recovers every
+//!    upload (`upload/record.rs` is the on-disk record).
 //!
 //! Directories get an HTML listing (`listing.rs`). Connections (`listener.rs`) are capped,
 //! must send their request heads within a timeout, and drain gracefully on shutdown. One

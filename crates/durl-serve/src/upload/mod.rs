@@ -15,7 +15,9 @@
 //! renamed into the served directory under its sanitised metadata name.
 
 mod error;
+mod place;
 pub(crate) mod protocol;
+mod record;
 pub(crate) mod store;
 mod transfer;
 

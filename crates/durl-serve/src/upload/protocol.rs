@@ -291,6 +291,9 @@ mod tests {
 
     use super::*;
 
+    /// Header fields of one table row.
+    type Fields = &'static [(&'static str, &'static str)];
+
     fn headers(fields: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (name, value) in fields {
@@ -307,7 +310,7 @@ mod tests {
     fn tus_resumable_must_be_1_0_0() {
         // Core Protocol › Headers › Tus-Resumable: otherwise 412, request not processed.
         #[rustfmt::skip]
-        let cases: &[(&[(&str, &str)], bool)] = &[
+        let cases: &[(Fields, bool)] = &[
             (&[("tus-resumable", "1.0.0")], true),
             (&[("tus-resumable", " 1.0.0 ")], true),
             (&[("tus-resumable", "0.2.2")], false),
@@ -355,7 +358,7 @@ mod tests {
     fn creation_takes_one_length_or_a_deferral() {
         // Creation › Requests › POST.
         #[rustfmt::skip]
-        let cases: &[(&[(&str, &str)], Option<Length>)] = &[
+        let cases: &[(Fields, Option<Length>)] = &[
             (&[("upload-length", "100")], Some(Length::Known(100))),
             (&[("upload-length", "0")], Some(Length::Known(0))),
             (&[("upload-defer-length", "1")], Some(Length::Deferred)),

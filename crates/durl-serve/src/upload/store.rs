@@ -22,100 +22,19 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Semaphore;
 
 use super::error::UploadError;
+use super::place::{self, sync_dir};
 use super::protocol::is_upload_id;
+pub(crate) use super::record::Info;
 use crate::config::UploadSettings;
 use crate::error::ServeError;
 
-/// First line of every info file; the number is the format version.
-const MAGIC: &str = "durl-upload 1";
-
 /// Most ids remembered as terminated or expired (answered 410 rather than 404).
 const MAX_GONE: usize = 4096;
-
-/// The durable record of one upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Info {
-    /// The announced length; `None` while deferred.
-    pub(crate) length: Option<u64>,
-    /// Bytes durably stored in the data file.
-    pub(crate) offset: u64,
-    /// `Upload-Metadata` as received ("" for none), echoed by HEAD.
-    pub(crate) metadata: String,
-    /// The (sanitised) name the file gets in the served directory.
-    pub(crate) name: String,
-    /// When the upload expires, in milliseconds since the Unix epoch.
-    pub(crate) expires_ms: u64,
-    /// Once complete: the name the file got (may be numbered if `name` was taken).
-    pub(crate) done: Option<String>,
-}
-
-impl Info {
-    /// The text form: one `key value` per line after the magic line.
-    fn encode(&self) -> String {
-        let mut out = format!("{MAGIC}\n");
-        match self.length {
-            Some(n) => out.push_str(&format!("length {n}\n")),
-            None => out.push_str("length deferred\n"),
-        }
-        out.push_str(&format!("offset {}\n", self.offset));
-        out.push_str(&format!("expires {}\n", self.expires_ms));
-        out.push_str(&format!("name {}\n", self.name));
-        if !self.metadata.is_empty() {
-            out.push_str(&format!("metadata {}\n", self.metadata));
-        }
-        if let Some(done) = &self.done {
-            out.push_str(&format!("done {done}\n"));
-        }
-        out
-    }
-
-    /// Parses [`Info::encode`]'s output; `None` if anything is missing or malformed.
-    fn decode(text: &str) -> Option<Self> {
-        let mut lines = text.lines();
-        if lines.next()? != MAGIC {
-            return None;
-        }
-        let (mut length, mut offset, mut expires, mut name) = (None, None, None, None);
-        let (mut metadata, mut done) = (String::new(), None);
-        for line in lines {
-            let (key, value) = line.split_once(' ')?;
-            match key {
-                "length" if value == "deferred" => length = Some(None),
-                "length" => length = Some(Some(value.parse().ok()?)),
-                "offset" => offset = Some(value.parse().ok()?),
-                "expires" => expires = Some(value.parse().ok()?),
-                "name" => name = Some(value.to_owned()),
-                "metadata" => value.clone_into(&mut metadata),
-                "done" => done = Some(value.to_owned()),
-                _ => {}
-            }
-        }
-        let info = Self {
-            length: length?,
-            offset: offset?,
-            metadata,
-            name: name?,
-            expires_ms: expires?,
-            done,
-        };
-        (info.length.is_none_or(|n| info.offset <= n)).then_some(info)
-    }
-
-    /// Whether the upload has expired at `now_ms`.
-    pub(crate) fn expired(&self, now_ms: u64) -> bool {
-        now_ms >= self.expires_ms
-    }
-
-    /// The expiry as a time.
-    pub(crate) fn expires(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(self.expires_ms)
-    }
-}
 
 /// One upload known to the server.
 #[derive(Debug)]
@@ -370,7 +289,7 @@ impl Store {
             .write(true)
             .open(&data)?
             .set_len(info.offset)?;
-        let placed = self.place(&data, &info.name)?;
+        let placed = place::place(&data, &self.root, &info.name, self.settings.overwrite)?;
         sync_dir(&self.root)?;
         tracing::info!(upload = %upload.id, name = %placed, bytes = info.offset, "upload complete");
         info.done = Some(placed);
@@ -420,31 +339,6 @@ impl Store {
     pub(crate) fn available_space(&self) -> io::Result<u64> {
         let stat = rustix::fs::statvfs(&self.dir)?;
         Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
-    }
-
-    /// Moves `data` into the served directory as `name`, or a numbered variant if `name` is
-    /// taken and overwriting is off. Returns the name used.
-    fn place(&self, data: &Path, name: &str) -> io::Result<String> {
-        if self.settings.overwrite {
-            move_file(data, &self.root.join(name), true)?;
-            return Ok(name.to_owned());
-        }
-        for n in 0..1000 {
-            let candidate = if n == 0 {
-                name.to_owned()
-            } else {
-                numbered(name, n)
-            };
-            match move_file(data, &self.root.join(&candidate), false) {
-                Ok(()) => return Ok(candidate),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "every numbered variant of the name is taken",
-        ))
     }
 
     fn delete_files(&self, id: &str) -> io::Result<()> {
@@ -520,63 +414,6 @@ fn resolve_missing(path: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// Renames `from` to `to`; without `replace`, fails with `AlreadyExists` rather than replace.
-/// Across file systems (EXDEV) the data is copied to a hidden temporary beside `to`, synced,
-/// then renamed.
-fn move_file(from: &Path, to: &Path, replace: bool) -> io::Result<()> {
-    let result = if replace {
-        fs::rename(from, to)
-    } else {
-        rename_noreplace(from, to)
-    };
-    match result {
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            let file_name = to.file_name().unwrap_or_default().to_string_lossy();
-            let tmp = to.with_file_name(format!(".{file_name}.durl-upload.tmp"));
-            fs::copy(from, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
-            let moved = if replace {
-                fs::rename(&tmp, to)
-            } else {
-                rename_noreplace(&tmp, to)
-            };
-            if let Err(e) = moved {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-            fs::remove_file(from)
-        }
-        other => other,
-    }
-}
-
-/// `renameat2(RENAME_NOREPLACE)`; where the file system lacks it, `link` + `unlink`, which
-/// also never replaces.
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags};
-    use rustix::io::Errno;
-    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
-            fs::hard_link(from, to)?;
-            fs::remove_file(from)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `report (2).pdf` for `report.pdf` and 2.
-fn numbered(name: &str, n: u32) -> String {
-    match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
-        _ => format!("{name} ({n})"),
-    }
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -597,38 +434,6 @@ mod tests {
             dir: Some(dir.to_owned()),
             ..UploadSettings::default()
         }
-    }
-
-    #[test]
-    fn info_round_trips_and_rejects_damage() {
-        let info = Info {
-            length: Some(100),
-            offset: 70,
-            metadata: "filename YS50eHQ=".to_owned(),
-            name: "a b.txt".to_owned(),
-            expires_ms: 1_700_000_000_000,
-            done: None,
-        };
-        assert_eq!(Info::decode(&info.encode()), Some(info.clone()));
-        let deferred = Info {
-            length: None,
-            done: Some("a b (1).txt".to_owned()),
-            metadata: String::new(),
-            ..info.clone()
-        };
-        assert_eq!(Info::decode(&deferred.encode()), Some(deferred));
-        let text = info.encode();
-        assert_eq!(Info::decode(&text.replace("offset 70", "offset 170")), None);
-        assert_eq!(Info::decode(&text.replace(MAGIC, "durl-upload 2")), None);
-        assert_eq!(Info::decode(&text.replace("offset 70\n", "")), None);
-        assert_eq!(Info::decode(""), None);
-    }
-
-    #[test]
-    fn numbered_names() {
-        assert_eq!(numbered("report.pdf", 2), "report (2).pdf");
-        assert_eq!(numbered("README", 1), "README (1)");
-        assert_eq!(numbered("_bashrc", 1), "_bashrc (1)");
     }
 
     #[test]

@@ -21,5 +21,7 @@ mod traversal;
 mod safety;
 // Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings.
 mod features;
-// tus 1.0 uploads: every status code, durability of cut PATCHes, locking, limits, expiry.
+// tus 1.0 uploads: the protocol, every status code, names.
 mod tus;
+// tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
+mod tus_limits;
