@@ -354,8 +354,9 @@ mod tests {
     #[test]
     fn creation_takes_one_length_or_a_deferral() {
         // Creation › Requests › POST.
+        type Case<'a> = (&'a [(&'a str, &'a str)], Option<Length>);
         #[rustfmt::skip]
-        let cases: &[(&[(&str, &str)], Option<Length>)] = &[
+        let cases: &[Case] = &[
             (&[("upload-length", "100")], Some(Length::Known(100))),
             (&[("upload-length", "0")], Some(Length::Known(0))),
             (&[("upload-defer-length", "1")], Some(Length::Deferred)),
