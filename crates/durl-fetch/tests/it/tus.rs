@@ -150,7 +150,7 @@ async fn an_interrupted_upload_continues_with_only_the_rest() {
     // Whole chunks survive the cut (they are checksummed, so all or nothing).
     let from = outcome.resumed_from;
     assert!(
-        from >= CHUNK && from < LEN && from % CHUNK == 0,
+        (CHUNK..LEN).contains(&from) && from % CHUNK == 0,
         "{outcome:?}"
     );
     assert_eq!(outcome.sent, LEN - from, "only the rest is sent");
