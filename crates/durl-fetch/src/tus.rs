@@ -187,9 +187,9 @@ impl Upload<'_> {
             self.checksum = Some(self.options().await?);
         }
         let len = self.file.len;
-        let (mut location, mut offset) = self.locate().await?;
+        let (mut location, mut offset, created) = self.locate().await?;
         let resumed_from = *self.resumed_from.get_or_insert(offset);
-        let already_complete = offset == len && self.sent == 0;
+        let already_complete = offset == len && self.sent == 0 && !created;
         self.reporter.report(Event::Started {
             path: &self.req.local,
             total: Some(len),
@@ -220,7 +220,7 @@ impl Upload<'_> {
                 }
             }
             resyncs += 1;
-            (location, offset) = self.locate().await?;
+            (location, offset, _) = self.locate().await?;
             self.reporter.report(Event::Started {
                 path: &self.req.local,
                 total: Some(len),
@@ -281,12 +281,12 @@ impl Upload<'_> {
         })
     }
 
-    /// The upload to continue and its offset: the remembered one if the server still has it,
-    /// else a new one.
-    async fn locate(&mut self) -> Result<(Url, u64), Error> {
+    /// The upload to continue, its offset, and whether it was just created: the remembered
+    /// one if the server still has it, else a new one.
+    async fn locate(&mut self) -> Result<(Url, u64, bool), Error> {
         if let Some(location) = self.location.clone() {
             match self.head(&location).await? {
-                Some(offset) => return Ok((location, offset)),
+                Some(offset) => return Ok((location, offset, false)),
                 None => {
                     self.location = None;
                     self.reporter.report(Event::Restarted {
@@ -296,7 +296,7 @@ impl Upload<'_> {
             }
         }
         let location = self.create().await?;
-        Ok((location, 0))
+        Ok((location, 0, true))
     }
 
     /// Core Protocol › Requests › HEAD: the offset, or `None` when the upload is gone

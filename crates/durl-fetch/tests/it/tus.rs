@@ -162,6 +162,20 @@ async fn uploads_exactly_and_removes_the_state() {
 }
 
 #[tokio::test]
+async fn an_empty_file_is_uploaded_not_already_complete() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _) = local_file(dir.path(), 7, 0);
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &())
+        .await
+        .unwrap();
+    assert!(!outcome.already_complete, "{outcome:?}");
+    assert_eq!(server.served("local-7.bin").unwrap(), b"");
+    assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn an_interrupted_upload_continues_with_only_the_rest() {
     let server = Serve::start().await;
     let dir = tempfile::tempdir().unwrap();
