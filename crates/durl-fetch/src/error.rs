@@ -209,6 +209,23 @@ pub enum Error {
         /// What differs.
         detail: String,
     },
+    /// A tus server broke the protocol (no `Location`, an impossible `Upload-Offset`, ...).
+    #[error("{url}: {detail}")]
+    TusProtocol {
+        /// The endpoint (without its password).
+        url: Url,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A tus server found that a chunk does not match its `Upload-Checksum` (460); it is
+    /// sent again.
+    #[error("{url} rejected the chunk at {offset}: checksum mismatch (460)")]
+    ChunkRejected {
+        /// The endpoint (without its password).
+        url: Url,
+        /// Where the chunk starts.
+        offset: u64,
+    },
     /// The local file changed while it was being uploaded.
     #[error("{} changed during the upload", .path.display())]
     LocalChanged {
@@ -294,7 +311,9 @@ impl Error {
             | Error::Stalled { .. }
             | Error::ShortBody { .. }
             | Error::BadRange { .. } => true,
-            Error::Status { status, .. } => matches!(status, 408 | 429 | 500..=599),
+            // 423: a tus server is still busy with an earlier PATCH of the same upload.
+            Error::Status { status, .. } => matches!(status, 408 | 423 | 429 | 500..=599),
+            Error::ChunkRejected { .. } => true,
             Error::FtpConnection { .. } => true,
             // RFC 959 §4.2: 4xx replies are transient; these are the ones worth a retry.
             Error::Ftp { code, .. } => matches!(code, 421 | 425 | 426 | 450 | 451 | 452),
@@ -333,7 +352,9 @@ impl Error {
             Error::BadRange { .. }
             | Error::TooManyRestarts { .. }
             | Error::SizeMismatch { .. }
-            | Error::UploadMismatch { .. } => ErrorKind::Protocol,
+            | Error::UploadMismatch { .. }
+            | Error::TusProtocol { .. }
+            | Error::ChunkRejected { .. } => ErrorKind::Protocol,
             Error::Io { .. } | Error::LocalChanged { .. } => ErrorKind::Io,
             Error::OutputExists { .. } | Error::RemoteExists { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,

@@ -94,6 +94,11 @@ pub enum RestartReason {
     PrefixMismatch,
     /// The (FTP) server does not resume transfers (`REST`), so the file is fetched from 0.
     ResumeRefused,
+    /// The tus server no longer has the upload of an earlier run (expired, terminated, or
+    /// of another length): a new upload starts from byte 0.
+    UploadGone,
+    /// The local file is not the one an earlier run began to upload: a new upload starts.
+    LocalChanged,
 }
 
 impl fmt::Display for RestartReason {
@@ -106,6 +111,10 @@ impl fmt::Display for RestartReason {
             RestartReason::StateUnusable => "the saved state is unusable",
             RestartReason::PrefixMismatch => "the existing file does not match the remote file",
             RestartReason::ResumeRefused => "the server does not resume transfers (REST)",
+            RestartReason::UploadGone => {
+                "the server no longer has the earlier upload (expired or terminated)"
+            }
+            RestartReason::LocalChanged => "the local file changed since the earlier upload",
         })
     }
 }

@@ -22,14 +22,22 @@ pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
     for (name, value) in &req.headers {
         headers.insert(name.clone(), value.clone());
     }
-    let mut builder = Client::builder()
+    let builder = Client::builder()
         .user_agent(req.user_agent.clone())
         .default_headers(headers)
         .connect_timeout(req.connect_timeout)
         .redirect(redirect_policy(req.max_redirects))
         .tls_danger_accept_invalid_certs(req.insecure);
+    finish_client(builder, &req.root_certificates)
+}
+
+/// Adds the PEM certificates in `roots` to the system roots and builds the client.
+pub(crate) fn finish_client(
+    mut builder: reqwest::ClientBuilder,
+    roots: &[std::path::PathBuf],
+) -> Result<Client, Error> {
     let mut certs = Vec::new();
-    for path in &req.root_certificates {
+    for path in roots {
         let pem = fs::read(path).map_err(|e| Error::Setup {
             what: format!("cannot read certificate file {}", path.display()),
             source: Some(Box::new(e)),

@@ -36,7 +36,9 @@
 //! tail of that prefix is read back and compared with the local file, the rest is sent
 //! (`REST` + `STOR`, or `APPE`), and the final `SIZE` (and `HASH`, where offered) must match.
 //! A longer or different remote file is refused unless [`PutRequest::overwrite`]. FTPS
-//! (`AUTH TLS`) is [`PutRequest::ftp_tls`] / [`GetRequest::ftp_tls`].
+//! (`AUTH TLS`) is [`PutRequest::ftp_tls`] / [`GetRequest::ftp_tls`]. To an `http(s)://` URL,
+//! [`put`] speaks tus 1.0 (`POST`, then `PATCH` chunks with `Upload-Checksum`; `HEAD` to
+//! resume), remembering the upload in `<local>.durl-upload`.
 //!
 //! The library never prints: progress and notices go to a [`Reporter`].
 //!
@@ -75,6 +77,7 @@ mod retry;
 mod segments;
 mod sources;
 mod transfer;
+mod tus;
 pub mod validator;
 pub mod verify;
 

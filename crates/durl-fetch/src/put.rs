@@ -1,15 +1,16 @@
-//! [`PutRequest`] and [`put`]: uploading a local file, resumably. The scheme picks the engine;
-//! today only `ftp://` ([`crate::ftp::put`]). An HTTP engine (tus) would slot in beside it.
+//! [`PutRequest`] and [`put`]: uploading a local file, resumably. The scheme picks the engine:
+//! `ftp://` ([`crate::ftp::put`]) or a tus 1.0 endpoint at `http(s)://` ([`crate::tus`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::events::Reporter;
 use crate::retry::Policy;
-use crate::{Error, ftp};
+use crate::{Error, ftp, tus};
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct PutRequest {
     pub(crate) root_certificates: Vec<PathBuf>,
     pub(crate) insecure: bool,
     pub(crate) ftp_tls: bool,
+    pub(crate) headers: HeaderMap,
+    pub(crate) chunk_size: u64,
     pub(crate) cancel: CancellationToken,
 }
 
@@ -33,7 +36,7 @@ pub struct PutRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PutOutcome {
-    /// Where the file went (without its password).
+    /// Where the file went (without its password): for tus, the upload's URL.
     pub url: Url,
     /// The file's length, which the server confirmed.
     pub bytes: u64,
@@ -47,12 +50,12 @@ pub struct PutOutcome {
 
 impl PutRequest {
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
-    /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). A URL ending in `/` names
-    /// a directory: the local file's name is appended.
+    /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). For `ftp://`, a URL
+    /// ending in `/` names a directory: the local file's name is appended. An `http(s)://`
+    /// URL is a tus endpoint (e.g. `durl serve --upload`'s `/.durl/uploads/`), used as given.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`], [`Error::UnsupportedScheme`], or [`Error::UploadUnsupported`]
-    /// for `http(s)://` (not implemented yet).
+    /// [`Error::InvalidUrl`], [`Error::UnsupportedScheme`].
     pub fn new(local: impl Into<PathBuf>, url: &str) -> Result<PutRequest, Error> {
         let local = local.into();
         let mut parsed = Url::parse(url).map_err(|source| Error::InvalidUrl {
@@ -60,8 +63,7 @@ impl PutRequest {
             source,
         })?;
         match parsed.scheme() {
-            "ftp" => {}
-            "http" | "https" => return Err(Error::UploadUnsupported { url: parsed }),
+            "ftp" | "http" | "https" => {}
             scheme => {
                 return Err(Error::UnsupportedScheme {
                     scheme: scheme.to_owned(),
@@ -69,7 +71,8 @@ impl PutRequest {
                 });
             }
         }
-        if parsed.path().ends_with('/')
+        if parsed.scheme() == "ftp"
+            && parsed.path().ends_with('/')
             && let Some(name) = local.file_name().and_then(|n| n.to_str())
             && let Ok(mut segments) = parsed.path_segments_mut()
         {
@@ -88,6 +91,8 @@ impl PutRequest {
             root_certificates: Vec::new(),
             insecure: false,
             ftp_tls: false,
+            headers: HeaderMap::new(),
+            chunk_size: 8 << 20,
             cancel: CancellationToken::new(),
         })
     }
@@ -143,13 +148,13 @@ impl PutRequest {
         self
     }
 
-    /// Trust the PEM certificates in `path` besides the system roots (FTPS).
+    /// Trust the PEM certificates in `path` besides the system roots (HTTPS, FTPS).
     pub fn root_certificate(mut self, path: impl AsRef<Path>) -> Self {
         self.root_certificates.push(path.as_ref().to_owned());
         self
     }
 
-    /// Skip TLS certificate verification (FTPS).
+    /// Skip TLS certificate verification (HTTPS, FTPS).
     pub fn insecure(mut self, yes: bool) -> Self {
         self.insecure = yes;
         self
@@ -158,6 +163,19 @@ impl PutRequest {
     /// Explicit FTPS, as [`crate::GetRequest::ftp_tls`].
     pub fn ftp_tls(mut self, yes: bool) -> Self {
         self.ftp_tls = yes;
+        self
+    }
+
+    /// Extra headers for every HTTP request (tus), e.g. `Authorization`.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The most bytes one tus `PATCH` carries (default 8 MiB; at least 1). With a checksum a
+    /// cut `PATCH` is all or nothing, so this is also the most a cut can cost.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = bytes.max(1);
         self
     }
 
@@ -184,12 +202,22 @@ impl PutRequest {
 /// differs is refused unless [`PutRequest::overwrite`]. An interrupted upload (even `kill -9`)
 /// continues on the next call: no local state is needed.
 ///
+/// For `http(s)://` (a tus 1.0 endpoint): the upload is created with `POST`, its URL kept in
+/// `<local>.durl-upload` beside the local file, and the file sent in `PATCH` chunks with
+/// `Upload-Checksum` where the server offers it. The next call after an interruption asks the
+/// server's offset with `HEAD` and continues there; an expired upload, or a local file that
+/// changed since, starts a new upload ([`crate::RestartReason::UploadGone`],
+/// [`crate::RestartReason::LocalChanged`]). The state file is removed when the upload is
+/// complete.
+///
 /// # Errors
 /// Any [`Error`]; notably [`Error::RemoteExists`], [`Error::UploadMismatch`],
-/// [`Error::Ftp`] (login, permission), [`Error::UploadInterrupted`].
+/// [`Error::Ftp`] (login, permission), [`Error::Status`] and [`Error::TusProtocol`] (tus),
+/// [`Error::LocalChanged`], [`Error::UploadInterrupted`].
 pub async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
     match req.url.scheme() {
         "ftp" => ftp::put::put(req, reporter).await,
+        "http" | "https" => tus::put(req, reporter).await,
         _ => Err(Error::UploadUnsupported {
             url: req.url.clone(),
         }),
@@ -206,10 +234,8 @@ mod tests {
         assert_eq!(req.url().as_str(), "ftp://h/up/a%20b.bin");
         let req = PutRequest::new("a.bin", "ftp://h/up/x.bin").unwrap();
         assert_eq!(req.url().as_str(), "ftp://h/up/x.bin");
-        assert!(matches!(
-            PutRequest::new("a", "https://h/x"),
-            Err(Error::UploadUnsupported { .. })
-        ));
+        let req = PutRequest::new("a.bin", "https://h/.durl/uploads/").unwrap();
+        assert_eq!(req.url().as_str(), "https://h/.durl/uploads/");
         assert!(matches!(
             PutRequest::new("a", "gopher://h/x"),
             Err(Error::UnsupportedScheme { .. })

@@ -174,7 +174,8 @@ pub struct PutArgs {
     pub local: PathBuf,
 
     /// Where to: `ftp://[user[:password]@]host[:port]/path` (a path ending in `/` takes LOCAL's
-    /// name). http(s) uploads are not supported yet.
+    /// name), or a tus 1.0 endpoint `http(s)://host/path` (e.g. `durl serve --upload`'s
+    /// `http://host:port/.durl/uploads/`).
     #[arg(value_name = "URL")]
     pub url: String,
 
@@ -221,6 +222,10 @@ pub struct PutArgs {
     /// Do not verify TLS certificates (dangerous).
     #[arg(short = 'k', long)]
     pub insecure: bool,
+
+    /// Extra request header for http(s) uploads, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
 }
 
 /// Arguments of `durl serve`.

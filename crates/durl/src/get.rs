@@ -242,7 +242,7 @@ pub(crate) fn secs(name: &str, v: f64) -> Result<Duration, UsageError> {
 }
 
 /// Parses `-H "Name: value"` arguments.
-fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
+pub(crate) fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
     let mut map = HeaderMap::new();
     for h in raw {
         let bad = || UsageError(format!("invalid header {h:?}: expected \"Name: value\""));

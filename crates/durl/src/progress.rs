@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use durl_fetch::{Event, Reporter};
+use durl_fetch::{Event, Reporter, RestartReason};
 use indicatif::{
     HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle,
 };
@@ -190,7 +190,13 @@ impl Reporter for Progress {
                 self.notice(&format!("mirror {url} dropped for this file: {reason}"));
             }
             Event::Restarted { reason } => {
-                self.notice(&format!("{reason}; downloading again from the start"));
+                let again = match reason {
+                    RestartReason::UploadGone | RestartReason::LocalChanged => {
+                        "a new upload starts from byte 0"
+                    }
+                    _ => "downloading again from the start",
+                };
+                self.notice(&format!("{reason}; {again}"));
             }
             Event::Retrying {
                 error,

@@ -11,7 +11,7 @@ use durl_fetch::{CancellationToken, ErrorKind, PutRequest};
 
 use crate::args::PutArgs;
 use crate::exit::{self, UsageError};
-use crate::get::secs;
+use crate::get::{headers, secs};
 use crate::progress::Progress;
 
 /// Runs `durl put`.
@@ -57,6 +57,7 @@ fn request(args: &PutArgs, cancel: &CancellationToken) -> anyhow::Result<PutRequ
         .stall_timeout(secs("--stall-timeout", args.stall_timeout)?)
         .connect_timeout(secs("--connect-timeout", args.connect_timeout)?)
         .ftp_tls(args.ftp_ssl)
+        .headers(headers(&args.headers)?)
         .insecure(args.insecure)
         .cancel_token(cancel.clone());
     if let Some(ca) = &args.cacert {
@@ -70,6 +71,9 @@ fn request(args: &PutArgs, cancel: &CancellationToken) -> anyhow::Result<PutRequ
 fn report_failure(e: &durl_fetch::Error, req: &PutRequest) {
     eprintln!("durl: {}", crate::error_line(e));
     let hint = match e.kind() {
+        ErrorKind::Interrupted | ErrorKind::Network if req.url().scheme() != "ftp" => {
+            Some("the upload is remembered beside the file: run the same command again to continue")
+        }
         ErrorKind::Interrupted | ErrorKind::Network => {
             Some("the server keeps what it received: run the same command again to continue")
         }

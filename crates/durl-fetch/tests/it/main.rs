@@ -12,3 +12,4 @@ mod resume; // validated resume: If-Range, Content-Range checks, 200 and 416 han
 mod split; // several connections per file: planning, stealing, faults, resume with holes
 mod support;
 mod tls; // HTTPS with a test CA
+mod tus; // http:// uploads (tus 1.0) to durl-serve and a scripted server: resume, restarts, checksums

@@ -87,10 +87,10 @@ fn refusals_and_bad_arguments_have_their_exit_codes() {
         pattern_bytes(22, 0..100_000)
     );
 
-    // http(s) is not supported yet: a usage error.
-    let out = run(&["put", "f.bin", "https://127.0.0.1:1/f.bin"]);
+    // Other schemes are a usage error.
+    let out = run(&["put", "f.bin", "gopher://127.0.0.1:1/f.bin"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not supported yet"));
+    assert!(text(&out.stderr).contains("unsupported scheme"));
     // A wrong login: exit 11, without the password.
     let url = server
         .url("up/g.bin")
@@ -138,4 +138,113 @@ fn ftp_ssl_needs_a_trusted_certificate_or_insecure() {
         std::fs::read(dir.path().join("back.bin")).unwrap(),
         pattern_bytes(23, 0..300_000)
     );
+}
+
+/// `durl serve DIR --upload -q --port 0` (the real binary); killed when dropped.
+struct UploadServe {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl UploadServe {
+    fn start(dir: &std::path::Path) -> Self {
+        use std::io::BufRead as _;
+        let mut child = durl(dir)
+            .args(["serve", "www", "--upload", "-q", "--port", "0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .and_then(|u| u.strip_prefix("http://"))
+            .map(|a| a.trim_end_matches('/').to_owned());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            panic!("no URL in {line:?}");
+        };
+        Self { child, addr }
+    }
+
+    /// The `Upload-Offset` a `HEAD` on `url` reports (0 if none).
+    fn offset(&self, url: &str) -> u64 {
+        use std::io::{Read as _, Write as _};
+        let path = url.split_once(&self.addr).map_or("/", |(_, p)| p);
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        let head = format!(
+            "HEAD {path} HTTP/1.1\r\nHost: {}\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("upload-offset")
+                    .then(|| v.trim().parse().ok())
+                    .flatten()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for UploadServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tus_upload_killed_with_9_continues_where_the_server_is() {
+    let len: u64 = 20 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("www")).unwrap();
+    let data = pattern_bytes(31, 0..len);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let server = UploadServe::start(dir.path());
+    let endpoint = format!("http://{}/.durl/uploads/", server.addr);
+    let state = dir.path().join("big.bin.durl-upload");
+
+    let mut child = durl(dir.path())
+        .args(["put", "-q", "--limit-rate", "4M", "big.bin", &endpoint])
+        .spawn()
+        .unwrap();
+    // Kill once the server holds the first 8 MiB chunk.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "the upload never reached 8 MiB");
+        assert!(child.try_wait().unwrap().is_none(), "durl put ended early");
+        let upload = std::fs::read_to_string(&state).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("upload ").map(str::to_owned))
+        });
+        if upload.is_some_and(|u| server.offset(&u) >= 8 << 20) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!dir.path().join("www/big.bin").exists());
+
+    let out = durl(dir.path())
+        .args(["put", "big.bin", &endpoint])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resumed at"), "{stderr}");
+    assert!(
+        std::fs::read(dir.path().join("www/big.bin")).unwrap() == data,
+        "exact bytes"
+    );
+    assert!(!state.exists(), "the state is removed at the end");
 }

@@ -1,0 +1,571 @@
+//! `http(s)://` uploads with the tus 1.0.0 resumable upload protocol
+//! (<https://tus.io/protocols/resumable-upload>); section names below are the spec's.
+//!
+//! 1. `OPTIONS` on the endpoint (Core Protocol › Requests › OPTIONS): `Tus-Extension` and
+//!    `Tus-Checksum-Algorithm` (Checksum › Headers) pick the chunk checksum: sha256, else
+//!    sha1, else none.
+//! 2. The state file `<local>.durl-upload` ([`state`]) names the upload of an earlier run.
+//!    If it is there and describes the same local file (length, mtime, SHA-256 of the first
+//!    MiB), `HEAD` on the upload (Core Protocol › Requests › HEAD) gives `Upload-Offset`;
+//!    `Upload-Length` must be the local length. A 404 or 410 means the upload expired
+//!    (Expiration) or was terminated (Termination): a new one is created.
+//! 3. Otherwise `POST` to the endpoint (Creation › Requests › POST) with `Upload-Length` and
+//!    `Upload-Metadata: filename <base64>`; the 201's `Location`, resolved against the
+//!    endpoint, is the upload. It goes into the state file (atomically) before any byte.
+//! 4. `PATCH` chunks (Core Protocol › Requests › PATCH) of [`PutRequest::chunk_size`],
+//!    streamed from the file, with `Content-Type: application/offset+octet-stream`,
+//!    `Upload-Offset` and `Upload-Checksum` (Checksum › Headers); the answer's
+//!    `Upload-Offset` is the new offset. A 409 (offset mismatch) makes durl ask `HEAD` again;
+//!    a 460 (Checksum › Checksum Mismatch) sends the chunk again, as a retry.
+//! 5. At the end the state file is removed.
+//!
+//! Every request carries `Tus-Resumable: 1.0.0` (Core Protocol › Headers › Tus-Resumable).
+//! Before every chunk the local file's length and mtime are compared with those of the
+//! start: a changed file is [`Error::LocalChanged`], never a mix of versions on the server.
+
+mod state;
+
+use std::io::SeekFrom;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use reqwest::{Client, RequestBuilder, Response, StatusCode, redirect};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
+
+use self::state::{Fingerprint, UploadState};
+use crate::events::{Event, Reporter, RestartReason};
+use crate::journal::url_key;
+use crate::rate::RateLimiter;
+use crate::{Error, PutOutcome, PutRequest, durable, http, retry};
+
+/// The protocol version spoken.
+const TUS_VERSION: &str = "1.0.0";
+/// The suffix of the state file beside the local file.
+pub(crate) const STATE_SUFFIX: &str = ".durl-upload";
+/// The size of one read from the file into a PATCH body.
+const PIECE: usize = 256 << 10;
+/// How many 409s (or lost uploads) in a row one attempt puts up with.
+const RESYNCS: u32 = 3;
+
+/// Uploads `req.local` to a tus endpoint (see the module docs).
+pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
+    let file = Fingerprint::of(&req.local).map_err(Error::io("cannot read", &req.local))?;
+    let state_path = durable::sibling(&req.local, STATE_SUFFIX);
+    let saved = UploadState::load(&state_path).map_err(Error::io("cannot read", &state_path))?;
+    let mut shown = req.url.clone();
+    let _ = shown.set_password(None);
+    let mut upload = Upload {
+        req,
+        reporter,
+        client: client(req)?,
+        shown,
+        file,
+        state_path,
+        location: None,
+        checksum: None,
+        sent: 0,
+        resumed_from: None,
+        limiter: req.limit_rate.map(RateLimiter::new),
+    };
+    if let Some(saved) = saved
+        && saved.endpoint == url_key(&req.url)
+    {
+        if saved.file == upload.file {
+            upload.location = Url::parse(&saved.upload)
+                .ok()
+                .map(|u| with_login(u, &req.url));
+        } else {
+            reporter.report(Event::Restarted {
+                reason: RestartReason::LocalChanged,
+            });
+        }
+    }
+    upload.run().await
+}
+
+/// The client: no redirects (a moved upload is not followed with its body), the TLS roots
+/// and timeouts of downloads, `Tus-Resumable` and the caller's headers on every request.
+fn client(req: &PutRequest) -> Result<Client, Error> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &req.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
+    let builder = Client::builder()
+        .user_agent(concat!("durl/", env!("CARGO_PKG_VERSION")))
+        .default_headers(headers)
+        .connect_timeout(req.connect_timeout)
+        .redirect(redirect::Policy::none())
+        .tls_danger_accept_invalid_certs(req.insecure);
+    http::finish_client(builder, &req.root_certificates)
+}
+
+/// `url` with the endpoint's password when it is on the endpoint's host (state files never
+/// hold passwords, so a remembered upload URL gets it back here).
+fn with_login(mut url: Url, endpoint: &Url) -> Url {
+    if url.host_str() == endpoint.host_str() && url.username() == endpoint.username() {
+        let _ = url.set_password(endpoint.password());
+    }
+    url
+}
+
+/// The chunk checksum the server accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Algo {
+    None,
+    Sha1,
+    Sha256,
+}
+
+struct Upload<'a> {
+    req: &'a PutRequest,
+    reporter: &'a dyn Reporter,
+    client: Client,
+    /// The endpoint without its password.
+    shown: Url,
+    file: Fingerprint,
+    state_path: PathBuf,
+    /// The upload's URL, once known.
+    location: Option<Url>,
+    /// Found out by the first `OPTIONS`.
+    checksum: Option<Algo>,
+    /// Bytes sent in this run, over all attempts.
+    sent: u64,
+    /// What the server held when the first attempt looked.
+    resumed_from: Option<u64>,
+    limiter: Option<RateLimiter>,
+}
+
+impl Upload<'_> {
+    /// Attempts until done, a final error, or cancellation, with the retry rules of downloads.
+    async fn run(mut self) -> Result<PutOutcome, Error> {
+        let policy = self.req.retry_policy();
+        let mut budget = retry::Budget::default();
+        loop {
+            let before = self.sent;
+            let cancel = self.req.cancel.clone();
+            let result = tokio::select! {
+                r = self.attempt() => Some(r),
+                () = cancel.cancelled() => None,
+            };
+            let error = match result {
+                Some(Ok(outcome)) => return Ok(outcome),
+                Some(Err(e)) => e,
+                None => return Err(self.interrupted()),
+            };
+            let wait = budget.failed_with(&policy, self.reporter, error, self.sent > before)?;
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => return Err(self.interrupted()),
+            }
+        }
+    }
+
+    fn interrupted(&self) -> Error {
+        Error::UploadInterrupted {
+            url: self.shown.clone(),
+            sent: self.sent,
+        }
+    }
+
+    fn protocol(&self, detail: impl Into<String>) -> Error {
+        Error::TusProtocol {
+            url: self.shown.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Find (or create) the upload, then send chunks until the server holds everything.
+    async fn attempt(&mut self) -> Result<PutOutcome, Error> {
+        if self.checksum.is_none() {
+            self.checksum = Some(self.options().await?);
+        }
+        let len = self.file.len;
+        let (mut location, mut offset, created) = self.locate().await?;
+        let resumed_from = *self.resumed_from.get_or_insert(offset);
+        let already_complete = offset == len && self.sent == 0 && !created;
+        self.reporter.report(Event::Started {
+            path: &self.req.local,
+            total: Some(len),
+            resumed_from: offset,
+        });
+        let mut resyncs = 0;
+        while offset < len {
+            if !self.file.unchanged(&self.req.local) {
+                return Err(Error::LocalChanged {
+                    path: self.req.local.clone(),
+                });
+            }
+            match self.patch(&location, offset).await? {
+                Patched::To(next) => {
+                    offset = next;
+                    resyncs = 0;
+                    continue;
+                }
+                _ if resyncs >= RESYNCS => {
+                    return Err(self.protocol("the upload's offset keeps changing"));
+                }
+                Patched::Conflict => {}
+                Patched::Gone => {
+                    self.location = None;
+                    self.reporter.report(Event::Restarted {
+                        reason: RestartReason::UploadGone,
+                    });
+                }
+            }
+            resyncs += 1;
+            (location, offset, _) = self.locate().await?;
+            self.reporter.report(Event::Started {
+                path: &self.req.local,
+                total: Some(len),
+                resumed_from: offset,
+            });
+        }
+        durable::remove(&self.state_path).map_err(Error::io("cannot remove", &self.state_path))?;
+        self.reporter.report(Event::Finished {
+            path: &self.req.local,
+            bytes: len,
+            already_complete,
+        });
+        let mut url = location;
+        let _ = url.set_password(None);
+        Ok(PutOutcome {
+            url,
+            bytes: len,
+            resumed_from,
+            sent: self.sent,
+            already_complete,
+        })
+    }
+
+    /// Core Protocol › Requests › OPTIONS; a server that does not answer it is used without
+    /// checksums.
+    async fn options(&self) -> Result<Algo, Error> {
+        let resp = self
+            .send(
+                self.client
+                    .request(reqwest::Method::OPTIONS, self.req.url.clone()),
+            )
+            .await?;
+        let status = resp.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(http::status_error(&resp));
+        }
+        if !status.is_success() {
+            return Ok(Algo::None);
+        }
+        let list = |name: &str| -> Vec<String> {
+            resp.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|s| s.trim().to_ascii_lowercase())
+                .collect()
+        };
+        if !list("tus-extension").iter().any(|e| e == "checksum") {
+            return Ok(Algo::None);
+        }
+        let algorithms = list("tus-checksum-algorithm");
+        let has = |a: &str| algorithms.iter().any(|x| x == a);
+        Ok(match () {
+            () if has("sha256") => Algo::Sha256,
+            () if has("sha1") => Algo::Sha1,
+            () => Algo::None,
+        })
+    }
+
+    /// The upload to continue, its offset, and whether it was just created: the remembered
+    /// one if the server still has it, else a new one.
+    async fn locate(&mut self) -> Result<(Url, u64, bool), Error> {
+        if let Some(location) = self.location.clone() {
+            match self.head(&location).await? {
+                Some(offset) => return Ok((location, offset, false)),
+                None => {
+                    self.location = None;
+                    self.reporter.report(Event::Restarted {
+                        reason: RestartReason::UploadGone,
+                    });
+                }
+            }
+        }
+        let location = self.create().await?;
+        Ok((location, 0, true))
+    }
+
+    /// Core Protocol › Requests › HEAD: the offset, or `None` when the upload is gone
+    /// (404/410) or is not this file's (another `Upload-Length`).
+    async fn head(&self, location: &Url) -> Result<Option<u64>, Error> {
+        let resp = self.send(self.client.head(location.clone())).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(None),
+            s if !s.is_success() => return Err(http::status_error(&resp)),
+            _ => {}
+        }
+        let offset = number(resp.headers(), "upload-offset")
+            .ok_or_else(|| self.protocol("HEAD gave no valid Upload-Offset"))?;
+        if number(resp.headers(), "upload-length") != Some(self.file.len) || offset > self.file.len
+        {
+            return Ok(None);
+        }
+        Ok(Some(offset))
+    }
+
+    /// Creation › Requests › POST; the new upload is written to the state file at once.
+    async fn create(&mut self) -> Result<Url, Error> {
+        let name = self
+            .req
+            .local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        let rb = self
+            .client
+            .post(self.req.url.clone())
+            .header("upload-length", self.file.len)
+            .header("upload-metadata", format!("filename {encoded}"))
+            .header(CONTENT_LENGTH, 0)
+            .body(Bytes::new());
+        let resp = self.send(rb).await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(http::status_error(&resp));
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| self.req.url.join(v).ok())
+            .ok_or_else(|| self.protocol("201 Created without a valid Location"))?;
+        let location = with_login(location, &self.req.url);
+        UploadState::new(&self.req.url, &location, self.file.clone())
+            .store(&self.state_path)
+            .map_err(Error::io("cannot write", &self.state_path))?;
+        self.location = Some(location.clone());
+        Ok(location)
+    }
+
+    /// Core Protocol › Requests › PATCH: one chunk from `offset`, streamed from the file.
+    async fn patch(&mut self, location: &Url, offset: u64) -> Result<Patched, Error> {
+        let n = self.req.chunk_size.min(self.file.len - offset);
+        let mut rb = self
+            .client
+            .patch(location.clone())
+            .header(CONTENT_TYPE, "application/offset+octet-stream")
+            .header(CONTENT_LENGTH, n)
+            .header("upload-offset", offset);
+        if let Some((name, value)) = self.chunk_checksum(offset, n).await? {
+            rb = rb.header(name, value);
+        }
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+        });
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let stall = self.req.stall_timeout;
+        let url = self.shown.clone();
+        let request = async move {
+            let send = rb.body(reqwest::Body::wrap_stream(body)).send();
+            tokio::pin!(send);
+            // The stall timeout starts once the body is out (or could not be fed).
+            let waited = async move {
+                let _ = done_rx.await;
+                tokio::time::sleep(stall).await;
+            };
+            tokio::select! {
+                r = &mut send => r.map_err(|e| http::transport_error(&url, e)),
+                () = waited => Err(Error::Stalled { url, timeout: stall }),
+            }
+        };
+        let (resp, fed) = {
+            let feed = self.feed(tx, done_tx, offset, n);
+            tokio::pin!(feed);
+            tokio::pin!(request);
+            // An early answer (before the whole body is read) ends the feeding.
+            tokio::select! {
+                r = &mut request => (r, Ok(())),
+                f = &mut feed => ((&mut request).await, f),
+            }
+        };
+        if let Err(e @ (Error::Io { .. } | Error::LocalChanged { .. })) = fed {
+            return Err(e);
+        }
+        let resp = resp?;
+        fed?;
+        match resp.status() {
+            StatusCode::CONFLICT => return Ok(Patched::Conflict),
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(Patched::Gone),
+            s if s.as_u16() == 460 => {
+                return Err(Error::ChunkRejected {
+                    url: self.shown.clone(),
+                    offset,
+                });
+            }
+            s if !s.is_success() => return Err(http::status_error(&resp)),
+            _ => {}
+        }
+        match number(resp.headers(), "upload-offset") {
+            Some(next) if next > offset && next <= offset + n => Ok(Patched::To(next)),
+            other => Err(self.protocol(format!(
+                "PATCH of {n} bytes at {offset} answered Upload-Offset {other:?}"
+            ))),
+        }
+    }
+
+    /// Reads `n` bytes from `offset` into the body channel, under the rate limit and the
+    /// stall timeout, reporting progress.
+    async fn feed(
+        &mut self,
+        tx: mpsc::Sender<Bytes>,
+        done: oneshot::Sender<()>,
+        offset: u64,
+        n: u64,
+    ) -> Result<(), Error> {
+        let _done = done; // dropped on return, whatever the outcome
+        let path = &self.req.local;
+        let mut file = open_at(path, offset).await?;
+        let mut left = n;
+        while left > 0 {
+            let mut buf = vec![0; PIECE.min(left as usize)];
+            file.read_exact(&mut buf)
+                .await
+                .map_err(|_| Error::LocalChanged { path: path.clone() })?;
+            if let Some(limiter) = &self.limiter {
+                limiter.take(buf.len() as u64).await;
+            }
+            let len = buf.len() as u64;
+            match tokio::time::timeout(self.req.stall_timeout, tx.send(Bytes::from(buf))).await {
+                Err(_) => {
+                    return Err(Error::Stalled {
+                        url: self.shown.clone(),
+                        timeout: self.req.stall_timeout,
+                    });
+                }
+                // The request ended early; its answer (or error) says why.
+                Ok(Err(_)) => return Ok(()),
+                Ok(Ok(())) => {}
+            }
+            left -= len;
+            self.sent += len;
+            self.reporter.report(Event::Progress { bytes: len });
+        }
+        Ok(())
+    }
+
+    /// `Upload-Checksum: <algorithm> <base64 digest>` of the chunk (Checksum › Headers).
+    async fn chunk_checksum(
+        &self,
+        offset: u64,
+        n: u64,
+    ) -> Result<Option<(HeaderName, String)>, Error> {
+        let algo = self.checksum.unwrap_or(Algo::None);
+        if algo == Algo::None {
+            return Ok(None);
+        }
+        let path = &self.req.local;
+        let mut file = open_at(path, offset).await?;
+        let (mut sha1, mut sha256) = (Sha1::new(), Sha256::new());
+        let mut buf = vec![0; PIECE];
+        let mut left = n;
+        while left > 0 {
+            let want = PIECE.min(left as usize);
+            file.read_exact(&mut buf[..want])
+                .await
+                .map_err(|_| Error::LocalChanged { path: path.clone() })?;
+            match algo {
+                Algo::Sha1 => sha1.update(&buf[..want]),
+                _ => sha256.update(&buf[..want]),
+            }
+            left -= want as u64;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let value = match algo {
+            Algo::Sha1 => format!("sha1 {}", b64.encode(sha1.finalize())),
+            _ => format!("sha256 {}", b64.encode(sha256.finalize())),
+        };
+        Ok(Some((HeaderName::from_static("upload-checksum"), value)))
+    }
+
+    /// Sends a body-less request; waiting for the answer counts against the stall timeout.
+    async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
+        match tokio::time::timeout(self.req.stall_timeout, rb.send()).await {
+            Err(_) => Err(Error::Stalled {
+                url: self.shown.clone(),
+                timeout: self.req.stall_timeout,
+            }),
+            Ok(Err(e)) => Err(http::transport_error(&self.shown, e)),
+            Ok(Ok(resp)) => Ok(resp),
+        }
+    }
+}
+
+/// What a PATCH achieved.
+#[derive(Debug)]
+enum Patched {
+    /// The server's new offset.
+    To(u64),
+    /// 409: the offset was not the server's.
+    Conflict,
+    /// 404/410: the upload is gone.
+    Gone,
+}
+
+async fn open_at(path: &std::path::Path, offset: u64) -> Result<tokio::fs::File, Error> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(Error::io("cannot read", path))?;
+    file.seek(SeekFrom::Start(offset))
+        .await
+        .map_err(Error::io("cannot read", path))?;
+    Ok(file)
+}
+
+/// A header that holds one non-negative integer (Core Protocol › Headers › Upload-Offset).
+fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+    let mut values = headers.get_all(name).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let text = value.to_str().ok()?.trim();
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_are_one_plain_integer() {
+        let mut h = HeaderMap::new();
+        assert_eq!(number(&h, "upload-offset"), None);
+        for (value, want) in [
+            ("12", Some(12)),
+            (" 7 ", Some(7)),
+            ("-1", None),
+            ("+3", None),
+        ] {
+            h.insert("upload-offset", HeaderValue::from_static(value));
+            assert_eq!(number(&h, "upload-offset"), want, "{value:?}");
+        }
+        h.append("upload-offset", HeaderValue::from_static("7"));
+        assert_eq!(number(&h, "upload-offset"), None);
+    }
+
+    #[test]
+    fn a_remembered_upload_gets_the_endpoint_password_back() {
+        let endpoint = Url::parse("http://ann:pw@h/.durl/uploads/").unwrap();
+        let same = Url::parse("http://ann@h/.durl/uploads/x").unwrap();
+        assert_eq!(with_login(same, &endpoint).password(), Some("pw"));
+        let other = Url::parse("http://ann@elsewhere/x").unwrap();
+        assert_eq!(with_login(other, &endpoint).password(), None);
+    }
+}

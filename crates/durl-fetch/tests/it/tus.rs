@@ -1,0 +1,411 @@
+//! `http://` uploads (tus 1.0) against the real `durl serve --upload` started in-process on
+//! 127.0.0.1:0 with a temporary directory, and against a small scripted tus server for the
+//! headers and refusals durl-serve does not produce on demand.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use durl_fetch::{CancellationToken, ErrorKind, Event, PutRequest, Reporter, RestartReason};
+use durl_testkit::pattern_bytes;
+use sha2::Digest as _;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::support::Recorder;
+
+const LEN: u64 = 5 << 20;
+const CHUNK: u64 = 1 << 20;
+
+/// `durl_serve::run` with uploads on, serving `base/www`, unfinished uploads in `base/up`.
+struct Serve {
+    addr: SocketAddr,
+    base: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), durl_serve::ServeError>>,
+}
+
+impl Serve {
+    async fn start() -> Serve {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir(base.path().join("www")).unwrap();
+        let config = durl_serve::Config::new(base.path().join("www"))
+            .uploads(true)
+            .upload_dir(base.path().join("up"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(durl_serve::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Serve {
+            addr,
+            base,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}/.durl/uploads/", self.addr)
+    }
+
+    fn served(&self, name: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.base.path().join("www").join(name)).ok()
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn request(local: &Path, url: &str) -> PutRequest {
+    PutRequest::new(local, url)
+        .unwrap()
+        .chunk_size(CHUNK)
+        .retries(3)
+        .retry_delay(Duration::from_millis(20), Duration::from_millis(100))
+        .stall_timeout(Duration::from_secs(10))
+}
+
+fn local_file(dir: &Path, seed: u64, len: u64) -> (PathBuf, Vec<u8>) {
+    let data = pattern_bytes(seed, 0..len);
+    let path = dir.join(format!("local-{seed}.bin"));
+    std::fs::write(&path, &data).unwrap();
+    (path, data)
+}
+
+fn state_of(local: &Path) -> PathBuf {
+    let mut name = local.as_os_str().to_owned();
+    name.push(".durl-upload");
+    PathBuf::from(name)
+}
+
+/// Cancels the upload once `at` bytes were sent.
+struct CancelAt(u64, CancellationToken, AtomicU64);
+
+impl Reporter for CancelAt {
+    fn report(&self, event: Event<'_>) {
+        if let Event::Progress { bytes } = event
+            && self.2.fetch_add(bytes, Ordering::Relaxed) + bytes >= self.0
+        {
+            self.1.cancel();
+        }
+    }
+}
+
+/// Runs an upload of `local` that is cancelled after about `at` bytes.
+async fn cut_at(local: &Path, url: &str, at: u64) {
+    let token = CancellationToken::new();
+    let cut = CancelAt(at, token.clone(), AtomicU64::new(0));
+    let req = request(local, url).cancel_token(token);
+    let e = durl_fetch::put(&req, &cut).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+    assert!(state_of(local).exists(), "the state file stays");
+    wait_idle(&upload_of(local)).await;
+}
+
+/// The upload URL in `local`'s state file.
+fn upload_of(local: &Path) -> String {
+    let state = std::fs::read_to_string(state_of(local)).unwrap();
+    let upload = state.lines().find_map(|l| l.strip_prefix("upload "));
+    upload.unwrap().to_owned()
+}
+
+/// Waits until the server has finished with the cut PATCH: an empty PATCH gets 423 until
+/// then (and 409 or 204 after, changing nothing).
+async fn wait_idle(upload: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        let r = client
+            .patch(upload)
+            .header("tus-resumable", "1.0.0")
+            .header("content-type", "application/offset+octet-stream")
+            .header("upload-offset", "0")
+            .body(Vec::new());
+        if r.send().await.unwrap().status() != 423 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{upload} stays busy");
+}
+
+#[tokio::test]
+async fn uploads_exactly_and_removes_the_state() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 1, LEN + 123);
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &rec)
+        .await
+        .unwrap();
+    assert_eq!(server.served("local-1.bin").unwrap(), data);
+    assert_eq!(
+        (outcome.bytes, outcome.sent, outcome.resumed_from),
+        (LEN + 123, LEN + 123, 0)
+    );
+    assert!(
+        outcome.url.path().starts_with("/.durl/uploads/"),
+        "{}",
+        outcome.url
+    );
+    assert_eq!(*rec.progress.lock().unwrap(), LEN + 123);
+    assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_empty_file_is_uploaded_not_already_complete() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _) = local_file(dir.path(), 7, 0);
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &())
+        .await
+        .unwrap();
+    assert!(!outcome.already_complete, "{outcome:?}");
+    assert_eq!(server.served("local-7.bin").unwrap(), b"");
+    assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_upload_continues_with_only_the_rest() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 2, LEN);
+    cut_at(&local, &server.endpoint(), 2 * CHUNK + CHUNK / 2).await;
+    assert_eq!(server.served("local-2.bin"), None);
+
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &rec)
+        .await
+        .unwrap();
+    assert_eq!(server.served("local-2.bin").unwrap(), data);
+    // Whole chunks survive the cut (they are checksummed, so all or nothing).
+    let from = outcome.resumed_from;
+    assert!(
+        (CHUNK..LEN).contains(&from) && from % CHUNK == 0,
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.sent, LEN - from, "only the rest is sent");
+    assert_eq!((rec.restarts(), rec.retries()), (vec![], 0));
+    assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_changed_local_file_starts_a_new_upload() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _) = local_file(dir.path(), 3, LEN);
+    cut_at(&local, &server.endpoint(), 2 * CHUNK).await;
+    let old = std::fs::read_to_string(state_of(&local)).unwrap();
+    // Same length, other bytes (and another mtime).
+    let data = pattern_bytes(33, 0..LEN);
+    std::fs::write(&local, &data).unwrap();
+
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &rec)
+        .await
+        .unwrap();
+    assert_eq!(rec.restarts(), [RestartReason::LocalChanged]);
+    assert_eq!((outcome.resumed_from, outcome.sent), (0, LEN));
+    assert!(!old.contains(outcome.url.path()), "a new upload: {old}");
+    assert_eq!(server.served("local-3.bin").unwrap(), data);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_terminated_upload_starts_a_new_one() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 4, LEN);
+    cut_at(&local, &server.endpoint(), 2 * CHUNK).await;
+    let upload = upload_of(&local);
+    let deleted = reqwest::Client::new()
+        .delete(&upload)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &server.endpoint()), &rec)
+        .await
+        .unwrap();
+    assert_eq!(rec.restarts(), [RestartReason::UploadGone]);
+    assert_eq!((outcome.resumed_from, outcome.sent), (0, LEN));
+    assert_ne!(outcome.url.as_str(), upload);
+    assert_eq!(server.served("local-4.bin").unwrap(), data);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_file_that_changes_during_the_upload_stops_it() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _) = local_file(dir.path(), 5, LEN);
+    struct Append(PathBuf, AtomicU64);
+    impl Reporter for Append {
+        fn report(&self, event: Event<'_>) {
+            if let Event::Progress { bytes } = event
+                && self.1.fetch_add(bytes, Ordering::Relaxed) < CHUNK
+                && self.1.load(Ordering::Relaxed) >= CHUNK
+            {
+                use std::io::Write as _;
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.0)
+                    .unwrap();
+                f.write_all(b"more").unwrap();
+            }
+        }
+    }
+    let e = durl_fetch::put(
+        &request(&local, &server.endpoint()),
+        &Append(local.clone(), AtomicU64::new(0)),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e.root(), durl_fetch::Error::LocalChanged { .. }),
+        "{e}"
+    );
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(server.served("local-5.bin"), None);
+    server.stop().await;
+}
+
+/// One request as the scripted server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// A tus server on 127.0.0.1:0 that offers checksums, answers the first PATCH with 460 and
+/// records every request; the task ends when the test drops the listener's handle.
+async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/files/", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
+    let log = seen.clone();
+    let task = tokio::spawn(async move {
+        let mut offset = 0u64;
+        let mut patches = 0;
+        let mut length = String::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut conn = BufReader::new(stream);
+            loop {
+                let mut line = String::new();
+                if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                let method = line.split(' ').next().unwrap_or_default().to_owned();
+                let mut headers = HashMap::new();
+                loop {
+                    let mut h = String::new();
+                    conn.read_line(&mut h).await.unwrap();
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap();
+                    headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+                }
+                let n: usize = headers
+                    .get("content-length")
+                    .map_or(0, |v| v.parse().unwrap());
+                let mut body = vec![0; n];
+                conn.read_exact(&mut body).await.unwrap();
+                let answer = match method.as_str() {
+                    "OPTIONS" => "204 No Content\r\nTus-Extension: creation,checksum\r\nTus-Checksum-Algorithm: md5,sha1,sha256".to_owned(),
+                    "POST" => {
+                        length = headers["upload-length"].clone();
+                        "201 Created\r\nLocation: /files/abc".to_owned()
+                    }
+                    "HEAD" => format!(
+                        "200 OK\r\nUpload-Offset: {offset}\r\nUpload-Length: {length}"
+                    ),
+                    "PATCH" => {
+                        patches += 1;
+                        if patches == 1 {
+                            "460 Checksum Mismatch".to_owned()
+                        } else {
+                            offset += n as u64;
+                            format!("204 No Content\r\nUpload-Offset: {offset}")
+                        }
+                    }
+                    _ => "405 Method Not Allowed".to_owned(),
+                };
+                log.lock().unwrap().push(Seen {
+                    method,
+                    headers,
+                    body,
+                });
+                let reply = format!(
+                    "HTTP/1.1 {answer}\r\nTus-Resumable: 1.0.0\r\nContent-Length: 0\r\n\r\n"
+                );
+                conn.get_mut().write_all(reply.as_bytes()).await.unwrap();
+            }
+        }
+    });
+    (url, seen, task)
+}
+
+#[tokio::test]
+async fn chunks_carry_a_sha256_checksum_and_a_460_resends_the_chunk() {
+    let (url, seen, task) = scripted().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 6, 2 * CHUNK + 10);
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &url), &rec).await.unwrap();
+    task.abort();
+    assert_eq!(rec.retries(), 1, "the 460 is one retry");
+    assert_eq!(
+        outcome.sent,
+        3 * CHUNK + 10,
+        "the rejected chunk went twice"
+    );
+    let seen = seen.lock().unwrap().clone();
+    let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        [
+            "OPTIONS", "POST", "PATCH", "HEAD", "PATCH", "PATCH", "PATCH"
+        ]
+    );
+    for s in &seen {
+        assert_eq!(s.headers["tus-resumable"], "1.0.0", "{s:?}");
+    }
+    let post = &seen[1];
+    assert_eq!(post.headers["upload-length"], (2 * CHUNK + 10).to_string());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        post.headers["upload-metadata"],
+        format!("filename {}", b64.encode("local-6.bin"))
+    );
+    let mut sent = Vec::new();
+    for p in &seen[4..] {
+        assert_eq!(p.headers["content-type"], "application/offset+octet-stream");
+        assert_eq!(p.headers["upload-offset"], sent.len().to_string());
+        let digest = b64.encode(sha2::Sha256::digest(&p.body));
+        assert_eq!(p.headers["upload-checksum"], format!("sha256 {digest}"));
+        sent.extend_from_slice(&p.body);
+    }
+    assert_eq!(seen[2].body, seen[4].body, "the same chunk again");
+    assert_eq!(sent, data);
+    assert!(!state_of(&local).exists());
+}
