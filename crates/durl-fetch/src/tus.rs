@@ -42,7 +42,7 @@ use self::state::{Fingerprint, UploadState};
 use crate::events::{Event, Reporter, RestartReason};
 use crate::journal::url_key;
 use crate::rate::RateLimiter;
-use crate::{Error, PutOutcome, PutRequest, durable, http, retry};
+use crate::{Error, PutOutcome, PutRequest, durable, http};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -86,7 +86,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
             });
         }
     }
-    upload.run().await
+    crate::put::retrying(req, reporter, &mut upload).await
 }
 
 /// The client: no redirects (a moved upload is not followed with its body), the TLS roots
@@ -142,29 +142,13 @@ struct Upload<'a> {
     limiter: Option<RateLimiter>,
 }
 
-impl Upload<'_> {
-    /// Attempts until done, a final error, or cancellation, with the retry rules of downloads.
-    async fn run(mut self) -> Result<PutOutcome, Error> {
-        let policy = self.req.retry_policy();
-        let mut budget = retry::Budget::default();
-        loop {
-            let before = self.sent;
-            let cancel = self.req.cancel.clone();
-            let result = tokio::select! {
-                r = self.attempt() => Some(r),
-                () = cancel.cancelled() => None,
-            };
-            let error = match result {
-                Some(Ok(outcome)) => return Ok(outcome),
-                Some(Err(e)) => e,
-                None => return Err(self.interrupted()),
-            };
-            let wait = budget.failed_with(&policy, self.reporter, error, self.sent > before)?;
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = cancel.cancelled() => return Err(self.interrupted()),
-            }
-        }
+impl crate::put::Attempts for Upload<'_> {
+    async fn attempt(&mut self) -> Result<PutOutcome, Error> {
+        Upload::attempt(self).await
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent
     }
 
     fn interrupted(&self) -> Error {
@@ -173,7 +157,9 @@ impl Upload<'_> {
             sent: self.sent,
         }
     }
+}
 
+impl Upload<'_> {
     fn protocol(&self, detail: impl Into<String>) -> Error {
         Error::TusProtocol {
             url: self.shown.clone(),

@@ -25,7 +25,7 @@ use super::{REST_REFUSED, Target, timed, tls};
 use crate::events::{Event, Reporter};
 use crate::rate::RateLimiter;
 use crate::verify::{Algorithm, digest_file, hex};
-use crate::{Error, PutOutcome, PutRequest, RemoteConflict, retry};
+use crate::{Error, PutOutcome, PutRequest, RemoteConflict};
 
 /// The write buffer for the data connection.
 const CHUNK: usize = 256 << 10;
@@ -40,7 +40,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         true => Some(tls::client_config(&req.root_certificates, req.insecure)?),
         false => None,
     };
-    Upload {
+    let mut upload = Upload {
         req,
         reporter,
         link: Link {
@@ -53,9 +53,8 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         sent: 0,
         resumed_from: None,
         limiter: req.limit_rate.map(RateLimiter::new),
-    }
-    .run()
-    .await
+    };
+    crate::put::retrying(req, reporter, &mut upload).await
 }
 
 /// The local file's length and modification time when the upload started.
@@ -93,29 +92,13 @@ struct Upload<'a> {
     limiter: Option<RateLimiter>,
 }
 
-impl Upload<'_> {
-    /// Attempts until done, a final error, or cancellation, with the retry rules of downloads.
-    async fn run(mut self) -> Result<PutOutcome, Error> {
-        let policy = self.req.retry_policy();
-        let mut budget = retry::Budget::default();
-        loop {
-            let before = self.sent;
-            let cancel = self.req.cancel.clone();
-            let result = tokio::select! {
-                r = self.attempt() => Some(r),
-                () = cancel.cancelled() => None,
-            };
-            let error = match result {
-                Some(Ok(outcome)) => return Ok(outcome),
-                Some(Err(e)) => e,
-                None => return Err(self.interrupted()),
-            };
-            let wait = budget.failed_with(&policy, self.reporter, error, self.sent > before)?;
-            tokio::select! {
-                () = tokio::time::sleep(wait) => {}
-                () = cancel.cancelled() => return Err(self.interrupted()),
-            }
-        }
+impl crate::put::Attempts for Upload<'_> {
+    async fn attempt(&mut self) -> Result<PutOutcome, Error> {
+        Upload::attempt(self).await
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent
     }
 
     fn interrupted(&self) -> Error {
@@ -124,7 +107,9 @@ impl Upload<'_> {
             sent: self.sent,
         }
     }
+}
 
+impl Upload<'_> {
     /// One control connection: look at the remote file, send what is missing, verify.
     async fn attempt(&mut self) -> Result<PutOutcome, Error> {
         let mut s = session::connect(&self.target, &self.link).await?;
