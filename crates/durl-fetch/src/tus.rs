@@ -13,7 +13,8 @@
 //!    `Upload-Metadata: filename <base64>`; the 201's `Location`, resolved against the
 //!    endpoint, is the upload. It goes into the state file (atomically) before any byte.
 //! 4. `PATCH` chunks (Core Protocol › Requests › PATCH) of [`PutRequest::chunk_size`],
-//!    streamed from the file, with `Content-Type: application/offset+octet-stream`,
+//!    read once (hashed, then sent from memory when there is a checksum; else streamed from
+//!    the file), with `Content-Type: application/offset+octet-stream`,
 //!    `Upload-Offset` and `Upload-Checksum` (Checksum › Headers); the answer's
 //!    `Upload-Offset` is the new offset. A 409 (offset mismatch) makes durl ask `HEAD` again;
 //!    a 460 (Checksum › Checksum Mismatch) sends the chunk again, as a retry.
@@ -337,7 +338,7 @@ impl Upload<'_> {
         Ok(location)
     }
 
-    /// Core Protocol › Requests › PATCH: one chunk from `offset`, streamed from the file.
+    /// Core Protocol › Requests › PATCH: one chunk from `offset`.
     async fn patch(&mut self, location: &Url, offset: u64) -> Result<Patched, Error> {
         let n = self.req.chunk_size.min(self.file.len - offset);
         let mut rb = self
@@ -346,8 +347,12 @@ impl Upload<'_> {
             .header(CONTENT_TYPE, "application/offset+octet-stream")
             .header(CONTENT_LENGTH, n)
             .header("upload-offset", offset);
-        if let Some((name, value)) = self.chunk_checksum(offset, n).await? {
+        // With a checksum the chunk is read once, hashed, and sent from memory (at most one
+        // chunk, `PutRequest::chunk_size`): the body is then exactly the bytes hashed.
+        let mut read = None;
+        if let Some((name, value, pieces)) = self.chunk_checksum(offset, n).await? {
             rb = rb.header(name, value);
+            read = Some(pieces);
         }
         let (tx, rx) = mpsc::channel::<Bytes>(4);
         let body = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -370,7 +375,7 @@ impl Upload<'_> {
             }
         };
         let (resp, fed) = {
-            let feed = self.feed(tx, done_tx, offset, n);
+            let feed = self.feed(tx, done_tx, offset, n, read);
             tokio::pin!(feed);
             tokio::pin!(request);
             // An early answer (before the whole body is read) ends the feeding.
@@ -404,29 +409,42 @@ impl Upload<'_> {
         }
     }
 
-    /// Reads `n` bytes from `offset` into the body channel, under the rate limit and the
-    /// stall timeout, reporting progress.
+    /// Puts `n` bytes from `offset` into the body channel — the pieces already `read`, else
+    /// from the file — under the rate limit and the stall timeout, reporting progress.
     async fn feed(
         &mut self,
         tx: mpsc::Sender<Bytes>,
         done: oneshot::Sender<()>,
         offset: u64,
         n: u64,
+        read: Option<Vec<Bytes>>,
     ) -> Result<(), Error> {
         let _done = done; // dropped on return, whatever the outcome
         let path = &self.req.local;
-        let mut file = open_at(path, offset).await?;
+        let mut file = match read {
+            Some(_) => None,
+            None => Some(open_at(path, offset).await?),
+        };
+        let mut pieces = read.unwrap_or_default().into_iter();
         let mut left = n;
         while left > 0 {
-            let mut buf = vec![0; PIECE.min(left as usize)];
-            file.read_exact(&mut buf)
-                .await
-                .map_err(|_| Error::LocalChanged { path: path.clone() })?;
+            let buf = match &mut file {
+                None => pieces
+                    .next()
+                    .ok_or_else(|| Error::LocalChanged { path: path.clone() })?,
+                Some(file) => {
+                    let mut buf = vec![0; PIECE.min(left as usize)];
+                    file.read_exact(&mut buf)
+                        .await
+                        .map_err(|_| Error::LocalChanged { path: path.clone() })?;
+                    Bytes::from(buf)
+                }
+            };
             if let Some(limiter) = &self.limiter {
                 limiter.take(buf.len() as u64).await;
             }
             let len = buf.len() as u64;
-            match tokio::time::timeout(self.req.stall_timeout, tx.send(Bytes::from(buf))).await {
+            match tokio::time::timeout(self.req.stall_timeout, tx.send(buf)).await {
                 Err(_) => {
                     return Err(Error::Stalled {
                         url: self.shown.clone(),
@@ -444,12 +462,13 @@ impl Upload<'_> {
         Ok(())
     }
 
-    /// `Upload-Checksum: <algorithm> <base64 digest>` of the chunk (Checksum › Headers).
+    /// `Upload-Checksum: <algorithm> <base64 digest>` of the chunk (Checksum › Headers), and
+    /// the chunk's bytes as read for it.
     async fn chunk_checksum(
         &self,
         offset: u64,
         n: u64,
-    ) -> Result<Option<(HeaderName, String)>, Error> {
+    ) -> Result<Option<(HeaderName, String, Vec<Bytes>)>, Error> {
         let algo = self.checksum.unwrap_or(Algo::None);
         if algo == Algo::None {
             return Ok(None);
@@ -457,25 +476,30 @@ impl Upload<'_> {
         let path = &self.req.local;
         let mut file = open_at(path, offset).await?;
         let (mut sha1, mut sha256) = (Sha1::new(), Sha256::new());
-        let mut buf = vec![0; PIECE];
+        let mut pieces = Vec::new();
         let mut left = n;
         while left > 0 {
-            let want = PIECE.min(left as usize);
-            file.read_exact(&mut buf[..want])
+            let mut buf = vec![0; PIECE.min(left as usize)];
+            file.read_exact(&mut buf)
                 .await
                 .map_err(|_| Error::LocalChanged { path: path.clone() })?;
             match algo {
-                Algo::Sha1 => sha1.update(&buf[..want]),
-                _ => sha256.update(&buf[..want]),
+                Algo::Sha1 => sha1.update(&buf),
+                _ => sha256.update(&buf),
             }
-            left -= want as u64;
+            left -= buf.len() as u64;
+            pieces.push(Bytes::from(buf));
         }
         let b64 = base64::engine::general_purpose::STANDARD;
         let value = match algo {
             Algo::Sha1 => format!("sha1 {}", b64.encode(sha1.finalize())),
             _ => format!("sha256 {}", b64.encode(sha256.finalize())),
         };
-        Ok(Some((HeaderName::from_static("upload-checksum"), value)))
+        Ok(Some((
+            HeaderName::from_static("upload-checksum"),
+            value,
+            pieces,
+        )))
     }
 
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
