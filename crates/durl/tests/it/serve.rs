@@ -14,12 +14,12 @@ use crate::{durl, signal};
 
 const SEED: u64 = 11;
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Waits up to `limit` for `child` to exit; kills it and fails the test if it does not.
-fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
+pub(crate) fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -35,21 +35,21 @@ fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
 }
 
 /// A running `durl serve DIR --port 0`, killed on drop.
-struct Serve {
-    child: Child,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
     /// Kept open so that the server never writes into a closed pipe.
     _stdout: BufReader<ChildStdout>,
     /// `http://127.0.0.1:PORT/`, from the first stdout line.
-    url: String,
-    addr: String,
+    pub(crate) url: String,
+    pub(crate) addr: String,
 }
 
 impl Serve {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(dir: &Path, extra: &[&str]) -> Self {
         Self::start_cmd(durl(dir), dir, extra)
     }
 
-    fn start_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
         let mut child = cmd
             .arg("serve")
             .arg(dir)
@@ -87,12 +87,12 @@ impl Serve {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.url, path.trim_start_matches('/'))
     }
 
     /// SIGTERM, then the exit status and everything written on stderr.
-    fn terminate(mut self, limit: Duration) -> (ExitStatus, String, Duration) {
+    pub(crate) fn terminate(mut self, limit: Duration) -> (ExitStatus, String, Duration) {
         let started = Instant::now();
         signal(self.child.id(), "TERM");
         let status = wait_within(&mut self.child, limit);
