@@ -1,25 +1,28 @@
-//! Many downloads as one job: [`get_all`].
+//! Many transfers as one job: [`get_all`] for downloads, [`put_all`] for uploads.
 //!
-//! Up to `jobs` files download at once over one shared client (connections are reused).
-//! Before a file starts it takes one permit per connection it will open from a global pool
-//! (`max_connections`) and from its host's pool (`per_host`), so `-j 16 -x 8` never opens
-//! 128 sockets to one server: a file gets as many connections as the caps allow. Every file
-//! keeps its own part and state files, so a crash in the middle of a batch continues every
-//! file independently, and a file finished earlier is recognised without transferring it.
+//! Up to `jobs` files transfer at once. Before a file starts it takes one permit per
+//! connection it will open from a global pool (`max_connections`) and from its host's pool
+//! (`per_host`), so `-j 16 -x 8` never opens 128 sockets to one server: a file gets as many
+//! connections as the caps allow. Every file keeps its own state (part and state files for
+//! downloads, the `.durl-upload` file or the server's size for uploads), so a crash in the
+//! middle of a batch continues every file independently, and a file finished earlier is
+//! recognised without transferring it.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
+use url::Url;
 
 use crate::events::Reporter;
-use crate::{Error, GetRequest, Outcome, get, http};
+use crate::{Error, GetRequest, Outcome, PutOutcome, PutRequest, get, http, put};
 
 /// Limits for a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchOptions {
-    /// Files downloading at once.
+    /// Files transferring at once.
     pub jobs: usize,
     /// Open connections in all.
     pub max_connections: usize,
@@ -38,12 +41,13 @@ impl Default for BatchOptions {
     }
 }
 
-/// Receives the events of every file of a batch.
-pub trait BatchReporter: Send + Sync {
+/// Receives the events of every file of a batch; `O` is what one transfer returns
+/// ([`Outcome`] for downloads, [`PutOutcome`] for uploads).
+pub trait BatchReporter<O = Outcome>: Send + Sync {
     /// The reporter for the file at `index` (called once, when the file starts).
     fn file(&self, index: usize) -> Arc<dyn Reporter>;
     /// The file at `index` is done.
-    fn finished(&self, index: usize, result: &Result<Outcome, Error>);
+    fn finished(&self, index: usize, result: &Result<O, Error>);
 }
 
 /// Downloads every request, `options.jobs` at a time, and returns one result per request,
@@ -61,18 +65,63 @@ pub async fn get_all(
         return Ok(Vec::new());
     };
     let client = http::client(first)?;
+    let client = &client;
+    let results = run_each(
+        requests,
+        |req| (&req.url, req.connections),
+        options,
+        reporter,
+        |req, granted, file_reporter| async move {
+            let req = req.clone().connections(granted);
+            get::get_with(client, &req, file_reporter.as_ref()).await
+        },
+    )
+    .await;
+    Ok(results)
+}
+
+/// Uploads every request, `options.jobs` at a time (one connection each), and returns one
+/// result per request, in order. Each upload resumes on its own, as [`put`] does.
+pub async fn put_all(
+    requests: &[PutRequest],
+    options: BatchOptions,
+    reporter: &dyn BatchReporter<PutOutcome>,
+) -> Vec<Result<PutOutcome, Error>> {
+    run_each(
+        requests,
+        |req| (&req.url, 1),
+        options,
+        reporter,
+        |req, _granted, file_reporter| async move { put(req, file_reporter.as_ref()).await },
+    )
+    .await
+}
+
+/// Runs `transfer` on every item, `options.jobs` at a time, each after taking the
+/// connection permits `wants` asks for (capped by the host's and the global pool), and
+/// returns the results in the order of `items`.
+async fn run_each<'a, T, O, Fut>(
+    items: &'a [T],
+    wants: impl Fn(&'a T) -> (&'a Url, usize),
+    options: BatchOptions,
+    reporter: &'a dyn BatchReporter<O>,
+    transfer: impl Fn(&'a T, usize, Arc<dyn Reporter>) -> Fut,
+) -> Vec<Result<O, Error>>
+where
+    Fut: Future<Output = Result<O, Error>>,
+{
     let max_connections = options.max_connections.max(1);
     let per_host = options.per_host.clamp(1, max_connections);
     let global = Arc::new(Semaphore::new(max_connections));
     let hosts: Mutex<HashMap<String, Arc<Semaphore>>> = Mutex::new(HashMap::new());
 
-    let mut results: Vec<Option<Result<Outcome, Error>>> = requests.iter().map(|_| None).collect();
-    let mut running = stream::iter(requests.iter().enumerate())
-        .map(|(index, req)| {
-            let client = &client;
+    let mut results: Vec<Option<Result<O, Error>>> = items.iter().map(|_| None).collect();
+    let mut running = stream::iter(items.iter().enumerate())
+        .map(|(index, item)| {
+            let (url, connections) = wants(item);
             let global = global.clone();
             let host = {
-                let key = format!("{}://{}", req.url.scheme(), req.url.authority());
+                let key = format!("{}://{}", url.scheme(), url.authority());
                 hosts
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -80,14 +129,13 @@ pub async fn get_all(
                     .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
                     .clone()
             };
+            let transfer = &transfer;
             async move {
                 // As many connections as this file wants and the caps allow.
-                let n = req.connections.min(per_host) as u32;
+                let n = connections.clamp(1, per_host) as u32;
                 let _host = host.acquire_many_owned(n).await.expect("never closed");
                 let _all = global.acquire_many_owned(n).await.expect("never closed");
-                let req = req.clone().connections(n as usize);
-                let file_reporter = reporter.file(index);
-                let result = get::get_with(client, &req, file_reporter.as_ref()).await;
+                let result = transfer(item, n as usize, reporter.file(index)).await;
                 reporter.finished(index, &result);
                 (index, result)
             }
@@ -96,8 +144,8 @@ pub async fn get_all(
     while let Some((index, result)) = running.next().await {
         results[index] = Some(result);
     }
-    Ok(results
+    results
         .into_iter()
-        .map(|r| r.expect("every request ran"))
-        .collect())
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }

@@ -201,6 +201,15 @@ pub enum Error {
         /// The local file's length.
         local: u64,
     },
+    /// A tus server refused to create the upload (409) because a file of its name exists
+    /// there (`durl serve` replaces files only with `--overwrite`).
+    #[error("{url} refused the upload: a file named {name:?} exists there")]
+    UploadNameTaken {
+        /// The endpoint (without its password).
+        url: Url,
+        /// The name sent in `Upload-Metadata`.
+        name: String,
+    },
     /// After an upload the server reports another length or digest than the local file's.
     #[error("{url} does not match the local file after the upload: {detail}")]
     UploadMismatch {
@@ -356,7 +365,9 @@ impl Error {
             | Error::TusProtocol { .. }
             | Error::ChunkRejected { .. } => ErrorKind::Protocol,
             Error::Io { .. } | Error::LocalChanged { .. } => ErrorKind::Io,
-            Error::OutputExists { .. } | Error::RemoteExists { .. } => ErrorKind::Exists,
+            Error::OutputExists { .. }
+            | Error::RemoteExists { .. }
+            | Error::UploadNameTaken { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
             Error::Interrupted { .. } | Error::UploadInterrupted { .. } => ErrorKind::Interrupted,

@@ -81,7 +81,7 @@ mod tus;
 pub mod validator;
 pub mod verify;
 
-pub use batch::{BatchOptions, BatchReporter, get_all};
+pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
 pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;

@@ -109,7 +109,8 @@ impl PutRequest {
 
     /// Replace a remote file that is longer than the local one or differs from it (without
     /// this, such a file is [`Error::RemoteExists`]). A remote file that is a prefix of the
-    /// local one is still completed, not sent again.
+    /// local one is still completed, not sent again. For tus: upload a file again that an
+    /// earlier run sent completely (without this, such a file is already complete).
     pub fn overwrite(mut self, yes: bool) -> Self {
         self.overwrite = yes;
         self

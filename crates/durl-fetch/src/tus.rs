@@ -18,7 +18,10 @@
 //!    `Upload-Offset` and `Upload-Checksum` (Checksum › Headers); the answer's
 //!    `Upload-Offset` is the new offset. A 409 (offset mismatch) makes durl ask `HEAD` again;
 //!    a 460 (Checksum › Checksum Mismatch) sends the chunk again, as a retry.
-//! 5. At the end the state file is removed.
+//! 5. At the end the state file is removed and the local file is marked as uploaded
+//!    ([`state::mark_uploaded`], an extended attribute): the same command run again answers
+//!    "already complete" without a request, unless the file changed or
+//!    [`PutRequest::overwrite`] asks to send it again.
 //!
 //! Every request carries `Tus-Resumable: 1.0.0` (Core Protocol › Headers › Tus-Resumable).
 //! Before every chunk the local file's length and mtime are compared with those of the
@@ -61,6 +64,27 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
     let saved = UploadState::load(&state_path).map_err(Error::io("cannot read", &state_path))?;
     let mut shown = req.url.clone();
     let _ = shown.set_password(None);
+    if saved.is_none()
+        && !req.overwrite
+        && let Some(done) = state::uploaded_mark(&req.local)
+        && done.endpoint == url_key(&req.url)
+        && done.file == file
+        && let Ok(url) = Url::parse(&done.upload)
+    {
+        // Sent completely by an earlier run, and unchanged since.
+        reporter.report(Event::Finished {
+            path: &req.local,
+            bytes: file.len,
+            already_complete: true,
+        });
+        return Ok(PutOutcome {
+            url,
+            bytes: file.len,
+            resumed_from: file.len,
+            sent: 0,
+            already_complete: true,
+        });
+    }
     let mut upload = Upload {
         req,
         reporter,
@@ -214,6 +238,10 @@ impl Upload<'_> {
                 resumed_from: offset,
             });
         }
+        state::mark_uploaded(
+            &self.req.local,
+            &UploadState::new(&self.req.url, &location, self.file.clone()),
+        );
         durable::remove(&self.state_path).map_err(Error::io("cannot remove", &self.state_path))?;
         self.reporter.report(Event::Finished {
             path: &self.req.local,
@@ -321,6 +349,12 @@ impl Upload<'_> {
             .header(CONTENT_LENGTH, 0)
             .body(Bytes::new());
         let resp = self.send(rb).await?;
+        if resp.status() == StatusCode::CONFLICT {
+            return Err(Error::UploadNameTaken {
+                url: self.shown.clone(),
+                name,
+            });
+        }
         if resp.status() != StatusCode::CREATED {
             return Err(http::status_error(&resp));
         }

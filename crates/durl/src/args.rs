@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Download URL(s), resuming any partial download left by an earlier run.
     Get(GetArgs),
-    /// Upload LOCAL to URL (ftp://), continuing what the server already holds.
+    /// Upload file(s) to an ftp:// URL or a tus endpoint, continuing what the server already holds.
     Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
@@ -169,18 +169,31 @@ impl GetArgs {
 /// Arguments of `durl put`.
 #[derive(Debug, Args)]
 pub struct PutArgs {
-    /// The file to upload.
-    #[arg(value_name = "LOCAL")]
-    pub local: PathBuf,
+    /// The file(s) to upload, then the URL they go to (last): `ftp://[user[:password]@]host
+    /// [:port]/path` (a path ending in `/` takes each file's name), or a tus 1.0 endpoint
+    /// `http(s)://host/path` (e.g. `durl serve --upload`'s `http://host:port/.durl/uploads/`).
+    /// With -i the URL is optional when every listed file has its own `to=`.
+    #[arg(value_name = "LOCAL... URL", required_unless_present = "input_file")]
+    pub targets: Vec<PathBuf>,
 
-    /// Where to: `ftp://[user[:password]@]host[:port]/path` (a path ending in `/` takes LOCAL's
-    /// name), or a tus 1.0 endpoint `http(s)://host/path` (e.g. `durl serve --upload`'s
-    /// `http://host:port/.durl/uploads/`).
-    #[arg(value_name = "URL")]
-    pub url: String,
+    /// Read the files to upload from FILE (`-` for stdin): one path per line, `#` comments,
+    /// an indented `to=URL` line under a file to send it elsewhere.
+    #[arg(short = 'i', long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
 
-    /// Replace a remote file that is longer than LOCAL or differs from it (a remote file that
-    /// is a prefix of LOCAL is completed either way).
+    /// Files uploaded at once when there are several (one connection each).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// Print a JSON report on stdout, one object per line and file (local, url, bytes, sent,
+    /// status, error kind and message).
+    #[arg(long)]
+    pub json: bool,
+
+    /// FTP: replace a remote file that is longer than LOCAL or differs from it (a remote file
+    /// that is a prefix of LOCAL is completed either way). tus: upload again a file that an
+    /// earlier run uploaded completely (otherwise it is "already complete").
     #[arg(long)]
     pub force: bool,
 

@@ -178,7 +178,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", req.url());
+        eprintln!("hint: {hint} ({})", crate::shown_url(req.url()));
     }
 }
 

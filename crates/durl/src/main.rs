@@ -8,6 +8,7 @@ mod get;
 mod input_file;
 mod progress;
 mod put;
+mod put_list;
 mod serve;
 
 use std::io::IsTerminal as _;
@@ -35,6 +36,13 @@ fn main() -> ExitCode {
 #[expect(clippy::print_stderr, reason = "main reports the final error")]
 fn report(e: &anyhow::Error) {
     eprintln!("durl: {e:#}");
+}
+
+/// `url` as it may be printed: without its password.
+pub(crate) fn shown_url(url: &url::Url) -> String {
+    let mut url = url.clone();
+    let _ = url.set_password(None);
+    url.into()
 }
 
 /// One line: the error and its causes, joined by ": ".

@@ -1,23 +1,34 @@
-//! `durl put`: resolves the arguments into a `durl_fetch::PutRequest`, runs it with the same
-//! progress bar, signals and exit codes as `durl get`, and reports.
+//! `durl put`: resolves the arguments (files on the command line and in `-i` lists) into
+//! `durl_fetch::PutRequest`s, runs them with the same progress bars, signals and exit codes
+//! as `durl get`, and reports.
 
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_fetch::{CancellationToken, ErrorKind, PutRequest};
+use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
 
 use crate::args::PutArgs;
+use crate::batch::{Batch, Tally, failure_json};
 use crate::exit::{self, UsageError};
 use crate::get::{headers, secs};
 use crate::progress::Progress;
+use crate::put_list::{self, PutEntry};
 
 /// Runs `durl put`.
 pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
+    let entries = entries(&args)?;
     let cancel = CancellationToken::new();
-    let req = request(&args, &cancel)?;
+    let requests = entries
+        .iter()
+        .map(|(entry, url)| request(&args, &entry.local, url, &cancel))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    check_collisions(&entries, &requests)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -25,27 +36,160 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let signal = Arc::new(AtomicU8::new(0));
     runtime.spawn(crate::get::watch_signals(cancel.clone(), signal.clone()));
+    let interrupted = || match signal.load(Ordering::SeqCst) {
+        0 => exit::SIGINT,
+        code => code,
+    };
+
+    if requests.len() > 1 || args.input_file.is_some() {
+        let reporter = Batch::new(args.quiet, requests.len());
+        let jobs = usize::from(args.jobs);
+        let options = BatchOptions {
+            jobs,
+            max_connections: jobs,
+            per_host: jobs,
+        };
+        let results = runtime.block_on(durl_fetch::put_all(&requests, options, &reporter));
+        reporter.finish();
+        let tally = Tally::of(&results, |o| o.already_complete);
+        let name = |i: usize| requests[i].local().display().to_string();
+        tally.summary(args.quiet, "uploaded", name, &results);
+        if args.json {
+            print_json(&requests, &results);
+        }
+        return Ok(tally.exit_code(interrupted));
+    }
+
+    let req = &requests[0];
     let progress = Progress::new(args.quiet);
-    let result = runtime.block_on(durl_fetch::put(&req, &progress));
+    let result = runtime.block_on(durl_fetch::put(req, &progress));
     progress.clear();
+    if args.json {
+        print_json(&requests, std::slice::from_ref(&result));
+    }
     Ok(exit::code(match result {
         Ok(_) => exit::OK,
         Err(e) => {
-            report_failure(&e, &req);
+            report_failure(&e, req);
             match e.kind() {
-                ErrorKind::Interrupted => match signal.load(Ordering::SeqCst) {
-                    0 => exit::SIGINT,
-                    code => code,
-                },
+                ErrorKind::Interrupted => interrupted(),
                 kind => exit::for_fetch_error(kind),
             }
         }
     }))
 }
 
+/// The files to upload, each with its URL: the command line's files, then the list's, each
+/// to its own `to=` or else to the command line's URL (its last argument).
+fn entries(args: &PutArgs) -> anyhow::Result<Vec<(PutEntry, String)>> {
+    let mut targets = args.targets.clone();
+    if args.input_file.is_none() && targets.len() < 2 {
+        return Err(
+            UsageError("durl put needs LOCAL and the URL to upload it to (last)".into()).into(),
+        );
+    }
+    let url = targets
+        .pop()
+        .map(|u| {
+            u.into_os_string().into_string().map_err(|u| {
+                UsageError(format!(
+                    "the URL {} is not valid UTF-8",
+                    Path::new(&u).display()
+                ))
+            })
+        })
+        .transpose()?;
+    let mut entries: Vec<PutEntry> = targets
+        .into_iter()
+        .map(|local| PutEntry {
+            local,
+            to: None,
+            line: 0,
+        })
+        .collect();
+    if let Some(path) = &args.input_file {
+        let text = if path.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(path)
+        }
+        .map_err(|e| UsageError(format!("cannot read the list {}: {e}", path.display())))?;
+        let listed = put_list::parse(&text)
+            .map_err(|e| UsageError(format!("{}:{}: {}", path.display(), e.line, e.message)))?;
+        entries.extend(listed);
+    }
+    if entries.is_empty() {
+        return Err(UsageError("no file to upload".into()).into());
+    }
+    entries
+        .into_iter()
+        .map(|entry| {
+            let to = entry.to.clone().or_else(|| url.clone()).ok_or_else(|| {
+                UsageError(format!(
+                    "{}: no to= for {} and no URL on the command line",
+                    where_(args, &entry),
+                    entry.local.display()
+                ))
+            })?;
+            Ok((entry, to))
+        })
+        .collect()
+}
+
+/// Where an entry comes from, for messages: `LIST:LINE` or the file name.
+fn where_(args: &PutArgs, entry: &PutEntry) -> String {
+    match (&args.input_file, entry.line) {
+        (Some(list), line) if line > 0 => format!("{}:{line}", list.display()),
+        _ => entry.local.display().to_string(),
+    }
+}
+
+/// The same local file twice (two uploads sharing one state file), or two files onto the same
+/// FTP path, is an error up front, not a race.
+fn check_collisions(
+    entries: &[(PutEntry, String)],
+    requests: &[PutRequest],
+) -> Result<(), UsageError> {
+    let mut locals: HashMap<PathBuf, usize> = HashMap::new();
+    let mut remotes: HashMap<String, usize> = HashMap::new();
+    let at = |k: usize| match entries[k].0.line {
+        0 => entries[k].0.local.display().to_string(),
+        n => format!("line {n}"),
+    };
+    for (i, req) in requests.iter().enumerate() {
+        let local = std::fs::canonicalize(req.local()).unwrap_or_else(|_| req.local().to_owned());
+        if let Some(&j) = locals.get(&local) {
+            return Err(UsageError(format!(
+                "{} and {} both upload {}",
+                at(j),
+                at(i),
+                req.local().display()
+            )));
+        }
+        locals.insert(local, i);
+        if req.url().scheme() == "ftp" {
+            let url = crate::shown_url(req.url());
+            if let Some(&j) = remotes.get(&url) {
+                return Err(UsageError(format!(
+                    "{} and {} would both write {url}",
+                    at(j),
+                    at(i)
+                )));
+            }
+            remotes.insert(url, i);
+        }
+    }
+    Ok(())
+}
+
 /// Turns the arguments into one validated request.
-fn request(args: &PutArgs, cancel: &CancellationToken) -> anyhow::Result<PutRequest> {
-    let mut req = PutRequest::new(&args.local, &args.url)
+fn request(
+    args: &PutArgs,
+    local: &Path,
+    url: &str,
+    cancel: &CancellationToken,
+) -> anyhow::Result<PutRequest> {
+    let mut req = PutRequest::new(local, url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .overwrite(args.force)
         .limit_rate(args.limit_rate)
@@ -66,6 +210,31 @@ fn request(args: &PutArgs, cancel: &CancellationToken) -> anyhow::Result<PutRequ
     Ok(req)
 }
 
+/// Prints one JSON object per file on stdout.
+fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
+    let mut out = std::io::stdout().lock();
+    for (req, result) in requests.iter().zip(results) {
+        let shown = crate::shown_url(req.url());
+        let value = match result {
+            Ok(o) => serde_json::json!({
+                "local": req.local().display().to_string(),
+                "url": o.url.as_str(),
+                "bytes": o.bytes,
+                "sent": o.sent,
+                "resumed_from": o.resumed_from,
+                "status": if o.already_complete { "already-complete" } else { "done" },
+            }),
+            Err(e) => {
+                let mut value = failure_json(&shown, e);
+                value["local"] = req.local().display().to_string().into();
+                value
+            }
+        };
+        let _ = writeln!(out, "{value}");
+    }
+    let _ = out.flush();
+}
+
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
 fn report_failure(e: &durl_fetch::Error, req: &PutRequest) {
@@ -77,10 +246,13 @@ fn report_failure(e: &durl_fetch::Error, req: &PutRequest) {
         ErrorKind::Interrupted | ErrorKind::Network => {
             Some("the server keeps what it received: run the same command again to continue")
         }
+        ErrorKind::Exists if req.url().scheme() != "ftp" => Some(
+            "the server keeps its file of that name (durl serve replaces files only with --overwrite)",
+        ),
         ErrorKind::Exists => Some("use --force to replace the remote file"),
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", req.url());
+        eprintln!("hint: {hint} ({})", crate::shown_url(req.url()));
     }
 }

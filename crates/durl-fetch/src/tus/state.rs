@@ -26,6 +26,8 @@ use crate::durable;
 use crate::journal::url_key;
 
 const MAGIC: &str = "durl-upload";
+/// The extended attribute that marks a local file as uploaded (see [`mark_uploaded`]).
+const MARK: &str = "user.durl.upload";
 /// The state format version.
 const VERSION: u32 = 1;
 /// How much of the start of the file the fingerprint hashes.
@@ -157,6 +159,20 @@ fn parse_mtime(value: &str) -> Option<Option<(u64, u32)>> {
     let nanos: u32 = n.parse().ok()?;
     (nanos < 1_000_000_000).then_some(())?;
     Some(Some((s.parse().ok()?, nanos)))
+}
+
+/// Marks `local` as completely uploaded as `state` describes, in its extended attribute
+/// `user.durl.upload` (the local file's content and mtime stay untouched), so that the same
+/// command run again — a list after a crash, say — does not send it a second time. Best
+/// effort: without user extended attributes a rerun uploads the file again.
+pub(crate) fn mark_uploaded(local: &Path, state: &UploadState) {
+    let _ = xattr::set(local, MARK, state.encode().as_bytes());
+}
+
+/// The mark [`mark_uploaded`] left on `local`, if any.
+pub(crate) fn uploaded_mark(local: &Path) -> Option<UploadState> {
+    let raw = xattr::get(local, MARK).ok()??;
+    UploadState::decode(std::str::from_utf8(&raw).ok()?)
 }
 
 #[cfg(test)]

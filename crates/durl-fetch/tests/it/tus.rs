@@ -32,11 +32,17 @@ struct Serve {
 
 impl Serve {
     async fn start() -> Serve {
+        Serve::start_with(|c| c).await
+    }
+
+    async fn start_with(configure: impl FnOnce(durl_serve::Config) -> durl_serve::Config) -> Serve {
         let base = tempfile::tempdir().unwrap();
         std::fs::create_dir(base.path().join("www")).unwrap();
-        let config = durl_serve::Config::new(base.path().join("www"))
-            .uploads(true)
-            .upload_dir(base.path().join("up"));
+        let config = configure(
+            durl_serve::Config::new(base.path().join("www"))
+                .uploads(true)
+                .upload_dir(base.path().join("up")),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -158,6 +164,51 @@ async fn uploads_exactly_and_removes_the_state() {
     );
     assert_eq!(*rec.progress.lock().unwrap(), LEN + 123);
     assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_rerun_after_success_is_already_complete_until_the_file_changes() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 8, LEN);
+    let req = request(&local, &server.endpoint());
+    let first = durl_fetch::put(&req, &()).await.unwrap();
+    assert!(!first.already_complete);
+
+    // The same command again: nothing sent, no second file on the server.
+    let rec = Recorder::default();
+    let again = durl_fetch::put(&req, &rec).await.unwrap();
+    assert!(again.already_complete, "{again:?}");
+    assert_eq!((again.sent, again.bytes, again.url), (0, LEN, first.url));
+    assert_eq!(*rec.progress.lock().unwrap(), 0);
+    assert_eq!(server.served("local-8 (1).bin"), None);
+    assert_eq!(
+        std::fs::read(&local).unwrap(),
+        data,
+        "the local file is untouched"
+    );
+
+    // Asked to (--force), it is sent again; the server refuses to replace its file.
+    let forced = durl_fetch::put(&req.clone().overwrite(true), &()).await;
+    match forced {
+        Err(e @ durl_fetch::Error::UploadNameTaken { .. }) => {
+            assert_eq!(e.kind(), ErrorKind::Exists);
+            assert!(e.to_string().contains("local-8.bin"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+
+    // A changed file is a new upload (to a server that may replace the old one).
+    let server = Serve::start_with(|c| c.overwrite(true)).await;
+    let req = request(&local, &server.endpoint());
+    durl_fetch::put(&req, &()).await.unwrap();
+    let data = pattern_bytes(88, 0..LEN);
+    std::fs::write(&local, &data).unwrap();
+    let changed = durl_fetch::put(&req, &()).await.unwrap();
+    assert_eq!((changed.already_complete, changed.sent), (false, LEN));
+    assert_eq!(server.served("local-8.bin").unwrap(), data);
     server.stop().await;
 }
 

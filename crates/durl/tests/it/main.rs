@@ -5,6 +5,7 @@ mod crash; // kill -9 at many byte counts, then resume
 mod ftp; // ftp:// end to end: kill -9 and resume (vsftpd), exit codes, logins, lists
 mod get; // the command line: outputs, errors, exit codes, signals, locks
 mod put; // durl put to a real vsftpd: kill -9 and resume, refusals, FTPS
+mod put_many; // durl put with several files: lists, -j, --json, kill -9 mid-batch
 mod serve; // durl serve end to end
 
 use std::path::Path;
