@@ -1,0 +1,101 @@
+//! tus-js-client (npm) under Node uploading to the real `durl serve --upload`: a run killed
+//! with SIGKILL mid-way that began with creation-with-upload, continued by a second run
+//! through tus-js-client's own URL storage (`findPreviousUploads` +
+//! `resumeFromPreviousUpload`, then HEAD: tus 1.0 Core Protocol › HEAD); and a one-shot
+//! upload whose metadata name is not ASCII.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::node;
+use super::script::{Script, number};
+use super::serve_upload::{ServeUpload, data_files};
+
+const MIB: u64 = 1 << 20;
+
+/// `node tus_js_upload.mjs ENDPOINT FILE --chunk-size N --store JSON --filename NAME ARGS…`.
+fn tus_js(s: &ServeUpload, store: &Path, chunk: u64, name: &str, args: &[&str]) -> Script {
+    let mut cmd = node("tus_js_upload.mjs");
+    cmd.arg(s.endpoint())
+        .arg(s.source())
+        .args(["--chunk-size", &chunk.to_string(), "--filename", name])
+        .arg("--store")
+        .arg(store)
+        .args(args);
+    Script::spawn(cmd)
+}
+
+/// `(size, accepted)` of a `chunk SIZE ACCEPTED` line.
+fn chunk(line: &str) -> Option<(u64, u64)> {
+    let size = number(line, "chunk")?;
+    Some((size, line.rsplit(' ').next()?.parse().ok()?))
+}
+
+#[test]
+fn tus_js_client_killed_mid_upload_continues_from_its_stored_url_on_a_second_run() {
+    let len = 20 * MIB + 4_321;
+    let s = ServeUpload::new(len, 51);
+    let store = s.dir.path().join("tus-js-urls.json");
+
+    // tus 1.0 › Creation With Upload: the POST that creates the upload carries the first
+    // chunk, so the first answer already acknowledges a whole chunk.
+    let mut first = tus_js(
+        &s,
+        &store,
+        MIB,
+        "js.bin",
+        &["--with-creation", "--pause-ms", "50"],
+    );
+    first.wait_for(Duration::from_secs(30), |l| {
+        (l == "previous 0").then_some(())
+    });
+    first.wait_for(Duration::from_secs(30), |l| (l == "start 0").then_some(()));
+    let created = first.wait_for(Duration::from_secs(30), chunk);
+    assert_eq!(
+        created,
+        (MIB, MIB),
+        "the POST's body was taken: {:?}",
+        first.seen
+    );
+    let acked = first.wait_for(Duration::from_secs(60), |l| {
+        chunk(l).map(|(_, at)| at).filter(|&at| at >= 8 * MIB)
+    });
+    first.kill();
+    let held = data_files(&s.uploads());
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(held[0].1 >= acked && held[0].1 < len, "{held:?}");
+    assert!(s.served("js.bin").is_none(), "not complete yet");
+
+    let second = tus_js(&s, &store, MIB, "js.bin", &[]);
+    let (status, lines, stderr) = second.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {stderr}");
+    assert_eq!(lines[0], "previous 1", "{lines:?}");
+    let start = number(&lines[1], "start").unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        start >= acked && start < len,
+        "resumed at {start}: {lines:?}"
+    );
+    let done = lines.last().unwrap();
+    let sent = number(done, "done").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(sent, len - start, "only the rest was sent: {lines:?}");
+    assert!(s.served("js.bin") == Some(s.data.clone()), "exact bytes");
+    let left = data_files(&s.uploads());
+    assert!(left.is_empty(), "nothing left unfinished: {left:?}");
+}
+
+#[test]
+fn tus_js_client_uploads_in_one_go_under_a_non_ascii_metadata_name() {
+    let s = ServeUpload::new(3 * MIB + 99, 52);
+    let store = s.dir.path().join("tus-js-urls.json");
+    // Upload-Metadata values are base64 (tus 1.0 › Creation › Upload-Metadata): UTF-8 here.
+    let run = tus_js(&s, &store, MIB, "Grüße 2026.bin", &[]);
+    let (status, lines, stderr) = run.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {stderr}");
+    assert_eq!(lines[..2], ["previous 0", "start 0"], "{lines:?}");
+    let done = lines.last().unwrap();
+    assert_eq!(number(done, "done"), Some(3 * MIB + 99), "{lines:?}");
+    assert!(
+        s.served("Grüße 2026.bin") == Some(s.data.clone()),
+        "exact bytes"
+    );
+}
