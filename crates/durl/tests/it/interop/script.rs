@@ -74,6 +74,11 @@ impl Script {
         }
     }
 
+    /// Whether the process has not exited yet.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     /// SIGKILL, then reaps the process.
     pub fn kill(mut self) {
         self.child.kill().unwrap();

@@ -2,10 +2,11 @@
 //! with SIGKILL mid-way that began with creation-with-upload, continued by a second run
 //! through tus-js-client's own URL storage (`findPreviousUploads` +
 //! `resumeFromPreviousUpload`, then HEAD: tus 1.0 Core Protocol › HEAD); and a one-shot
-//! upload whose metadata name is not ASCII.
+//! upload whose metadata name is not ASCII; and one whole-file PATCH cut by SIGKILL, of
+//! which the server keeps what arrived.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::node;
 use super::script::{Script, number};
@@ -98,4 +99,42 @@ fn tus_js_client_uploads_in_one_go_under_a_non_ascii_metadata_name() {
         s.served("Grüße 2026.bin") == Some(s.data.clone()),
         "exact bytes"
     );
+}
+
+#[test]
+fn a_single_patch_cut_by_sigkill_keeps_what_arrived_and_the_next_run_sends_the_rest() {
+    let len = 48 * MIB + 3;
+    let s = ServeUpload::new(len, 53);
+    let store = s.dir.path().join("tus-js-urls.json");
+    // tus-js-client's default chunk size is unlimited: the whole file in one PATCH.
+    let whole = 1 << 40;
+    let mut first = tus_js(&s, &store, whole, "cut.bin", &[]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "no 4 MiB on the server in time");
+        assert!(first.running(), "the upload ended first: {:?}", first.seen);
+        let held = data_files(&s.uploads());
+        if held.first().is_some_and(|(_, n)| *n >= 4 * MIB) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill(); // in the middle of the PATCH body
+    assert!(s.served("cut.bin").is_none(), "not complete yet");
+
+    let second = tus_js(&s, &store, whole, "cut.bin", &[]);
+    let (status, lines, stderr) = second.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {stderr}");
+    assert_eq!(lines[0], "previous 1", "{lines:?}");
+    // tus 1.0 Core Protocol › PATCH: "The Server SHOULD always attempt to store as much of
+    // the received data as possible". durl serve keeps (fsyncs, then records) all that
+    // arrived of the cut PATCH, so HEAD reports at least the 4 MiB seen on disk.
+    let start = number(&lines[1], "start").unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(
+        start >= 4 * MIB && start < len,
+        "resumed at {start}: {lines:?}"
+    );
+    let sent = number(lines.last().unwrap(), "done").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(sent, len - start, "{lines:?}");
+    assert!(s.served("cut.bin") == Some(s.data.clone()), "exact bytes");
 }
