@@ -121,3 +121,14 @@ pub fn number(line: &str, word: &str) -> Option<u64> {
     (parts.next()? == word).then_some(())?;
     parts.next()?.parse().ok()
 }
+
+/// A process the test started directly (e.g. `durl put`), killed and reaped on drop so that
+/// a failing assertion never leaves it running.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,36 +1,42 @@
 //! `durl put` (the real binary) against the tus reference server, `@tus/server` with
 //! `@tus/file-store` under Node: killed with SIGKILL mid-upload, the same command continues
 //! the same upload from the server's offset (HEAD, tus 1.0 Core Protocol › HEAD) and the
-//! server's file is the source byte for byte.
+//! server's file is the source byte for byte; and the server killed and restarted under a
+//! running `durl put`, which retries and finishes the same upload.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use durl_testkit::pattern_bytes;
 
 use super::node;
-use super::script::{Script, number};
+use super::script::{KillOnDrop, Script, number};
 use crate::durl;
-use crate::serve::text;
+use crate::serve::{text, wait_within};
 
 const MIB: u64 = 1 << 20;
 
 /// `node tus_server.mjs STORE`: the endpoint is `/files/`; killed on drop (and it exits by
 /// itself when its stdin, held by this process, closes).
 struct TusServer {
-    _script: Script,
+    script: Script,
+    port: u64,
     endpoint: String,
     store: PathBuf,
 }
 
 impl TusServer {
-    fn start(store: &Path) -> Self {
+    /// On a port the system picks (`None`), or on `port`, to restart where it was.
+    fn start(store: &Path, port: Option<u64>) -> Self {
         let mut cmd = node("tus_server.mjs");
-        cmd.arg(store);
+        cmd.arg(store).arg(port.unwrap_or(0).to_string());
         let mut script = Script::spawn(cmd);
         let port = script.wait_for(Duration::from_secs(30), |l| number(l, "listening"));
         Self {
-            _script: script,
+            script,
+            port,
             endpoint: format!("http://127.0.0.1:{port}/files/"),
             store: store.to_owned(),
         }
@@ -61,43 +67,47 @@ fn remembered(state: &Path) -> Option<String> {
         .find_map(|l| l.strip_prefix("upload ").map(str::to_owned))
 }
 
+/// Waits until the server's file for the upload `durl put` remembers holds `at_least`
+/// bytes (@tus/file-store writes PATCH bodies as they arrive); the upload's URL.
+fn wait_until_held(server: &TusServer, put: &mut Child, state: &Path, at_least: u64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if Instant::now() > deadline {
+            let _ = put.kill();
+            panic!("the upload never reached {at_least}: {:?}", server.files());
+        }
+        assert!(put.try_wait().unwrap().is_none(), "durl put ended early");
+        if let Some(url) = remembered(state)
+            && server
+                .held(&url)
+                .is_some_and(|b| b.len() as u64 >= at_least)
+        {
+            return url;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     let len = 20 * MIB + 5;
     let dir = tempfile::tempdir().unwrap();
     let data = pattern_bytes(61, 0..len);
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
-    let server = TusServer::start(&dir.path().join("store"));
+    let server = TusServer::start(&dir.path().join("store"), None);
     let state = dir.path().join("big.bin.durl-upload");
 
-    let mut child = durl(dir.path())
-        .args([
-            "put",
-            "-q",
-            "--limit-rate",
-            "4M",
-            "big.bin",
-            &server.endpoint,
-        ])
-        .spawn()
-        .unwrap();
-    // Kill once the server's file holds 6 MiB (it writes PATCH bodies as they arrive).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = loop {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the upload never reached 6 MiB: {:?}", server.files());
-        }
-        assert!(child.try_wait().unwrap().is_none(), "durl put ended early");
-        if let Some(url) = remembered(&state)
-            && server.held(&url).is_some_and(|b| b.len() as u64 >= 6 * MIB)
-        {
-            break url;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let put = ["put", "-q", "--limit-rate", "4M", "big.bin"];
+    let mut put = KillOnDrop(
+        durl(dir.path())
+            .args(put)
+            .arg(&server.endpoint)
+            .spawn()
+            .unwrap(),
+    );
+    let url = wait_until_held(&server, &mut put.0, &state, 6 * MIB);
+    put.0.kill().unwrap(); // SIGKILL
+    put.0.wait().unwrap();
     let partial = server.held(&url).unwrap();
     assert!((partial.len() as u64) < len, "killed before the end");
     assert!(
@@ -119,4 +129,47 @@ fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     let id = url.rsplit('/').next().unwrap();
     assert_eq!(server.files(), [id.to_owned(), format!("{id}.json")]);
     assert!(!state.exists(), "the state is removed at the end");
+}
+
+#[test]
+fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upload() {
+    let len = 20 * MIB + 9;
+    let dir = tempfile::tempdir().unwrap();
+    let data = pattern_bytes(62, 0..len);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let store = dir.path().join("store");
+    let server = TusServer::start(&store, None);
+    let state = dir.path().join("big.bin.durl-upload");
+
+    let mut put = KillOnDrop(
+        durl(dir.path())
+            .args(["put", "--limit-rate", "4M", "big.bin", &server.endpoint])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let url = wait_until_held(&server, &mut put.0, &state, 6 * MIB);
+    let (port, endpoint) = (server.port, server.endpoint.clone());
+    server.script.kill(); // SIGKILL, in the middle of a PATCH
+    std::thread::sleep(Duration::from_millis(300));
+    let server = TusServer::start(&store, Some(port));
+    assert_eq!(server.endpoint, endpoint);
+
+    let status = wait_within(&mut put.0, Duration::from_secs(60));
+    let mut stderr = String::new();
+    put.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("retry 1"), "it saw the server go: {stderr}");
+    assert!(stderr.contains("resumed at"), "{stderr}");
+    assert!(
+        server.held(&url) == Some(data),
+        "exact bytes, in the same upload"
+    );
+    let id = url.rsplit('/').next().unwrap();
+    assert_eq!(server.files(), [id.to_owned(), format!("{id}.json")]);
 }
