@@ -2,7 +2,8 @@
 //! `@tus/file-store` under Node: killed with SIGKILL mid-upload, the same command continues
 //! the same upload from the server's offset (HEAD, tus 1.0 Core Protocol › HEAD) and the
 //! server's file is the source byte for byte; and the server killed and restarted under a
-//! running `durl put`, which retries and finishes the same upload.
+//! running `durl put`, which retries and finishes the same upload; and an upload the
+//! server expired (410), which `durl put` replaces with a new one.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -28,10 +29,13 @@ struct TusServer {
 }
 
 impl TusServer {
-    /// On a port the system picks (`None`), or on `port`, to restart where it was.
-    fn start(store: &Path, port: Option<u64>) -> Self {
+    /// On `port` (0: one the system picks), with uploads that expire `expire_ms` after their
+    /// creation (0: never).
+    fn start(store: &Path, port: u64, expire_ms: u64) -> Self {
         let mut cmd = node("tus_server.mjs");
-        cmd.arg(store).arg(port.unwrap_or(0).to_string());
+        cmd.arg(store)
+            .arg(port.to_string())
+            .arg(expire_ms.to_string());
         let mut script = Script::spawn(cmd);
         let port = script.wait_for(Duration::from_secs(30), |l| number(l, "listening"));
         Self {
@@ -94,7 +98,7 @@ fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     let dir = tempfile::tempdir().unwrap();
     let data = pattern_bytes(61, 0..len);
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
-    let server = TusServer::start(&dir.path().join("store"), None);
+    let server = TusServer::start(&dir.path().join("store"), 0, 0);
     let state = dir.path().join("big.bin.durl-upload");
 
     let put = ["put", "-q", "--limit-rate", "4M", "big.bin"];
@@ -138,7 +142,7 @@ fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upl
     let data = pattern_bytes(62, 0..len);
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
     let store = dir.path().join("store");
-    let server = TusServer::start(&store, None);
+    let server = TusServer::start(&store, 0, 0);
     let state = dir.path().join("big.bin.durl-upload");
 
     let mut put = KillOnDrop(
@@ -152,7 +156,7 @@ fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upl
     let (port, endpoint) = (server.port, server.endpoint.clone());
     server.script.kill(); // SIGKILL, in the middle of a PATCH
     std::thread::sleep(Duration::from_millis(300));
-    let server = TusServer::start(&store, Some(port));
+    let server = TusServer::start(&store, port, 0);
     assert_eq!(server.endpoint, endpoint);
 
     let status = wait_within(&mut put.0, Duration::from_secs(60));
@@ -172,4 +176,55 @@ fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upl
     );
     let id = url.rsplit('/').next().unwrap();
     assert_eq!(server.files(), [id.to_owned(), format!("{id}.json")]);
+}
+
+#[test]
+fn an_upload_the_tus_reference_server_expired_is_replaced_by_a_new_one() {
+    let len = 4 * MIB + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let data = pattern_bytes(63, 0..len);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let expiry = Duration::from_secs(2);
+    let server = TusServer::start(&dir.path().join("store"), 0, expiry.as_millis() as u64);
+    let state = dir.path().join("big.bin.durl-upload");
+
+    let put = ["put", "-q", "--limit-rate", "1M", "big.bin"];
+    let mut put = KillOnDrop(
+        durl(dir.path())
+            .args(put)
+            .arg(&server.endpoint)
+            .spawn()
+            .unwrap(),
+    );
+    let old = wait_until_held(&server, &mut put.0, &state, MIB / 2);
+    let created = Instant::now(); // the upload was created (POST) before this
+    put.0.kill().unwrap(); // SIGKILL
+    put.0.wait().unwrap();
+    // tus 1.0 › Expiration: past Upload-Expires the server answers 410 Gone.
+    std::thread::sleep(
+        (created + expiry + Duration::from_millis(500)).saturating_duration_since(Instant::now()),
+    );
+
+    let out = durl(dir.path())
+        .args(["put", "big.bin", &server.endpoint])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("no longer has the earlier upload"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("resumed at"), "{stderr}");
+    let mut uploads: Vec<_> = server
+        .files()
+        .into_iter()
+        .filter(|f| !f.ends_with(".json"))
+        .collect();
+    let old_id = old.rsplit('/').next().unwrap();
+    uploads.retain(|id| id != old_id);
+    assert_eq!(uploads.len(), 1, "one new upload: {:?}", server.files());
+    let new = std::fs::read(server.store.join(&uploads[0])).unwrap();
+    assert!(new == data, "exact bytes in the new upload");
+    assert!(!state.exists(), "the state is removed at the end");
 }
