@@ -12,6 +12,7 @@
 //
 // Prints on stdout, one line each:
 //   previous N            how many earlier uploads of this file the storage holds
+//   url URL               the upload's URL, once created or found again (HEAD answered)
 //   start OFFSET          where the first chunk of this run began (0 for a new upload)
 //   chunk SIZE ACCEPTED   after every chunk: its size and the server's offset after it
 //   done SENT URL         the server holds the whole file; SENT bytes went out in this run
@@ -51,6 +52,9 @@ const upload = new Upload(fs.createReadStream(file), {
   retryDelays: [0, 200, 500, 1000, 2000],
   async onBeforeRequest(req) {
     if (pauseMs > 0 && req.getMethod() === 'PATCH') await sleep(pauseMs)
+  },
+  onUploadUrlAvailable() {
+    console.log(`url ${upload.url}`)
   },
   onChunkComplete(size, accepted) {
     if (!started) {

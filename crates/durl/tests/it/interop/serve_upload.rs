@@ -52,6 +52,11 @@ impl ServeUpload {
         self.dir.path().join(".www.durl-uploads")
     }
 
+    /// The served directory.
+    pub fn www(&self) -> PathBuf {
+        self.dir.path().join("www")
+    }
+
     pub fn served(&self, name: &str) -> Option<Vec<u8>> {
         std::fs::read(self.dir.path().join("www").join(name)).ok()
     }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use super::node;
 use super::script::{Script, number};
 use super::serve_upload::{ServeUpload, data_files};
+use crate::durl;
+use crate::serve::Serve;
 
 const MIB: u64 = 1 << 20;
 
@@ -24,6 +26,22 @@ fn tus_js(s: &ServeUpload, store: &Path, chunk: u64, name: &str, args: &[&str]) 
         .arg(store)
         .args(args);
     Script::spawn(cmd)
+}
+
+/// The first line `WORD …` of a run's output.
+fn line<'a>(lines: &'a [String], word: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l.split(' ').next() == Some(word))
+        .unwrap_or_else(|| panic!("no {word} line: {lines:?}"))
+}
+
+/// The URL of every `url URL` line: the upload the run worked on, each time it (re)found it.
+fn urls(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("url "))
+        .collect()
 }
 
 /// `(size, accepted)` of a `chunk SIZE ACCEPTED` line.
@@ -50,6 +68,9 @@ fn tus_js_client_killed_mid_upload_continues_from_its_stored_url_on_a_second_run
     first.wait_for(Duration::from_secs(30), |l| {
         (l == "previous 0").then_some(())
     });
+    let url = first.wait_for(Duration::from_secs(30), |l| {
+        l.strip_prefix("url ").map(str::to_owned)
+    });
     first.wait_for(Duration::from_secs(30), |l| (l == "start 0").then_some(()));
     let created = first.wait_for(Duration::from_secs(30), chunk);
     assert_eq!(
@@ -70,8 +91,9 @@ fn tus_js_client_killed_mid_upload_continues_from_its_stored_url_on_a_second_run
     let second = tus_js(&s, &store, MIB, "js.bin", &[]);
     let (status, lines, stderr) = second.finish(Duration::from_secs(60));
     assert!(status.success(), "{lines:?} {stderr}");
-    assert_eq!(lines[0], "previous 1", "{lines:?}");
-    let start = number(&lines[1], "start").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(line(&lines, "previous"), "previous 1", "{lines:?}");
+    assert_eq!(urls(&lines), [url], "the same upload");
+    let start = number(line(&lines, "start"), "start").unwrap();
     assert!(
         start >= acked && start < len,
         "resumed at {start}: {lines:?}"
@@ -92,7 +114,8 @@ fn tus_js_client_uploads_in_one_go_under_a_non_ascii_metadata_name() {
     let run = tus_js(&s, &store, MIB, "Grüße 2026.bin", &[]);
     let (status, lines, stderr) = run.finish(Duration::from_secs(60));
     assert!(status.success(), "{lines:?} {stderr}");
-    assert_eq!(lines[..2], ["previous 0", "start 0"], "{lines:?}");
+    assert_eq!(line(&lines, "previous"), "previous 0", "{lines:?}");
+    assert_eq!(line(&lines, "start"), "start 0", "{lines:?}");
     let done = lines.last().unwrap();
     assert_eq!(number(done, "done"), Some(3 * MIB + 99), "{lines:?}");
     assert!(
@@ -125,11 +148,11 @@ fn a_single_patch_cut_by_sigkill_keeps_what_arrived_and_the_next_run_sends_the_r
     let second = tus_js(&s, &store, whole, "cut.bin", &[]);
     let (status, lines, stderr) = second.finish(Duration::from_secs(60));
     assert!(status.success(), "{lines:?} {stderr}");
-    assert_eq!(lines[0], "previous 1", "{lines:?}");
+    assert_eq!(line(&lines, "previous"), "previous 1", "{lines:?}");
     // tus 1.0 Core Protocol › PATCH: "The Server SHOULD always attempt to store as much of
     // the received data as possible". durl serve keeps (fsyncs, then records) all that
     // arrived of the cut PATCH, so HEAD reports at least the 4 MiB seen on disk.
-    let start = number(&lines[1], "start").unwrap_or_else(|| panic!("{lines:?}"));
+    let start = number(line(&lines, "start"), "start").unwrap();
     assert!(
         start >= 4 * MIB && start < len,
         "resumed at {start}: {lines:?}"
@@ -137,4 +160,37 @@ fn a_single_patch_cut_by_sigkill_keeps_what_arrived_and_the_next_run_sends_the_r
     let sent = number(lines.last().unwrap(), "done").unwrap_or_else(|| panic!("{lines:?}"));
     assert_eq!(sent, len - start, "{lines:?}");
     assert!(s.served("cut.bin") == Some(s.data.clone()), "exact bytes");
+}
+
+#[test]
+fn tus_js_client_rides_out_durl_serve_killed_with_9_and_restarted_without_losing_a_byte() {
+    let len = 16 * MIB + 11;
+    let mut s = ServeUpload::new(len, 54);
+    let store = s.dir.path().join("tus-js-urls.json");
+    let port: u16 = s.server.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let mut run = tus_js(&s, &store, MIB, "restart.bin", &["--pause-ms", "50"]);
+    run.wait_for(Duration::from_secs(30), |l| {
+        chunk(l).filter(|&(_, at)| at >= 6 * MIB)
+    });
+    s.server.child.kill().unwrap(); // SIGKILL: no shutdown, no last checkpoint
+    s.server.child.wait().unwrap();
+    // Down for longer than the client's pause, so that its next request fails and it
+    // retries (HEAD, then PATCH); then back where it was, so the upload URL is still right.
+    std::thread::sleep(Duration::from_millis(500));
+    s.server = Serve::start_on(durl(&s.www()), &s.www(), port, &["--upload", "-q"]);
+
+    let (status, lines, stderr) = run.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {stderr}");
+    let seen = urls(&lines);
+    assert!(seen.len() >= 2, "it found the upload again: {lines:?}");
+    assert!(seen.iter().all(|u| *u == seen[0]), "one upload: {lines:?}");
+    // Every chunk the server acknowledged survived its kill -9 (tus 1.0 Core › PATCH: the
+    // answer's Upload-Offset is what the server holds): the chunks that succeeded add up to
+    // the file, none sent twice.
+    let sent = number(lines.last().unwrap(), "done").unwrap_or_else(|| panic!("{lines:?}"));
+    assert_eq!(sent, len, "{lines:?}");
+    assert!(
+        s.served("restart.bin") == Some(s.data.clone()),
+        "exact bytes"
+    );
 }
