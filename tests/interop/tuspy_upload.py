@@ -1,7 +1,7 @@
 """tuspy (https://github.com/tus/tus-py-client) uploading one file, for durl's interop tests.
 
     python tuspy_upload.py ENDPOINT FILE --chunk-size N [--store DB] [--filename NAME]
-                           [--pause SECS] [--checksum]
+                           [--pause SECS] [--checksum] [--header 'NAME: VALUE']...
 
 With --store, tuspy remembers the upload URL in the TinyDB file DB (its own FileStorage,
 store_url=True), so a second run after a kill continues the same upload: tuspy finds the
@@ -13,6 +13,7 @@ Prints on stdout, one line each, flushed at once:
     done URL              the server holds the whole file
 --pause sleeps between chunks so that a test can interrupt the upload mid-way.
 --checksum sends every chunk with Upload-Checksum (tuspy's upload_checksum, sha1).
+--header adds a header to every request (TusClient's headers), e.g. Authorization.
 """
 
 import argparse
@@ -33,11 +34,13 @@ def main():
     parser.add_argument("--filename")
     parser.add_argument("--pause", type=float, default=0.0)
     parser.add_argument("--checksum", action="store_true")
+    parser.add_argument("--header", action="append", default=[])
     args = parser.parse_args()
 
     metadata = {"filename": args.filename or os.path.basename(args.file)}
     storage = filestorage.FileStorage(args.store) if args.store else None
-    uploader = client.TusClient(args.endpoint).uploader(
+    headers = dict(h.split(": ", 1) for h in args.header)
+    uploader = client.TusClient(args.endpoint, headers=headers).uploader(
         args.file,
         chunk_size=args.chunk_size,
         metadata=metadata,

@@ -32,11 +32,17 @@ pub struct ServeUpload {
 
 impl ServeUpload {
     pub fn new(len: u64, seed: u64) -> Self {
+        Self::with(len, seed, &[])
+    }
+
+    /// With more `durl serve` arguments, e.g. `--auth`.
+    pub fn with(len: u64, seed: u64, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("www")).unwrap();
         let data = pattern_bytes(seed, 0..len);
         std::fs::write(dir.path().join("source.bin"), &data).unwrap();
-        let server = Serve::start(&dir.path().join("www"), &["--upload", "-q"]);
+        let args = [&["--upload", "-q"][..], extra].concat();
+        let server = Serve::start(&dir.path().join("www"), &args);
         Self { dir, data, server }
     }
 

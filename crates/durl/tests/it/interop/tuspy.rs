@@ -1,6 +1,7 @@
 //! tuspy, the Python tus client (PyPI `tuspy`), uploading to the real `durl serve --upload`:
 //! one upload in one go, and one killed with SIGKILL mid-way that a second run continues
-//! from the server's offset (tuspy's stored URL + HEAD, tus 1.0 Core Protocol › HEAD).
+//! from the server's offset (tuspy's stored URL + HEAD, tus 1.0 Core Protocol › HEAD); and
+//! `durl serve --auth`, which takes tuspy's Basic credentials and refuses it without them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -98,4 +99,33 @@ fn tuspy_killed_mid_upload_continues_from_the_server_offset_on_a_second_run() {
     );
     let left = data_files(&s.uploads());
     assert!(left.is_empty(), "nothing left unfinished: {left:?}");
+}
+
+#[test]
+fn tuspy_with_basic_credentials_uploads_to_durl_serve_with_auth_and_without_is_refused() {
+    let s = ServeUpload::with(300_001, 43, &["--auth", "me:secret"]);
+    // RFC 7617 §2: base64("me:secret").
+    let auth = "Authorization: Basic bWU6c2VjcmV0";
+    let run = tuspy(
+        &s.endpoint(),
+        &s.source(),
+        100_000,
+        "in.bin",
+        &["--header", auth],
+    );
+    let (status, lines, stderr) = run.finish(Duration::from_secs(60));
+    assert!(status.success(), "{lines:?} {stderr}");
+    assert!(s.served("in.bin") == Some(s.data.clone()), "exact bytes");
+
+    for header in [&[][..], &["--header", "Authorization: Basic bWU6d3Jvbmc="]] {
+        let run = tuspy(&s.endpoint(), &s.source(), 100_000, "out.bin", header);
+        let (status, lines, stderr) = run.finish(Duration::from_secs(60));
+        assert!(!status.success(), "{lines:?}");
+        // RFC 9110 §11.6.1 / §15.5.2: 401 to a request without valid credentials.
+        assert!(stderr.contains("status 401"), "{stderr}");
+        assert!(lines.is_empty(), "no upload was created: {lines:?}");
+    }
+    assert!(s.served("out.bin").is_none());
+    let left = data_files(&s.uploads());
+    assert!(left.is_empty(), "nothing created: {left:?}");
 }
