@@ -48,8 +48,9 @@ const upload = new Upload(fs.createReadStream(file), {
   metadata: { filename: values.filename ?? path.basename(file) },
   urlStorage: new FileUrlStorage(values.store),
   uploadDataDuringCreation: values['with-creation'],
-  // A killed client's PATCH may still hold the upload for a moment (423): try again.
-  retryDelays: [0, 200, 500, 1000, 2000],
+  // A killed client's PATCH may still hold the upload for a moment (423), a restarting
+  // server refuses connections: try again.
+  retryDelays: [0, 200, 500, 1000, 2000, 3000, 5000],
   async onBeforeRequest(req) {
     if (pauseMs > 0 && req.getMethod() === 'PATCH') await sleep(pauseMs)
   },

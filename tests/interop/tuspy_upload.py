@@ -47,6 +47,9 @@ def main():
         store_url=storage is not None,
         url_storage=storage,
         upload_checksum=args.checksum,
+        # A killed run's PATCH may hold the upload for a moment (423): ask again.
+        retries=3,
+        retry_delay=1,
     )
     if uploader.url is None:
         # A new upload: create it now (POST) so that the URL is stored before any byte.
