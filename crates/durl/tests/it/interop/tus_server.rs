@@ -97,11 +97,11 @@ fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     let len = 20 * MIB + 5;
     let dir = tempfile::tempdir().unwrap();
     let data = pattern_bytes(61, 0..len);
-    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    std::fs::write(dir.path().join("Grüße.bin"), &data).unwrap();
     let server = TusServer::start(&dir.path().join("store"), 0, 0);
-    let state = dir.path().join("big.bin.durl-upload");
+    let state = dir.path().join("Grüße.bin.durl-upload");
 
-    let put = ["put", "-q", "--limit-rate", "4M", "big.bin"];
+    let put = ["put", "-q", "--limit-rate", "4M", "Grüße.bin"];
     let mut put = KillOnDrop(
         durl(dir.path())
             .args(put)
@@ -120,7 +120,7 @@ fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     );
 
     let out = durl(dir.path())
-        .args(["put", "big.bin", &server.endpoint])
+        .args(["put", "Grüße.bin", &server.endpoint])
         .output()
         .unwrap();
     let stderr = text(&out.stderr);
@@ -132,6 +132,12 @@ fn durl_put_killed_with_9_continues_on_the_tus_reference_server() {
     );
     let id = url.rsplit('/').next().unwrap();
     assert_eq!(server.files(), [id.to_owned(), format!("{id}.json")]);
+    // tus 1.0 › Creation › Upload-Metadata: the name, base64 of its UTF-8, as the server read it.
+    let record = std::fs::read_to_string(server.store.join(format!("{id}.json"))).unwrap();
+    assert!(
+        record.contains(r#""metadata":{"filename":"Grüße.bin"}"#),
+        "{record}"
+    );
     assert!(!state.exists(), "the state is removed at the end");
 }
 
