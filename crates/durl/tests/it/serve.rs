@@ -49,11 +49,16 @@ impl Serve {
         Self::start_cmd(durl(dir), dir, extra)
     }
 
-    pub(crate) fn start_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start_cmd(cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on(cmd, dir, 0, extra)
+    }
+
+    /// On `port` (0: one the system picks), e.g. to restart where a killed one was.
+    pub(crate) fn start_on(mut cmd: Command, dir: &Path, port: u16, extra: &[&str]) -> Self {
         let mut child = cmd
             .arg("serve")
             .arg(dir)
-            .args(["--port", "0"])
+            .args(["--port", &port.to_string()])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -7,6 +7,12 @@
 //! that hint rather than skipping it: a skipped interop test would pass without proving
 //! anything.
 
+pub mod script;
+pub mod serve_upload;
+pub mod tus_js;
+pub mod tus_server;
+pub mod tuspy;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -50,6 +56,10 @@ pub fn python(script: &str) -> Command {
 }
 
 /// Debian's Chromium, for playwright-core's `executablePath`.
+#[allow(
+    dead_code,
+    reason = "for the browser upload page's test, which is not on this branch"
+)]
 pub fn chromium() -> PathBuf {
     let path = PathBuf::from("/usr/bin/chromium");
     require(&path, "Debian's chromium");
