@@ -3,11 +3,16 @@
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
 /// Moves `data` into `root` as `name`, or as a numbered variant (`name (1).ext`) if `name`
 /// is taken and `overwrite` is off. Returns the name used.
+///
+/// The file gets mode 0644 first: unfinished uploads are private (0600 in a 0700 directory),
+/// a finished one is a file of the served tree like any other, readable by other users.
 pub(crate) fn place(data: &Path, root: &Path, name: &str, overwrite: bool) -> io::Result<String> {
+    fs::set_permissions(data, fs::Permissions::from_mode(0o644))?;
     if overwrite {
         move_file(data, &root.join(name), true)?;
         return Ok(name.to_owned());
@@ -90,6 +95,31 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placed_file_is_readable_by_others_and_never_replaces_one() {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (up, root) = (dir.path().join("up"), dir.path().join("www"));
+        fs::create_dir(&up).unwrap();
+        fs::create_dir(&root).unwrap();
+        fs::write(root.join("a.txt"), b"old").unwrap();
+        let data = up.join("x.data");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&data)
+            .unwrap();
+        io::Write::write_all(&mut file, b"new").unwrap();
+        drop(file);
+
+        assert_eq!(place(&data, &root, "a.txt", false).unwrap(), "a (1).txt");
+        let meta = fs::metadata(root.join("a (1).txt")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"old");
+        assert_eq!(fs::read(root.join("a (1).txt")).unwrap(), b"new");
+    }
 
     #[test]
     fn numbered_names() {
