@@ -4,6 +4,7 @@ mod batch; // lists of files: -i, -j, faults, kill -9 mid-batch, --json
 mod crash; // kill -9 at many byte counts, then resume
 mod ftp; // ftp:// end to end: kill -9 and resume (vsftpd), exit codes, logins, lists
 mod get; // the command line: outputs, errors, exit codes, signals, locks
+mod interop; // clients and servers nobody here wrote: tuspy, tus-js-client, @tus/server, Chromium
 mod put; // durl put to a real vsftpd: kill -9 and resume, refusals, FTPS
 mod serve; // durl serve end to end
 

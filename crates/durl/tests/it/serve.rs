@@ -34,7 +34,7 @@ pub(crate) fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-/// A running `durl serve DIR --port 0`, killed on drop.
+/// A running `durl serve DIR --port 0` (or another port), killed on drop.
 pub(crate) struct Serve {
     pub(crate) child: Child,
     /// Kept open so that the server never writes into a closed pipe.
@@ -49,11 +49,21 @@ impl Serve {
         Self::start_cmd(durl(dir), dir, extra)
     }
 
-    pub(crate) fn start_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start_cmd(cmd: Command, dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn(cmd, dir, 0, extra)
+    }
+
+    /// On a port the caller picked (to restart a server where it was, e.g. for a browser
+    /// whose localStorage is per origin).
+    pub(crate) fn start_on(dir: &Path, port: u16, extra: &[&str]) -> Self {
+        Self::spawn(durl(dir), dir, port, extra)
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, port: u16, extra: &[&str]) -> Self {
         let mut child = cmd
             .arg("serve")
             .arg(dir)
-            .args(["--port", "0"])
+            .args(["--port", &port.to_string()])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -116,14 +126,14 @@ impl Drop for Serve {
 }
 
 /// An answer read off a raw socket.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
@@ -133,7 +143,7 @@ impl Answer {
 
 /// Sends `GET path` with `headers` over a fresh connection (`Connection: close`) and reads
 /// the whole answer.
-fn raw_get(addr: &str, path: &str, headers: &[&str]) -> Answer {
+pub(crate) fn raw_get(addr: &str, path: &str, headers: &[&str]) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -7,6 +7,8 @@
 //! that hint rather than skipping it: a skipped interop test would pass without proving
 //! anything.
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -38,6 +40,10 @@ pub fn node(script: &str) -> Command {
 }
 
 /// `python tests/interop/SCRIPT` in the venv that holds tuspy.
+#[allow(
+    dead_code,
+    reason = "for the tuspy tests; on a branch without them nothing calls it"
+)]
 pub fn python(script: &str) -> Command {
     let dir = interop_dir();
     let python = dir.join(".venv/bin/python");
