@@ -245,3 +245,73 @@ fn the_page_and_its_script_exist_only_with_upload() {
         Some("text/css; charset=utf-8")
     );
 }
+
+#[test]
+fn a_file_dropped_on_a_subdirectorys_page_goes_to_the_top_and_a_refusal_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("sub")).unwrap();
+    std::fs::write(www.join("taken.txt"), "already here").unwrap();
+    let server = Serve::start(&www, &["--quiet", "--upload"]);
+    let text = "dropped on the page, ünïcødé\n";
+
+    let mut script = node("browser_drop.mjs")
+        .env("DURL_URL", server.url("/sub/"))
+        .env("DURL_TEXT", text)
+        .env("DURL_TAKEN", "taken.txt")
+        .env("DURL_CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs");
+    let status = wait_within(&mut script, Duration::from_secs(120));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut script.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(
+        status.success(),
+        "browser_drop.mjs failed (its log is above): {out}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(out.trim().strip_prefix("result").unwrap()).unwrap();
+
+    assert!(
+        result["note"].as_str().unwrap().contains("top directory"),
+        "{result}"
+    );
+    assert_eq!(
+        result["lit"], true,
+        "the area lights up under a drag: {result}"
+    );
+    assert_eq!(result["dropped"]["state"], "done", "{result}");
+    assert!(
+        result["dropped"]["amount"]
+            .as_str()
+            .unwrap()
+            .ends_with("(100%)")
+    );
+    assert_eq!(
+        std::fs::read_to_string(www.join("dropped.txt")).unwrap(),
+        text
+    );
+    assert!(!www.join("sub/dropped.txt").exists());
+
+    let refused = &result["refused"];
+    assert_eq!(refused["state"], "failed", "{result}");
+    assert!(
+        refused["status"]
+            .as_str()
+            .unwrap()
+            .contains("already on the server"),
+        "{result}"
+    );
+    assert_eq!(refused["button"], "Retry", "{result}");
+    assert_eq!(
+        std::fs::read_to_string(www.join("taken.txt")).unwrap(),
+        "already here"
+    );
+    assert_eq!(
+        result["stored"], 0,
+        "nothing left in localStorage: {result}"
+    );
+    assert_eq!(result["violations"], serde_json::json!([]), "{result}");
+}
