@@ -6,6 +6,8 @@
 //    holding a File made in the page from DURL_TEXT); it must complete.
 // 2. A file named DURL_TAKEN (already on the server) is dropped; the server answers 409 and
 //    the page must show why, with a Retry button.
+// 3. paused.bin (DURL_PAUSED_LEN bytes, byte i = i * 7 % 251) is dropped with the upload
+//    slowed down, paused with its button in the middle of a chunk, and resumed.
 // Prints one line, `result JSON`, on stdout; exits 1 on any failure.
 
 import { chromium } from 'playwright-core';
@@ -38,14 +40,20 @@ const row = (name) => {
   };
 };
 
-async function drop(page, name, text) {
+// Drops a file holding `text`, or `len` pattern bytes if `text` is null.
+async function drop(page, name, text, len = 0) {
   const transfer = await page.evaluateHandle(
-    ([n, t]) => {
+    ([n, t, l]) => {
+      let body = t;
+      if (t === null) {
+        body = new Uint8Array(l);
+        for (let i = 0; i < l; i += 1) body[i] = (i * 7) % 251;
+      }
       const dt = new DataTransfer();
-      dt.items.add(new File([t], n, { type: 'text/plain' }));
+      dt.items.add(new File([body], n, { type: 'text/plain' }));
       return dt;
     },
-    [name, text],
+    [name, text, len],
   );
   await page.dispatchEvent('h1', 'dragover', { dataTransfer: transfer });
   const lit = await page.evaluate(() => document.getElementById('durl-upload').classList.contains('durl-over'));
@@ -94,8 +102,24 @@ try {
   await drop(page, taken, 'other bytes');
   const refused = await until(page, 'the refusal', row, (r) => r && r.state === 'failed', taken);
   log('refused', refused);
+
+  const cdp = await context.newCDPSession(page);
+  const throttle = (rate) =>
+    cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: rate });
+  await throttle(512 * 1024);
+  await drop(page, 'paused.bin', null, Number(process.env.DURL_PAUSED_LEN));
+  await until(page, 'paused.bin uploading', row, (r) => r && r.state === 'uploading' && r.button === 'Pause', 'paused.bin');
+  await page.waitForTimeout(500); // into the chunk
+  await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
+  const paused = await until(page, 'the pause', row, (r) => r && r.state === 'paused', 'paused.bin');
+  log('paused', paused);
+  await throttle(-1);
+  await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
+  const resumed = await until(page, 'paused.bin complete', row, (r) => r && (r.state === 'done' || r.state === 'failed'), 'paused.bin');
+  log('resumed', resumed);
+
   const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('durl-upload:')).length);
-  process.stdout.write(`result ${JSON.stringify({ note, lit, dropped, refused, stored, violations })}\n`);
+  process.stdout.write(`result ${JSON.stringify({ note, lit, dropped, refused, paused, resumed, stored, violations })}\n`);
 } catch (e) {
   failed = true;
   log('failed:', e.stack || e.message);

@@ -246,8 +246,11 @@ fn the_page_and_its_script_exist_only_with_upload() {
     );
 }
 
+/// The file that browser_drop.mjs pauses and resumes: two chunks.
+const PAUSED_LEN: usize = 12 << 20;
+
 #[test]
-fn a_file_dropped_on_a_subdirectorys_page_goes_to_the_top_and_a_refusal_is_shown() {
+fn dropped_files_go_to_the_top_a_refusal_is_shown_and_pause_and_resume_work() {
     let dir = tempfile::tempdir().unwrap();
     let www = dir.path().join("www");
     std::fs::create_dir_all(www.join("sub")).unwrap();
@@ -259,6 +262,7 @@ fn a_file_dropped_on_a_subdirectorys_page_goes_to_the_top_and_a_refusal_is_shown
         .env("DURL_URL", server.url("/sub/"))
         .env("DURL_TEXT", text)
         .env("DURL_TAKEN", "taken.txt")
+        .env("DURL_PAUSED_LEN", PAUSED_LEN.to_string())
         .env("DURL_CHROMIUM", chromium())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
