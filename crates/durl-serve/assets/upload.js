@@ -36,29 +36,17 @@
   const fingerprint = (file) =>
     PREFIX + JSON.stringify([endpoint, file.name, file.size, file.lastModified]);
 
-  function remember(key, url) {
+  // localStorage may be full or disabled: then an upload works but cannot outlive the page.
+  function storage(op, ...args) {
     try {
-      localStorage.setItem(key, url);
-    } catch {
-      // Storage full or disabled: the upload still works, it just cannot outlive the page.
-    }
-  }
-
-  function recall(key) {
-    try {
-      return localStorage.getItem(key);
+      return localStorage[op](...args);
     } catch {
       return null;
     }
   }
-
-  function forget(key) {
-    try {
-      localStorage.removeItem(key);
-    } catch {
-      // As above.
-    }
-  }
+  const recall = (key) => storage('getItem', key);
+  const remember = (key, url) => storage('setItem', key, url);
+  const forget = (key) => storage('removeItem', key);
 
   function base64(bytes) {
     let s = '';
