@@ -51,7 +51,7 @@ pub fn evaluate(method: &Method, headers: &HeaderMap, current: &Validators) -> P
 
     // Step 3: If-None-Match (§13.1.2), weak comparison; false → 304 for GET/HEAD, else 412.
     if headers.contains_key(IF_NONE_MATCH) {
-        if !if_none_match(headers, current) {
+        if !if_none_match(headers, &current.etag_opaque) {
             return if get_or_head {
                 Precondition::NotModified
             } else {
@@ -86,12 +86,20 @@ fn if_match(headers: &HeaderMap, current: &Validators) -> bool {
 
 /// RFC 9110 §13.1.2: false for `*` (the file exists), or if any listed tag matches weakly.
 /// A field we cannot parse is true: sending the full answer is the safe side.
-fn if_none_match(headers: &HeaderMap, current: &Validators) -> bool {
+fn if_none_match(headers: &HeaderMap, opaque: &str) -> bool {
     match entity_tags(headers, &IF_NONE_MATCH) {
         Some(Tags::Any) => false,
-        Some(Tags::List(tags)) => !tags.iter().any(|t| t.weak_eq(&current.etag_opaque)),
+        Some(Tags::List(tags)) => !tags.iter().any(|t| t.weak_eq(opaque)),
         None => true,
     }
+}
+
+/// Whether a GET or HEAD with these headers gets 304 for a representation that has only
+/// an entity-tag (`opaque`, without quotes) and no Last-Modified: RFC 9110 §13.1.2, an
+/// If-None-Match that evaluates to false. (With no Last-Modified, If-Modified-Since cannot
+/// be evaluated and is ignored, §13.1.3.)
+pub(crate) fn not_modified(headers: &HeaderMap, opaque: &str) -> bool {
+    headers.contains_key(IF_NONE_MATCH) && !if_none_match(headers, opaque)
 }
 
 /// RFC 9110 §13.1.5: an entity-tag must match by strong comparison (so a weak tag never

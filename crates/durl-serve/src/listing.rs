@@ -1,12 +1,17 @@
 //! HTML directory listings: entries sorted (directories first, then by name), names
-//! HTML-escaped for the text and percent-encoded for the links, sizes shown.
+//! HTML-escaped for the text and percent-encoded for the links, sizes shown. With uploads
+//! on, the page also has an upload area (file picker and drop zone) that the script at
+//! [`assets::SCRIPT_PATH`] drives; the page itself has no inline script or style, so the
+//! Content-Security-Policy of [`crate::response::html`] holds.
 
 use std::fmt::Write as _;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use crate::assets;
 use crate::resolve::{RequestPath, encode_segment};
+use crate::upload;
 
 /// One row of a listing.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -19,9 +24,9 @@ struct Entry {
     size: Option<u64>,
 }
 
-/// Renders the listing of `dir`, addressed as `request`. Blocking: call it from
-/// `spawn_blocking`.
-pub(crate) fn render(dir: &Path, request: &RequestPath) -> io::Result<String> {
+/// Renders the listing of `dir`, addressed as `request`, with the upload area if `upload`.
+/// Blocking: call it from `spawn_blocking`.
+pub(crate) fn render(dir: &Path, request: &RequestPath, upload: bool) -> io::Result<String> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -35,18 +40,40 @@ pub(crate) fn render(dir: &Path, request: &RequestPath) -> io::Result<String> {
         });
     }
     entries.sort_unstable();
-    Ok(page(&request.display(), !request.is_root(), &entries))
+    let root = request.is_root();
+    Ok(page(
+        &request.display(),
+        !root,
+        &entries,
+        upload.then_some(root),
+    ))
 }
 
-fn page(title: &str, parent: bool, entries: &[Entry]) -> String {
+/// The page. `upload`: whether to show the upload area, and whether this is the root (where
+/// uploads land).
+fn page(title: &str, parent: bool, entries: &[Entry], upload: Option<bool>) -> String {
     let title = escape(title);
-    let mut html = String::with_capacity(512 + entries.len() * 128);
+    let mut html = String::with_capacity(1024 + entries.len() * 128);
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n<table>\n"
+         <title>Index of {title}</title>"
     );
+    if upload.is_some() {
+        let _ = write!(
+            html,
+            "<link rel=\"stylesheet\" href=\"{}\">\
+             <script src=\"{}\" defer></script>",
+            assets::STYLE_PATH,
+            assets::SCRIPT_PATH
+        );
+    }
+    let _ = write!(html, "</head>\n<body><h1>Index of {title}</h1>\n");
+    if let Some(root) = upload {
+        upload_area(&mut html, root);
+    }
+    html.push_str("<table>\n");
     if parent {
         html.push_str("<tr><td><a href=\"../\">../</a></td><td></td></tr>\n");
     }
@@ -65,6 +92,26 @@ fn page(title: &str, parent: bool, entries: &[Entry]) -> String {
     }
     html.push_str("</table></body></html>\n");
     html
+}
+
+/// The upload area: hidden until the script runs (without it the picker could do nothing).
+/// Uploads go to the root: below it, the page says so.
+fn upload_area(html: &mut String, root: bool) {
+    let _ = writeln!(
+        html,
+        "<section id=\"durl-upload\" data-endpoint=\"{}/\" hidden>\
+         <h2>Upload</h2>",
+        upload::PREFIX
+    );
+    if !root {
+        html.push_str("<p>Uploaded files go to the <a href=\"/\">top directory</a>.</p>\n");
+    }
+    html.push_str(
+        "<label class=\"durl-drop\">Drop files here or choose them: \
+         <input type=\"file\" multiple></label>\n\
+         <ul class=\"durl-uploads\"></ul></section>\n\
+         <noscript><p>Uploading from this page needs JavaScript.</p></noscript>\n",
+    );
 }
 
 /// Escapes text for HTML element content and double-quoted attributes.
@@ -124,7 +171,7 @@ mod tests {
         ];
         let mut sorted = entries;
         sorted.sort_unstable();
-        let html = page("/x/<y>/", true, &sorted);
+        let html = page("/x/<y>/", true, &sorted, None);
         assert!(html.contains("Index of /x/&lt;y&gt;/"));
         assert!(!html.contains("<script>"));
         assert!(html.contains("<a href=\"./b%3Cscript%3E.txt\">b&lt;script&gt;.txt</a>"));
@@ -135,6 +182,37 @@ mod tests {
         let b = html.find("b&lt;").unwrap();
         assert!(dir < a && a < b, "directories first, then by name");
         assert!(html.contains("href=\"../\""));
+        assert!(!html.contains("durl-upload") && !html.contains("<script"));
+    }
+
+    #[test]
+    fn the_upload_area_links_its_script_and_says_where_files_go() {
+        let entries = [Entry {
+            is_file: true,
+            name: b"a.txt".to_vec(),
+            size: Some(1),
+        }];
+        let root = page("/", false, &entries, Some(true));
+        assert!(root.contains("<script src=\"/.durl/upload.js\" defer></script>"));
+        assert!(root.contains("<link rel=\"stylesheet\" href=\"/.durl/upload.css\">"));
+        assert!(root.contains("data-endpoint=\"/.durl/uploads/\""));
+        assert!(root.contains("<input type=\"file\" multiple>"));
+        assert!(!root.contains("top directory"));
+        // No inline script: every <script> has a src and no content.
+        assert_eq!(root.matches("<script").count(), 1);
+        assert!(!root.contains("style="), "no inline styles");
+        let handler = root.match_indices(" on").any(|(i, _)| {
+            let rest = &root[i + 3..];
+            let name = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            name > 0 && rest[name..].starts_with('=')
+        });
+        assert!(!handler, "no inline event handlers");
+        // The area comes before the table, the entries are still there.
+        assert!(root.find("durl-upload").unwrap() < root.find("<table>").unwrap());
+        assert!(root.contains("<a href=\"./a.txt\">a.txt</a>"));
+
+        let sub = page("/sub/", true, &entries, Some(false));
+        assert!(sub.contains("<a href=\"/\">top directory</a>"));
     }
 
     #[test]

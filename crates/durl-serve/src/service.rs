@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::assets;
 use crate::body::Body;
 use crate::error::RequestError;
 use crate::listener::Shared;
@@ -90,6 +91,11 @@ where
     {
         return upload::handle(store, method, uri.path(), &headers, body).await;
     }
+    // The upload page's script and style (assets.rs), when uploads are on; without, these
+    // paths are ordinary (nonexistent) files too.
+    if shared.uploads.is_some() && assets::is_asset_path(uri.path()) {
+        return assets::answer(method, uri.path(), &headers);
+    }
     // Step 1: GET and HEAD only (RFC 9110 §9.1: 405 for a method we know but do not allow).
     if method != Method::GET && method != Method::HEAD {
         return response::method_not_allowed();
@@ -165,7 +171,7 @@ fn prepare(
                 // Relative links in the listing need the trailing slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            let page = listing::render(&path, request)?;
+            let page = listing::render(&path, request, shared.uploads.is_some())?;
             Ok(response::html(page, method == Method::HEAD))
         }
     }

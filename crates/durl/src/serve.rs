@@ -67,6 +67,10 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
 }
 
 async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
+    // tokio's bind sets SO_REUSEADDR (on Unix): after a crash or kill -9, a restart can
+    // listen on the same port at once, though connections of the old process linger in
+    // TIME_WAIT. The browser upload page relies on it: its origin, and so its localStorage,
+    // includes the port.
     let listener = TcpListener::bind((args.bind.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.bind, args.port))?;

@@ -1,4 +1,4 @@
-//! Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings.
+//! Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings, the upload page.
 
 use std::time::Duration;
 
@@ -250,6 +250,61 @@ async fn cleartext_http2_with_prior_knowledge() {
         assert_eq!(response.version(), reqwest::Version::HTTP_2);
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(response.bytes().await.unwrap(), &data[1000..]);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_upload_page_is_routed_only_with_uploads_and_only_for_authenticated_users() {
+    bounded(async {
+        let fill = |root: &std::path::Path| {
+            std::fs::create_dir(root.join(".durl")).unwrap();
+            std::fs::write(root.join(".durl/upload.js"), b"// a file of the tree").unwrap();
+        };
+        // Without uploads: /.durl/ is part of the tree like any path; no upload area.
+        let server = Server::start(fill, |c| c).await;
+        let html = client().get(server.url("/")).send().await.unwrap();
+        assert!(html.headers().contains_key("content-security-policy"));
+        assert!(!html.text().await.unwrap().contains("durl-upload"));
+        let js = raw(server.addr, &get("/.durl/upload.js")).await;
+        assert_eq!(js.status, 200);
+        assert_eq!(js.body, b"// a file of the tree");
+        assert_eq!(
+            raw(server.addr, &get("/.durl/upload.css")).await.status,
+            404
+        );
+        server.stop().await;
+
+        // With uploads: the embedded script answers at its path, behind auth like the rest.
+        let server = Server::start(fill, |c| c.uploads(true).basic_auth("u", "p")).await;
+        assert_eq!(raw(server.addr, &get("/.durl/upload.js")).await.status, 401);
+        let js = client()
+            .get(server.url("/.durl/upload.js"))
+            .basic_auth("u", Some("p"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(js.status(), StatusCode::OK);
+        assert_eq!(js.headers()[CONTENT_TYPE], "text/javascript; charset=utf-8");
+        assert!(js.text().await.unwrap().contains("Tus-Resumable"));
+        let html = client()
+            .get(server.url("/"))
+            .basic_auth("u", Some("p"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("data-endpoint=\"/.durl/uploads/\""), "{html}");
+        let post = client()
+            .post(server.url("/.durl/upload.js"))
+            .basic_auth("u", Some("p"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
         server.stop().await;
     })
     .await;

@@ -19,7 +19,7 @@ mod head;
 mod traversal;
 // Limits and robustness: long heads, slowloris, keep-alive, bad requests, shutdown.
 mod safety;
-// Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings.
+// Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings, the upload page.
 mod features;
 // tus 1.0 uploads: the protocol, every status code, names.
 mod tus;

@@ -34,7 +34,7 @@ pub(crate) fn wait_within(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-/// A running `durl serve DIR --port 0`, killed on drop.
+/// A running `durl serve DIR --port 0` (or another port), killed on drop.
 pub(crate) struct Serve {
     pub(crate) child: Child,
     /// Kept open so that the server never writes into a closed pipe.
@@ -121,14 +121,14 @@ impl Drop for Serve {
 }
 
 /// An answer read off a raw socket.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
             n.eq_ignore_ascii_case(name).then(|| v.trim())
@@ -138,7 +138,7 @@ impl Answer {
 
 /// Sends `GET path` with `headers` over a fresh connection (`Connection: close`) and reads
 /// the whole answer.
-fn raw_get(addr: &str, path: &str, headers: &[&str]) -> Answer {
+pub(crate) fn raw_get(addr: &str, path: &str, headers: &[&str]) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -7,6 +7,7 @@
 //! that hint rather than skipping it: a skipped interop test would pass without proving
 //! anything.
 
+pub mod browser;
 pub mod script;
 pub mod serve_upload;
 pub mod tus_js;
@@ -56,10 +57,6 @@ pub fn python(script: &str) -> Command {
 }
 
 /// Debian's Chromium, for playwright-core's `executablePath`.
-#[allow(
-    dead_code,
-    reason = "for the browser upload page's test, which is not on this branch"
-)]
 pub fn chromium() -> PathBuf {
     let path = PathBuf::from("/usr/bin/chromium");
     require(&path, "Debian's chromium");

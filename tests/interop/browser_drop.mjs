@@ -1,0 +1,130 @@
+// The upload page of `durl serve --upload` in headless Chromium: files dropped on the page
+// of a subdirectory, and an upload the server refuses. Run by
+// crates/durl/tests/it/interop/browser.rs, which owns the server.
+//
+// 1. On DURL_URL (a subdirectory's listing), a file is dropped on the page (a DataTransfer
+//    holding a File made in the page from DURL_TEXT); it must complete.
+// 2. A file named DURL_TAKEN (already on the server) is dropped; the server answers 409 and
+//    the page must show why, with a Retry button.
+// 3. paused.bin (DURL_PAUSED_LEN bytes, byte i = i * 7 % 251) is dropped with the upload
+//    slowed down, paused with its button in the middle of a chunk, and resumed.
+// Prints one line, `result JSON`, on stdout; exits 1 on any failure.
+
+import { chromium } from 'playwright-core';
+
+const STEP = 30_000;
+const started = Date.now();
+const log = (...args) => console.error(`[browser_drop.mjs ${Date.now() - started} ms]`, ...args);
+
+async function until(page, what, probe, done, arg) {
+  const deadline = Date.now() + STEP;
+  for (;;) {
+    const value = await page.evaluate(probe, arg);
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${STEP} ms, last ${JSON.stringify(value)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+// The row of the upload of `name`.
+const row = (name) => {
+  const li = [...document.querySelectorAll('#durl-upload li[data-state]')].find(
+    (l) => l.querySelector('.durl-name')?.textContent === name,
+  );
+  if (!li) return null;
+  return {
+    state: li.dataset.state,
+    amount: li.querySelector('.durl-amount')?.textContent ?? '',
+    status: li.querySelector('.durl-status')?.textContent ?? '',
+    button: li.querySelector('button:not([hidden])')?.textContent ?? null,
+  };
+};
+
+// Drops a file holding `text`, or `len` pattern bytes if `text` is null.
+async function drop(page, name, text, len = 0) {
+  const transfer = await page.evaluateHandle(
+    ([n, t, l]) => {
+      let body = t;
+      if (t === null) {
+        body = new Uint8Array(l);
+        for (let i = 0; i < l; i += 1) body[i] = (i * 7) % 251;
+      }
+      const dt = new DataTransfer();
+      dt.items.add(new File([body], n, { type: 'text/plain' }));
+      return dt;
+    },
+    [name, text, len],
+  );
+  await page.dispatchEvent('h1', 'dragover', { dataTransfer: transfer });
+  const lit = await page.evaluate(() => document.getElementById('durl-upload').classList.contains('durl-over'));
+  await page.dispatchEvent('h1', 'drop', { dataTransfer: transfer });
+  return lit;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.DURL_CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+  timeout: STEP,
+});
+const overall = setTimeout(() => {
+  log('overall time limit reached');
+  browser.close().finally(() => process.exit(1));
+}, 3 * STEP);
+let failed = false;
+try {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP);
+  const violations = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  page.on('pageerror', (e) => violations.push(`page error: ${e.message}`));
+  await page.goto(process.env.DURL_URL);
+  await page.locator('#durl-upload:not([hidden])').waitFor();
+  const note = await page.locator('#durl-upload p').textContent();
+
+  const name = 'dropped.txt';
+  const lit = await drop(page, name, process.env.DURL_TEXT);
+  const dropped = await until(page, 'the dropped file', row, (r) => r && (r.state === 'done' || r.state === 'failed'), name);
+  log('dropped', dropped);
+
+  const taken = process.env.DURL_TAKEN;
+  await drop(page, taken, 'other bytes');
+  const refused = await until(page, 'the refusal', row, (r) => r && r.state === 'failed', taken);
+  log('refused', refused);
+
+  const cdp = await context.newCDPSession(page);
+  const throttle = (rate) =>
+    cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: rate });
+  await throttle(512 * 1024);
+  await drop(page, 'paused.bin', null, Number(process.env.DURL_PAUSED_LEN));
+  await until(page, 'paused.bin uploading', row, (r) => r && r.state === 'uploading' && r.button === 'Pause', 'paused.bin');
+  await page.waitForTimeout(500); // into the chunk
+  await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
+  const paused = await until(page, 'the pause', row, (r) => r && r.state === 'paused', 'paused.bin');
+  log('paused', paused);
+  await throttle(-1);
+  await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
+  const resumed = await until(page, 'paused.bin complete', row, (r) => r && (r.state === 'done' || r.state === 'failed'), 'paused.bin');
+  log('resumed', resumed);
+
+  const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('durl-upload:')).length);
+  process.stdout.write(`result ${JSON.stringify({ note, lit, dropped, refused, paused, resumed, stored, violations })}\n`);
+} catch (e) {
+  failed = true;
+  log('failed:', e.stack || e.message);
+} finally {
+  clearTimeout(overall);
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
