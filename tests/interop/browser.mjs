@@ -14,16 +14,15 @@
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { statSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { launch, logger, throttle, until as untilWithin } from './chromium.mjs';
 
 const url = process.env.DURL_URL;
 const file = process.env.DURL_FILE;
 const size = statSync(file).size;
 const CHUNK = 8 * 1024 * 1024; // upload.js's chunk size
 const STEP = 40_000; // ms for any one step
-const started = Date.now();
 
-const log = (...args) => console.error(`[browser.mjs ${Date.now() - started} ms]`, ...args);
+const log = logger('browser.mjs');
 const say = (line) => process.stdout.write(`${line}\n`);
 
 // Lines from the test, one at a time, each within STEP.
@@ -46,17 +45,7 @@ function expectLine(want) {
   });
 }
 
-// Polls `probe` in the page until `done(value)`, within STEP.
-async function until(page, what, probe, done, arg) {
-  const deadline = Date.now() + STEP;
-  let value;
-  for (;;) {
-    value = await page.evaluate(probe, arg);
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${STEP} ms, last ${JSON.stringify(value)}`);
-    await page.waitForTimeout(100);
-  }
-}
+const until = (page, ...rest) => untilWithin(page, STEP, ...rest);
 
 // The upload row's state, as the page shows it.
 const row = () => {
@@ -73,34 +62,8 @@ const row = () => {
   };
 };
 
-async function throttle(cdp, bytesPerSecond) {
-  await cdp.send('Network.emulateNetworkConditions', {
-    offline: false,
-    latency: 0,
-    downloadThroughput: -1,
-    uploadThroughput: bytesPerSecond,
-  });
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.DURL_CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-  timeout: STEP,
-});
 // The whole run is bounded too: whatever hangs, the browser is closed and we exit 1.
-const overall = setTimeout(() => {
-  log('overall time limit reached');
-  browser.close().finally(() => process.exit(1));
-}, 3 * STEP);
+const { browser, done: finished } = await launch(STEP, 3 * STEP, log);
 let failed = false;
 try {
   const context = await browser.newContext(); // a fresh profile: empty localStorage
@@ -152,7 +115,7 @@ try {
   failed = true;
   log('failed:', e.stack || e.message);
 } finally {
-  clearTimeout(overall);
+  finished();
   await browser.close();
   lines.close();
 }

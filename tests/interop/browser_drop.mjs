@@ -10,21 +10,12 @@
 //    slowed down, paused with its button in the middle of a chunk, and resumed.
 // Prints one line, `result JSON`, on stdout; exits 1 on any failure.
 
-import { chromium } from 'playwright-core';
+import { launch, logger, throttle, until as untilWithin } from './chromium.mjs';
 
 const STEP = 30_000;
-const started = Date.now();
-const log = (...args) => console.error(`[browser_drop.mjs ${Date.now() - started} ms]`, ...args);
+const log = logger('browser_drop.mjs');
 
-async function until(page, what, probe, done, arg) {
-  const deadline = Date.now() + STEP;
-  for (;;) {
-    const value = await page.evaluate(probe, arg);
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${STEP} ms, last ${JSON.stringify(value)}`);
-    await page.waitForTimeout(100);
-  }
-}
+const until = (page, ...rest) => untilWithin(page, STEP, ...rest);
 
 // The row of the upload of `name`.
 const row = (name) => {
@@ -61,24 +52,7 @@ async function drop(page, name, text, len = 0) {
   return lit;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.DURL_CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-  timeout: STEP,
-});
-const overall = setTimeout(() => {
-  log('overall time limit reached');
-  browser.close().finally(() => process.exit(1));
-}, 3 * STEP);
+const { browser, done: finished } = await launch(STEP, 3 * STEP, log);
 let failed = false;
 try {
   const context = await browser.newContext();
@@ -104,16 +78,14 @@ try {
   log('refused', refused);
 
   const cdp = await context.newCDPSession(page);
-  const throttle = (rate) =>
-    cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: rate });
-  await throttle(512 * 1024);
+  await throttle(cdp, 512 * 1024);
   await drop(page, 'paused.bin', null, Number(process.env.DURL_PAUSED_LEN));
   await until(page, 'paused.bin uploading', row, (r) => r && r.state === 'uploading' && r.button === 'Pause', 'paused.bin');
   await page.waitForTimeout(500); // into the chunk
   await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
   const paused = await until(page, 'the pause', row, (r) => r && r.state === 'paused', 'paused.bin');
   log('paused', paused);
-  await throttle(-1);
+  await throttle(cdp, -1);
   await page.locator('#durl-upload li', { hasText: 'paused.bin' }).locator('button').click();
   const resumed = await until(page, 'paused.bin complete', row, (r) => r && (r.state === 'done' || r.state === 'failed'), 'paused.bin');
   log('resumed', resumed);
@@ -124,7 +96,7 @@ try {
   failed = true;
   log('failed:', e.stack || e.message);
 } finally {
-  clearTimeout(overall);
+  finished();
   await browser.close();
 }
 process.exit(failed ? 1 : 0);

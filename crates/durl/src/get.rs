@@ -102,12 +102,7 @@ fn netrc_path(args: &GetArgs) -> Option<std::path::PathBuf> {
 fn entries(args: &GetArgs) -> anyhow::Result<Vec<Entry>> {
     let mut entries: Vec<Entry> = args.urls.iter().map(|u| Entry::url(u)).collect();
     if let Some(path) = &args.input_file {
-        let text = if path.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())
-        } else {
-            std::fs::read_to_string(path)
-        }
-        .map_err(|e| UsageError(format!("cannot read the list {}: {e}", path.display())))?;
+        let text = input_file::read(path)?;
         let listed = input_file::parse(&text)
             .map_err(|e| UsageError(format!("{}:{}: {}", path.display(), e.line, e.message)))?;
         entries.extend(listed);

@@ -32,6 +32,16 @@ pub struct Entry {
     pub line: usize,
 }
 
+/// The text of the list at `path`, or of standard input for `-`.
+pub fn read(path: &std::path::Path) -> Result<String, crate::exit::UsageError> {
+    if path.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| crate::exit::UsageError(format!("cannot read the list {}: {e}", path.display())))
+}
+
 /// A syntax error, with its line number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {

@@ -108,12 +108,7 @@ fn entries(args: &PutArgs) -> anyhow::Result<Vec<(PutEntry, String)>> {
         })
         .collect();
     if let Some(path) = &args.input_file {
-        let text = if path.as_os_str() == "-" {
-            std::io::read_to_string(std::io::stdin())
-        } else {
-            std::fs::read_to_string(path)
-        }
-        .map_err(|e| UsageError(format!("cannot read the list {}: {e}", path.display())))?;
+        let text = crate::input_file::read(path)?;
         let listed = put_list::parse(&text)
             .map_err(|e| UsageError(format!("{}:{}: {}", path.display(), e.line, e.message)))?;
         entries.extend(listed);
