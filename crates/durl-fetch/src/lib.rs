@@ -75,6 +75,7 @@ mod rate;
 mod request;
 mod retry;
 mod segments;
+mod settings;
 mod sources;
 mod transfer;
 mod tus;

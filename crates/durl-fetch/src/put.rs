@@ -49,6 +49,8 @@ pub struct PutOutcome {
 }
 
 impl PutRequest {
+    crate::settings::network_setters!();
+
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
     /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). For `ftp://`, a URL
     /// ending in `/` names a directory: the local file's name is appended. An `http(s)://`
@@ -119,57 +121,6 @@ impl PutRequest {
     /// Limit the upload to `bytes_per_sec`.
     pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
-        self
-    }
-
-    /// Retries after consecutive retryable failures; an attempt that sent bytes resets the
-    /// count.
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = n;
-        self
-    }
-
-    /// The first back-off delay; it doubles per failure (with jitter) up to `max`.
-    pub fn retry_delay(mut self, first: Duration, max: Duration) -> Self {
-        self.retry_delay = first;
-        self.max_retry_delay = max.max(first);
-        self
-    }
-
-    /// How long the server may accept no data (or not answer) before the connection counts
-    /// as stalled.
-    pub fn stall_timeout(mut self, t: Duration) -> Self {
-        self.stall_timeout = t;
-        self
-    }
-
-    /// How long connecting may take.
-    pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = t;
-        self
-    }
-
-    /// Trust the PEM certificates in `path` besides the system roots (HTTPS, FTPS).
-    pub fn root_certificate(mut self, path: impl AsRef<Path>) -> Self {
-        self.root_certificates.push(path.as_ref().to_owned());
-        self
-    }
-
-    /// Skip TLS certificate verification (HTTPS, FTPS).
-    pub fn insecure(mut self, yes: bool) -> Self {
-        self.insecure = yes;
-        self
-    }
-
-    /// Explicit FTPS, as [`crate::GetRequest::ftp_tls`].
-    pub fn ftp_tls(mut self, yes: bool) -> Self {
-        self.ftp_tls = yes;
-        self
-    }
-
-    /// Extra headers for every HTTP request (tus), e.g. `Authorization`.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = headers;
         self
     }
 

@@ -1,6 +1,6 @@
 //! [`GetRequest`]: what to download, where to, and how hard to try.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -66,6 +66,8 @@ impl std::fmt::Debug for Login {
 }
 
 impl GetRequest {
+    crate::settings::network_setters!();
+
     /// A request for `url` into the current directory (names come out relative to it), with the defaults: 10 retries
     /// starting at 1 s back-off, 20 s stall timeout, 15 s connect timeout, 10 redirects,
     /// a checkpoint every second.
@@ -175,68 +177,15 @@ impl GetRequest {
         self
     }
 
-    /// Retries after consecutive retryable failures; an attempt that made progress resets
-    /// the count.
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = n;
-        self
-    }
-
-    /// The first back-off delay; it doubles per failure (with jitter) up to `max`, which
-    /// also caps a server's `Retry-After`.
-    pub fn retry_delay(mut self, first: Duration, max: Duration) -> Self {
-        self.retry_delay = first;
-        self.max_retry_delay = max.max(first);
-        self
-    }
-
-    /// How long a connection may deliver nothing before it counts as stalled.
-    pub fn stall_timeout(mut self, t: Duration) -> Self {
-        self.stall_timeout = t;
-        self
-    }
-
-    /// How long connecting (TCP and TLS) may take.
-    pub fn connect_timeout(mut self, t: Duration) -> Self {
-        self.connect_timeout = t;
-        self
-    }
-
     /// The most redirects to follow.
     pub fn max_redirects(mut self, n: usize) -> Self {
         self.max_redirects = n;
         self
     }
 
-    /// Extra headers for every request.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.headers = headers;
-        self
-    }
-
     /// The `User-Agent`.
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = ua.into();
-        self
-    }
-
-    /// Trust the PEM certificates in `path` besides the system roots.
-    pub fn root_certificate(mut self, path: impl AsRef<Path>) -> Self {
-        self.root_certificates.push(path.as_ref().to_owned());
-        self
-    }
-
-    /// Skip TLS certificate verification.
-    pub fn insecure(mut self, yes: bool) -> Self {
-        self.insecure = yes;
-        self
-    }
-
-    /// For `ftp://`: explicit FTPS (RFC 4217 `AUTH TLS` before login, protected data
-    /// connections), trusting the same roots as HTTPS ([`Self::root_certificate`],
-    /// [`Self::insecure`]). A server that refuses `AUTH TLS` is an error, never a fallback.
-    pub fn ftp_tls(mut self, yes: bool) -> Self {
-        self.ftp_tls = yes;
         self
     }
 
