@@ -34,7 +34,7 @@ use super::protocol::{Checksum, Hasher};
 use super::store::{Info, Store, Upload};
 
 /// Bytes written between two sync requests (and, without a checksum, checkpoints).
-pub(crate) const CHECKPOINT_BYTES: u64 = 4 << 20;
+pub(crate) const CHECKPOINT_BYTES: u64 = 1 << 20;
 
 /// Time between two sync requests at most, while data keeps arriving.
 pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
