@@ -13,8 +13,8 @@
 //!    `Upload-Metadata: filename <base64>`; the 201's `Location`, resolved against the
 //!    endpoint, is the upload. It goes into the state file (atomically) before any byte.
 //! 4. `PATCH` chunks (Core Protocol › Requests › PATCH) of [`PutRequest::chunk_size`],
-//!    read once (hashed, then sent from memory when there is a checksum; else streamed from
-//!    the file), with `Content-Type: application/offset+octet-stream`,
+//!    read once, one chunk ahead, on a blocking thread ([`chunk`]: hashed there when there
+//!    is a checksum) and sent from memory, with `Content-Type: application/offset+octet-stream`,
 //!    `Upload-Offset` and `Upload-Checksum` (Checksum › Headers); the answer's
 //!    `Upload-Offset` is the new offset. A 409 (offset mismatch) makes durl ask `HEAD` again;
 //!    a 460 (Checksum › Checksum Mismatch) sends the chunk again, as a retry.
@@ -27,21 +27,19 @@
 //! Before every chunk the local file's length and mtime are compared with those of the
 //! start: a changed file is [`Error::LocalChanged`], never a mix of versions on the server.
 
+mod chunk;
 mod state;
 
-use std::io::SeekFrom;
 use std::path::PathBuf;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Client, RequestBuilder, Response, StatusCode, redirect};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
+use self::chunk::Algo;
 use self::state::{Fingerprint, UploadState};
 use crate::events::{Event, Reporter, RestartReason};
 use crate::journal::url_key;
@@ -52,7 +50,7 @@ use crate::{Error, PutOutcome, PutRequest, durable, http};
 const TUS_VERSION: &str = "1.0.0";
 /// The suffix of the state file beside the local file.
 pub(crate) const STATE_SUFFIX: &str = ".durl-upload";
-/// The size of one read from the file into a PATCH body.
+/// The size of one piece of a PATCH body handed to the connection (and the rate limit).
 const PIECE: usize = 256 << 10;
 /// How many 409s (or lost uploads) in a row one attempt puts up with.
 const RESYNCS: u32 = 3;
@@ -97,6 +95,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         sent: 0,
         resumed_from: None,
         limiter: req.limit_rate.map(RateLimiter::new),
+        chunks: chunk::Reader::new(req.local.clone()),
     };
     if let Some(saved) = saved
         && saved.endpoint == url_key(&req.url)
@@ -140,14 +139,6 @@ fn with_login(mut url: Url, endpoint: &Url) -> Url {
     url
 }
 
-/// The chunk checksum the server accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Algo {
-    None,
-    Sha1,
-    Sha256,
-}
-
 struct Upload<'a> {
     req: &'a PutRequest,
     reporter: &'a dyn Reporter,
@@ -165,6 +156,8 @@ struct Upload<'a> {
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
     limiter: Option<RateLimiter>,
+    /// The local file's chunks, the next one read ahead.
+    chunks: chunk::Reader,
 }
 
 impl crate::put::Attempts for Upload<'_> {
@@ -381,12 +374,13 @@ impl Upload<'_> {
             .header(CONTENT_TYPE, "application/offset+octet-stream")
             .header(CONTENT_LENGTH, n)
             .header("upload-offset", offset);
-        // With a checksum the chunk is read once, hashed, and sent from memory (at most one
-        // chunk, `PutRequest::chunk_size`): the body is then exactly the bytes hashed.
-        let mut read = None;
-        if let Some((name, value, pieces)) = self.chunk_checksum(offset, n).await? {
-            rb = rb.header(name, value);
-            read = Some(pieces);
+        // The chunk is read once (and hashed) and sent from memory: the body is exactly the
+        // bytes hashed. The next chunk is read meanwhile.
+        let next = self.req.chunk_size.min(self.file.len - offset - n);
+        let algo = self.checksum.unwrap_or(Algo::None);
+        let chunk = self.chunks.take(offset, n, next, algo).await?;
+        if let Some(value) = chunk.checksum {
+            rb = rb.header("upload-checksum", value);
         }
         let (tx, rx) = mpsc::channel::<Bytes>(4);
         let body = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -409,7 +403,7 @@ impl Upload<'_> {
             }
         };
         let (resp, fed) = {
-            let feed = self.feed(tx, done_tx, offset, n, read);
+            let feed = self.feed(tx, done_tx, chunk.data.clone());
             tokio::pin!(feed);
             tokio::pin!(request);
             // An early answer (before the whole body is read) ends the feeding.
@@ -423,6 +417,7 @@ impl Upload<'_> {
         }
         let resp = resp?;
         fed?;
+        self.chunks.recycle(chunk.data);
         match resp.status() {
             StatusCode::CONFLICT => return Ok(Patched::Conflict),
             StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(Patched::Gone),
@@ -443,41 +438,22 @@ impl Upload<'_> {
         }
     }
 
-    /// Puts `n` bytes from `offset` into the body channel — the pieces already `read`, else
-    /// from the file — under the rate limit and the stall timeout, reporting progress.
+    /// Puts the chunk `data` into the body channel in pieces, under the rate limit and the
+    /// stall timeout, reporting progress.
     async fn feed(
         &mut self,
         tx: mpsc::Sender<Bytes>,
         done: oneshot::Sender<()>,
-        offset: u64,
-        n: u64,
-        read: Option<Vec<Bytes>>,
+        data: Bytes,
     ) -> Result<(), Error> {
         let _done = done; // dropped on return, whatever the outcome
-        let path = &self.req.local;
-        let mut file = match read {
-            Some(_) => None,
-            None => Some(open_at(path, offset).await?),
-        };
-        let mut pieces = read.unwrap_or_default().into_iter();
-        let mut left = n;
-        while left > 0 {
-            let buf = match &mut file {
-                None => pieces
-                    .next()
-                    .ok_or_else(|| Error::LocalChanged { path: path.clone() })?,
-                Some(file) => {
-                    let mut buf = vec![0; PIECE.min(left as usize)];
-                    file.read_exact(&mut buf)
-                        .await
-                        .map_err(|_| Error::LocalChanged { path: path.clone() })?;
-                    Bytes::from(buf)
-                }
-            };
+        let mut at = 0;
+        while at < data.len() {
+            let buf = data.slice(at..data.len().min(at + PIECE));
             if let Some(limiter) = &self.limiter {
                 limiter.take(buf.len() as u64).await;
             }
-            let len = buf.len() as u64;
+            let len = buf.len();
             match tokio::time::timeout(self.req.stall_timeout, tx.send(buf)).await {
                 Err(_) => {
                     return Err(Error::Stalled {
@@ -489,51 +465,11 @@ impl Upload<'_> {
                 Ok(Err(_)) => return Ok(()),
                 Ok(Ok(())) => {}
             }
-            left -= len;
-            self.sent += len;
-            self.reporter.report(Event::Progress { bytes: len });
+            at += len;
+            self.sent += len as u64;
+            self.reporter.report(Event::Progress { bytes: len as u64 });
         }
         Ok(())
-    }
-
-    /// `Upload-Checksum: <algorithm> <base64 digest>` of the chunk (Checksum › Headers), and
-    /// the chunk's bytes as read for it.
-    async fn chunk_checksum(
-        &self,
-        offset: u64,
-        n: u64,
-    ) -> Result<Option<(HeaderName, String, Vec<Bytes>)>, Error> {
-        let algo = self.checksum.unwrap_or(Algo::None);
-        if algo == Algo::None {
-            return Ok(None);
-        }
-        let path = &self.req.local;
-        let mut file = open_at(path, offset).await?;
-        let (mut sha1, mut sha256) = (Sha1::new(), Sha256::new());
-        let mut pieces = Vec::new();
-        let mut left = n;
-        while left > 0 {
-            let mut buf = vec![0; PIECE.min(left as usize)];
-            file.read_exact(&mut buf)
-                .await
-                .map_err(|_| Error::LocalChanged { path: path.clone() })?;
-            match algo {
-                Algo::Sha1 => sha1.update(&buf),
-                _ => sha256.update(&buf),
-            }
-            left -= buf.len() as u64;
-            pieces.push(Bytes::from(buf));
-        }
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let value = match algo {
-            Algo::Sha1 => format!("sha1 {}", b64.encode(sha1.finalize())),
-            _ => format!("sha256 {}", b64.encode(sha256.finalize())),
-        };
-        Ok(Some((
-            HeaderName::from_static("upload-checksum"),
-            value,
-            pieces,
-        )))
     }
 
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
@@ -558,16 +494,6 @@ enum Patched {
     Conflict,
     /// 404/410: the upload is gone.
     Gone,
-}
-
-async fn open_at(path: &std::path::Path, offset: u64) -> Result<tokio::fs::File, Error> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(Error::io("cannot read", path))?;
-    file.seek(SeekFrom::Start(offset))
-        .await
-        .map_err(Error::io("cannot read", path))?;
-    Ok(file)
 }
 
 /// A header that holds one non-negative integer (Core Protocol › Headers › Upload-Offset).

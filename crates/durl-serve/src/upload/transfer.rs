@@ -1,37 +1,53 @@
-//! Receiving upload data (PATCH, or POST with Creation With Upload): the body streamed to
-//! the data file in the frames hyper hands us (bounded by its read buffer, never the whole
-//! body), with durable checkpoints.
+//! Receiving upload data (PATCH, or POST with Creation With Upload) on three threads that
+//! overlap: the body's frames go through a short queue to a writer thread, which hashes
+//! them and writes them in batches of up to [`WRITE_BATCH`] (one vectored write each); every
+//! [`CHECKPOINT_BYTES`] or [`CHECKPOINT_INTERVAL`] it asks a sync thread to make the bytes
+//! written so far durable, and goes on writing meanwhile (requests that pile up while a sync
+//! runs become one). Memory stays bounded by the queue and hyper's read buffer, never the
+//! whole body.
 //!
-//! * Without `Upload-Checksum`, what arrives is kept: a checkpoint (fdatasync, then the
-//!   record, `store.rs`) every [`CHECKPOINT_BYTES`] or [`CHECKPOINT_INTERVAL`], and one at
-//!   the end of the body, including a body cut short (Core Protocol › PATCH: "The Server
+//! * Without `Upload-Checksum`, what arrives is kept: after each sync (fdatasync of the bytes
+//!   written before it began) the record is replaced (`store.rs`), and at the end of the
+//!   body, including a body cut short, a last checkpoint (Core Protocol › PATCH: "The Server
 //!   SHOULD always attempt to store as much of the received data as possible").
 //! * With `Upload-Checksum` the chunk is all or nothing (Checksum: on a mismatch "the
 //!   uploaded chunk MUST be discarded, and the upload and its offset MUST NOT be updated"):
-//!   no checkpoint until the whole body is in and verified.
+//!   the data is synced on the same schedule (so that the sync at the end has little left
+//!   to do) but the record only changes once the whole body is in and verified.
 //!
 //! The transfer runs in a task of its own, so a connection torn down mid-body (the handler's
 //! future dropped) still reaches the final checkpoint.
 
-use std::io::SeekFrom;
+use std::fs::File;
+use std::io::{self, IoSlice, Seek as _, SeekFrom, Write as _};
 use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit};
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc};
 
 use super::blocking;
 use super::error::UploadError;
 use super::protocol::{Checksum, Hasher};
 use super::store::{Info, Store, Upload};
 
-/// Bytes received between two checkpoints at most.
-pub(crate) const CHECKPOINT_BYTES: u64 = 4 << 20;
+/// Bytes written between two sync requests (and, without a checksum, checkpoints).
+pub(crate) const CHECKPOINT_BYTES: u64 = 1 << 20;
 
-/// Time between two checkpoints at most, while data keeps arriving.
+/// Time between two sync requests at most, while data keeps arriving.
 pub(crate) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Most bytes the writer gathers from the queue into one write.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// Most frames in one write (below every system's `IOV_MAX`).
+const MAX_SLICES: usize = 256;
+
+/// Frames received but not yet written, at most (hyper's frames are at most its read
+/// buffer, so this bounds the memory of one transfer to a few MiB).
+const QUEUE: usize = 32;
 
 /// One transfer into one upload.
 #[derive(Debug)]
@@ -90,12 +106,17 @@ where
         move || store.open_data(&upload)
     })
     .await?;
-    let mut file = tokio::fs::File::from_std(file);
-    file.seek(SeekFrom::Start(start)).await?;
-    let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
-    // Bytes of this body written, and how many of them are durable.
-    let (mut received, mut durable) = (0u64, 0u64);
-    let mut last_checkpoint = Instant::now();
+    let writer = Writer {
+        store: Arc::clone(&store),
+        upload: Arc::clone(&upload),
+        start,
+        length,
+        file,
+        hasher: checksum.as_ref().map(|c| Hasher::new(c.algorithm)),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
+    let writing = tokio::task::spawn_blocking(move || writer.run(rx));
+    let mut received = 0u64;
     let (mut cut, mut overflow) = (false, false);
     loop {
         let data = match body.frame().await {
@@ -106,6 +127,7 @@ where
                 break;
             }
             Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) if data.is_empty() => continue,
                 Ok(data) => data,
                 Err(_) => continue, // trailers: nothing we use
             },
@@ -115,67 +137,288 @@ where
             overflow = true;
             break;
         }
-        if let Some(hasher) = &mut hasher {
-            hasher.update(&data);
-        }
-        file.write_all(&data).await?;
         received += len;
-        if hasher.is_none()
-            && (received - durable >= CHECKPOINT_BYTES
-                || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL)
-        {
-            file.flush().await?;
-            file.sync_data().await?;
-            let offset = start + received;
-            blocking({
-                let (store, upload) = (Arc::clone(&store), Arc::clone(&upload));
-                move || store.checkpoint(&upload, offset, length)
-            })
-            .await?;
-            durable = received;
-            last_checkpoint = Instant::now();
+        if tx.send(data).await.is_err() {
+            break; // the writer failed: its error is below
         }
     }
-    file.flush().await?;
+    drop(tx);
+    let written = match writing.await {
+        Ok(result) => result?,
+        Err(join) => return Err(UploadError::Io(std::io::Error::other(join))),
+    };
     if expected.is_some_and(|n| received < n) {
         // The body ended early without an error (the connection went away).
         cut = true;
     }
-    if overflow || (cut && checksum.is_some()) {
-        // Nothing after the last checkpoint counts.
-        file.set_len(start + durable).await?;
-        return Err(if overflow {
-            UploadError::TooLarge
+    let end = End {
+        checksum,
+        cut,
+        overflow,
+    };
+    blocking(move || written.conclude(&store, &upload, end)).await?
+}
+
+/// The writer thread's side of a transfer.
+struct Writer {
+    store: Arc<Store>,
+    upload: Arc<Upload>,
+    start: u64,
+    length: Option<u64>,
+    file: File,
+    /// Present when the body has an `Upload-Checksum`: nothing is recorded before the end.
+    hasher: Option<Hasher>,
+}
+
+/// What the writer did, for the end of the transfer.
+struct Written {
+    start: u64,
+    length: Option<u64>,
+    file: File,
+    /// Bytes of this body written.
+    received: u64,
+    /// How many of them the record counts.
+    recorded: u64,
+    hasher: Option<Hasher>,
+}
+
+/// How the body ended.
+struct End {
+    checksum: Option<Checksum>,
+    cut: bool,
+    overflow: bool,
+}
+
+impl Writer {
+    /// Writes what comes from `rx` until it closes, having the bytes synced (and
+    /// checkpointed) on the way by a [`Syncer`]. Blocks: runs on a thread of the blocking
+    /// pool.
+    fn run(mut self, mut rx: mpsc::Receiver<Bytes>) -> io::Result<Written> {
+        self.file.seek(SeekFrom::Start(self.start))?;
+        let syncer = Syncer {
+            store: Arc::clone(&self.store),
+            upload: Arc::clone(&self.upload),
+            start: self.start,
+            length: self.length,
+            file: self.file.try_clone()?,
+            record: self.hasher.is_none(),
+        }
+        .spawn()?;
+        let (mut received, mut requested) = (0u64, 0u64);
+        let mut last_request = Instant::now();
+        let mut batch = Vec::with_capacity(MAX_SLICES);
+        let mut failed = None;
+        while let Some(first) = rx.blocking_recv() {
+            let mut size = first.len();
+            batch.push(first);
+            while size < WRITE_BATCH && batch.len() < MAX_SLICES {
+                let Ok(more) = rx.try_recv() else { break };
+                size += more.len();
+                batch.push(more);
+            }
+            if let Some(hasher) = &mut self.hasher {
+                batch.iter().for_each(|b| hasher.update(b));
+            }
+            if let Err(e) = write_all(&mut self.file, &batch) {
+                failed = Some(e);
+                break;
+            }
+            batch.clear();
+            received += size as u64;
+            if received - requested >= CHECKPOINT_BYTES
+                || last_request.elapsed() >= CHECKPOINT_INTERVAL
+            {
+                if syncer.ask.send(received).is_err() {
+                    break; // the sync failed: its error is below
+                }
+                requested = received;
+                last_request = Instant::now();
+            }
+        }
+        let recorded = syncer.finish()?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        Ok(Written {
+            start: self.start,
+            length: self.length,
+            file: self.file,
+            received,
+            recorded,
+            hasher: self.hasher,
+        })
+    }
+}
+
+/// Makes written bytes durable on a thread of its own, so that the writer never waits for
+/// the disk: fdatasync, then (without a checksum) the record, for the bytes the writer had
+/// written when it asked (the durability rule of `store.rs`).
+struct Syncer {
+    store: Arc<Store>,
+    upload: Arc<Upload>,
+    start: u64,
+    length: Option<u64>,
+    /// The data file (a second handle).
+    file: File,
+    /// Whether a sync is followed by a checkpoint.
+    record: bool,
+}
+
+/// A running [`Syncer`].
+struct Syncing {
+    /// "Bytes of the body written so far": each a request to sync them.
+    ask: std_mpsc::Sender<u64>,
+    thread: std::thread::JoinHandle<io::Result<u64>>,
+}
+
+impl Syncer {
+    fn spawn(self) -> io::Result<Syncing> {
+        let (ask, asked) = std_mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("durl-upload-sync".into())
+            .spawn(move || self.run(&asked))?;
+        Ok(Syncing { ask, thread })
+    }
+
+    /// Serves requests until the writer hangs up; the bytes recorded.
+    fn run(self, asked: &std_mpsc::Receiver<u64>) -> io::Result<u64> {
+        let mut recorded = 0;
+        while let Ok(mut written) = asked.recv() {
+            // Requests that came in during the last sync: the latest covers them all.
+            written = asked.try_iter().last().unwrap_or(written);
+            self.file.sync_data()?;
+            if self.record {
+                let offset = self.start + written;
+                self.store.checkpoint(&self.upload, offset, self.length)?;
+                recorded = written;
+            }
+        }
+        Ok(recorded)
+    }
+}
+
+impl Syncing {
+    /// Waits for the sync under way, if any; the bytes recorded.
+    fn finish(self) -> io::Result<u64> {
+        drop(self.ask);
+        match self.thread.join() {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::other("the upload sync thread panicked")),
+        }
+    }
+}
+
+impl Written {
+    /// The end of a transfer: the final checkpoint, or cutting back what does not count;
+    /// the move to the final name once complete. Blocks.
+    fn conclude(
+        self,
+        store: &Store,
+        upload: &Upload,
+        end: End,
+    ) -> io::Result<Result<Info, UploadError>> {
+        let start = self.start;
+        if end.overflow || (end.cut && end.checksum.is_some()) {
+            // Nothing after the last checkpoint counts.
+            self.file.set_len(start + self.recorded)?;
+            return Ok(Err(if end.overflow {
+                UploadError::TooLarge
+            } else {
+                UploadError::Cut
+            }));
+        }
+        if let (Some(checksum), Some(hasher)) = (&end.checksum, self.hasher)
+            && hasher.finish() != checksum.digest
+        {
+            self.file.set_len(start)?;
+            return Ok(Err(UploadError::ChecksumMismatch));
+        }
+        let mut info = upload.info();
+        if self.received > self.recorded || self.length != info.length {
+            self.file.sync_data()?;
+            info = store.checkpoint(upload, start + self.received, self.length)?;
+        }
+        drop(self.file);
+        if info.done.is_none() && info.length == Some(info.offset) {
+            info = store.finish(upload)?;
+        }
+        Ok(if end.cut {
+            Err(UploadError::Cut)
         } else {
-            UploadError::Cut
-        });
-    }
-    if let (Some(checksum), Some(hasher)) = (&checksum, hasher)
-        && hasher.finish() != checksum.digest
-    {
-        file.set_len(start).await?;
-        return Err(UploadError::ChecksumMismatch);
-    }
-    let mut info = upload.info();
-    if received > durable || length != info.length {
-        file.sync_data().await?;
-        let offset = start + received;
-        info = blocking({
-            let (store, upload) = (Arc::clone(&store), Arc::clone(&upload));
-            move || store.checkpoint(&upload, offset, length)
+            Ok(info)
         })
-        .await?;
     }
-    drop(file);
-    if info.done.is_none() && info.length == Some(info.offset) {
-        info = blocking({
-            let (store, upload) = (Arc::clone(&store), Arc::clone(&upload));
-            move || store.finish(&upload)
-        })
-        .await?;
+}
+
+/// Writes all of `bufs` with vectored writes.
+fn write_all(file: &mut File, bufs: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    if cut {
-        return Err(UploadError::Cut);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_written_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut file = File::create(&path).unwrap();
+        let bufs: Vec<Bytes> = (0..300u32)
+            .map(|i| Bytes::from(vec![(i % 251) as u8; 1 + (i as usize * 37) % 5000]))
+            .collect();
+        write_all(&mut file, &bufs[..MAX_SLICES]).unwrap();
+        write_all(&mut file, &bufs[MAX_SLICES..]).unwrap();
+        drop(file);
+        assert_eq!(std::fs::read(&path).unwrap(), bufs.concat());
     }
-    Ok(info)
+
+    fn store(base: &std::path::Path) -> Arc<Store> {
+        let root = base.join("www");
+        std::fs::create_dir(&root).unwrap();
+        let settings = crate::config::UploadSettings {
+            dir: Some(base.join("up")),
+            ..Default::default()
+        };
+        Arc::new(Store::open(&std::fs::canonicalize(root).unwrap(), settings).unwrap())
+    }
+
+    #[test]
+    fn the_syncer_records_the_bytes_written_when_asked_and_never_under_a_checksum() {
+        let base = tempfile::tempdir().unwrap();
+        let store = store(base.path());
+        for record in [true, false] {
+            let upload = store.create(Some(100), String::new(), None).unwrap();
+            let mut file = store.open_data(&upload).unwrap();
+            file.write_all(&[7; 60]).unwrap();
+            let syncing = Syncer {
+                store: Arc::clone(&store),
+                upload: Arc::clone(&upload),
+                start: 0,
+                length: Some(100),
+                file: file.try_clone().unwrap(),
+                record,
+            }
+            .spawn()
+            .unwrap();
+            for written in [10, 40, 60] {
+                syncing.ask.send(written).unwrap();
+            }
+            // Written after the last request: never counted by it.
+            file.write_all(&[8; 20]).unwrap();
+            let recorded = syncing.finish().unwrap();
+            let want = if record { 60 } else { 0 };
+            assert_eq!((recorded, upload.info().offset), (want, want), "{record}");
+        }
+    }
 }

@@ -204,7 +204,8 @@ impl Drop for UploadServe {
 
 #[test]
 fn tus_upload_killed_with_9_continues_where_the_server_is() {
-    let len: u64 = 20 << 20;
+    // Two PATCHes: the default 32 MiB chunk and 16 MiB (1 s at the rate limit) after it.
+    let len: u64 = 48 << 20;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("www")).unwrap();
     let data = pattern_bytes(31, 0..len);
@@ -214,19 +215,19 @@ fn tus_upload_killed_with_9_continues_where_the_server_is() {
     let state = dir.path().join("big.bin.durl-upload");
 
     let mut child = durl(dir.path())
-        .args(["put", "-q", "--limit-rate", "4M", "big.bin", &endpoint])
+        .args(["put", "-q", "--limit-rate", "16M", "big.bin", &endpoint])
         .spawn()
         .unwrap();
-    // Kill once the server holds the first 8 MiB chunk.
+    // Kill once the server holds the first 32 MiB chunk.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        assert!(Instant::now() < deadline, "the upload never reached 8 MiB");
+        assert!(Instant::now() < deadline, "the upload never reached 32 MiB");
         assert!(child.try_wait().unwrap().is_none(), "durl put ended early");
         let upload = std::fs::read_to_string(&state).ok().and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("upload ").map(str::to_owned))
         });
-        if upload.is_some_and(|u| server.offset(&u) >= 8 << 20) {
+        if upload.is_some_and(|u| server.offset(&u) >= 32 << 20) {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
