@@ -173,9 +173,9 @@ fn a_batch_killed_mid_way_completes_on_the_next_run_without_sending_twice() {
     let base = tempfile::tempdir().unwrap();
     let server = upload_server(base.path());
     let src = tempfile::tempdir().unwrap();
-    // durl put sends 8 MiB checksummed chunks, each all or nothing: the big files need more
+    // durl put sends 32 MiB checksummed chunks, each all or nothing: the big files need more
     // than one for a kill to leave durable bytes behind.
-    let chunk: u64 = 8 << 20;
+    let chunk: u64 = 32 << 20;
     let small = files(src.path(), &["k1.bin"], 1 << 20).remove(0);
     let big: Vec<_> = ["k2.bin", "k3.bin"]
         .iter()
@@ -197,7 +197,7 @@ fn a_batch_killed_mid_way_completes_on_the_next_run_without_sending_twice() {
             "-j",
             "2",
             "--limit-rate",
-            "8M",
+            "16M",
             "-i",
             "list.txt",
             &endpoint,
@@ -229,7 +229,7 @@ fn a_batch_killed_mid_way_completes_on_the_next_run_without_sending_twice() {
     }
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("k1.bin: already complete") && stderr.contains("resumed at 8.00 MiB"),
+        stderr.contains("k1.bin: already complete") && stderr.contains("resumed at 32.00 MiB"),
         "{stderr}"
     );
     // No file went up twice.
