@@ -34,7 +34,7 @@ pub fn run(
     tally.summary(
         args.quiet,
         "downloaded",
-        |i| crate::shown_url(requests[i].url()),
+        |i| durl_fetch::journal::url_key(requests[i].url()),
         &results,
     );
     if args.json {
@@ -125,14 +125,14 @@ pub fn print_json(rows: &[(&GetRequest, &Entry, &Result<Outcome, Error>)]) {
     for (req, entry, result) in rows {
         let value = match result {
             Ok(o) => serde_json::json!({
-                "url": crate::shown_url(req.url()),
+                "url": durl_fetch::journal::url_key(req.url()),
                 "path": o.path.display().to_string(),
                 "bytes": o.bytes,
                 "fetched": o.fetched,
                 "status": if o.already_complete { "already-complete" } else { "done" },
                 "checksum": entry.checksum.as_ref().map(ToString::to_string),
             }),
-            Err(e) => failure_json(&crate::shown_url(req.url()), e),
+            Err(e) => failure_json(&durl_fetch::journal::url_key(req.url()), e),
         };
         let _ = writeln!(out, "{value}");
     }

@@ -173,7 +173,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", crate::shown_url(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
     }
 }
 

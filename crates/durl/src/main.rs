@@ -38,13 +38,6 @@ fn report(e: &anyhow::Error) {
     eprintln!("durl: {e:#}");
 }
 
-/// `url` as it may be printed: without its password.
-pub(crate) fn shown_url(url: &url::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_password(None);
-    url.into()
-}
-
 /// One line: the error and its causes, joined by ": ".
 pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();

@@ -28,7 +28,7 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(entry, url)| request(&args, &entry.local, url, &cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    check_collisions(&entries, &requests)?;
+    check_collisions(&args, &entries, &requests)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -122,7 +122,7 @@ fn entries(args: &PutArgs) -> anyhow::Result<Vec<(PutEntry, String)>> {
             let to = entry.to.clone().or_else(|| url.clone()).ok_or_else(|| {
                 UsageError(format!(
                     "{}: no to= for {} and no URL on the command line",
-                    where_(args, &entry),
+                    origin(args, &entry),
                     entry.local.display()
                 ))
             })?;
@@ -132,7 +132,7 @@ fn entries(args: &PutArgs) -> anyhow::Result<Vec<(PutEntry, String)>> {
 }
 
 /// Where an entry comes from, for messages: `LIST:LINE` or the file name.
-fn where_(args: &PutArgs, entry: &PutEntry) -> String {
+fn origin(args: &PutArgs, entry: &PutEntry) -> String {
     match (&args.input_file, entry.line) {
         (Some(list), line) if line > 0 => format!("{}:{line}", list.display()),
         _ => entry.local.display().to_string(),
@@ -142,15 +142,13 @@ fn where_(args: &PutArgs, entry: &PutEntry) -> String {
 /// The same local file twice (two uploads sharing one state file), or two files onto the same
 /// FTP path, is an error up front, not a race.
 fn check_collisions(
+    args: &PutArgs,
     entries: &[(PutEntry, String)],
     requests: &[PutRequest],
 ) -> Result<(), UsageError> {
     let mut locals: HashMap<PathBuf, usize> = HashMap::new();
     let mut remotes: HashMap<String, usize> = HashMap::new();
-    let at = |k: usize| match entries[k].0.line {
-        0 => entries[k].0.local.display().to_string(),
-        n => format!("line {n}"),
-    };
+    let at = |k: usize| origin(args, &entries[k].0);
     for (i, req) in requests.iter().enumerate() {
         let local = std::fs::canonicalize(req.local()).unwrap_or_else(|_| req.local().to_owned());
         if let Some(&j) = locals.get(&local) {
@@ -163,7 +161,7 @@ fn check_collisions(
         }
         locals.insert(local, i);
         if req.url().scheme() == "ftp" {
-            let url = crate::shown_url(req.url());
+            let url = durl_fetch::journal::url_key(req.url());
             if let Some(&j) = remotes.get(&url) {
                 return Err(UsageError(format!(
                     "{} and {} would both write {url}",
@@ -209,7 +207,7 @@ fn request(
 fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
     let mut out = std::io::stdout().lock();
     for (req, result) in requests.iter().zip(results) {
-        let shown = crate::shown_url(req.url());
+        let shown = durl_fetch::journal::url_key(req.url());
         let value = match result {
             Ok(o) => serde_json::json!({
                 "local": req.local().display().to_string(),
@@ -248,6 +246,6 @@ fn report_failure(e: &durl_fetch::Error, req: &PutRequest) {
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", crate::shown_url(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
     }
 }
