@@ -94,52 +94,18 @@ pub struct GetArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// How many times to retry after a retryable failure (network error, 5xx, 408, 429, stall).
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub retries: u32,
-
-    /// Seconds before the first retry; the delay doubles per consecutive failure (with
-    /// jitter) up to 60 s. A server's Retry-After replaces it (capped at 60 s).
-    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
-    pub retry_delay: f64,
-
     /// Seconds between checkpoints (fsync of the data, then the state file). After a crash at
     /// most about this much of the transfer is fetched again.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub checkpoint_interval: f64,
 
-    /// Seconds without a single byte arriving before the connection counts as stalled and is retried.
-    #[arg(long, value_name = "SECS", default_value_t = 20.0)]
-    pub stall_timeout: f64,
-
-    /// Seconds allowed for establishing a connection (TCP and TLS).
-    #[arg(long, value_name = "SECS", default_value_t = 15.0)]
-    pub connect_timeout: f64,
-
     /// Maximum number of redirects to follow.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_redirects: usize,
 
-    /// Extra request header, "Name: value" (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
-    pub headers: Vec<String>,
-
     /// User-Agent header to send.
     #[arg(long, value_name = "UA")]
     pub user_agent: Option<String>,
-
-    /// Trust the PEM certificate(s) in FILE in addition to the system roots.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-
-    /// Do not verify TLS certificates (dangerous).
-    #[arg(short = 'k', long)]
-    pub insecure: bool,
-
-    /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
-    /// that refuses TLS is an error, never a fallback to plain FTP.
-    #[arg(long)]
-    pub ftp_ssl: bool,
 
     /// FTP login USER or USER:PASSWORD, for URLs that name no user. Without a password, the
     /// password comes from --password-stdin or the .netrc entry for the host and user.
@@ -155,6 +121,10 @@ pub struct GetArgs {
     /// and --user that give none; default $NETRC, else ~/.netrc.
     #[arg(long, value_name = "FILE")]
     pub netrc_file: Option<PathBuf>,
+
+    /// Retries, timeouts, headers, TLS.
+    #[command(flatten)]
+    pub net: NetworkArgs,
 }
 
 impl GetArgs {
@@ -205,17 +175,26 @@ pub struct PutArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub limit_rate: Option<u64>,
 
-    /// How many times to retry after a retryable failure (network error, stall, 4xx FTP reply).
+    /// Retries, timeouts, headers, TLS.
+    #[command(flatten)]
+    pub net: NetworkArgs,
+}
+
+/// How hard to try and how to connect: the options `durl get` and `durl put` share.
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// How many times to retry after a retryable failure (network error, stall, 5xx, 408,
+    /// 429; for FTP a 4xx reply).
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub retries: u32,
 
     /// Seconds before the first retry; the delay doubles per consecutive failure (with
-    /// jitter) up to 60 s.
+    /// jitter) up to 60 s. A server's Retry-After replaces it (capped at 60 s).
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub retry_delay: f64,
 
-    /// Seconds the server may accept no data (or not answer) before the connection counts as
-    /// stalled and is retried.
+    /// Seconds without a single byte moving (or without an answer) before the connection
+    /// counts as stalled and is retried.
     #[arg(long, value_name = "SECS", default_value_t = 20.0)]
     pub stall_timeout: f64,
 
@@ -223,10 +202,9 @@ pub struct PutArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15.0)]
     pub connect_timeout: f64,
 
-    /// Explicit FTPS (AUTH TLS before login; data protected too). A server that refuses TLS
-    /// is an error, never a fallback to plain FTP.
-    #[arg(long)]
-    pub ftp_ssl: bool,
+    /// Extra request header for http(s), "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
 
     /// Trust the PEM certificate(s) in FILE in addition to the system roots.
     #[arg(long, value_name = "FILE")]
@@ -236,9 +214,10 @@ pub struct PutArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
-    /// Extra request header for http(s) uploads, "Name: value" (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
-    pub headers: Vec<String>,
+    /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
+    /// that refuses TLS is an error, never a fallback to plain FTP.
+    #[arg(long)]
+    pub ftp_ssl: bool,
 }
 
 /// Arguments of `durl serve`.

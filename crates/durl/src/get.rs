@@ -3,15 +3,14 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_fetch::header::{HeaderMap, HeaderName, HeaderValue};
 use durl_fetch::{CancellationToken, ErrorKind, GetRequest};
 
 use crate::args::GetArgs;
 use crate::exit::{self, UsageError};
 use crate::input_file::{self, Entry};
+use crate::network::{self, Network, secs};
 use crate::progress::Progress;
 
 /// Runs `durl get`.
@@ -19,9 +18,12 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
     let login = login(&args)?;
     let entries = entries(&args)?;
     let cancel = CancellationToken::new();
+    let network = Network::new(&args.net)?;
     let requests = entries
         .iter()
-        .map(|entry| Ok(request(&args, entry, &cancel)?.login(login.0.clone(), login.1.clone())))
+        .map(|entry| {
+            Ok(request(&args, &network, entry, &cancel)?.login(login.0.clone(), login.1.clone()))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -180,6 +182,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
 /// Turns the arguments into one validated request for `url`.
 pub(crate) fn request(
     args: &GetArgs,
+    network: &Network,
     entry: &Entry,
     cancel: &CancellationToken,
 ) -> anyhow::Result<GetRequest> {
@@ -193,29 +196,17 @@ pub(crate) fn request(
         .checksum(entry.checksum.clone().or_else(|| args.checksum.clone()))
         .continue_existing(args.continue_)
         .overwrite(args.force)
-        .retries(args.retries)
-        .retry_delay(
-            secs("--retry-delay", args.retry_delay)?,
-            Duration::from_secs(60),
-        )
-        .stall_timeout(secs("--stall-timeout", args.stall_timeout)?)
-        .connect_timeout(secs("--connect-timeout", args.connect_timeout)?)
         .max_redirects(args.max_redirects)
         .checkpoint_interval(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
             u64::MAX,
         )
-        .headers(headers(&args.headers)?)
-        .insecure(args.insecure)
-        .ftp_tls(args.ftp_ssl)
         .netrc(netrc_path(args))
         .cancel_token(cancel.clone());
     if let Some(ua) = &args.user_agent {
         req = req.user_agent(ua.clone());
     }
-    if let Some(ca) = &args.cacert {
-        req = req.root_certificate(ca);
-    }
+    req = network::apply!(req, network);
     // No -d: an empty base, so that names print as `file.iso`, not `./file.iso`.
     let dir = dir_of(args, entry);
     req = match entry.out.as_ref().or(args.output.as_ref()) {
@@ -223,30 +214,6 @@ pub(crate) fn request(
         None => req.dir(dir),
     };
     Ok(req)
-}
-
-/// A positive number of seconds from option `name`.
-pub(crate) fn secs(name: &str, v: f64) -> Result<Duration, UsageError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(UsageError(format!(
-            "{name} must be a positive number of seconds, not {v}"
-        )))
-    }
-}
-
-/// Parses `-H "Name: value"` arguments.
-pub(crate) fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
-    let mut map = HeaderMap::new();
-    for h in raw {
-        let bad = || UsageError(format!("invalid header {h:?}: expected \"Name: value\""));
-        let (name, value) = h.split_once(':').ok_or_else(bad)?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
-        let value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
-        map.append(name, value);
-    }
-    Ok(map)
 }
 
 /// Cancels the downloads on SIGINT, SIGTERM or SIGHUP (a closed terminal) and remembers which

@@ -6,6 +6,7 @@ mod batch;
 mod exit;
 mod get;
 mod input_file;
+mod network;
 mod progress;
 mod put;
 mod put_list;

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
@@ -16,7 +15,7 @@ use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, 
 use crate::args::PutArgs;
 use crate::batch::{Batch, Tally, failure_json};
 use crate::exit::{self, UsageError};
-use crate::get::{headers, secs};
+use crate::network::{self, Network};
 use crate::progress::Progress;
 use crate::put_list::{self, PutEntry};
 
@@ -24,9 +23,10 @@ use crate::put_list::{self, PutEntry};
 pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
     let entries = entries(&args)?;
     let cancel = CancellationToken::new();
+    let network = Network::new(&args.net)?;
     let requests = entries
         .iter()
-        .map(|(entry, url)| request(&args, &entry.local, url, &cancel))
+        .map(|(entry, url)| request(&args, &network, &entry.local, url, &cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     check_collisions(&args, &entries, &requests)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -178,29 +178,17 @@ fn check_collisions(
 /// Turns the arguments into one validated request.
 fn request(
     args: &PutArgs,
+    network: &Network,
     local: &Path,
     url: &str,
     cancel: &CancellationToken,
 ) -> anyhow::Result<PutRequest> {
-    let mut req = PutRequest::new(local, url)
+    let req = PutRequest::new(local, url)
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .overwrite(args.force)
         .limit_rate(args.limit_rate)
-        .retries(args.retries)
-        .retry_delay(
-            secs("--retry-delay", args.retry_delay)?,
-            Duration::from_secs(60),
-        )
-        .stall_timeout(secs("--stall-timeout", args.stall_timeout)?)
-        .connect_timeout(secs("--connect-timeout", args.connect_timeout)?)
-        .ftp_tls(args.ftp_ssl)
-        .headers(headers(&args.headers)?)
-        .insecure(args.insecure)
         .cancel_token(cancel.clone());
-    if let Some(ca) = &args.cacert {
-        req = req.root_certificate(ca);
-    }
-    Ok(req)
+    Ok(network::apply!(req, network))
 }
 
 /// Prints one JSON object per file on stdout.
