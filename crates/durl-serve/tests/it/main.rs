@@ -25,3 +25,5 @@ mod features;
 mod tus;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
 mod tus_limits;
+// tus uploads: where a finished upload lands (planted links, long names, directories).
+mod tus_place;
