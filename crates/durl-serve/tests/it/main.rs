@@ -27,3 +27,5 @@ mod tus;
 mod tus_limits;
 // tus uploads: where a finished upload lands (planted links, long names, directories).
 mod tus_place;
+// Uploaded active files (HTML, SVG, ...) are sandboxed and never sniffed.
+mod stored_xss;
