@@ -166,6 +166,8 @@ fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
 pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
     eprintln!("durl: {}", crate::error_line(e));
     let hint = match e.kind() {
+        // Refused before anything was written: there is no partial to continue.
+        _ if matches!(e.root(), durl_fetch::Error::NotRegularFile { .. }) => None,
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
             Some("the partial download is kept: run the same command again to continue")
         }
@@ -197,6 +199,7 @@ pub(crate) fn request(
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .max_redirects(args.max_redirects)
+        .location_trusted(args.location_trusted)
         .checkpoint_interval(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
             u64::MAX,
