@@ -17,11 +17,10 @@ use crate::{Error, GetRequest, retry};
 /// Builds the client for a request: no automatic decompression (bytes are stored as sent and
 /// ranges count encoded octets), `Accept-Encoding: identity`, the redirect policy, TLS roots.
 pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
+    // The caller's headers go on each request (`send`): reqwest's default headers keep only
+    // the first value of a repeated name.
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    for (name, value) in &req.headers {
-        headers.insert(name.clone(), value.clone());
-    }
     let builder = Client::builder()
         .user_agent(req.user_agent.clone())
         .default_headers(headers)
@@ -91,7 +90,8 @@ pub(crate) async fn send(
         client.head(url.clone())
     } else {
         client.get(url.clone())
-    };
+    }
+    .headers(req.headers.clone());
     match range {
         RangeAsk::None => {}
         RangeAsk::From { start, if_range } => {
