@@ -190,7 +190,7 @@ impl Batch {
                         },
                     ),
             );
-            bar.enable_steady_tick(std::time::Duration::from_millis(500));
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
         });
         Batch {

@@ -209,9 +209,18 @@ fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
 pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: Option<String>) {
+    let line = match e {
+        // In the units of the progress bar.
+        durl_fetch::Error::Interrupted { path, durable, .. } => format!(
+            "interrupted: {} of {} saved",
+            indicatif::HumanBytes(*durable),
+            path.display()
+        ),
+        e => crate::error_line(e),
+    };
     match expired {
-        Some(expired) => eprintln!("durl: {expired}: {}", crate::error_line(e)),
-        None => eprintln!("durl: {}", crate::error_line(e)),
+        Some(expired) => eprintln!("durl: {expired}: {line}"),
+        None => eprintln!("durl: {line}"),
     }
     let hint = match e.kind() {
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {

@@ -115,12 +115,13 @@ impl Progress {
     /// [`Mode::Auto`]); it says "connecting…" until the first answer.
     pub fn new(mode: Mode, name: String) -> Progress {
         let draw = mode == Mode::Auto && std::io::stderr().is_terminal();
-        let bar = draw.then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = draw.then(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()));
+        let progress = Progress::with_bar(bar, None, None, mode, name);
+        if let Some(bar) = &progress.bar {
+            // Only once it has its style: a tick before would draw indicatif's default bar.
             bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
-        Progress::with_bar(bar, None, None, mode, name)
+        }
+        progress
     }
 
     /// The progress of one file of a batch: its bar (if `multi` draws any) joins `multi`,
@@ -307,13 +308,14 @@ impl Progress {
             t.position = t.position + resumed_from - old_position.min(t.position);
         }
         if let Some(bar) = &self.bar {
-            bar.set_style(style(total.is_some(), resumed, &self.state));
-            bar.set_message(name);
+            // Length and position first, so that the first drawing in this style is right.
             match total {
                 Some(t) => bar.set_length(t),
                 None => bar.unset_length(),
             }
             bar.set_position(resumed_from);
+            bar.set_message(name);
+            bar.set_style(style(total.is_some(), resumed, &self.state));
         }
         self.json("transferring", None);
     }

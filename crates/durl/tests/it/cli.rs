@@ -658,3 +658,86 @@ fn a_list_of_one_says_1_file_and_names_a_failed_url_once() {
     let failure = stderr.lines().find(|l| l.contains("404")).expect("the 404");
     assert_eq!(failure.matches(&missing).count(), 1, "{failure}");
 }
+
+/// The frames a terminal showed, escape sequences removed.
+fn frames(raw: &[u8]) -> Vec<String> {
+    let text = text(raw);
+    let mut out = Vec::new();
+    for frame in text.split(['\r', '\n']) {
+        let mut clean = String::new();
+        let mut chars = frame.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // CSI: ESC [ parameters final-byte.
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                clean.push(c);
+            }
+        }
+        let clean = clean.trim().to_owned();
+        if !clean.is_empty() {
+            out.push(clean);
+        }
+    }
+    out
+}
+
+#[test]
+fn on_a_terminal_the_bar_says_connecting_then_percent_and_this_runs_rate_after_a_resume() {
+    let server = server(3_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    durl(dir.path())
+        .args(["get", "-q", "--limit-rate", "1M", "-m", "1"])
+        .arg(server.url("/file.bin"))
+        .assert()
+        .code(5);
+    // script(1) gives durl a terminal of 120 columns.
+    let inner = format!(
+        "stty cols 120 rows 40; exec {} get --limit-rate 100K -m 2 {}",
+        env!("CARGO_BIN_EXE_durl"),
+        server.url("/file.bin")
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .env_remove("DURL_LOG")
+        .output()
+        .expect("script(1) runs");
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
+    let frames = frames(&out.stdout);
+    let first_bar = frames
+        .iter()
+        .position(|f| f.contains("% "))
+        .unwrap_or_else(|| panic!("a bar: {frames:#?}"));
+    assert!(
+        frames[..first_bar]
+            .iter()
+            .any(|f| f == "file.bin connecting…"),
+        "{frames:#?}"
+    );
+    for f in frames.iter().filter(|f| f.contains("% ")) {
+        assert!(f.starts_with("file.bin "), "{f}");
+        assert!(f.contains("(resumed at "), "{f}");
+        // 100K = 100 KiB/s; the resumed bytes never count as this run's rate.
+        let rate = f
+            .split_whitespace()
+            .find(|w| w.ends_with("/s"))
+            .and_then(|_| f.split(" ETA").next())
+            .and_then(|head| head.rsplit(' ').nth(1).zip(head.rsplit(' ').next()))
+            .unwrap_or_else(|| panic!("a rate in {f}"));
+        let value: f64 = rate.0.parse().unwrap_or_else(|_| panic!("{f}"));
+        let kib = match rate.1 {
+            "B/s" => value / 1024.0,
+            "KiB/s" => value,
+            "MiB/s" => value * 1024.0,
+            unit => panic!("{unit} in {f}"),
+        };
+        assert!(kib < 400.0, "{f}");
+    }
+}
