@@ -131,7 +131,45 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    line
+    certificate_in_words(&line)
+}
+
+/// rustls names some certificate errors by their Debug text ("invalid peer certificate:
+/// UnknownIssuer", "…: Other(OtherError(CaUsedAsEndEntity))"); this says them in words.
+fn certificate_in_words(line: &str) -> String {
+    const MARK: &str = "invalid peer certificate: ";
+    let Some(at) = line.find(MARK) else {
+        return line.to_owned();
+    };
+    let rest = &line[at + MARK.len()..];
+    let name = rest
+        .strip_prefix("Other(OtherError(")
+        .and_then(|r| r.strip_suffix("))"))
+        .unwrap_or(rest);
+    let words = match name {
+        "UnknownIssuer" => {
+            "it is issued by an unknown certificate authority (trust it with --cacert FILE)"
+        }
+        "CaUsedAsEndEntity" => "it is a CA certificate (CA:TRUE), not a server certificate",
+        "BadEncoding" => "its encoding is invalid",
+        "Expired" => "it has expired",
+        "NotValidYet" => "it is not valid yet",
+        "Revoked" => "it has been revoked",
+        "UnhandledCriticalExtension" => "it has a critical extension durl does not know",
+        "UnknownRevocationStatus" => "its revocation status is unknown",
+        "ExpiredRevocationList" => "the revocation list has expired",
+        "BadSignature" => "its signature is invalid",
+        "UnsupportedSignatureAlgorithm" => "its signature algorithm is not supported",
+        "NotValidForName" => "it is not valid for this host name",
+        "InvalidPurpose" => "it may not be used by a TLS server",
+        "ApplicationVerificationFailure" => "it was refused",
+        _ if name.len() < rest.len() => name,
+        _ => return line.to_owned(),
+    };
+    format!(
+        "{}the server's certificate was refused: {words}",
+        &line[..at]
+    )
 }
 
 /// `text` without reqwest's " for url (URL)" when `line` names that URL already, so that a
@@ -187,6 +225,34 @@ mod tests {
         ];
         for (text, want) in table {
             assert_eq!(super::without_repeated_url(text, line), want);
+        }
+    }
+
+    #[test]
+    fn certificate_errors_are_said_in_words() {
+        let table = [
+            (
+                "x: invalid peer certificate: UnknownIssuer",
+                "x: the server's certificate was refused: it is issued by an unknown \
+                 certificate authority (trust it with --cacert FILE)",
+            ),
+            (
+                "x: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+                "x: the server's certificate was refused: it is a CA certificate (CA:TRUE), \
+                 not a server certificate",
+            ),
+            (
+                "x: invalid peer certificate: Other(OtherError(SomethingNew))",
+                "x: the server's certificate was refused: SomethingNew",
+            ),
+            (
+                "x: invalid peer certificate: certificate not valid for name \"a\"",
+                "x: invalid peer certificate: certificate not valid for name \"a\"",
+            ),
+            ("connection refused", "connection refused"),
+        ];
+        for (line, want) in table {
+            assert_eq!(super::certificate_in_words(line), want);
         }
     }
 }

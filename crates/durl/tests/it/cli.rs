@@ -741,3 +741,25 @@ fn on_a_terminal_the_bar_says_connecting_then_percent_and_this_runs_rate_after_a
         assert!(kib < 400.0, "{f}");
     }
 }
+
+#[test]
+fn a_certificate_error_is_said_in_words_not_debug_text() {
+    let server = FaultServer::start_tls();
+    server.put("/file.bin", Resource::pattern(SEED, 1000));
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "--retries", "0", &server.url("/file.bin")])
+        .assert()
+        .code(5)
+        .get_output()
+        .clone();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("Other("), "{stderr}");
+    assert!(!stderr.contains("UnknownIssuer"), "{stderr}");
+    assert!(stderr.contains("unknown certificate authority"), "{stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "the error and its hint: {stderr}"
+    );
+}
