@@ -763,3 +763,53 @@ fn a_certificate_error_is_said_in_words_not_debug_text() {
         "the error and its hint: {stderr}"
     );
 }
+
+#[test]
+fn on_a_terminal_a_list_has_a_total_line_with_files_bytes_rate_and_eta() {
+    let server = FaultServer::start();
+    for name in ["/a.bin", "/b.bin"] {
+        server.put(name, Resource::pattern(SEED, 600_000));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!(
+        "{}\n{}\n{}\n",
+        server.url("/a.bin"),
+        server.url("/b.bin"),
+        server.url("/missing.bin")
+    );
+    std::fs::write(dir.path().join("list"), list).unwrap();
+    let inner = format!(
+        "stty cols 120 rows 40; exec {} get --retries 0 --limit-rate 300K -i list",
+        env!("CARGO_BIN_EXE_durl"),
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .env_remove("DURL_LOG")
+        .output()
+        .expect("script(1) runs");
+    assert_eq!(out.status.code(), Some(10), "{}", text(&out.stdout));
+    let frames = frames(&out.stdout);
+    let totals: Vec<&String> = frames.iter().filter(|f| f.starts_with("total: ")).collect();
+    assert!(
+        totals.iter().any(|f| f.contains("/3 files, ")
+            && f.contains("KiB/1.14 MiB")
+            && f.contains("/s ETA ")),
+        "{frames:#?}"
+    );
+    // The failure is its own line, after the bars, not glued to the total.
+    assert!(totals.iter().all(|f| !f.contains("404")), "{frames:#?}");
+    let failure = frames
+        .iter()
+        .find(|f| f.contains("404"))
+        .expect("the 404 line");
+    assert!(failure.starts_with("durl: HTTP 404"), "{failure}");
+    assert!(
+        frames
+            .iter()
+            .any(|f| f == "durl: 3 files: 2 downloaded, 0 already complete, 1 failed"),
+        "{frames:#?}"
+    );
+}
