@@ -19,6 +19,8 @@ use crate::{Error, GetRequest, retry};
 /// followed by [`send`], not by reqwest, so that the caller's `-H` headers go only to the
 /// origin they were meant for; no `Referer` is ever sent (the source URL may be signed).
 pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
+    // The caller's headers go on each request (`send`): reqwest's default headers keep only
+    // the first value of a repeated name.
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
     let builder = Client::builder()

@@ -117,6 +117,8 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
 /// and timeouts of downloads, `Tus-Resumable` on every request. The caller's headers are
 /// added per request, for the endpoint's origin only ([`Upload::request`]).
 fn client(req: &PutRequest) -> Result<Client, Error> {
+    // The caller's headers go on each request (`send`): reqwest's default headers keep only
+    // the first value of a repeated name.
     let mut headers = HeaderMap::new();
     headers.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
     let builder = Client::builder()
@@ -428,8 +430,10 @@ impl Upload<'_> {
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let stall = self.req.stall_timeout;
         let url = self.shown.clone();
+        let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
+        let client = self.client.clone();
         let request = async move {
-            let send = rb.body(reqwest::Body::wrap_stream(body)).send();
+            let send = client.execute(patch);
             tokio::pin!(send);
             // The stall timeout starts once the body is out (or could not be fed).
             let waited = async move {
@@ -511,9 +515,26 @@ impl Upload<'_> {
         Ok(())
     }
 
+    /// Builds a request and adds the caller's headers (all values of a repeated name) where
+    /// tus sets none itself.
+    fn with_headers(&self, rb: RequestBuilder) -> Result<reqwest::Request, Error> {
+        let mut request = rb
+            .build()
+            .map_err(|e| http::transport_error(&self.shown, e))?;
+        for name in self.req.headers.keys() {
+            if !request.headers().contains_key(name) {
+                for value in self.req.headers.get_all(name) {
+                    request.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+        }
+        Ok(request)
+    }
+
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
-        match tokio::time::timeout(self.req.stall_timeout, rb.send()).await {
+        let request = self.with_headers(rb)?;
+        match tokio::time::timeout(self.req.stall_timeout, self.client.execute(request)).await {
             Err(_) => Err(Error::Stalled {
                 url: self.shown.clone(),
                 timeout: self.req.stall_timeout,
