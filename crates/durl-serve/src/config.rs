@@ -1,9 +1,13 @@
 //! [`Config`]: what to serve and how, built with chained setters.
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::pem::{self, PemObject};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::auth::BasicAuth;
 use crate::error::ServeError;
@@ -344,15 +348,20 @@ impl TlsConfig {
                 source,
             },
         };
-        let certs = rustls_pemfile::certs(&mut &*cert_pem)
+        // rustls-pki-types' PEM reader (RFC 7468); rustls-pemfile is unmaintained
+        // (RUSTSEC-2025-0134).
+        let invalid = |e: pem::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| decode_error(0, e))?;
+            .map_err(|e| decode_error(0, invalid(e)))?;
         if certs.is_empty() {
             return Err(ServeError::NoCertificate);
         }
-        let key = rustls_pemfile::private_key(&mut &*key_pem)
-            .map_err(|e| decode_error(1, e))?
-            .ok_or(ServeError::NoPrivateKey)?;
+        let key = match PrivateKeyDer::from_pem_slice(key_pem) {
+            Ok(key) => key,
+            Err(pem::Error::NoItemsFound) => return Err(ServeError::NoPrivateKey),
+            Err(e) => return Err(decode_error(1, invalid(e))),
+        };
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut server = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -11,8 +11,10 @@
 //!    with uploads enabled, `/.durl/uploads/…` goes to the tus endpoint (below); otherwise
 //!    `GET` and `HEAD` only, anything else 405 with `Allow`; targets over the limit 414.
 //! 2. **Resolve** (`resolve.rs`): percent-decode once, refuse `..` in every spelling, NUL and
-//!    backslashes (400); join to the canonical root; refuse symlinks leading outside it (403)
-//!    unless configured to follow them; open without blocking on FIFOs.
+//!    backslashes (400); open relative to the root's descriptor, never by a checked path
+//!    (`openat2` beneath the root with no links, else a walk that reads links itself);
+//!    refuse symlinks leading outside it (403) unless configured to follow them; open
+//!    without blocking on FIFOs.
 //! 3. **Validators** (`validators.rs`): a strong `ETag` from length, mtime (ns) and inode, and
 //!    `Last-Modified`.
 //! 4. **Preconditions** (`conditional.rs`, pure): `If-Match`, `If-Unmodified-Since`,
@@ -25,7 +27,9 @@
 //!    out with `sendfile(2)` (`zerocopy.rs`); otherwise chunks are read with `pread`, inline
 //!    when cached (`RWF_NOWAIT`), on the blocking pool when not.
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
-//!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`.
+//!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`,
+//!    `X-Content-Type-Options: nosniff`, and `Content-Security-Policy: sandbox` for active
+//!    types (HTML, SVG, XML, JavaScript).
 //! 8. **HEAD**: the same header fields, no content.
 //!
 //! **Uploads** (`upload/`, off unless [`Config::uploads`]): the tus 1.0.0 resumable-upload
