@@ -51,6 +51,10 @@ pub(crate) struct UploadSettings {
     pub(crate) expiry: Duration,
     /// Requests transferring upload data at once; more get 503 with `Retry-After`.
     pub(crate) max_transfers: usize,
+    /// The rate floor for upload bodies, bytes per second (0: none) ...
+    pub(crate) min_rate: u64,
+    /// ... over windows of this length: a window that brings less cuts the body (408).
+    pub(crate) rate_window: Duration,
 }
 
 impl Default for UploadSettings {
@@ -62,6 +66,8 @@ impl Default for UploadSettings {
             max_size: None,
             expiry: Duration::from_secs(24 * 60 * 60),
             max_transfers: 16,
+            min_rate: 1024,
+            rate_window: Duration::from_secs(30),
         }
     }
 }
@@ -180,6 +186,16 @@ impl Config {
     #[must_use]
     pub fn max_concurrent_uploads(mut self, n: usize) -> Self {
         self.upload.max_transfers = n.max(1);
+        self
+    }
+
+    /// The rate floor for upload bodies (default 1 KiB/s over 30 s windows): a body that
+    /// brings less than `bytes_per_second × window` in a window is cut with 408 (what arrived
+    /// is kept), so trickling clients cannot hold the transfer slots. 0 turns it off.
+    #[must_use]
+    pub fn min_upload_rate(mut self, bytes_per_second: u64, window: Duration) -> Self {
+        self.upload.min_rate = bytes_per_second;
+        self.upload.rate_window = window.max(Duration::from_millis(100));
         self
     }
 

@@ -54,6 +54,9 @@ pub(crate) enum UploadError {
     /// The request body ended before it was complete (the client went away).
     #[error("request body cut short")]
     Cut,
+    /// The request body came slower than the rate floor; cut (408), what arrived is kept.
+    #[error("request body too slow")]
+    TooSlow,
     /// Reading or writing the upload's files failed.
     #[error("upload i/o error")]
     Io(#[source] io::Error),
@@ -80,6 +83,7 @@ impl UploadError {
             }
             Self::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooSlow => StatusCode::REQUEST_TIMEOUT,
             Self::Io(e) if is_no_space(e) => StatusCode::INSUFFICIENT_STORAGE,
             Self::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -117,16 +117,34 @@ where
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
     let writing = tokio::task::spawn_blocking(move || writer.run(rx));
     let mut received = 0u64;
-    let (mut cut, mut overflow) = (false, false);
+    let (mut cut, mut overflow, mut slow) = (false, false, false);
+    // The rate floor: each window must bring `min_rate × window` bytes, or the body is cut
+    // (408), so a trickling client cannot hold its transfer slot at a byte every few seconds.
+    let (min_rate, window) = (store.settings.min_rate, store.settings.rate_window);
+    let floor = min_rate.saturating_mul(window.as_secs().max(1));
+    let mut window_end = tokio::time::Instant::now() + window;
+    let mut window_bytes = 0u64;
     loop {
-        let data = match body.frame().await {
-            None => break,
-            Some(Err(e)) => {
+        let next = tokio::time::timeout_at(window_end, body.frame()).await;
+        if tokio::time::Instant::now() >= window_end {
+            if min_rate > 0 && window_bytes < floor {
+                tracing::debug!(upload = %upload.id, received, "upload body below the rate floor");
+                (cut, slow) = (true, true);
+                break;
+            }
+            window_end = tokio::time::Instant::now() + window;
+            window_bytes = 0;
+        }
+        // Within the window: the next frame, if one came (an error is not kept past here).
+        let data = match next.ok() {
+            None => continue,
+            Some(None) => break,
+            Some(Some(Err(e))) => {
                 tracing::debug!(upload = %upload.id, error = %e, received, "upload body cut");
                 cut = true;
                 break;
             }
-            Some(Ok(frame)) => match frame.into_data() {
+            Some(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) if data.is_empty() => continue,
                 Ok(data) => data,
                 Err(_) => continue, // trailers: nothing we use
@@ -138,6 +156,7 @@ where
             break;
         }
         received += len;
+        window_bytes += len;
         if tx.send(data).await.is_err() {
             break; // the writer failed: its error is below
         }
@@ -156,7 +175,12 @@ where
         cut,
         overflow,
     };
-    blocking(move || written.conclude(&store, &upload, end)).await?
+    let concluded = blocking(move || written.conclude(&store, &upload, end)).await?;
+    match concluded {
+        // What arrived is kept (as for any cut body); the answer says why it was cut.
+        Ok(_) | Err(UploadError::Cut) if slow => Err(UploadError::TooSlow),
+        other => other,
+    }
 }
 
 /// The writer thread's side of a transfer.

@@ -99,3 +99,52 @@ async fn one_address_cannot_take_every_connection_slot() {
     })
     .await;
 }
+
+/// Item 6: an upload body that trickles (a byte every 100 ms, below the floor of 1 KiB/s) is
+/// cut with 408 within a window or two, keeping what arrived, and its transfer slot is free
+/// again: with one slot, another upload goes through afterwards.
+#[tokio::test]
+async fn a_trickling_upload_body_is_cut_and_frees_its_slot() {
+    use crate::tus::{create, offset, patch};
+    bounded(async {
+        let server = Server::start(
+            |_| {},
+            |c| {
+                c.uploads(true)
+                    .max_concurrent_uploads(1)
+                    .min_upload_rate(1024, Duration::from_millis(500))
+            },
+        )
+        .await;
+        let path = create(&server, 100_000, "slow.bin").await;
+        let mut slow = RawReader::new(TcpStream::connect(server.addr).await.unwrap());
+        let head = format!(
+            "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
+             Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+             Content-Length: 100000\r\n\r\n"
+        );
+        slow.stream.write_all(head.as_bytes()).await.unwrap();
+        let started = Instant::now();
+        let status = loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "a trickling body was still being received after 10 s"
+            );
+            if slow.stream.write_all(b"x").await.is_err() {
+                break None;
+            }
+            tokio::select! {
+                response = slow.response(false) => break response.map(|r| r.status),
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        };
+        assert!(matches!(status, Some(408) | None), "{status:?}");
+        // What arrived is kept (fewer bytes than were sent at most), the slot is free.
+        let kept = offset(&server, &path).await;
+        assert!(kept < 100, "{kept}");
+        let other = create(&server, 3, "fast.bin").await;
+        assert_eq!(patch(&server, &other, 0, b"abc").await.status(), 204);
+        server.stop().await;
+    })
+    .await;
+}
