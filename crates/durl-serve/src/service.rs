@@ -35,7 +35,15 @@ where
 {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let mut response = respond(&shared, &parts.method, &parts.uri, parts.headers, body).await;
+    let mut response = respond(
+        &shared,
+        peer,
+        &parts.method,
+        &parts.uri,
+        parts.headers,
+        body,
+    )
+    .await;
     // HTTP/2 frames the body itself, so only HTTP/1.x bodies can go out by sendfile.
     if let Some(pending) = sendfile
         && (parts.version == Version::HTTP_11 || parts.version == Version::HTTP_10)
@@ -70,6 +78,7 @@ where
 /// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool.
 async fn respond<B>(
     shared: &Arc<Shared>,
+    peer: SocketAddr,
     method: &Method,
     uri: &Uri,
     headers: HeaderMap,
@@ -89,7 +98,7 @@ where
     if let Some(store) = &shared.uploads
         && upload::is_upload_path(uri.path())
     {
-        return upload::handle(store, method, uri.path(), &headers, body).await;
+        return upload::handle(store, peer.ip(), method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
     // paths are ordinary (nonexistent) files too.

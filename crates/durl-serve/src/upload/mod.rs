@@ -21,6 +21,7 @@ mod record;
 pub(crate) mod store;
 mod transfer;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use self::error::UploadError;
 use self::protocol::{Checksum, Length, Metadata, TUS_VERSION};
 pub(crate) use self::store::Store;
 use self::store::{Info, Upload};
+use crate::activity::AddressSlot;
 use crate::body::Body;
 use crate::response;
 
@@ -48,6 +50,7 @@ pub(crate) fn is_upload_path(path: &str) -> bool {
 /// Answers one request to the upload endpoint.
 pub(crate) async fn handle<B>(
     store: &Arc<Store>,
+    peer: IpAddr,
     method: &Method,
     path: &str,
     headers: &HeaderMap,
@@ -81,10 +84,10 @@ where
         return error(&e);
     }
     let result = match (id, &method) {
-        (None, &Method::POST) => create(store, headers, body).await,
+        (None, &Method::POST) => create(store, peer, headers, body).await,
         (None, _) => Err(UploadError::MethodNotAllowed("OPTIONS, POST")),
         (Some(id), &Method::HEAD) => head(store, id),
-        (Some(id), &Method::PATCH) => patch(store, id, headers, body).await,
+        (Some(id), &Method::PATCH) => patch(store, peer, id, headers, body).await,
         (Some(id), &Method::DELETE) => terminate(store, id).await,
         (Some(_), _) => Err(UploadError::MethodNotAllowed(
             "OPTIONS, HEAD, PATCH, DELETE",
@@ -116,6 +119,7 @@ fn options(store: &Store) -> Response<Body> {
 /// Creation › Requests › POST (and Creation With Upload when the body is upload data).
 async fn create<B>(
     store: &Arc<Store>,
+    peer: IpAddr,
     headers: &HeaderMap,
     body: B,
 ) -> Result<Response<Body>, UploadError>
@@ -143,7 +147,7 @@ where
     // Creation With Upload: the body is data only with the tus media type.
     let with_data = protocol::is_offset_octet_stream(headers);
     let (checksum, permit) = if with_data {
-        (Checksum::from_headers(headers)?, Some(permit(store)?))
+        (Checksum::from_headers(headers)?, Some(permit(store, peer)?))
     } else {
         (None, None)
     };
@@ -226,6 +230,7 @@ fn head(store: &Store, id: &str) -> Result<Response<Body>, UploadError> {
 /// Core Protocol › Requests › PATCH.
 async fn patch<B>(
     store: &Arc<Store>,
+    peer: IpAddr,
     id: &str,
     headers: &HeaderMap,
     body: B,
@@ -290,7 +295,7 @@ where
             check_space(store, n).await?;
         }
     }
-    let permit = permit(store)?;
+    let permit = permit(store, peer)?;
     let job = transfer::Job {
         store: Arc::clone(store),
         upload: Arc::clone(&upload),
@@ -386,11 +391,21 @@ async fn check_space(store: &Arc<Store>, bytes: u64) -> Result<(), UploadError> 
     Ok(())
 }
 
-/// A transfer slot, or 503.
-fn permit(store: &Store) -> Result<OwnedSemaphorePermit, UploadError> {
-    Arc::clone(&store.transfers)
+/// A transfer slot: one of the global cap and one of the client address's share.
+pub(crate) type TransferSlot = (OwnedSemaphorePermit, AddressSlot);
+
+/// A transfer slot, or 503: when all are taken, or when `peer` holds its share of them
+/// (three quarters), so one address cannot take every slot.
+fn permit(store: &Store, peer: IpAddr) -> Result<TransferSlot, UploadError> {
+    let share = store
+        .per_client
+        .join(peer)
+        .and_then(|share| share.try_slot().ok())
+        .ok_or(UploadError::Busy)?;
+    let permit = Arc::clone(&store.transfers)
         .try_acquire_owned()
-        .map_err(|_| UploadError::Busy)
+        .map_err(|_| UploadError::Busy)?;
+    Ok((permit, share))
 }
 
 fn content_length(headers: &HeaderMap) -> Result<Option<u64>, UploadError> {

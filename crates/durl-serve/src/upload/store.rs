@@ -32,6 +32,7 @@ use super::error::UploadError;
 use super::place::{self, Finished, sync_dir};
 use super::protocol::is_upload_id;
 pub(crate) use super::record::Info;
+use crate::activity::PerAddress;
 use crate::config::UploadSettings;
 use crate::error::ServeError;
 
@@ -77,6 +78,8 @@ pub(crate) struct Store {
     gone: Mutex<HashSet<String>>,
     /// One permit per request transferring data: caps concurrent uploads.
     pub(crate) transfers: Arc<Semaphore>,
+    /// Each client address's share of the transfer slots (three quarters).
+    pub(crate) per_client: Arc<PerAddress>,
 }
 
 impl Store {
@@ -118,6 +121,7 @@ impl Store {
             dir,
             root_dir,
             transfers: Arc::new(Semaphore::new(settings.max_transfers)),
+            per_client: PerAddress::new(settings.max_transfers - settings.max_transfers / 4),
             settings,
             uploads: Mutex::new(HashMap::new()),
             gone: Mutex::new(HashSet::new()),

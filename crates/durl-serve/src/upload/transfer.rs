@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedMutexGuard, mpsc};
 
 use super::blocking;
 use super::error::UploadError;
@@ -68,8 +68,8 @@ pub(crate) struct Job {
     pub(crate) checksum: Option<Checksum>,
     /// The upload's transfer lock, held until the job ends.
     pub(crate) guard: OwnedMutexGuard<()>,
-    /// The transfer slot, held until the job ends.
-    pub(crate) permit: OwnedSemaphorePermit,
+    /// The transfer slot (global and the client's share), held until the job ends.
+    pub(crate) permit: super::TransferSlot,
 }
 
 /// Receives `body` into the job's upload; the durable record afterwards. A body cut short

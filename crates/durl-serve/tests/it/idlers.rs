@@ -148,3 +148,65 @@ async fn a_trickling_upload_body_is_cut_and_frees_its_slot() {
     })
     .await;
 }
+
+/// Item 6, second half: one address holds at most its share (three quarters) of the upload
+/// transfer slots; another address still gets one.
+#[tokio::test]
+async fn one_address_cannot_take_every_upload_slot() {
+    use crate::tus::{COLLECTION, create, field};
+    bounded(async {
+        let server = Server::start(|_| {}, |c| c.uploads(true).max_concurrent_uploads(4)).await;
+        // 127.0.0.1 holds three transfers open (bodies announced, not yet sent).
+        let mut held = Vec::new();
+        for i in 0..3 {
+            let path = create(&server, 1000, &format!("held{i}.bin")).await;
+            let mut stream = TcpStream::connect(server.addr).await.unwrap();
+            let head = format!(
+                "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
+                 Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+                 Content-Length: 1000\r\n\r\nabc"
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            held.push(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let upload = |client: reqwest::Client, name: &'static str| {
+            let url = server.url(COLLECTION);
+            async move {
+                let r = client
+                    .post(url)
+                    .header("tus-resumable", "1.0.0")
+                    .header("upload-length", "3")
+                    .header(
+                        "upload-metadata",
+                        format!("filename {}", crate::tus::b64(name.as_bytes())),
+                    )
+                    .header("content-type", "application/offset+octet-stream")
+                    .body("abc")
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    r.status().as_u16(),
+                    field(&r, "upload-offset").map(str::to_owned),
+                )
+            }
+        };
+        let local = |ip: [u8; 4]| {
+            reqwest::Client::builder()
+                .no_proxy()
+                .local_address(std::net::IpAddr::from(ip))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap()
+        };
+        // Its fourth is refused although a slot is free ...
+        assert_eq!(upload(local([127, 0, 0, 1]), "fourth.bin").await.0, 503);
+        // ... which another address gets.
+        let (status, offset) = upload(local([127, 0, 0, 2]), "other.bin").await;
+        assert_eq!((status, offset.as_deref()), (201, Some("3")));
+        drop(held);
+        server.stop().await;
+    })
+    .await;
+}
