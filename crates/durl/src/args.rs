@@ -47,8 +47,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page in roff on stdout (e.g. `durl man > ~/.local/share/man/man1/durl.1`).
-    Man,
+    /// Print a manual page in roff on stdout: durl(1), or with COMMAND durl-COMMAND(1) (e.g.
+    /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "completions"])]
+        command: Option<String>,
+    },
 }
 
 /// Arguments of `durl get`.
@@ -194,12 +199,12 @@ impl GetArgs {
 pub struct PutArgs {
     /// The file(s) to upload, then the URL they go to (last). URL forms:
     ///
-    ///   ftp://[user[:password]@]host[:port]/dir/    each file under its own name
-    ///   ftp://[user[:password]@]host[:port]/path    one file, to this name
-    ///   http(s)://host[:port]/endpoint/             a tus 1.0 endpoint, e.g. durl serve
-    ///                                               --upload's http://host:8000/.durl/uploads/
+    ///   ftp://[user[:pass]@]host[:port]/dir/  each file under its name
+    ///   ftp://[user[:pass]@]host[:port]/path  one file, to this name
+    ///   http(s)://host[:port]/endpoint/       a tus 1.0 endpoint
     ///
-    /// With -i the URL is optional when every listed file has its own `to=`.
+    /// durl serve --upload's endpoint is http://host:8000/.durl/uploads/. With -i the URL is
+    /// optional when every listed file has its own `to=`.
     #[arg(
         value_name = "LOCAL... URL",
         required_unless_present = "input_file",
