@@ -142,6 +142,11 @@ pub struct GetArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_redirects: usize,
 
+    /// Send the -H headers and the URL's login on redirects to other hosts too (curl's name).
+    /// By default they go only to the origin (scheme, host, port) of the URL given.
+    #[arg(long)]
+    pub location_trusted: bool,
+
     /// User-Agent header to send.
     #[arg(short = 'A', long, value_name = "UA")]
     pub user_agent: Option<String>,

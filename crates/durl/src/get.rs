@@ -223,6 +223,8 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
         None => eprintln!("durl: {line}"),
     }
     let hint = match e.kind() {
+        // Refused before anything was written: there is no partial to continue.
+        _ if matches!(e.root(), durl_fetch::Error::NotRegularFile { .. }) => None,
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
             Some("the partial download is kept: run the same command again to continue")
         }
@@ -254,6 +256,7 @@ pub(crate) fn request(
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .max_redirects(args.max_redirects)
+        .location_trusted(args.location_trusted)
         .checkpoint_interval(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
             u64::MAX,
