@@ -3,6 +3,7 @@
 
 mod args;
 mod batch;
+mod daemon;
 mod exit;
 mod get;
 mod input_file;
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         args::Command::Get(a) => get::run(a),
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
+        args::Command::Daemon(a) => daemon::run(a),
     };
     match result {
         Ok(code) => code,
