@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod config;
+mod daemon;
 mod exit;
 mod get;
 mod help;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         args::Command::Serve(a) => serve::run(a),
         args::Command::Completions { shell } => completions(shell),
         args::Command::Man { command } => man(command.as_deref()),
+        args::Command::Daemon(a) => daemon::run(a),
     };
     match result {
         Ok(code) => code,
