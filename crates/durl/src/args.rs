@@ -49,8 +49,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page in roff on stdout (e.g. `durl man > ~/.local/share/man/man1/durl.1`).
-    Man,
+    /// Print a manual page in roff on stdout: durl(1), or with COMMAND durl-COMMAND(1) (e.g.
+    /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "completions"])]
+        command: Option<String>,
+    },
 }
 
 /// Arguments of `durl get`.
@@ -201,12 +206,12 @@ impl GetArgs {
 pub struct PutArgs {
     /// The file(s) to upload, then the URL they go to (last). URL forms:
     ///
-    ///   ftp://[user[:password]@]host[:port]/dir/    each file under its own name
-    ///   ftp://[user[:password]@]host[:port]/path    one file, to this name
-    ///   http(s)://host[:port]/endpoint/             a tus 1.0 endpoint, e.g. durl serve
-    ///                                               --upload's http://host:8000/.durl/uploads/
+    ///   ftp://[user[:pass]@]host[:port]/dir/  each file under its name
+    ///   ftp://[user[:pass]@]host[:port]/path  one file, to this name
+    ///   http(s)://host[:port]/endpoint/       a tus 1.0 endpoint
     ///
-    /// With -i the URL is optional when every listed file has its own `to=`.
+    /// durl serve --upload's endpoint is http://host:8000/.durl/uploads/. With -i the URL is
+    /// optional when every listed file has its own `to=`.
     #[arg(
         value_name = "LOCAL... URL",
         required_unless_present = "input_file",
@@ -368,6 +373,15 @@ pub struct ServeArgs {
     pub max_concurrent_uploads: u16,
 }
 
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal; elsewhere a line every 10 s and at each 10%.
+    Auto,
+    /// One JSON object per line on stderr.
+    Json,
+}
+
 /// Arguments of `durl daemon`.
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
@@ -420,15 +434,6 @@ pub struct DaemonArgs {
     /// this much of each is fetched again.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub checkpoint_interval: f64,
-}
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProgressMode {
-    /// A bar on a terminal; elsewhere a line every 10 s and at each 10%.
-    Auto,
-    /// One JSON object per line on stderr.
-    Json,
 }
 
 /// Parses a size such as `500M` or `4G` (the same syntax as a rate).

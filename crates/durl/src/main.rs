@@ -39,9 +39,9 @@ fn main() -> ExitCode {
         args::Command::Get(a) => get::run(a),
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
-        args::Command::Daemon(a) => daemon::run(a),
         args::Command::Completions { shell } => completions(shell),
-        args::Command::Man => man(),
+        args::Command::Man { command } => man(command.as_deref()),
+        args::Command::Daemon(a) => daemon::run(a),
     };
     match result {
         Ok(code) => code,
@@ -60,7 +60,9 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
         // The daemon reads no config file: its settings are few and on its command line.
-        args::Command::Completions { .. } | args::Command::Man | args::Command::Daemon(_) => {
+        args::Command::Completions { .. }
+        | args::Command::Man { .. }
+        | args::Command::Daemon(_) => {
             return Ok(cli);
         }
     };
@@ -108,10 +110,21 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     Ok(exit::code(exit::OK))
 }
 
-/// `durl man`: the manual page (roff) on stdout.
-fn man() -> anyhow::Result<ExitCode> {
+/// `durl man [COMMAND]`: the manual page (roff) of durl or of `durl COMMAND` on stdout.
+fn man(sub: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut command = args::Cli::command();
+    command.build();
+    let page = match sub.and_then(|name| command.find_subcommand(name)) {
+        Some(sub) => sub.clone().name(match sub.get_name() {
+            "get" => "durl-get",
+            "put" => "durl-put",
+            "serve" => "durl-serve",
+            _ => "durl-completions",
+        }),
+        None => command,
+    };
     let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(args::Cli::command())
+    clap_mangen::Man::new(page)
         .render(&mut out)
         .context("cannot write the manual page")?;
     std::io::Write::flush(&mut out).context("cannot write the manual page")?;
