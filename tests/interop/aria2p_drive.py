@@ -48,7 +48,14 @@ def main():
         handle_signals=False,
     )
     time.sleep(0.5)  # the WebSocket is open before the first download starts
+    try:
+        steps(api, fast, slow, events, lock)
+    finally:
+        # The listening thread is not a daemon thread: stop it, or a failed check hangs.
+        api.stop_listening()
 
+
+def steps(api, fast, slow, events, lock):
     version = api.client.get_version()
     print("ok version", version["version"], flush=True)
 
@@ -118,7 +125,6 @@ def main():
     assert api.purge()
     assert api.get_downloads() == []
     print("ok purged", flush=True)
-    api.stop_listening()
     print("done", flush=True)
 
 

@@ -546,10 +546,11 @@ impl Queue {
             let mut state = lock(&self.shared.state);
             let mut next = state.global;
             next.apply(options)?;
-            let overall_changed =
-                next.max_overall_download_limit != state.global.max_overall_download_limit;
+            let share_changed = next.max_overall_download_limit
+                != state.global.max_overall_download_limit
+                || next.max_concurrent_downloads != state.global.max_concurrent_downloads;
             state.global = next;
-            if overall_changed {
+            if share_changed {
                 rebalance(&state);
             }
         }
@@ -739,9 +740,6 @@ impl Queue {
             let live = runner::launch(self, &entry.record, limit);
             entry.live = Some(live);
         }
-        if !started.is_empty() && state.global.max_overall_download_limit.is_some() {
-            rebalance(&state);
-        }
         drop(state);
         for gid in started {
             self.notify("onDownloadStart", gid);
@@ -840,9 +838,6 @@ impl Queue {
                     ..Batch::default()
                 }
             };
-            if state.global.max_overall_download_limit.is_some() {
-                rebalance(&state);
-            }
             (batch, notice)
         };
         let _ = self.commit(batch).await;
@@ -945,12 +940,14 @@ fn renumber(state: &mut State) -> Vec<Record> {
     changed
 }
 
-/// Each running download's share of `max-overall-download-limit`.
+/// Each running download's share of `max-overall-download-limit`: an equal part per
+/// `max-concurrent-downloads` slot. A fixed divisor, so that a download starting or ending
+/// does not restart the others (each restart would change the count again).
 fn overall_share(state: &State) -> Option<u64> {
     state
         .global
         .max_overall_download_limit
-        .map(|all| (all / state.running.max(1) as u64).max(1))
+        .map(|all| (all / state.global.max_concurrent_downloads.max(1) as u64).max(1))
 }
 
 /// Restarts (from their checkpoints) the running downloads whose rate limit changed.

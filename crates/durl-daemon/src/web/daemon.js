@@ -136,7 +136,6 @@ function render(list) {
       tr = document.createElement("tr");
       tr.dataset.gid = d.gid;
       for (let i = 0; i < 8; i++) tr.appendChild(document.createElement("td"));
-      tr.children[0].innerHTML = "";
       const name = document.createElement("div");
       name.className = "name";
       const path = document.createElement("div");

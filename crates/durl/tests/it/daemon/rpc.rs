@@ -351,3 +351,29 @@ fn sigterm_checkpoints_and_exits_0_then_the_download_continues() {
     assert_eq!(daemon.call("aria2.shutdown", json!([])), json!("OK"));
     assert!(daemon.wait_exit(20).success());
 }
+
+/// Regression: with an overall limit, a download starting or ending once restarted every
+/// running one (their share changed), whose restarts changed the count again: with 16
+/// running, nothing progressed. Now the share is per slot and nothing restarts.
+#[test]
+fn an_overall_limit_does_not_restart_running_downloads_as_others_come_and_go() {
+    let server = FaultServer::start();
+    server.put("/m.bin", Resource::pattern(5, 1 << 20));
+    let d = Dirs::new();
+    let daemon = Daemon::start(&d.state, &d.dl, &["-j", "16", "--limit-rate", "64M"]);
+    let calls: Vec<Value> = (0..24)
+        .map(|i| json!({"methodName": "aria2.addUri", "params": [[server.url("/m.bin")], {"out": format!("m{i}.bin")}]}))
+        .collect();
+    let added = daemon.call("system.multicall", json!([calls]));
+    for answer in added.as_array().unwrap() {
+        daemon.wait_status(answer[0].as_str().unwrap(), "complete", 60);
+    }
+    for i in 0..24 {
+        assert!(
+            std::fs::read(d.dl.join(format!("m{i}.bin"))).unwrap() == pattern_bytes(5, 0..1 << 20)
+        );
+    }
+    // Each file once: no restart re-fetched anything.
+    assert_eq!(server.body_bytes_served("/m.bin"), 24 << 20);
+    assert_eq!(server.requests_for("/m.bin"), 24);
+}

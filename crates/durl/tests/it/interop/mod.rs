@@ -9,6 +9,7 @@
 
 pub mod aria2;
 pub mod browser;
+pub mod daemon_page;
 pub mod script;
 pub mod serve_upload;
 pub mod tus_js;
