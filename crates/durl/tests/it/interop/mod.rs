@@ -7,7 +7,9 @@
 //! that hint rather than skipping it: a skipped interop test would pass without proving
 //! anything.
 
+pub mod aria2;
 pub mod browser;
+pub mod daemon_page;
 pub mod script;
 pub mod serve_upload;
 pub mod tus_js;
