@@ -156,7 +156,8 @@ pub fn sanitize(name: &str) -> Option<String> {
     } else {
         out.push_str(base);
     }
-    Some(cut(out, MAX_NAME_BYTES))
+    // A cut can end on a space, which sanitising again would trim: end on a visible character.
+    Some(cut(out, MAX_NAME_BYTES).trim_end().to_owned())
 }
 
 /// The Unicode bidirectional formatting characters (Unicode Standard Annex #9 §2): the
@@ -310,6 +311,12 @@ mod tests {
         assert_eq!(cut, "x".repeat(MAX_NAME_BYTES));
         let long_ext = format!("a.{}", "e".repeat(300));
         assert_eq!(sanitize(&long_ext).unwrap().len(), MAX_NAME_BYTES);
+        // Found by fuzz/content_disposition: a cut that ends on a space left it there, and
+        // sanitising the result again gave another name.
+        let spaced = format!("{} {}", "s".repeat(MAX_NAME_BYTES - 1), "t".repeat(20));
+        let cut = sanitize(&spaced).unwrap();
+        assert_eq!(cut, "s".repeat(MAX_NAME_BYTES - 1));
+        assert_eq!(sanitize(&cut), Some(cut));
     }
 
     #[test]

@@ -62,6 +62,8 @@ mod events;
 pub mod filename;
 mod ftp;
 mod ftp_segment;
+#[doc(hidden)]
+pub mod fuzzing;
 mod get;
 mod http;
 pub mod journal;

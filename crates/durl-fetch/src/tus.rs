@@ -28,7 +28,7 @@
 //! start: a changed file is [`Error::LocalChanged`], never a mix of versions on the server.
 
 mod chunk;
-mod state;
+pub(crate) mod state;
 
 use std::path::PathBuf;
 
@@ -557,7 +557,7 @@ enum Patched {
 }
 
 /// A header that holds one non-negative integer (Core Protocol › Headers › Upload-Offset).
-fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
+pub(crate) fn number(headers: &HeaderMap, name: &str) -> Option<u64> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?;
     if values.next().is_some() {

@@ -79,6 +79,8 @@ mod body;
 pub mod conditional;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod listener;
 mod listing;
 pub mod range;

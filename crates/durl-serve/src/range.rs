@@ -102,6 +102,7 @@ fn parse_spec(s: &[u8]) -> Option<Spec> {
         // RFC 9110 §14.1.1 `suffix-range = "-" suffix-length`.
         return Some(Spec::Suffix(digits(last)?));
     }
+    let (first_digits, last_digits) = (first, last);
     let first = digits(first)?;
     let last = if last.is_empty() {
         None
@@ -110,10 +111,18 @@ fn parse_spec(s: &[u8]) -> Option<Spec> {
     };
     // RFC 9110 §14.1.1: "A range-spec is invalid if the last-pos value is present and less
     // than the first-pos." An invalid spec makes the whole field invalid, so it is ignored.
-    if last.is_some_and(|last| last < first) {
+    // Compared as written, not as saturated: two positions past u64::MAX are both u64::MAX.
+    if last.is_some() && decimal_less(last_digits, first_digits) {
         return None;
     }
     Some(Spec::Int { first, last })
+}
+
+/// Whether the decimal digits `a` are a smaller number than `b`, however long.
+fn decimal_less(a: &[u8], b: &[u8]) -> bool {
+    let strip = |s: &[u8]| -> Vec<u8> { s.iter().copied().skip_while(|&d| d == b'0').collect() };
+    let (a, b) = (strip(a), strip(b));
+    (a.len(), a) < (b.len(), b)
 }
 
 /// `1*DIGIT`, saturating at u64::MAX instead of failing: a position that large is past the
@@ -236,6 +245,9 @@ mod tests {
             ("bytes=12-17", 18, sat(&[12..18]), "§14.1.2 last-pos = len-1"),
             ("bytes=0-18446744073709551615", 18, sat(&[0..18]), "§14.1.2 last-pos u64::MAX clamped"),
             ("bytes=0-99999999999999999999999", 18, sat(&[0..18]), "§14.1.2 last-pos beyond u64 clamped, no wrap"),
+            // Found by fuzz/serve_range: both positions saturated to u64::MAX hid last < first.
+            ("bytes=0-5,99999999999999999999999-99999999999999999999998", 18, RangeOutcome::Ignore, "§14.1.1 invalid beyond u64 too"),
+            ("bytes=0-5,0099999999999999999999-99999999999999999999999", 18, sat(&[0..6]), "§14.1.1 leading zeros, equal"),
             // --- §14.1.2 suffix-range
             ("bytes=-500", 10000, sat(&[9500..10000]), "§14.1.2 final 500 bytes"),
             ("bytes=-1", 10, sat(&[9..10]), "§14.1.2 final byte"),

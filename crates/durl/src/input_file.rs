@@ -127,6 +127,14 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
             .map(str::to_owned)
             .collect();
         for u in &urls {
+            // The URL parser drops CR and LF inside a URL (WHATWG URL "remove all ASCII tab or
+            // newline"): a list with old Mac line endings would be one line whose URLs run
+            // together into one wrong URL. Found by fuzz/input_list.
+            if u.contains(char::is_control) {
+                return Err(err(format!(
+                    "control character in URL {u:?} (a list needs LF or CRLF line endings)"
+                )));
+            }
             let parsed = url::Url::parse(u).map_err(|e| err(format!("invalid URL {u:?}: {e}")))?;
             match parsed.scheme() {
                 "http" | "https" => {}
@@ -202,6 +210,7 @@ mod tests {
             ("gopher://a/b\n", 1, "unsupported scheme"),
             ("http://a/b\tftp://m/b\n", 1, "no mirrors"),
             ("http://a/b\thttp://[bad\n", 1, "invalid URL"),
+            ("http://a/b\rhttp://a/c\r", 1, "control character in URL"),
         ];
         for (text, line, needle) in table {
             let e = parse(text).unwrap_err();
