@@ -22,6 +22,11 @@ pub struct Config {
     pub(crate) follow_symlinks: bool,
     /// Answer directory requests with an HTML listing (otherwise 404).
     pub(crate) list_directories: bool,
+    /// The file a directory request is answered with when the directory holds it
+    /// (`index.html` by default); `None`: always the listing.
+    pub(crate) index: Option<String>,
+    /// Serve and list dotfiles (names starting with `.`); off: they are 404 and unlisted.
+    pub(crate) hidden: bool,
     /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
     pub(crate) access_log: bool,
     /// Connection and request limits.
@@ -111,6 +116,8 @@ impl Config {
             tls: None,
             follow_symlinks: false,
             list_directories: true,
+            index: Some("index.html".to_owned()),
+            hidden: false,
             access_log: true,
             limits: Limits::default(),
             upload: UploadSettings::default(),
@@ -190,6 +197,26 @@ impl Config {
     #[must_use]
     pub fn list_directories(mut self, list: bool) -> Self {
         self.list_directories = list;
+        self
+    }
+
+    /// The file that answers a request for a directory holding it (default `index.html`, as
+    /// nginx and python's http.server do); `None` lists such directories anyway. A name
+    /// with `/`, or `.`/`..`, is ignored (`None`).
+    #[must_use]
+    pub fn index_file(mut self, name: Option<&str>) -> Self {
+        self.index = name
+            .filter(|n| !n.is_empty() && !n.contains('/') && *n != "." && *n != "..")
+            .map(str::to_owned);
+        self
+    }
+
+    /// Whether dotfiles (any path segment starting with `.`) are served and listed (off by
+    /// default: they are answered 404 and left out of listings, so `.git/` or `.env` in a
+    /// served tree stay private).
+    #[must_use]
+    pub fn hidden(mut self, serve: bool) -> Self {
+        self.hidden = serve;
         self
     }
 

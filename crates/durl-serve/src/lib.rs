@@ -75,6 +75,7 @@ mod body;
 pub mod conditional;
 mod config;
 mod error;
+mod favicon;
 mod listener;
 mod listing;
 pub mod range;

@@ -26,10 +26,18 @@ struct Entry {
 
 /// Renders the listing of `dir`, addressed as `request`, with the upload area if `upload`.
 /// Blocking: call it from `spawn_blocking`.
-pub(crate) fn render(dir: &Path, request: &RequestPath, upload: bool) -> io::Result<String> {
+pub(crate) fn render(
+    dir: &Path,
+    request: &RequestPath,
+    upload: bool,
+    hidden: bool,
+) -> io::Result<String> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
+        if !hidden && entry.file_name().as_bytes().first() == Some(&b'.') {
+            continue;
+        }
         // Follow links for the type and size; a dangling link shows as a file without size.
         let meta = std::fs::metadata(entry.path()).ok();
         let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);

@@ -92,8 +92,11 @@ where
         return upload::handle(store, method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
-    // paths are ordinary (nonexistent) files too.
-    if shared.uploads.is_some() && assets::is_asset_path(uri.path()) {
+    // paths are ordinary (nonexistent) files too. The listing's style sheet whenever there
+    // are listings.
+    if (shared.uploads.is_some() && assets::is_upload_asset_path(uri.path()))
+        || (shared.config.list_directories && uri.path() == assets::LISTING_STYLE_PATH)
+    {
         return assets::answer(method, uri.path(), &headers);
     }
     // Step 1: GET and HEAD only (RFC 9110 §9.1: 405 for a method we know but do not allow).
@@ -109,6 +112,10 @@ where
         Ok(request) => request,
         Err(e) => return response::status(e.status()),
     };
+    // Dotfiles (`.git/`, `.env`) are not served unless asked for: 404, as if absent.
+    if !shared.config.hidden && request.is_hidden() {
+        return response::status(StatusCode::NOT_FOUND);
+    }
     // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
@@ -155,7 +162,18 @@ fn prepare(
     headers: &HeaderMap,
     request: &RequestPath,
 ) -> Result<Response<Body>, RequestError> {
-    match resolve::open(&shared.root, request, shared.config.follow_symlinks)? {
+    let config = &shared.config;
+    let target = match resolve::open(&shared.root, request, config.follow_symlinks) {
+        // No favicon.ico in the root: the embedded icon rather than a 404 on every visit.
+        Err(e)
+            if e.status() == StatusCode::NOT_FOUND
+                && request.segments() == [b"favicon.ico".to_vec()] =>
+        {
+            return Ok(assets::answer(method, assets::FAVICON_PATH, headers));
+        }
+        target => target?,
+    };
+    match target {
         Target::File { file, meta, path } => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
@@ -164,14 +182,29 @@ fn prepare(
             Ok(response::file(method, headers, file, &meta, &path, true)?)
         }
         Target::Dir { path } => {
-            if !shared.config.list_directories {
+            if !config.list_directories && config.index.is_none() {
                 return Err(RequestError::NotFound);
             }
             if !request.is_root() && !request.has_trailing_slash() {
-                // Relative links in the listing need the trailing slash.
+                // Relative links in the listing (and in an index page) need the slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            let page = listing::render(&path, request, shared.uploads.is_some())?;
+            if let Some(index) = &config.index {
+                let index = request.child(index.as_bytes());
+                match resolve::open(&shared.root, &index, config.follow_symlinks) {
+                    Ok(Target::File { file, meta, path }) => {
+                        return Ok(response::file(method, headers, file, &meta, &path, true)?);
+                    }
+                    // A directory named index.html, or none: the listing.
+                    Ok(Target::Dir { .. }) => {}
+                    Err(e) if e.status() == StatusCode::NOT_FOUND => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !config.list_directories {
+                return Err(RequestError::NotFound);
+            }
+            let page = listing::render(&path, request, shared.uploads.is_some(), config.hidden)?;
             Ok(response::html(page, method == Method::HEAD))
         }
     }

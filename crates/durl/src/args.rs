@@ -255,6 +255,19 @@ pub struct ServeArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// The file that answers a request for a directory holding it.
+    #[arg(long, value_name = "NAME", default_value = "index.html",
+          value_parser = parse_index_name)]
+    pub index: String,
+
+    /// List directories even when they hold an index file.
+    #[arg(long, conflicts_with = "index")]
+    pub no_index: bool,
+
+    /// Serve and list dotfiles (names starting with "."); by default they are 404 and unlisted.
+    #[arg(long)]
+    pub hidden: bool,
+
     /// Accept resumable uploads (tus 1.0) at /.durl/uploads/; finished files appear in DIR
     /// under their sanitised metadata name. With --auth only authenticated users may upload.
     #[arg(long)]
@@ -286,6 +299,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
     pub max_concurrent_uploads: u16,
+}
+
+/// An index file name: one file name, no `/`, not `.` or `..`.
+fn parse_index_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains('/') || s == "." || s == ".." {
+        return Err(format!("{s:?} is not a file name"));
+    }
+    Ok(s.to_owned())
 }
 
 /// Parses a size such as `500M` or `4G` (the same syntax as a rate).

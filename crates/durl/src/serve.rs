@@ -37,6 +37,8 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     }
     let mut config = Config::new(&args.dir)
         .follow_symlinks(args.follow_symlinks)
+        .index_file((!args.no_index).then_some(args.index.as_str()))
+        .hidden(args.hidden)
         .access_log(!args.quiet);
     if args.upload {
         config = config
@@ -79,6 +81,9 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
         .context("cannot read the listening address")?;
     let scheme = if config.is_tls() { "https" } else { "http" };
     announce(&args, scheme, addr);
+    if let Some(warning) = open_uploads_warning(args.upload, args.auth.is_some(), addr) {
+        warn(&warning);
+    }
 
     // First SIGINT/SIGTERM: graceful shutdown. Second: leave now.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -118,10 +123,55 @@ async fn signals_second(task: tokio::task::JoinHandle<u8>) -> u8 {
     }
 }
 
+/// The warning for uploads that anyone who reaches a non-loopback address can make.
+fn open_uploads_warning(upload: bool, authenticated: bool, addr: SocketAddr) -> Option<String> {
+    (upload && !authenticated && !addr.ip().is_loopback()).then(|| {
+        format!(
+            "--upload without authentication on {addr}, which is not a loopback address: \
+             anyone who can reach it can write files into DIR"
+        )
+    })
+}
+
+/// One warning line on stderr.
+#[expect(clippy::print_stderr, reason = "a warning for the user")]
+fn warn(line: &str) {
+    eprintln!("durl: warning: {line}");
+}
+
 /// Prints where we serve: the URL on stdout (scripts using `--port 0` read it there).
 #[expect(clippy::print_stdout, reason = "the URL is the command's output")]
 fn announce(args: &ServeArgs, scheme: &str, addr: SocketAddr) {
     let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
     println!("Serving {} at {scheme}://{addr}/", dir.display());
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_uploads_are_warned_about_only_off_loopback() {
+        let public: SocketAddr = "192.0.2.7:8000".parse().unwrap();
+        let any: SocketAddr = "[::]:8000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let local6: SocketAddr = "[::1]:8000".parse().unwrap();
+        let line = open_uploads_warning(true, false, public).unwrap();
+        assert!(
+            line.contains("192.0.2.7:8000") && line.contains("--upload"),
+            "{line}"
+        );
+        assert!(open_uploads_warning(true, false, any).is_some());
+        assert!(
+            open_uploads_warning(true, true, public).is_none(),
+            "authenticated"
+        );
+        assert!(
+            open_uploads_warning(false, false, public).is_none(),
+            "no uploads"
+        );
+        assert!(open_uploads_warning(true, false, local).is_none());
+        assert!(open_uploads_warning(true, false, local6).is_none());
+    }
 }

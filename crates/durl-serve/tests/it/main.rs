@@ -21,6 +21,8 @@ mod traversal;
 mod safety;
 // Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings, the upload page.
 mod features;
+// A site: index.html, dotfiles, the favicon, the listing page and the JSON listing.
+mod site;
 // tus 1.0 uploads: the protocol, every status code, names.
 mod tus;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
