@@ -47,11 +47,12 @@
 //!    terminates; expired uploads are swept in the background; a restart recovers every
 //!    upload (`upload/record.rs` is the on-disk record).
 //!
-//! Directories get an HTML listing (`listing.rs`); with uploads on, it has an upload area
-//! driven by a small tus client in plain JavaScript, served from the binary at
-//! `/.durl/upload.js` (`assets.rs`, `assets/upload.js`). Connections (`listener.rs`) are capped,
-//! must send their request heads within a timeout, and drain gracefully on shutdown. One
-//! access-log line per request goes to `tracing` (target `durl_serve::access`, level INFO);
+//! Directories get their `index.html`, or an HTML or JSON listing (`listing/`); with
+//! uploads on, the page has an upload area driven by a small tus client in plain
+//! JavaScript, served from the binary at `/.durl/upload.js` (`assets.rs`,
+//! `assets/upload.js`). Connections (`listener.rs`) are capped, must send their request heads
+//! within a timeout, and drain gracefully on shutdown. One access-log line per request goes
+//! to `tracing` (target `durl_serve::access`, level INFO);
 //! this crate never prints.
 //!
 //! # Example

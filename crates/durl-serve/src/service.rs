@@ -130,8 +130,11 @@ where
     // the body if it is not cached.
     let shared = Arc::clone(shared);
     let method = method.clone();
-    let prepared =
-        tokio::task::spawn_blocking(move || prepare(&shared, &method, &headers, &request)).await;
+    let query = uri.query().map(str::to_owned);
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare(&shared, &method, &headers, &request, query.as_deref())
+    })
+    .await;
     match prepared {
         Ok(prepared) => answer(prepared),
         Err(join) => {
@@ -161,6 +164,7 @@ fn prepare(
     method: &Method,
     headers: &HeaderMap,
     request: &RequestPath,
+    query: Option<&str>,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
     let target = match resolve::open(&shared.root, request, config.follow_symlinks) {
@@ -204,8 +208,20 @@ fn prepare(
             if !config.list_directories {
                 return Err(RequestError::NotFound);
             }
-            let page = listing::render(&path, request, shared.uploads.is_some(), config.hidden)?;
-            Ok(response::html(page, method == Method::HEAD))
+            let visibility = listing::Visibility {
+                root: &shared.root,
+                follow_symlinks: config.follow_symlinks,
+                hidden: config.hidden,
+            };
+            let entries = listing::read(&path, visibility)?;
+            let view = listing::View::from_request(query, headers);
+            let (page, content_type) =
+                listing::render(entries, request, view, shared.uploads.is_some());
+            Ok(response::listing(
+                page,
+                content_type,
+                method == Method::HEAD,
+            ))
         }
     }
 }
