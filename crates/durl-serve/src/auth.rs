@@ -12,6 +12,8 @@ use subtle::{ConstantTimeEq, ConstantTimeLess};
 pub struct BasicAuth {
     /// `user:password` as bytes, the form the client sends base64-encoded.
     credentials: Vec<u8>,
+    /// The user name, for the access log.
+    user: String,
 }
 
 impl fmt::Debug for BasicAuth {
@@ -25,7 +27,13 @@ impl BasicAuth {
     pub fn new(user: &str, password: &str) -> Self {
         Self {
             credentials: format!("{user}:{password}").into_bytes(),
+            user: user.to_owned(),
         }
+    }
+
+    /// The user name.
+    pub(crate) fn user(&self) -> &str {
+        &self.user
     }
 
     /// Whether the request's `Authorization` field carries our credentials.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::access_log::LogFormat;
 use crate::auth::BasicAuth;
 use crate::error::ServeError;
 
@@ -29,6 +30,8 @@ pub struct Config {
     pub(crate) hidden: bool,
     /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
     pub(crate) access_log: bool,
+    /// The access log's line format.
+    pub(crate) log_format: LogFormat,
     /// Connection and request limits.
     pub(crate) limits: Limits,
     /// tus uploads: off unless enabled; where unfinished uploads live; limits.
@@ -119,6 +122,7 @@ impl Config {
             index: Some("index.html".to_owned()),
             hidden: false,
             access_log: true,
+            log_format: LogFormat::Combined,
             limits: Limits::default(),
             upload: UploadSettings::default(),
         }
@@ -221,10 +225,18 @@ impl Config {
     }
 
     /// Whether to emit an access-log event per request (on by default): `tracing` at INFO,
-    /// target `durl_serve::access`, formatted like a common log line.
+    /// target `durl_serve::access`, the line in [`Config::log_format`] as the message,
+    /// emitted when the response body is done, with the bytes actually sent.
     #[must_use]
     pub fn access_log(mut self, enabled: bool) -> Self {
         self.access_log = enabled;
+        self
+    }
+
+    /// The access log's line format (default: Combined Log Format plus the response time).
+    #[must_use]
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
         self
     }
 

@@ -51,8 +51,9 @@
 //! uploads on, the page has an upload area driven by a small tus client in plain
 //! JavaScript, served from the binary at `/.durl/upload.js` (`assets.rs`,
 //! `assets/upload.js`). Connections (`listener.rs`) are capped, must send their request heads
-//! within a timeout, and drain gracefully on shutdown. One access-log line per request goes
-//! to `tracing` (target `durl_serve::access`, level INFO);
+//! within a timeout, and drain gracefully on shutdown. One access-log line per request
+//! (`access_log.rs`: Combined Log Format or JSON, with the bytes actually sent) goes to
+//! `tracing` (target `durl_serve::access`, level INFO) when its body is done;
 //! this crate never prints.
 //!
 //! # Example
@@ -69,12 +70,14 @@
 //! # }
 //! ```
 
+mod access_log;
 mod activity;
 mod assets;
 mod auth;
 mod body;
 pub mod conditional;
 mod config;
+mod date;
 mod error;
 mod favicon;
 mod listener;
@@ -89,6 +92,7 @@ mod zerocopy;
 
 use std::future::Future;
 
+pub use access_log::LogFormat;
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
 

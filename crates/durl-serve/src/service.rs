@@ -1,5 +1,6 @@
 //! The per-request handler: auth, method, target checks, then resolution and the file or
-//! listing answer on the blocking pool, and one access-log line per request.
+//! listing answer on the blocking pool, and the access-log record each response's body
+//! writes when it is done.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::access_log;
 use crate::assets;
 use crate::body::Body;
 use crate::error::RequestError;
@@ -17,9 +19,6 @@ use crate::resolve::{self, RequestPath, Target};
 use crate::response;
 use crate::upload;
 use crate::zerocopy::Pending;
-
-/// Longest request target written to the access log; longer ones are cut.
-const LOGGED_TARGET: usize = 512;
 
 /// Answers one request, and logs it (target `durl_serve::access`, level INFO). `sendfile`:
 /// the connection's sendfile queue, if it has one (plain-text connections).
@@ -35,40 +34,61 @@ where
 {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let mut response = respond(&shared, &parts.method, &parts.uri, parts.headers, body).await;
+    let log = shared.config.access_log
+        && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO);
+    // The record takes what it needs of the request before the handler consumes it.
+    let mut record = log.then(|| {
+        let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+        access_log::Record::new(
+            shared.config.log_format,
+            peer,
+            &parts.method,
+            target,
+            parts.version,
+            &parts.headers,
+            started,
+        )
+    });
+    let (mut response, user) =
+        respond(&shared, &parts.method, &parts.uri, parts.headers, body).await;
     // HTTP/2 frames the body itself, so only HTTP/1.x bodies can go out by sendfile.
     if let Some(pending) = sendfile
         && (parts.version == Version::HTTP_11 || parts.version == Version::HTTP_10)
     {
         response.body_mut().use_sendfile(pending);
     }
-    if shared.config.access_log
-        && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO)
-    {
-        let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
-        let (target, cut) = match target.char_indices().nth(LOGGED_TARGET) {
-            Some((i, _)) => (&target[..i], "..."),
-            None => (target, ""),
-        };
-        let length = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info!(
-            target: "durl_serve::access",
-            "{peer} \"{} {target}{cut} {:?}\" {} {length} {}us",
-            parts.method,
-            parts.version,
-            response.status().as_u16(),
-            started.elapsed().as_micros(),
-        );
+    if let Some(mut record) = record.take() {
+        record.answered(user, response.status().as_u16());
+        response.body_mut().log_when_done(record);
     }
     response
 }
 
-/// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool.
+/// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool. Also
+/// returns the authenticated user, if any.
 async fn respond<B>(
+    shared: &Arc<Shared>,
+    method: &Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: B,
+) -> (Response<Body>, Option<String>)
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    let mut user = None;
+    if let Some(auth) = &shared.config.auth {
+        if !auth.allows(&headers) {
+            return (response::unauthorized(), None);
+        }
+        user = Some(auth.user().to_owned());
+    }
+    (answer_for(shared, method, uri, headers, body).await, user)
+}
+
+/// The answer to an authenticated request.
+async fn answer_for<B>(
     shared: &Arc<Shared>,
     method: &Method,
     uri: &Uri,
@@ -79,11 +99,6 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
-    if let Some(auth) = &shared.config.auth
-        && !auth.allows(&headers)
-    {
-        return response::unauthorized();
-    }
     // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
     // --upload the path is an ordinary (nonexistent) file.
     if let Some(store) = &shared.uploads

@@ -251,9 +251,19 @@ pub struct ServeArgs {
     #[arg(long)]
     pub follow_symlinks: bool,
 
-    /// No access log.
+    /// No access log on stderr (--access-log FILE still gets it).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// The access log's format: combined (Apache's Combined Log Format plus the response
+    /// time in microseconds) or json (one object per line).
+    #[arg(long, value_name = "FORMAT", default_value = "combined",
+          value_parser = ["combined", "json"])]
+    pub log_format: String,
+
+    /// Also append the access log to FILE (created if missing), one line per request.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
 
     /// The file that answers a request for a directory holding it.
     #[arg(long, value_name = "NAME", default_value = "index.html",

@@ -8,13 +8,36 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_serve::{Config, TlsConfig};
+use durl_serve::{Config, LogFormat, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::args::ServeArgs;
 use crate::exit::{self, UsageError};
+
+/// Opens `durl serve --access-log FILE` for appending, before anything is logged.
+///
+/// # Errors
+///
+/// A usage error naming the file and the OS error.
+pub fn open_access_log(args: &ServeArgs) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = &args.access_log else {
+        return Ok(None);
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(Some)
+        .map_err(|e| {
+            UsageError(format!(
+                "cannot open the access log {}: {e}",
+                path.display()
+            ))
+            .into()
+        })
+}
 
 /// Runs `durl serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -39,7 +62,12 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         .follow_symlinks(args.follow_symlinks)
         .index_file((!args.no_index).then_some(args.index.as_str()))
         .hidden(args.hidden)
-        .access_log(!args.quiet);
+        .access_log(!args.quiet || args.access_log.is_some())
+        .log_format(if args.log_format == "json" {
+            LogFormat::Json
+        } else {
+            LogFormat::Combined
+        });
     if args.upload {
         config = config
             .uploads(true)

@@ -8,9 +8,10 @@
 
 use std::fmt::Write as _;
 
+use super::Entry;
 use super::query::{SortKey, View};
-use super::{Entry, date};
 use crate::assets;
+use crate::date;
 use crate::resolve::{RequestPath, encode_segment};
 use crate::upload;
 

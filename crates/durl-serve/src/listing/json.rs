@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::Entry;
-use super::date;
+use crate::date;
 
 /// The document for `entries` at `path` (the decoded request path).
 pub(crate) fn document(path: &str, entries: &[Entry]) -> String {

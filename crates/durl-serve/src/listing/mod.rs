@@ -2,7 +2,6 @@
 //! root left out), sorted as the request asks (`query.rs`), as an HTML page (`html.rs`) or a
 //! JSON document for scripts (`json.rs`).
 
-mod date;
 mod html;
 mod json;
 mod query;

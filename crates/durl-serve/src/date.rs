@@ -1,6 +1,6 @@
-//! Dates for listings: UTC calendar time from Unix seconds (Howard Hinnant's
-//! `civil_from_days`), RFC 3339 and a short display form, and the relative age ("5 minutes
-//! ago") a reader takes in at a glance.
+//! Dates for listings and the access log: UTC calendar time from Unix seconds (Howard
+//! Hinnant's `civil_from_days`), RFC 3339, the Common Log Format's form, a short display
+//! form, and the relative age ("5 minutes ago") a reader takes in at a glance.
 
 /// Year, month (1–12), day, hour, minute, second of `secs` since the Unix epoch, in UTC.
 fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
@@ -35,6 +35,16 @@ fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
 pub(crate) fn rfc3339(secs: i64) -> String {
     let (y, mo, d, h, mi, s) = civil(secs);
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// The Common Log Format's `[10/Oct/2000:13:55:36 +0000]` form (without the brackets).
+pub(crate) fn clf(secs: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(secs);
+    let month = MONTHS[(mo as usize).saturating_sub(1) % 12];
+    format!("{d:02}/{month}/{y:04}:{h:02}:{mi:02}:{s:02} +0000")
 }
 
 /// The listing's column: `2026-12-02 06:47` (UTC).
@@ -89,6 +99,7 @@ mod tests {
             assert_eq!(rfc3339(*secs), *want, "{secs}");
         }
         assert_eq!(display(784_111_777), "1994-11-06 08:49");
+        assert_eq!(clf(971_186_136), "10/Oct/2000:13:55:36 +0000");
     }
 
     #[test]
