@@ -32,6 +32,8 @@ pub struct Config {
     pub(crate) access_log: bool,
     /// The access log's line format.
     pub(crate) log_format: LogFormat,
+    /// Hash every file at startup (in the background) so `Repr-Digest` is ready at once.
+    pub(crate) precompute_digests: bool,
     /// Connection and request limits.
     pub(crate) limits: Limits,
     /// tus uploads: off unless enabled; where unfinished uploads live; limits.
@@ -123,6 +125,7 @@ impl Config {
             hidden: false,
             access_log: true,
             log_format: LogFormat::Combined,
+            precompute_digests: false,
             limits: Limits::default(),
             upload: UploadSettings::default(),
         }
@@ -237,6 +240,16 @@ impl Config {
     #[must_use]
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.log_format = format;
+        self
+    }
+
+    /// Hashes every file below the root at startup, in the background, so that
+    /// `Want-Repr-Digest` is answered with `Repr-Digest` (RFC 9530) from the first request
+    /// even for large files (off by default: files are hashed when first asked for, large
+    /// ones in the background, and the digests kept in a `user.durl.digest` xattr).
+    #[must_use]
+    pub fn precompute_digests(mut self, precompute: bool) -> Self {
+        self.precompute_digests = precompute;
         self
     }
 

@@ -27,6 +27,9 @@
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
 //!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`.
 //! 8. **HEAD**: the same header fields, no content.
+//! 9. **Digests** (`digest.rs`, on request): `Repr-Digest` (RFC 9530) with sha-256 or
+//!    sha-512 when asked with `Want-Repr-Digest` / `Want-Content-Digest`; computed once per
+//!    file version and cached (memory and a user xattr), large files in the background.
 //!
 //! **Uploads** (`upload/`, off unless [`Config::uploads`]): the tus 1.0.0 resumable-upload
 //! protocol at `/.durl/uploads/`.
@@ -78,6 +81,7 @@ mod body;
 pub mod conditional;
 mod config;
 mod date;
+mod digest;
 mod error;
 mod favicon;
 mod listener;

@@ -31,6 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::activity::Tracked;
 use crate::body::CHUNK;
 use crate::config::Config;
+use crate::digest::DigestCache;
 use crate::error::ServeError;
 use crate::service;
 use crate::upload;
@@ -47,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The tus upload store, when uploads are enabled.
     pub(crate) uploads: Option<Arc<upload::Store>>,
+    /// Files' digests (RFC 9530), computed on request and kept.
+    pub(crate) digests: Arc<DigestCache>,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
     builder: auto::Builder<TokioExecutor>,
     /// The TLS acceptor when serving HTTPS.
@@ -92,6 +95,7 @@ pub(crate) async fn run(
         root,
         root_dir,
         uploads,
+        digests: Arc::default(),
         builder: builder(&config),
         tls: config
             .tls
@@ -99,6 +103,22 @@ pub(crate) async fn run(
             .map(|t| TlsAcceptor::from(Arc::clone(&t.server))),
         config,
     });
+    if shared.config.precompute_digests {
+        let shared = Arc::clone(&shared);
+        tokio::task::spawn_blocking(move || {
+            shared
+                .digests
+                .precompute(&shared.root, shared.config.hidden);
+        });
+    }
+    if shared.config.precompute_digests {
+        let shared = Arc::clone(&shared);
+        tokio::task::spawn_blocking(move || {
+            shared
+                .digests
+                .precompute(&shared.root, shared.config.hidden);
+        });
+    }
 
     // `true` once shutdown has started; every connection task watches it.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

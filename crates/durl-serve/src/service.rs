@@ -12,6 +12,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use crate::access_log;
 use crate::assets;
 use crate::body::Body;
+use crate::digest;
 use crate::error::RequestError;
 use crate::listener::Shared;
 use crate::listing;
@@ -134,7 +135,9 @@ where
     // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
+    // A request for a digest may hash the file: the blocking pool.
     if let Some(root_dir) = &shared.root_dir
+        && !digest::asked(&headers)
         && let Some((file, meta, path)) = resolve::open_cached(root_dir, &shared.root, &request)
     {
         return answer(
@@ -198,7 +201,7 @@ fn prepare(
             if request.has_trailing_slash() {
                 return Err(RequestError::NotFound);
             }
-            Ok(response::file(method, headers, file, &meta, &path, true)?)
+            file_answer(shared, method, headers, file, &meta, &path)
         }
         Target::Dir { path } => {
             if !config.list_directories && config.index.is_none() {
@@ -212,7 +215,7 @@ fn prepare(
                 let index = request.child(index.as_bytes());
                 match resolve::open(&shared.root, &index, config.follow_symlinks) {
                     Ok(Target::File { file, meta, path }) => {
-                        return Ok(response::file(method, headers, file, &meta, &path, true)?);
+                        return file_answer(shared, method, headers, file, &meta, &path);
                     }
                     // A directory named index.html, or none: the listing.
                     Ok(Target::Dir { .. }) => {}
@@ -239,4 +242,43 @@ fn prepare(
             ))
         }
     }
+}
+
+/// The answer for an open regular file, with the digests asked for (RFC 9530). Blocking.
+fn file_answer(
+    shared: &Shared,
+    method: &Method,
+    headers: &HeaderMap,
+    file: std::fs::File,
+    meta: &std::fs::Metadata,
+    path: &std::path::Path,
+) -> Result<Response<Body>, RequestError> {
+    let wanted = if digest::asked(headers) {
+        digest::wanted(headers)
+    } else {
+        digest::Wanted::default()
+    };
+    let digests = (wanted.repr.is_some() || wanted.content.is_some())
+        .then(|| shared.digests.get(&file, meta))
+        .flatten();
+    let mut response = response::file(method, headers, file, meta, path, true)?;
+    if let Some(digests) = digests {
+        let status = response.status();
+        let h = response.headers_mut();
+        // The digest is of the whole representation, so a 206 carries it too (RFC 9530
+        // §3); the content is the representation only in a whole-file 200 to a GET.
+        if status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT {
+            let repr = wanted.repr.or(wanted.content);
+            if let Some(algorithm) = repr {
+                h.insert("repr-digest", digests.field(algorithm));
+            }
+        }
+        if let Some(algorithm) = wanted.content
+            && status == StatusCode::OK
+            && method == Method::GET
+        {
+            h.insert("content-digest", digests.field(algorithm));
+        }
+    }
+    Ok(response)
 }

@@ -274,6 +274,12 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with = "index")]
     pub no_index: bool,
 
+    /// Hash every file at startup (in the background), so that clients asking with
+    /// Want-Repr-Digest get Repr-Digest (RFC 9530, sha-256/sha-512) at once even for large
+    /// files.
+    #[arg(long)]
+    pub digest: bool,
+
     /// Serve and list dotfiles (names starting with "."); by default they are 404 and unlisted.
     #[arg(long)]
     pub hidden: bool,
