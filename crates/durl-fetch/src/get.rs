@@ -49,7 +49,10 @@ pub(crate) async fn get_with(
                 std::io::Error::from(std::io::ErrorKind::IsADirectory),
             ));
         }
-        Ok(m) => Some(m.len()),
+        Ok(m) => {
+            refuse_irregular(&paths.dest, &m)?;
+            Some(m.len())
+        }
         Err(_) => None,
     };
     if let Some(len) = dest_len
@@ -148,6 +151,20 @@ pub(crate) async fn get_with(
             .map(|r| std::sync::Arc::new(RateLimiter::new(r))),
     };
     transfer.run(first).await
+}
+
+/// Refuses an output that exists and is no regular file — `/dev/null`, a FIFO, a socket, or
+/// a link to one — even with `--force`: the finished part file would be renamed over it and
+/// the device node replaced by a regular file. (Streaming into it instead would give up
+/// resuming and the checksum-before-naming guarantee, so durl does not.)
+pub(crate) fn refuse_irregular(path: &Path, meta: &fs::Metadata) -> Result<(), Error> {
+    match durable::irregular(&meta.file_type()) {
+        Some(found) => Err(Error::NotRegularFile {
+            path: path.to_owned(),
+            found,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Whether the remote file is still the version `mark` describes, asked without

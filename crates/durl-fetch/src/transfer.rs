@@ -507,6 +507,10 @@ pub(crate) async fn commit(
     let mut mark = part_state;
     mark.have = crate::ranges::RangeSet::prefix(bytes);
     mark.length = Some(bytes);
+    // A FIFO or device made under the output's name during the download is not renamed over.
+    if let Ok(m) = std::fs::metadata(&dest) {
+        crate::get::refuse_irregular(&dest, &m)?;
+    }
     durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
     crate::mark::set(&dest, &mark);
     // The lock goes with the part file's handle, after the rename made it the final file.

@@ -136,9 +136,9 @@ where
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
     // A request for a digest may hash the file: the blocking pool.
-    if let Some(root_dir) = &shared.root_dir
-        && !digest::asked(&headers)
-        && let Some((file, meta, path)) = resolve::open_cached(root_dir, &shared.root, &request)
+    if !digest::asked(&headers)
+        && let Some((file, meta, path)) =
+            resolve::open_cached(&shared.root_dir, &shared.root, &request)
     {
         return answer(
             response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
@@ -185,7 +185,13 @@ fn prepare(
     query: Option<&str>,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
-    let target = match resolve::open(&shared.root, request, config.follow_symlinks) {
+    let opened = resolve::open(
+        &shared.root_dir,
+        &shared.root,
+        request,
+        config.follow_symlinks,
+    );
+    let target = match opened {
         // No favicon.ico in the root: the embedded icon rather than a 404 on every visit.
         Err(e)
             if e.status() == StatusCode::NOT_FOUND
@@ -203,7 +209,7 @@ fn prepare(
             }
             file_answer(shared, method, headers, file, &meta, &path)
         }
-        Target::Dir { path } => {
+        Target::Dir { dir } => {
             if !config.list_directories && config.index.is_none() {
                 return Err(RequestError::NotFound);
             }
@@ -213,7 +219,12 @@ fn prepare(
             }
             if let Some(index) = &config.index {
                 let index = request.child(index.as_bytes());
-                match resolve::open(&shared.root, &index, config.follow_symlinks) {
+                match resolve::open(
+                    &shared.root_dir,
+                    &shared.root,
+                    &index,
+                    config.follow_symlinks,
+                ) {
                     Ok(Target::File { file, meta, path }) => {
                         return file_answer(shared, method, headers, file, &meta, &path);
                     }
@@ -227,11 +238,12 @@ fn prepare(
                 return Err(RequestError::NotFound);
             }
             let visibility = listing::Visibility {
+                root_dir: &shared.root_dir,
                 root: &shared.root,
                 follow_symlinks: config.follow_symlinks,
                 hidden: config.hidden,
             };
-            let entries = listing::read(&path, visibility)?;
+            let entries = listing::read(dir, request, visibility)?;
             let view = listing::View::from_request(query, headers);
             let (page, content_type) =
                 listing::render(entries, request, view, shared.uploads.is_some());

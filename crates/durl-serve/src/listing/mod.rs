@@ -7,12 +7,13 @@ mod json;
 mod query;
 
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::resolve::RequestPath;
+use rustix::fs::{AtFlags, Dir, FileType};
+
+use crate::resolve::{self, RequestPath, Target};
 use crate::validators::Validators;
 
 pub(crate) use query::{Format, View};
@@ -35,8 +36,10 @@ pub(crate) struct Entry {
 /// What decides which entries a listing shows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Visibility<'a> {
-    /// The canonical root: a link whose target lies outside it is left out (its target's
-    /// metadata is never read) unless `follow_symlinks`.
+    /// The root's descriptor: a link is looked up from it as a request for the entry would
+    /// be (`resolve::open`), and left out if that would be refused.
+    pub(crate) root_dir: &'a OwnedFd,
+    /// The canonical root.
     pub(crate) root: &'a Path,
     /// Links may lead outside the root.
     pub(crate) follow_symlinks: bool,
@@ -44,47 +47,72 @@ pub(crate) struct Visibility<'a> {
     pub(crate) hidden: bool,
 }
 
-/// Reads the entries of `dir` that `visibility` lets through, unsorted. Blocking.
+/// Reads the entries of the directory open as `dir` (resolved from the root's descriptor),
+/// addressed as `request`, that `visibility` lets through, unsorted. Entries are looked at
+/// relative to that descriptor, never by path. Blocking.
 ///
-/// Left out: dotfiles (unless hidden files are on), links leading outside the root (unless
-/// links are followed) — see issue 13 item 7: their target's size and time are not
-/// disclosed — dangling links, and everything that is neither a file nor a directory
-/// (FIFOs, sockets, devices), which would only answer 404.
-pub(crate) fn read(dir: &Path, visibility: Visibility<'_>) -> io::Result<Vec<Entry>> {
+/// Left out: dotfiles (unless hidden files are on); symbolic links that a request for them
+/// would refuse — those leading outside the root unless links are followed (issue 13 item
+/// 7: their target's size and time are not disclosed), dangling ones; and everything that is
+/// neither a file nor a directory (FIFOs, sockets, devices), which would only answer 404.
+pub(crate) fn read(
+    dir: OwnedFd,
+    request: &RequestPath,
+    visibility: Visibility<'_>,
+) -> io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    let mut stream = Dir::new(dir)?;
+    while let Some(entry) = stream.read() {
         let entry = entry?;
-        let name = entry.file_name();
-        if !visibility.hidden && name.as_bytes().first() == Some(&b'.') {
+        let name = entry.file_name().to_bytes();
+        if matches!(name, b"." | b"..") {
             continue;
         }
-        // DirEntry::metadata does not follow a link.
-        let Ok(own) = entry.metadata() else { continue };
-        let meta = if own.file_type().is_symlink() {
-            let path = entry.path();
-            if !visibility.follow_symlinks {
-                match std::fs::canonicalize(&path) {
-                    Ok(target) if target.starts_with(visibility.root) => {}
-                    _ => continue,
+        if !visibility.hidden && name.first() == Some(&b'.') {
+            continue;
+        }
+        // The entry itself, not what a link points to.
+        let Ok(own) =
+            rustix::fs::statat(stream.fd()?, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+        else {
+            continue;
+        };
+        let stat = match FileType::from_raw_mode(own.st_mode) {
+            FileType::Symlink => {
+                // As a request for it would resolve it: from the root, refusing escapes.
+                let child = request.child(name);
+                match resolve::open(
+                    visibility.root_dir,
+                    visibility.root,
+                    &child,
+                    visibility.follow_symlinks,
+                ) {
+                    Ok(Target::File { file, .. }) => rustix::fs::fstat(&file)?,
+                    Ok(Target::Dir { dir }) => rustix::fs::fstat(&dir)?,
+                    Err(_) => continue,
                 }
             }
-            match std::fs::metadata(&path) {
-                Ok(meta) => meta,
-                Err(_) => continue,
-            }
-        } else {
-            own
+            _ => own,
         };
-        if !meta.is_file() && !meta.is_dir() {
-            continue;
-        }
-        let is_dir = meta.is_dir();
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        let is_dir = match kind {
+            FileType::Directory => true,
+            FileType::RegularFile => false,
+            _ => continue,
+        };
+        let size = u64::try_from(stat.st_size).unwrap_or(0);
+        let validators = Validators::new(
+            size,
+            stat.st_mtime,
+            i64::try_from(stat.st_mtime_nsec).unwrap_or(0),
+            stat.st_ino,
+        );
         entries.push(Entry {
             is_dir,
-            name: name.as_bytes().to_vec(),
-            size: (!is_dir).then_some(meta.len()),
-            modified: Some(meta.mtime()),
-            etag: (!is_dir).then(|| Validators::from_metadata(&meta).etag()),
+            name: name.to_vec(),
+            size: (!is_dir).then_some(size),
+            modified: Some(stat.st_mtime),
+            etag: (!is_dir).then(|| validators.etag()),
         });
     }
     Ok(entries)
