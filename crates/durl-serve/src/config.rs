@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::access_log::LogFormat;
-use crate::auth::BasicAuth;
+use crate::auth::{AccessRule, Accounts, BasicAuth};
 use crate::error::ServeError;
 
 /// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
@@ -17,6 +17,10 @@ pub struct Config {
     pub(crate) root: PathBuf,
     /// When set, every request must carry these Basic credentials.
     pub(crate) auth: Option<BasicAuth>,
+    /// Accounts with hashed passwords (`--auth-file`).
+    pub(crate) accounts: Option<Accounts>,
+    /// Rights per user and path (`--allow`); none: every account may do everything.
+    pub(crate) rules: Vec<AccessRule>,
     /// When set, connections are TLS (HTTPS); ALPN offers h2 and http/1.1.
     pub(crate) tls: Option<TlsConfig>,
     /// Follow symbolic links whose target lies outside the root.
@@ -118,6 +122,8 @@ impl Config {
         Self {
             root: root.into(),
             auth: None,
+            accounts: None,
+            rules: Vec::new(),
             tls: None,
             follow_symlinks: false,
             list_directories: true,
@@ -183,6 +189,24 @@ impl Config {
     #[must_use]
     pub fn basic_auth(mut self, user: &str, password: &str) -> Self {
         self.auth = Some(BasicAuth::new(user, password));
+        self
+    }
+
+    /// Accepts the accounts of an htpasswd-syntax file (HTTP Basic authentication against
+    /// argon2id, bcrypt or SHA-512-crypt hashes), besides [`Config::basic_auth`].
+    #[must_use]
+    pub fn accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// Adds a rights rule (`USER:RIGHTS:PATH`). With rules, a request needs one granting its
+    /// user (or `*`, which includes anonymous requests) read (GET, HEAD, listings) or write
+    /// (uploads) on its path or an ancestor; listings leave out what the user cannot read.
+    /// Without rules, every account may read and write, and anonymous requests nothing.
+    #[must_use]
+    pub fn allow(mut self, rule: AccessRule) -> Self {
+        self.rules.push(rule);
         self
     }
 

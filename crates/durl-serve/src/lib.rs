@@ -7,7 +7,8 @@
 //!
 //! Each request goes through a linear pipeline:
 //!
-//! 1. **Auth and method** (`service.rs`): Basic credentials if configured (401 otherwise);
+//! 1. **Auth and method** (`service.rs`, `auth/`): Basic credentials checked against the
+//!    accounts (401; 429 after repeated failures), rights per user and path (403);
 //!    with uploads enabled, `/.durl/uploads/…` goes to the tus endpoint (below); otherwise
 //!    `GET` and `HEAD` only, anything else 405 with `Allow`; targets over the limit 414.
 //! 2. **Resolve** (`resolve.rs`): percent-decode once, refuse `..` in every spelling, NUL and
@@ -97,6 +98,7 @@ mod zerocopy;
 use std::future::Future;
 
 pub use access_log::LogFormat;
+pub use auth::{AccessRule, Accounts};
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
 

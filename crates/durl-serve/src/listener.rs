@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::activity::Tracked;
+use crate::auth::Gate;
 use crate::body::CHUNK;
 use crate::config::Config;
 use crate::digest::DigestCache;
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The tus upload store, when uploads are enabled.
     pub(crate) uploads: Option<Arc<upload::Store>>,
+    /// Accounts, rights and login state; `None` when nothing is restricted.
+    pub(crate) gate: Option<Gate>,
     /// Files' digests (RFC 9530), computed on request and kept.
     pub(crate) digests: Arc<DigestCache>,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
@@ -101,6 +104,11 @@ pub(crate) async fn run(
         root_dir,
         uploads,
         digests: Arc::default(),
+        gate: Gate::new(
+            config.auth.clone(),
+            config.accounts.clone(),
+            config.rules.clone(),
+        ),
         builder: builder(&config),
         tls: config
             .tls

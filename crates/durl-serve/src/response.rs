@@ -264,6 +264,16 @@ pub(crate) fn unauthorized() -> Response<Body> {
     response
 }
 
+/// 429 with `Retry-After` (RFC 6585 §4): too many failed logins from this address.
+pub(crate) fn too_many_logins(wait: std::time::Duration) -> Response<Body> {
+    let mut response = status(StatusCode::TOO_MANY_REQUESTS);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
+}
+
 /// 301 to `location` (a normalised, encoded path).
 pub(crate) fn redirect(location: &str) -> Response<Body> {
     let mut response = status(StatusCode::MOVED_PERMANENTLY);

@@ -11,6 +11,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::access_log;
 use crate::assets;
+use crate::auth::{Gate, Identity, Refusal, Right};
 use crate::body::Body;
 use crate::digest;
 use crate::error::RequestError;
@@ -50,8 +51,15 @@ where
             started,
         )
     });
-    let (mut response, user) =
-        respond(&shared, &parts.method, &parts.uri, parts.headers, body).await;
+    let (mut response, user) = respond(
+        &shared,
+        peer,
+        &parts.method,
+        &parts.uri,
+        parts.headers,
+        body,
+    )
+    .await;
     // HTTP/2 frames the body itself, so only HTTP/1.x bodies can go out by sendfile.
     if let Some(pending) = sendfile
         && (parts.version == Version::HTTP_11 || parts.version == Version::HTTP_10)
@@ -69,6 +77,7 @@ where
 /// returns the authenticated user, if any.
 async fn respond<B>(
     shared: &Arc<Shared>,
+    peer: SocketAddr,
     method: &Method,
     uri: &Uri,
     headers: HeaderMap,
@@ -78,33 +87,56 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
-    let mut user = None;
-    if let Some(auth) = &shared.config.auth {
-        if !auth.allows(&headers) {
-            return (response::unauthorized(), None);
+    let mut identity = Identity::Anonymous;
+    if let Some(gate) = &shared.gate {
+        identity = match gate.identify(&headers, peer.ip()).await {
+            Ok(identity) => identity,
+            Err(Refusal::Unauthorized) => return (response::unauthorized(), None),
+            Err(Refusal::TooMany(wait)) => return (response::too_many_logins(wait), None),
+        };
+        // Nothing allowed at all: refused before the path is even looked at.
+        if !gate.may_anything(&identity) {
+            return (refuse(gate, &identity), None);
         }
-        user = Some(auth.user().to_owned());
     }
-    (answer_for(shared, method, uri, headers, body).await, user)
+    let user = identity.user().map(str::to_owned);
+    let answer = answer_for(shared, method, uri, headers, body, identity).await;
+    (answer, user)
 }
 
-/// The answer to an authenticated request.
+/// 401 when logging in could help (anonymous, and there are accounts), else 403.
+fn refuse(gate: &Gate, identity: &Identity) -> Response<Body> {
+    if *identity == Identity::Anonymous && gate.has_accounts() {
+        response::unauthorized()
+    } else {
+        response::status(StatusCode::FORBIDDEN)
+    }
+}
+
+/// The answer to a request from `identity`, whose credentials (if any) are checked.
 async fn answer_for<B>(
     shared: &Arc<Shared>,
     method: &Method,
     uri: &Uri,
     headers: HeaderMap,
     body: B,
+    identity: Identity,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
     // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
-    // --upload the path is an ordinary (nonexistent) file.
+    // --upload the path is an ordinary (nonexistent) file. Uploads land in the root: write
+    // there is needed.
     if let Some(store) = &shared.uploads
         && upload::is_upload_path(uri.path())
     {
+        if let Some(gate) = &shared.gate
+            && !gate.may(&identity, &[], Right::Write)
+        {
+            return refuse(gate, &identity);
+        }
         return upload::handle(store, method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
@@ -132,11 +164,22 @@ where
     if !shared.config.hidden && request.is_hidden() {
         return response::status(StatusCode::NOT_FOUND);
     }
+    // Read right here, or (for a directory) below: files are checked again in `prepare`.
+    if let Some(gate) = &shared.gate
+        && !gate.may_list(&identity, request.segments())
+    {
+        return refuse(gate, &identity);
+    }
     // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
-    // A request for a digest may hash the file: the blocking pool.
+    // A request for a digest may hash the file: the blocking pool. A file needs the read
+    // right on itself (the check above also let through directories leading to one).
     if !digest::asked(&headers)
+        && shared
+            .gate
+            .as_ref()
+            .is_none_or(|g| g.may(&identity, request.segments(), Right::Read))
         && let Some((file, meta, path)) =
             resolve::open_cached(&shared.root_dir, &shared.root, &request)
     {
@@ -150,7 +193,14 @@ where
     let method = method.clone();
     let query = uri.query().map(str::to_owned);
     let prepared = tokio::task::spawn_blocking(move || {
-        prepare(&shared, &method, &headers, &request, query.as_deref())
+        prepare(
+            &shared,
+            &method,
+            &headers,
+            &request,
+            query.as_deref(),
+            &identity,
+        )
     })
     .await;
     match prepared {
@@ -183,6 +233,7 @@ fn prepare(
     headers: &HeaderMap,
     request: &RequestPath,
     query: Option<&str>,
+    identity: &Identity,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
     let opened = resolve::open(
@@ -207,6 +258,11 @@ fn prepare(
             if request.has_trailing_slash() {
                 return Err(RequestError::NotFound);
             }
+            if let Some(gate) = &shared.gate
+                && !gate.may(identity, request.segments(), Right::Read)
+            {
+                return Ok(refuse(gate, identity));
+            }
             file_answer(shared, method, headers, file, &meta, &path)
         }
         Target::Dir { dir } => {
@@ -217,7 +273,15 @@ fn prepare(
                 // Relative links in the listing (and in an index page) need the slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            if let Some(index) = &config.index {
+            let readable = |r: &RequestPath| {
+                shared
+                    .gate
+                    .as_ref()
+                    .is_none_or(|g| g.may(identity, r.segments(), Right::Read))
+            };
+            if let Some(index) = &config.index
+                && readable(&request.child(index.as_bytes()))
+            {
                 let index = request.child(index.as_bytes());
                 match resolve::open(
                     &shared.root_dir,
@@ -243,7 +307,15 @@ fn prepare(
                 follow_symlinks: config.follow_symlinks,
                 hidden: config.hidden,
             };
-            let entries = listing::read(dir, request, visibility)?;
+            let mut entries = listing::read(dir, request, visibility)?;
+            // A user never sees an entry they cannot read.
+            if let Some(gate) = &shared.gate {
+                entries.retain(|e| {
+                    let child = request.child(&e.name);
+                    gate.may(identity, child.segments(), Right::Read)
+                        || (e.is_dir && gate.may_list(identity, child.segments()))
+                });
+            }
             let view = listing::View::from_request(query, headers);
             let (page, content_type) =
                 listing::render(entries, request, view, shared.uploads.is_some());

@@ -41,6 +41,14 @@ pub enum Command {
     Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
+    /// Print an argon2id hash of a password read without echo (for `durl serve --auth-file`):
+    /// `USER:HASH` with a USER, the hash alone without. Off a terminal, the first line of
+    /// stdin is the password.
+    Passwd {
+        /// The user name to put before the hash.
+        #[arg(value_name = "USER")]
+        user: Option<String>,
+    },
     /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
     Completions {
         /// The shell.
@@ -316,6 +324,17 @@ pub struct ServeArgs {
     /// Require HTTP Basic authentication with USER:PASS.
     #[arg(long, value_name = "USER:PASS")]
     pub auth: Option<String>,
+
+    /// Accounts: one USER:HASH per line (htpasswd syntax; argon2id, bcrypt or SHA-512-crypt
+    /// hashes, e.g. from `durl passwd USER`).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Give USER (or * for everyone, anonymous included) RIGHTS (r, w or rw) on PATH and
+    /// below, e.g. 'alice:rw:/', 'bob:r:/public', '*:r:/public'. Repeatable. Without any,
+    /// every account may read and upload.
+    #[arg(long, value_name = "USER:RIGHTS:PATH")]
+    pub allow: Vec<String>,
 
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]

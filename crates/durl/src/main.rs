@@ -9,6 +9,7 @@ mod get;
 mod help;
 mod input_file;
 mod network;
+mod passwd;
 mod progress;
 mod put;
 mod put_list;
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         args::Command::Get(a) => get::run(a),
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
+        args::Command::Passwd { user } => passwd::run(user.as_deref()),
         args::Command::Completions { shell } => completions(shell),
         args::Command::Man => man(),
     };
@@ -67,7 +69,9 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Get(_) => "get",
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
-        args::Command::Completions { .. } | args::Command::Man => return Ok(cli),
+        args::Command::Completions { .. } | args::Command::Man | args::Command::Passwd { .. } => {
+            return Ok(cli);
+        }
     };
     if cli.no_config {
         return Ok(cli);

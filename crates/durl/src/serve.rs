@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_serve::{Config, LogFormat, TlsConfig};
+use durl_serve::{AccessRule, Accounts, Config, LogFormat, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
@@ -89,6 +89,15 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         };
         config = config.basic_auth(user, password);
     }
+    if let Some(path) = &args.auth_file {
+        let accounts =
+            Accounts::from_htpasswd(path).map_err(|e| UsageError(crate::error_line(&e)))?;
+        config = config.accounts(accounts);
+    }
+    for rule in &args.allow {
+        let rule = AccessRule::parse(rule).map_err(|e| UsageError(crate::error_line(&e)))?;
+        config = config.allow(rule);
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls =
             TlsConfig::from_pem_files(cert, key).map_err(|e| UsageError(crate::error_line(&e)))?;
@@ -110,7 +119,8 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
         .context("cannot read the listening address")?;
     let scheme = if config.is_tls() { "https" } else { "http" };
     announce(&args, scheme, addr);
-    if let Some(warning) = open_uploads_warning(args.upload, args.auth.is_some(), addr) {
+    let authenticated = args.auth.is_some() || args.auth_file.is_some();
+    if let Some(warning) = open_uploads_warning(args.upload, authenticated, addr) {
         warn(&warning);
     }
 

@@ -421,7 +421,10 @@ fn the_listing_sorts_by_links_has_breadcrumbs_and_fits_dark_and_narrow_screens()
         );
         assert_eq!(r["first"]["timeShown"], true);
         assert!(
-            r["first"]["font"].as_str().unwrap().starts_with("system-ui"),
+            r["first"]["font"]
+                .as_str()
+                .unwrap()
+                .starts_with("system-ui"),
             "the system font, not the browser's serif default: {r}"
         );
         assert_eq!(r["violations"], serde_json::json!([]), "{r}");
