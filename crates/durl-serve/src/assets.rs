@@ -25,31 +25,45 @@ use crate::response;
 pub(crate) const SCRIPT_PATH: &str = "/.durl/upload.js";
 /// The listing page's upload area style.
 pub(crate) const STYLE_PATH: &str = "/.durl/upload.css";
+/// The listing page's style (served whether or not uploads are on).
+pub(crate) const LISTING_STYLE_PATH: &str = "/.durl/listing.css";
+/// The icon browsers fetch on every visit; a file of that name in the root wins.
+pub(crate) const FAVICON_PATH: &str = "/favicon.ico";
 
 /// One embedded file.
 struct Asset {
     path: &'static str,
     content_type: &'static str,
-    bytes: &'static [u8],
+    bytes: fn() -> &'static [u8],
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 4] = [
     Asset {
         path: SCRIPT_PATH,
         // RFC 9239 §6: text/javascript is the media type for JavaScript.
         content_type: "text/javascript; charset=utf-8",
-        bytes: include_bytes!("../assets/upload.js"),
+        bytes: || include_bytes!("../assets/upload.js"),
     },
     Asset {
         path: STYLE_PATH,
         content_type: "text/css; charset=utf-8",
-        bytes: include_bytes!("../assets/upload.css"),
+        bytes: || include_bytes!("../assets/upload.css"),
+    },
+    Asset {
+        path: LISTING_STYLE_PATH,
+        content_type: "text/css; charset=utf-8",
+        bytes: || include_bytes!("../assets/listing.css"),
+    },
+    Asset {
+        path: FAVICON_PATH,
+        content_type: "image/x-icon",
+        bytes: crate::favicon::bytes,
     },
 ];
 
-/// Whether `path` (the raw request path) names an embedded asset.
-pub(crate) fn is_asset_path(path: &str) -> bool {
-    find(path).is_some()
+/// Whether `path` (the raw request path) names an asset of the upload page.
+pub(crate) fn is_upload_asset_path(path: &str) -> bool {
+    path == SCRIPT_PATH || path == STYLE_PATH
 }
 
 fn find(path: &str) -> Option<(usize, &'static Asset)> {
@@ -64,7 +78,7 @@ fn etag_opaque(i: usize) -> &'static str {
             .iter()
             .map(|a| {
                 let mut hex = String::with_capacity(64);
-                for b in Sha256::digest(a.bytes) {
+                for b in Sha256::digest((a.bytes)()) {
                     let _ = write!(hex, "{b:02x}");
                 }
                 hex
@@ -89,7 +103,7 @@ pub(crate) fn answer(method: &Method, path: &str, headers: &HeaderMap) -> Respon
     let body = if not_modified || method == Method::HEAD {
         Body::empty()
     } else {
-        Body::bytes(asset.bytes)
+        Body::bytes((asset.bytes)())
     };
     let mut response = Response::new(body);
     let h = response.headers_mut();
@@ -102,7 +116,7 @@ pub(crate) fn answer(method: &Method, path: &str, headers: &HeaderMap) -> Respon
     }
     h.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(CONTENT_LENGTH, HeaderValue::from(asset.bytes.len()));
+    h.insert(CONTENT_LENGTH, HeaderValue::from((asset.bytes)().len()));
     response
 }
 
@@ -133,8 +147,10 @@ mod tests {
 
     #[test]
     fn only_the_fixed_paths_are_assets() {
-        assert!(is_asset_path("/.durl/upload.js"));
-        assert!(is_asset_path("/.durl/upload.css"));
+        assert!(is_upload_asset_path("/.durl/upload.js"));
+        assert!(is_upload_asset_path("/.durl/upload.css"));
+        assert!(!is_upload_asset_path(LISTING_STYLE_PATH));
+        assert!(find(LISTING_STYLE_PATH).is_some() && find(FAVICON_PATH).is_some());
         for other in [
             "/.durl/",
             "/.durl/upload.js/",
@@ -143,7 +159,10 @@ mod tests {
             "/upload.js",
             "/.durl/Upload.js",
         ] {
-            assert!(!is_asset_path(other), "{other}");
+            assert!(
+                !is_upload_asset_path(other) && find(other).is_none(),
+                "{other}"
+            );
         }
     }
 

@@ -30,6 +30,7 @@ use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
+use crate::access_log;
 use crate::zerocopy::{Pending, SPAN};
 
 /// Largest read, and so the largest frame handed to hyper. Big enough that a 1 MiB answer
@@ -41,6 +42,19 @@ pub(crate) const CHUNK: usize = 128 * 1024;
 #[derive(Debug)]
 pub struct Body {
     kind: Kind,
+    /// The access-log record written when the body is dropped, with the bytes sent.
+    log: Option<Box<Logged>>,
+}
+
+/// An access-log record and the count of bytes handed to the connection.
+#[derive(Debug)]
+struct Logged {
+    record: access_log::Record,
+    /// Bytes of all frames handed out.
+    sent: u64,
+    /// Bytes of the last frame handed out: if the body is dropped before its end (the
+    /// client went away), that frame is taken as not sent.
+    last: u64,
 }
 
 #[derive(Debug)]
@@ -53,7 +67,21 @@ enum Kind {
 impl Body {
     /// No content.
     pub(crate) fn empty() -> Self {
-        Self { kind: Kind::Empty }
+        Self::of(Kind::Empty)
+    }
+
+    fn of(kind: Kind) -> Self {
+        Self { kind, log: None }
+    }
+
+    /// Writes `record` to the access log when the body is done (sent to the end, or
+    /// dropped), with the bytes sent.
+    pub(crate) fn log_when_done(&mut self, record: access_log::Record) {
+        self.log = Some(Box::new(Logged {
+            record,
+            sent: 0,
+            last: 0,
+        }));
     }
 
     /// Content already in memory.
@@ -62,9 +90,7 @@ impl Body {
         if bytes.is_empty() {
             return Self::empty();
         }
-        Self {
-            kind: Kind::Bytes(Some(bytes)),
-        }
+        Self::of(Kind::Bytes(Some(bytes)))
     }
 
     /// Lets a file body send page-cached spans with `sendfile(2)` through `pending`.
@@ -79,9 +105,7 @@ impl Body {
         if stream.remaining == 0 {
             return Self::empty();
         }
-        Self {
-            kind: Kind::File(stream),
-        }
+        Self::of(Kind::File(stream))
     }
 }
 
@@ -325,13 +349,17 @@ impl http_body::Body for Body {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        match &mut self.kind {
+        let this = &mut *self;
+        let next = match &mut this.kind {
             Kind::Empty => Poll::Ready(None),
-            Kind::Bytes(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Kind::File(stream) => stream
-                .poll_next(cx)
-                .map(|next| next.map(|chunk| chunk.map(Frame::data))),
+            Kind::Bytes(bytes) => Poll::Ready(bytes.take().map(Ok)),
+            Kind::File(stream) => stream.poll_next(cx),
+        };
+        if let (Poll::Ready(Some(Ok(data))), Some(log)) = (&next, &mut this.log) {
+            log.last = data.len() as u64;
+            log.sent += log.last;
         }
+        next.map(|next| next.map(|chunk| chunk.map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -349,6 +377,16 @@ impl http_body::Body for Body {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Kind::File(stream) => SizeHint::with_exact(stream.remaining),
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Some(log) = self.log.take() {
+            let done = http_body::Body::is_end_stream(self);
+            let sent = if done { log.sent } else { log.sent - log.last };
+            log.record.emit(sent);
         }
     }
 }

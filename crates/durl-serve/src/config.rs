@@ -9,7 +9,8 @@ use std::time::Duration;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::auth::BasicAuth;
+use crate::access_log::LogFormat;
+use crate::auth::{AccessRule, Accounts, BasicAuth};
 use crate::error::ServeError;
 
 /// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
@@ -20,14 +21,27 @@ pub struct Config {
     pub(crate) root: PathBuf,
     /// When set, every request must carry these Basic credentials.
     pub(crate) auth: Option<BasicAuth>,
+    /// Accounts with hashed passwords (`--auth-file`).
+    pub(crate) accounts: Option<Accounts>,
+    /// Rights per user and path (`--allow`); none: every account may do everything.
+    pub(crate) rules: Vec<AccessRule>,
     /// When set, connections are TLS (HTTPS); ALPN offers h2 and http/1.1.
     pub(crate) tls: Option<TlsConfig>,
     /// Follow symbolic links whose target lies outside the root.
     pub(crate) follow_symlinks: bool,
     /// Answer directory requests with an HTML listing (otherwise 404).
     pub(crate) list_directories: bool,
+    /// The file a directory request is answered with when the directory holds it
+    /// (`index.html` by default); `None`: always the listing.
+    pub(crate) index: Option<String>,
+    /// Serve and list dotfiles (names starting with `.`); off: they are 404 and unlisted.
+    pub(crate) hidden: bool,
     /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
     pub(crate) access_log: bool,
+    /// The access log's line format.
+    pub(crate) log_format: LogFormat,
+    /// Hash every file at startup (in the background) so `Repr-Digest` is ready at once.
+    pub(crate) precompute_digests: bool,
     /// Connection and request limits.
     pub(crate) limits: Limits,
     /// tus uploads: off unless enabled; where unfinished uploads live; limits.
@@ -132,10 +146,16 @@ impl Config {
         Self {
             root: root.into(),
             auth: None,
+            accounts: None,
+            rules: Vec::new(),
             tls: None,
             follow_symlinks: false,
             list_directories: true,
+            index: Some("index.html".to_owned()),
+            hidden: false,
             access_log: true,
+            log_format: LogFormat::Combined,
+            precompute_digests: false,
             limits: Limits::default(),
             upload: UploadSettings::default(),
         }
@@ -206,6 +226,24 @@ impl Config {
         self
     }
 
+    /// Accepts the accounts of an htpasswd-syntax file (HTTP Basic authentication against
+    /// argon2id, bcrypt or SHA-512-crypt hashes), besides [`Config::basic_auth`].
+    #[must_use]
+    pub fn accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// Adds a rights rule (`USER:RIGHTS:PATH`). With rules, a request needs one granting its
+    /// user (or `*`, which includes anonymous requests) read (GET, HEAD, listings) or write
+    /// (uploads) on its path or an ancestor; listings leave out what the user cannot read.
+    /// Without rules, every account may read and write, and anonymous requests nothing.
+    #[must_use]
+    pub fn allow(mut self, rule: AccessRule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
     /// Serves HTTPS with `tls`.
     #[must_use]
     pub fn tls(mut self, tls: TlsConfig) -> Self {
@@ -227,11 +265,49 @@ impl Config {
         self
     }
 
+    /// The file that answers a request for a directory holding it (default `index.html`, as
+    /// nginx and python's http.server do); `None` lists such directories anyway. A name
+    /// with `/`, or `.`/`..`, is ignored (`None`).
+    #[must_use]
+    pub fn index_file(mut self, name: Option<&str>) -> Self {
+        self.index = name
+            .filter(|n| !n.is_empty() && !n.contains('/') && *n != "." && *n != "..")
+            .map(str::to_owned);
+        self
+    }
+
+    /// Whether dotfiles (any path segment starting with `.`) are served and listed (off by
+    /// default: they are answered 404 and left out of listings, so `.git/` or `.env` in a
+    /// served tree stay private).
+    #[must_use]
+    pub fn hidden(mut self, serve: bool) -> Self {
+        self.hidden = serve;
+        self
+    }
+
     /// Whether to emit an access-log event per request (on by default): `tracing` at INFO,
-    /// target `durl_serve::access`, formatted like a common log line.
+    /// target `durl_serve::access`, the line in [`Config::log_format`] as the message,
+    /// emitted when the response body is done, with the bytes actually sent.
     #[must_use]
     pub fn access_log(mut self, enabled: bool) -> Self {
         self.access_log = enabled;
+        self
+    }
+
+    /// The access log's line format (default: Combined Log Format plus the response time).
+    #[must_use]
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
+        self
+    }
+
+    /// Hashes every file below the root at startup, in the background, so that
+    /// `Want-Repr-Digest` is answered with `Repr-Digest` (RFC 9530) from the first request
+    /// even for large files (off by default: files are hashed when first asked for, large
+    /// ones in the background, and the digests kept in a `user.durl.digest` xattr).
+    #[must_use]
+    pub fn precompute_digests(mut self, precompute: bool) -> Self {
+        self.precompute_digests = precompute;
         self
     }
 

@@ -57,6 +57,33 @@ pub enum ServeError {
     /// The served directory has no parent to hold the default upload directory.
     #[error("uploads need an upload directory here (the served directory has no parent)")]
     NoUploadDir,
+    /// The accounts file cannot be read.
+    #[error("cannot read the accounts file {path}")]
+    AuthFileRead {
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        #[source]
+        source: io::Error,
+    },
+    /// A line of the accounts file is refused.
+    #[error("{path} line {line}: {reason}")]
+    AuthFile {
+        /// The file.
+        path: PathBuf,
+        /// The line's number (from 1).
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An access rule is malformed.
+    #[error("access rule {rule:?}: {reason}")]
+    AccessRule {
+        /// The rule as given.
+        rule: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// rustls rejected the certificate and key.
     #[error("invalid TLS certificate or key")]
     Tls(#[source] rustls::Error),

@@ -7,7 +7,8 @@
 //!
 //! Each request goes through a linear pipeline:
 //!
-//! 1. **Auth and method** (`service.rs`): Basic credentials if configured (401 otherwise);
+//! 1. **Auth and method** (`service.rs`, `auth/`): Basic credentials checked against the
+//!    accounts (401; 429 after repeated failures), rights per user and path (403);
 //!    with uploads enabled, `/.durl/uploads/…` goes to the tus endpoint (below); otherwise
 //!    `GET` and `HEAD` only, anything else 405 with `Allow`; targets over the limit 414.
 //! 2. **Resolve** (`resolve.rs`): percent-decode once, refuse `..` in every spelling, NUL and
@@ -31,6 +32,9 @@
 //!    `X-Content-Type-Options: nosniff`, and `Content-Security-Policy: sandbox` for active
 //!    types (HTML, SVG, XML, JavaScript).
 //! 8. **HEAD**: the same header fields, no content.
+//! 9. **Digests** (`digest.rs`, on request): `Repr-Digest` (RFC 9530) with sha-256 or
+//!    sha-512 when asked with `Want-Repr-Digest` / `Want-Content-Digest`; computed once per
+//!    file version and cached (memory and a user xattr), large files in the background.
 //!
 //! **Uploads** (`upload/`, off unless [`Config::uploads`]): the tus 1.0.0 resumable-upload
 //! protocol at `/.durl/uploads/`.
@@ -51,11 +55,13 @@
 //!    terminates; expired uploads are swept in the background; a restart recovers every
 //!    upload (`upload/record.rs` is the on-disk record).
 //!
-//! Directories get an HTML listing (`listing.rs`); with uploads on, it has an upload area
-//! driven by a small tus client in plain JavaScript, served from the binary at
-//! `/.durl/upload.js` (`assets.rs`, `assets/upload.js`). Connections (`listener.rs`) are capped,
-//! must send their request heads within a timeout, and drain gracefully on shutdown. One
-//! access-log line per request goes to `tracing` (target `durl_serve::access`, level INFO);
+//! Directories get their `index.html`, or an HTML or JSON listing (`listing/`); with
+//! uploads on, the page has an upload area driven by a small tus client in plain
+//! JavaScript, served from the binary at `/.durl/upload.js` (`assets.rs`,
+//! `assets/upload.js`). Connections (`listener.rs`) are capped, must send their request heads
+//! within a timeout, and drain gracefully on shutdown. One access-log line per request
+//! (`access_log.rs`: Combined Log Format or JSON, with the bytes actually sent) goes to
+//! `tracing` (target `durl_serve::access`, level INFO) when its body is done;
 //! this crate never prints.
 //!
 //! # Example
@@ -72,13 +78,17 @@
 //! # }
 //! ```
 
+mod access_log;
 mod activity;
 mod assets;
 mod auth;
 mod body;
 pub mod conditional;
 mod config;
+mod date;
+mod digest;
 mod error;
+mod favicon;
 #[doc(hidden)]
 pub mod fuzzing;
 mod listener;
@@ -93,6 +103,8 @@ mod zerocopy;
 
 use std::future::Future;
 
+pub use access_log::LogFormat;
+pub use auth::{AccessRule, Accounts};
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
 

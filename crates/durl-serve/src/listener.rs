@@ -35,8 +35,10 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::activity::{AddressSlot, Guarded, PerAddress, Streams, Tracked};
+use crate::auth::Gate;
 use crate::body::CHUNK;
 use crate::config::Config;
+use crate::digest::DigestCache;
 use crate::error::ServeError;
 use crate::service;
 use crate::upload;
@@ -53,6 +55,10 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The tus upload store, when uploads are enabled.
     pub(crate) uploads: Option<Arc<upload::Store>>,
+    /// Accounts, rights and login state; `None` when nothing is restricted.
+    pub(crate) gate: Option<Gate>,
+    /// Files' digests (RFC 9530), computed on request and kept.
+    pub(crate) digests: Arc<DigestCache>,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
     builder: auto::Builder<TokioExecutor>,
     /// The TLS acceptor when serving HTTPS.
@@ -103,6 +109,12 @@ pub(crate) async fn run(
         root,
         root_dir,
         uploads,
+        digests: Arc::default(),
+        gate: Gate::new(
+            config.auth.clone(),
+            config.accounts.clone(),
+            config.rules.clone(),
+        ),
         builder: builder(&config),
         tls: config
             .tls
@@ -110,6 +122,22 @@ pub(crate) async fn run(
             .map(|t| TlsAcceptor::from(Arc::clone(&t.server))),
         config,
     });
+    if shared.config.precompute_digests {
+        let shared = Arc::clone(&shared);
+        tokio::task::spawn_blocking(move || {
+            shared
+                .digests
+                .precompute(&shared.root, shared.config.hidden);
+        });
+    }
+    if shared.config.precompute_digests {
+        let shared = Arc::clone(&shared);
+        tokio::task::spawn_blocking(move || {
+            shared
+                .digests
+                .precompute(&shared.root, shared.config.hidden);
+        });
+    }
 
     // `true` once shutdown has started; every connection task watches it.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

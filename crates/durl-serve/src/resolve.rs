@@ -90,6 +90,28 @@ impl RequestPath {
         self.trailing_slash
     }
 
+    /// Whether a segment is a dotfile name (`.git`, `.env`): such paths are refused unless
+    /// hidden files are served.
+    pub(crate) fn is_hidden(&self) -> bool {
+        self.segments.iter().any(|s| s.first() == Some(&b'.'))
+    }
+
+    /// The decoded segments below the root.
+    pub(crate) fn segments(&self) -> &[Vec<u8>] {
+        &self.segments
+    }
+
+    /// The path of `name` inside this directory (no trailing slash). `name` must be a single
+    /// file name (no `/`, not `.` or `..`), as configured index names are.
+    pub(crate) fn child(&self, name: &[u8]) -> Self {
+        let mut segments = self.segments.clone();
+        segments.push(name.to_vec());
+        Self {
+            segments,
+            trailing_slash: false,
+        }
+    }
+
     /// The path relative to the root (`.` for the root itself).
     fn relative(&self) -> PathBuf {
         if self.segments.is_empty() {

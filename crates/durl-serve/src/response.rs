@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, ALLOW, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    ETAG, HeaderMap, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, WWW_AUTHENTICATE,
+    ETAG, HeaderMap, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, VARY, WWW_AUTHENTICATE,
     X_CONTENT_TYPE_OPTIONS,
 };
 use http::{Method, Response, StatusCode};
@@ -264,6 +264,16 @@ pub(crate) fn unauthorized() -> Response<Body> {
     response
 }
 
+/// 429 with `Retry-After` (RFC 6585 §4): too many failed logins from this address.
+pub(crate) fn too_many_logins(wait: std::time::Duration) -> Response<Body> {
+    let mut response = status(StatusCode::TOO_MANY_REQUESTS);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    response
+}
+
 /// 301 to `location` (a normalised, encoded path).
 pub(crate) fn redirect(location: &str) -> Response<Body> {
     let mut response = status(StatusCode::MOVED_PERMANENTLY);
@@ -280,9 +290,15 @@ pub(crate) const PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
-/// An HTML page (directory listings), with [`PAGE_POLICY`]. HEAD gets the header fields
-/// only.
+/// An HTML page, with [`PAGE_POLICY`]. HEAD gets the header fields only.
+#[cfg(test)]
 pub(crate) fn html(page: String, head_only: bool) -> Response<Body> {
+    listing(page, "text/html; charset=utf-8", head_only)
+}
+
+/// A directory listing (HTML or JSON, chosen by `Accept` among others: `Vary: Accept`, RFC
+/// 9110 §12.5.5), with [`PAGE_POLICY`]. HEAD gets the header fields only.
+pub(crate) fn listing(page: String, content_type: &'static str, head_only: bool) -> Response<Body> {
     let len = page.len();
     let body = if head_only {
         Body::empty()
@@ -291,11 +307,9 @@ pub(crate) fn html(page: String, head_only: bool) -> Response<Body> {
     };
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    h.insert(VARY, HeaderValue::from_static("accept"));
     h.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_POLICY),

@@ -1,5 +1,6 @@
 //! The per-request handler: auth, method, target checks, then resolution and the file or
-//! listing answer on the blocking pool, and one access-log line per request.
+//! listing answer on the blocking pool, and the access-log record each response's body
+//! writes when it is done.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,8 +9,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::access_log;
 use crate::assets;
+use crate::auth::{Gate, Identity, Refusal, Right};
 use crate::body::Body;
+use crate::digest;
 use crate::error::RequestError;
 use crate::listener::Shared;
 use crate::listing;
@@ -17,9 +21,6 @@ use crate::resolve::{self, RequestPath, Target};
 use crate::response;
 use crate::upload;
 use crate::zerocopy::Pending;
-
-/// Longest request target written to the access log; longer ones are cut.
-const LOGGED_TARGET: usize = 512;
 
 /// Answers one request, and logs it (target `durl_serve::access`, level INFO). `sendfile`:
 /// the connection's sendfile queue, if it has one (plain-text connections).
@@ -35,7 +36,22 @@ where
 {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let mut response = respond(
+    let log = shared.config.access_log
+        && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO);
+    // The record takes what it needs of the request before the handler consumes it.
+    let mut record = log.then(|| {
+        let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+        access_log::Record::new(
+            shared.config.log_format,
+            peer,
+            &parts.method,
+            target,
+            parts.version,
+            &parts.headers,
+            started,
+        )
+    });
+    let (mut response, user) = respond(
         &shared,
         peer,
         &parts.method,
@@ -50,32 +66,15 @@ where
     {
         response.body_mut().use_sendfile(pending);
     }
-    if shared.config.access_log
-        && tracing::enabled!(target: "durl_serve::access", tracing::Level::INFO)
-    {
-        let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
-        let (target, cut) = match target.char_indices().nth(LOGGED_TARGET) {
-            Some((i, _)) => (&target[..i], "..."),
-            None => (target, ""),
-        };
-        let length = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
-        tracing::info!(
-            target: "durl_serve::access",
-            "{peer} \"{} {target}{cut} {:?}\" {} {length} {}us",
-            parts.method,
-            parts.version,
-            response.status().as_u16(),
-            started.elapsed().as_micros(),
-        );
+    if let Some(mut record) = record.take() {
+        record.answered(user, response.status().as_u16());
+        response.body_mut().log_when_done(record);
     }
     response
 }
 
-/// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool.
+/// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool. Also
+/// returns the authenticated user, if any.
 async fn respond<B>(
     shared: &Arc<Shared>,
     peer: SocketAddr,
@@ -83,26 +82,70 @@ async fn respond<B>(
     uri: &Uri,
     headers: HeaderMap,
     body: B,
+) -> (Response<Body>, Option<String>)
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    let mut identity = Identity::Anonymous;
+    if let Some(gate) = &shared.gate {
+        identity = match gate.identify(&headers, peer.ip()).await {
+            Ok(identity) => identity,
+            Err(Refusal::Unauthorized) => return (response::unauthorized(), None),
+            Err(Refusal::TooMany(wait)) => return (response::too_many_logins(wait), None),
+        };
+        // Nothing allowed at all: refused before the path is even looked at.
+        if !gate.may_anything(&identity) {
+            return (refuse(gate, &identity), None);
+        }
+    }
+    let user = identity.user().map(str::to_owned);
+    let answer = answer_for(shared, peer, method, uri, headers, body, identity).await;
+    (answer, user)
+}
+
+/// 401 when logging in could help (anonymous, and there are accounts), else 403.
+fn refuse(gate: &Gate, identity: &Identity) -> Response<Body> {
+    if *identity == Identity::Anonymous && gate.has_accounts() {
+        response::unauthorized()
+    } else {
+        response::status(StatusCode::FORBIDDEN)
+    }
+}
+
+/// The answer to a request from `identity`, whose credentials (if any) are checked.
+async fn answer_for<B>(
+    shared: &Arc<Shared>,
+    peer: SocketAddr,
+    method: &Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: B,
+    identity: Identity,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
-    if let Some(auth) = &shared.config.auth
-        && !auth.allows(&headers)
-    {
-        return response::unauthorized();
-    }
     // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
-    // --upload the path is an ordinary (nonexistent) file.
+    // --upload the path is an ordinary (nonexistent) file. Uploads land in the root: write
+    // there is needed.
     if let Some(store) = &shared.uploads
         && upload::is_upload_path(uri.path())
     {
+        if let Some(gate) = &shared.gate
+            && !gate.may(&identity, &[], Right::Write)
+        {
+            return refuse(gate, &identity);
+        }
         return upload::handle(store, peer.ip(), method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
-    // paths are ordinary (nonexistent) files too.
-    if shared.uploads.is_some() && assets::is_asset_path(uri.path()) {
+    // paths are ordinary (nonexistent) files too. The listing's style sheet whenever there
+    // are listings.
+    if (shared.uploads.is_some() && assets::is_upload_asset_path(uri.path()))
+        || (shared.config.list_directories && uri.path() == assets::LISTING_STYLE_PATH)
+    {
         return assets::answer(method, uri.path(), &headers);
     }
     // Step 1: GET and HEAD only (RFC 9110 §9.1: 405 for a method we know but do not allow).
@@ -118,10 +161,28 @@ where
         Ok(request) => request,
         Err(e) => return response::status(e.status()),
     };
+    // Dotfiles (`.git/`, `.env`) are not served unless asked for: 404, as if absent.
+    if !shared.config.hidden && request.is_hidden() {
+        return response::status(StatusCode::NOT_FOUND);
+    }
+    // Read right here, or (for a directory) below: files are checked again in `prepare`.
+    if let Some(gate) = &shared.gate
+        && !gate.may_list(&identity, request.segments())
+    {
+        return refuse(gate, &identity);
+    }
     // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
-    if let Some((file, meta, path)) = resolve::open_cached(&shared.root_dir, &shared.root, &request)
+    // A request for a digest may hash the file: the blocking pool. A file needs the read
+    // right on itself (the check above also let through directories leading to one).
+    if !digest::asked(&headers)
+        && shared
+            .gate
+            .as_ref()
+            .is_none_or(|g| g.may(&identity, request.segments(), Right::Read))
+        && let Some((file, meta, path)) =
+            resolve::open_cached(&shared.root_dir, &shared.root, &request)
     {
         return answer(
             response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
@@ -131,8 +192,18 @@ where
     // the body if it is not cached.
     let shared = Arc::clone(shared);
     let method = method.clone();
-    let prepared =
-        tokio::task::spawn_blocking(move || prepare(&shared, &method, &headers, &request)).await;
+    let query = uri.query().map(str::to_owned);
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare(
+            &shared,
+            &method,
+            &headers,
+            &request,
+            query.as_deref(),
+            &identity,
+        )
+    })
+    .await;
     match prepared {
         Ok(prepared) => answer(prepared),
         Err(join) => {
@@ -162,31 +233,137 @@ fn prepare(
     method: &Method,
     headers: &HeaderMap,
     request: &RequestPath,
+    query: Option<&str>,
+    identity: &Identity,
 ) -> Result<Response<Body>, RequestError> {
-    let target = resolve::open(
+    let config = &shared.config;
+    let opened = resolve::open(
         &shared.root_dir,
         &shared.root,
         request,
-        shared.config.follow_symlinks,
-    )?;
+        config.follow_symlinks,
+    );
+    let target = match opened {
+        // No favicon.ico in the root: the embedded icon rather than a 404 on every visit.
+        Err(e)
+            if e.status() == StatusCode::NOT_FOUND
+                && request.segments() == [b"favicon.ico".to_vec()] =>
+        {
+            return Ok(assets::answer(method, assets::FAVICON_PATH, headers));
+        }
+        target => target?,
+    };
     match target {
         Target::File { file, meta, path } => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
                 return Err(RequestError::NotFound);
             }
-            Ok(response::file(method, headers, file, &meta, &path, true)?)
+            if let Some(gate) = &shared.gate
+                && !gate.may(identity, request.segments(), Right::Read)
+            {
+                return Ok(refuse(gate, identity));
+            }
+            file_answer(shared, method, headers, file, &meta, &path)
         }
         Target::Dir { dir } => {
-            if !shared.config.list_directories {
+            if !config.list_directories && config.index.is_none() {
                 return Err(RequestError::NotFound);
             }
             if !request.is_root() && !request.has_trailing_slash() {
-                // Relative links in the listing need the trailing slash.
+                // Relative links in the listing (and in an index page) need the slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            let page = listing::render(dir, request, shared.uploads.is_some())?;
-            Ok(response::html(page, method == Method::HEAD))
+            let readable = |r: &RequestPath| {
+                shared
+                    .gate
+                    .as_ref()
+                    .is_none_or(|g| g.may(identity, r.segments(), Right::Read))
+            };
+            if let Some(index) = &config.index
+                && readable(&request.child(index.as_bytes()))
+            {
+                let index = request.child(index.as_bytes());
+                match resolve::open(
+                    &shared.root_dir,
+                    &shared.root,
+                    &index,
+                    config.follow_symlinks,
+                ) {
+                    Ok(Target::File { file, meta, path }) => {
+                        return file_answer(shared, method, headers, file, &meta, &path);
+                    }
+                    // A directory named index.html, or none: the listing.
+                    Ok(Target::Dir { .. }) => {}
+                    Err(e) if e.status() == StatusCode::NOT_FOUND => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !config.list_directories {
+                return Err(RequestError::NotFound);
+            }
+            let visibility = listing::Visibility {
+                root_dir: &shared.root_dir,
+                root: &shared.root,
+                follow_symlinks: config.follow_symlinks,
+                hidden: config.hidden,
+            };
+            let mut entries = listing::read(dir, request, visibility)?;
+            // A user never sees an entry they cannot read.
+            if let Some(gate) = &shared.gate {
+                entries.retain(|e| {
+                    let child = request.child(&e.name);
+                    gate.may(identity, child.segments(), Right::Read)
+                        || (e.is_dir && gate.may_list(identity, child.segments()))
+                });
+            }
+            let view = listing::View::from_request(query, headers);
+            let (page, content_type) =
+                listing::render(entries, request, view, shared.uploads.is_some());
+            Ok(response::listing(
+                page,
+                content_type,
+                method == Method::HEAD,
+            ))
         }
     }
+}
+
+/// The answer for an open regular file, with the digests asked for (RFC 9530). Blocking.
+fn file_answer(
+    shared: &Shared,
+    method: &Method,
+    headers: &HeaderMap,
+    file: std::fs::File,
+    meta: &std::fs::Metadata,
+    path: &std::path::Path,
+) -> Result<Response<Body>, RequestError> {
+    let wanted = if digest::asked(headers) {
+        digest::wanted(headers)
+    } else {
+        digest::Wanted::default()
+    };
+    let digests = (wanted.repr.is_some() || wanted.content.is_some())
+        .then(|| shared.digests.get(&file, meta))
+        .flatten();
+    let mut response = response::file(method, headers, file, meta, path, true)?;
+    if let Some(digests) = digests {
+        let status = response.status();
+        let h = response.headers_mut();
+        // The digest is of the whole representation, so a 206 carries it too (RFC 9530
+        // §3); the content is the representation only in a whole-file 200 to a GET.
+        if status == StatusCode::OK || status == StatusCode::PARTIAL_CONTENT {
+            let repr = wanted.repr.or(wanted.content);
+            if let Some(algorithm) = repr {
+                h.insert("repr-digest", digests.field(algorithm));
+            }
+        }
+        if let Some(algorithm) = wanted.content
+            && status == StatusCode::OK
+            && method == Method::GET
+        {
+            h.insert("content-digest", digests.field(algorithm));
+        }
+    }
+    Ok(response)
 }

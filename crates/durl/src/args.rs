@@ -41,6 +41,14 @@ pub enum Command {
     Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
+    /// Print an argon2id hash of a password read without echo (for `durl serve --auth-file`):
+    /// `USER:HASH` with a USER, the hash alone without. Off a terminal, the first line of
+    /// stdin is the password.
+    Passwd {
+        /// The user name to put before the hash.
+        #[arg(value_name = "USER")]
+        user: Option<String>,
+    },
     /// Run a download manager: a durable queue behind aria2's JSON-RPC and a web page.
     Daemon(DaemonArgs),
     /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
@@ -324,6 +332,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "USER:PASS")]
     pub auth: Option<String>,
 
+    /// Accounts: one USER:HASH per line (htpasswd syntax; argon2id, bcrypt or SHA-512-crypt
+    /// hashes, e.g. from `durl passwd USER`).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Give USER (or * for everyone, anonymous included) RIGHTS (r, w or rw) on PATH and
+    /// below, e.g. 'alice:rw:/', 'bob:r:/public', '*:r:/public'. Repeatable. Without any,
+    /// every account may read and upload.
+    #[arg(long, value_name = "USER:RIGHTS:PATH")]
+    pub allow: Vec<String>,
+
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -336,9 +355,38 @@ pub struct ServeArgs {
     #[arg(long)]
     pub follow_symlinks: bool,
 
-    /// No access log.
+    /// No access log on stderr (--access-log FILE still gets it).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// The access log's format: combined (Apache's Combined Log Format plus the response
+    /// time in microseconds) or json (one object per line).
+    #[arg(long, value_name = "FORMAT", default_value = "combined",
+          value_parser = ["combined", "json"])]
+    pub log_format: String,
+
+    /// Also append the access log to FILE (created if missing), one line per request.
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+
+    /// The file that answers a request for a directory holding it.
+    #[arg(long, value_name = "NAME", default_value = "index.html",
+          value_parser = parse_index_name)]
+    pub index: String,
+
+    /// List directories even when they hold an index file.
+    #[arg(long, conflicts_with = "index")]
+    pub no_index: bool,
+
+    /// Hash every file at startup (in the background), so that clients asking with
+    /// Want-Repr-Digest get Repr-Digest (RFC 9530, sha-256/sha-512) at once even for large
+    /// files.
+    #[arg(long)]
+    pub digest: bool,
+
+    /// Serve and list dotfiles (names starting with "."); by default they are 404 and unlisted.
+    #[arg(long)]
+    pub hidden: bool,
 
     /// Accept resumable uploads (tus 1.0) at /.durl/uploads/; finished files appear in DIR
     /// under their sanitised metadata name. With --auth only authenticated users may upload.
@@ -371,6 +419,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
     pub max_concurrent_uploads: u16,
+}
+
+/// An index file name: one file name, no `/`, not `.` or `..`.
+fn parse_index_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains('/') || s == "." || s == ".." {
+        return Err(format!("{s:?} is not a file name"));
+    }
+    Ok(s.to_owned())
 }
 
 /// How progress is shown.

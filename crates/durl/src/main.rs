@@ -10,6 +10,7 @@ mod get;
 mod help;
 mod input_file;
 mod network;
+mod passwd;
 mod progress;
 mod put;
 mod put_list;
@@ -34,11 +35,22 @@ fn main() -> ExitCode {
             return exit::code(exit::for_error(&e));
         }
     };
-    init_tracing();
+    let (access_file, quiet_access) = match &cli.command {
+        args::Command::Serve(a) => match serve::open_access_log(a) {
+            Ok(file) => (file, a.quiet),
+            Err(e) => {
+                report(&e);
+                return exit::code(exit::for_error(&e));
+            }
+        },
+        _ => (None, false),
+    };
+    init_tracing(access_file, quiet_access);
     let result = match cli.command {
         args::Command::Get(a) => get::run(a),
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
+        args::Command::Passwd { user } => passwd::run(user.as_deref()),
         args::Command::Completions { shell } => completions(shell),
         args::Command::Man { command } => man(command.as_deref()),
         args::Command::Daemon(a) => daemon::run(a),
@@ -60,7 +72,9 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
         args::Command::Daemon(_) => "daemon",
-        args::Command::Completions { .. } | args::Command::Man { .. } => return Ok(cli),
+        args::Command::Completions { .. }
+        | args::Command::Man { .. }
+        | args::Command::Passwd { .. } => return Ok(cli),
     };
     if cli.no_config {
         return Ok(cli);
@@ -208,17 +222,43 @@ fn without_repeated_url(text: &str, line: &str) -> String {
 
 /// Diagnostics through `tracing` go to stderr, filtered by `DURL_LOG` (default: warnings).
 /// Colours only on a terminal, and never with `NO_COLOR` set (to anything but "", as
-/// no-color.org asks and as the progress bar does).
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DURL_LOG")
+/// no-color.org asks and as the progress bar does). `durl serve`'s access log (target
+/// `durl_serve::access`) shows on stderr unless `quiet_access`, and its lines alone — no
+/// time, level or target added, they carry their own — are appended to `access_file`.
+fn init_tracing(access_file: Option<std::fs::File>, quiet_access: bool) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
+    let default = if quiet_access {
+        "warn,durl_serve::access=off"
+    } else {
         // `durl serve`'s access log is INFO on its own target; it shows unless --quiet.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,durl_serve::access=info"));
+        "warn,durl_serve::access=info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DURL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
+        .with_filter(filter);
+    let file = access_file.map(|file| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target("durl_serve::access", tracing::Level::INFO),
+            )
+    });
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
         .try_init();
 }
 

@@ -8,13 +8,36 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_serve::{Config, TlsConfig};
+use durl_serve::{AccessRule, Accounts, Config, LogFormat, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use crate::args::ServeArgs;
 use crate::exit::{self, UsageError};
+
+/// Opens `durl serve --access-log FILE` for appending, before anything is logged.
+///
+/// # Errors
+///
+/// A usage error naming the file and the OS error.
+pub fn open_access_log(args: &ServeArgs) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = &args.access_log else {
+        return Ok(None);
+    };
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map(Some)
+        .map_err(|e| {
+            UsageError(format!(
+                "cannot open the access log {}: {e}",
+                path.display()
+            ))
+            .into()
+        })
+}
 
 /// Runs `durl serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -37,7 +60,15 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     }
     let mut config = Config::new(&args.dir)
         .follow_symlinks(args.follow_symlinks)
-        .access_log(!args.quiet);
+        .index_file((!args.no_index).then_some(args.index.as_str()))
+        .hidden(args.hidden)
+        .precompute_digests(args.digest)
+        .access_log(!args.quiet || args.access_log.is_some())
+        .log_format(if args.log_format == "json" {
+            LogFormat::Json
+        } else {
+            LogFormat::Combined
+        });
     if args.upload {
         config = config
             .uploads(true)
@@ -57,6 +88,15 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
             return Err(UsageError("--auth must be USER:PASS".to_owned()).into());
         };
         config = config.basic_auth(user, password);
+    }
+    if let Some(path) = &args.auth_file {
+        let accounts =
+            Accounts::from_htpasswd(path).map_err(|e| UsageError(crate::error_line(&e)))?;
+        config = config.accounts(accounts);
+    }
+    for rule in &args.allow {
+        let rule = AccessRule::parse(rule).map_err(|e| UsageError(crate::error_line(&e)))?;
+        config = config.allow(rule);
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let tls =
@@ -79,6 +119,10 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
         .context("cannot read the listening address")?;
     let scheme = if config.is_tls() { "https" } else { "http" };
     announce(&args, scheme, addr);
+    let authenticated = args.auth.is_some() || args.auth_file.is_some();
+    if let Some(warning) = open_uploads_warning(args.upload, authenticated, addr) {
+        warn(&warning);
+    }
 
     // First SIGINT/SIGTERM: graceful shutdown. Second: leave now.
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
@@ -118,10 +162,55 @@ async fn signals_second(task: tokio::task::JoinHandle<u8>) -> u8 {
     }
 }
 
+/// The warning for uploads that anyone who reaches a non-loopback address can make.
+fn open_uploads_warning(upload: bool, authenticated: bool, addr: SocketAddr) -> Option<String> {
+    (upload && !authenticated && !addr.ip().is_loopback()).then(|| {
+        format!(
+            "--upload without authentication on {addr}, which is not a loopback address: \
+             anyone who can reach it can write files into DIR"
+        )
+    })
+}
+
+/// One warning line on stderr.
+#[expect(clippy::print_stderr, reason = "a warning for the user")]
+fn warn(line: &str) {
+    eprintln!("durl: warning: {line}");
+}
+
 /// Prints where we serve: the URL on stdout (scripts using `--port 0` read it there).
 #[expect(clippy::print_stdout, reason = "the URL is the command's output")]
 fn announce(args: &ServeArgs, scheme: &str, addr: SocketAddr) {
     let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
     println!("Serving {} at {scheme}://{addr}/", dir.display());
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_uploads_are_warned_about_only_off_loopback() {
+        let public: SocketAddr = "192.0.2.7:8000".parse().unwrap();
+        let any: SocketAddr = "[::]:8000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        let local6: SocketAddr = "[::1]:8000".parse().unwrap();
+        let line = open_uploads_warning(true, false, public).unwrap();
+        assert!(
+            line.contains("192.0.2.7:8000") && line.contains("--upload"),
+            "{line}"
+        );
+        assert!(open_uploads_warning(true, false, any).is_some());
+        assert!(
+            open_uploads_warning(true, true, public).is_none(),
+            "authenticated"
+        );
+        assert!(
+            open_uploads_warning(false, false, public).is_none(),
+            "no uploads"
+        );
+        assert!(open_uploads_warning(true, false, local).is_none());
+        assert!(open_uploads_warning(true, false, local6).is_none());
+    }
 }

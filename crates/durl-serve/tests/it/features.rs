@@ -262,8 +262,9 @@ async fn the_upload_page_is_routed_only_with_uploads_and_only_for_authenticated_
             std::fs::create_dir(root.join(".durl")).unwrap();
             std::fs::write(root.join(".durl/upload.js"), b"// a file of the tree").unwrap();
         };
-        // Without uploads: /.durl/ is part of the tree like any path; no upload area.
-        let server = Server::start(fill, |c| c).await;
+        // Without uploads: /.durl/ is part of the tree like any path (a dotfile path, so
+        // with hidden files served); no upload area.
+        let server = Server::start(fill, |c| c.hidden(true)).await;
         let html = client().get(server.url("/")).send().await.unwrap();
         assert!(html.headers().contains_key("content-security-policy"));
         assert!(!html.text().await.unwrap().contains("durl-upload"));

@@ -23,6 +23,10 @@ mod safety;
 mod idlers;
 // Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings, the upload page.
 mod features;
+// A site: index.html, dotfiles, the favicon, the listing page and the JSON listing.
+mod site;
+// RFC 9530 digests: Repr-Digest against sha256sum and curl, caching, background hashing.
+mod digest;
 // tus 1.0 uploads: the protocol, every status code, names.
 mod tus;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.

@@ -10,6 +10,8 @@ mod interop; // clients and servers nobody here wrote: tuspy, tus-js-client, @tu
 mod put; // durl put to a real vsftpd: kill -9 and resume, refusals, FTPS
 mod put_many; // durl put with several files: lists, -j, --json, kill -9 mid-batch
 mod serve; // durl serve end to end
+mod serve_accounts; // durl serve --auth-file --allow, with curl
+mod serve_log; // durl serve's access log: Combined Log Format, JSON, bytes actually sent
 
 use std::path::Path;
 use std::process::{Command, Stdio};

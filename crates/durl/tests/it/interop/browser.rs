@@ -319,3 +319,120 @@ fn dropped_files_go_to_the_top_a_refusal_is_shown_and_pause_and_resume_work() {
     );
     assert_eq!(result["violations"], serde_json::json!([]), "{result}");
 }
+
+/// The listing page in Chromium: sort links, breadcrumbs, dark mode, 400 px, no CSP
+/// violation (browser_listing.mjs). `DURL_SHOTS=DIR` keeps screenshots there.
+#[test]
+fn the_listing_sorts_by_links_has_breadcrumbs_and_fits_dark_and_narrow_screens() {
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    let api = www.join("docs/api");
+    std::fs::create_dir_all(api.join("guides")).unwrap();
+    std::fs::write(api.join("alpha.txt"), vec![b'a'; 10]).unwrap();
+    std::fs::write(api.join("Beta.bin"), vec![b'b'; 300_000]).unwrap();
+    std::fs::write(
+        api.join("a-rather-long-file-name-that-must-wrap-on-a-phone-screen.tar.gz"),
+        vec![b'c'; 5000],
+    )
+    .unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(api.join("alpha.txt"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let server = Serve::start(&www, &["--quiet"]);
+    let mut cmd = node("browser_listing.mjs");
+    cmd.env("DURL_URL", server.url("/docs/api/"))
+        .env("DURL_CHROMIUM", chromium())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(shots) = std::env::var_os("DURL_SHOTS") {
+        cmd.env("DURL_SHOTS", shots);
+    }
+    let mut script = cmd.spawn().expect("node runs");
+    let status = wait_within(&mut script, Duration::from_secs(150));
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut script.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(
+        status.success(),
+        "browser_listing.mjs failed (its log is above): {out}"
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(out.trim().strip_prefix("result").unwrap()).unwrap();
+    let long = "a-rather-long-file-name-that-must-wrap-on-a-phone-screen.tar.gz";
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_owned())
+            .collect()
+    };
+    for scheme in ["light", "dark"] {
+        let r = &result[scheme];
+        assert_eq!(
+            names(&r["first"]),
+            ["Parent directory", "guides/", long, "alpha.txt", "Beta.bin"],
+            "{scheme}: directories first, then by name: {r}"
+        );
+        assert_eq!(
+            r["first"]["sorted"],
+            serde_json::json!(["name", "ascending"])
+        );
+        assert_eq!(
+            r["first"]["crumbs"],
+            serde_json::json!(["Root", "docs", "api"]),
+            "{r}"
+        );
+        assert_eq!(r["first"]["current"], "api");
+        assert_eq!(r["first"]["headers"], 3);
+        assert!(
+            r["sizeUrl"]
+                .as_str()
+                .unwrap()
+                .ends_with("?sort=size&order=desc")
+        );
+        assert_eq!(
+            names(&r["bySize"])[2..],
+            ["Beta.bin", long, "alpha.txt"],
+            "{r}"
+        );
+        assert_eq!(
+            r["bySize"]["sorted"],
+            serde_json::json!(["size", "descending"])
+        );
+        assert_eq!(names(&r["bySizeAsc"])[2..], ["alpha.txt", long, "Beta.bin"]);
+        assert_eq!(names(&r["byTime"])[2], "Beta.bin", "newest first: {r}");
+        assert!(r["up"]["url"].as_str().unwrap().ends_with("/docs/"), "{r}");
+        assert_eq!(r["up"]["current"], "docs");
+        assert_eq!(
+            r["narrow"]["overflow"], false,
+            "no sideways scrolling at 400 px: {r}"
+        );
+        assert_eq!(
+            r["narrow"]["timeShown"], false,
+            "the exact time gives way: {r}"
+        );
+        assert!(
+            r["narrow"]["ago"].as_str().unwrap().ends_with("ago")
+                || r["narrow"]["ago"] == "just now"
+        );
+        assert_eq!(r["first"]["timeShown"], true);
+        assert!(
+            r["first"]["font"]
+                .as_str()
+                .unwrap()
+                .starts_with("system-ui"),
+            "the system font, not the browser's serif default: {r}"
+        );
+        assert_eq!(r["violations"], serde_json::json!([]), "{r}");
+    }
+    assert_eq!(result["light"]["first"]["background"], "rgb(255, 255, 255)");
+    assert_eq!(result["dark"]["first"]["background"], "rgb(22, 23, 26)");
+    assert_ne!(
+        result["light"]["first"]["color"],
+        result["dark"]["first"]["color"]
+    );
+}

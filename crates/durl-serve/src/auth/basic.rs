@@ -1,4 +1,5 @@
-//! HTTP Basic authentication (RFC 7617), compared in constant time.
+//! HTTP Basic authentication (RFC 7617): the header parsed, and the `--auth USER:PASS`
+//! shortcut compared in constant time.
 
 use std::fmt;
 
@@ -29,24 +30,28 @@ impl BasicAuth {
     }
 
     /// Whether the request's `Authorization` field carries our credentials.
+    #[cfg(test)]
     pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
-        let Some(value) = headers.get(AUTHORIZATION) else {
-            return false;
-        };
-        let value = value.as_bytes();
-        // RFC 7617 §2: `Basic` (case-insensitive scheme, RFC 9110 §11.1) SP token68.
-        let Some((scheme, token)) = value.split_at_checked(6) else {
-            return false;
-        };
-        if !scheme.eq_ignore_ascii_case(b"basic ") {
-            return false;
-        }
-        let Ok(presented) = base64::engine::general_purpose::STANDARD.decode(token.trim_ascii())
-        else {
-            return false;
-        };
-        constant_time_eq(&self.credentials, &presented)
+        presented(headers).is_some_and(|p| self.matches(&p))
     }
+
+    /// Whether `presented` (the decoded `user:password`) is ours, in constant time.
+    pub(crate) fn matches(&self, presented: &[u8]) -> bool {
+        constant_time_eq(&self.credentials, presented)
+    }
+}
+
+/// The decoded `user:password` of a Basic `Authorization` field, if there is one.
+pub(crate) fn presented(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let value = headers.get(AUTHORIZATION)?.as_bytes();
+    // RFC 7617 §2: `Basic` (case-insensitive scheme, RFC 9110 §11.1) SP token68.
+    let (scheme, token) = value.split_at_checked(6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(token.trim_ascii())
+        .ok()
 }
 
 /// Compares in time that depends only on the length of `expected`, so neither a matching
