@@ -14,6 +14,22 @@ use url::Url;
 use crate::content_range::{self, ContentRange};
 use crate::{Error, GetRequest, retry};
 
+mod classify;
+
+pub(crate) use classify::{Asked, Held, Verdict};
+
+/// What `resp` means for the bytes asked for ([`classify::classify`]); `same_version` says
+/// whether its validators name the version held.
+pub(crate) fn classify(resp: &Response, asked: Asked, same_version: bool) -> Verdict {
+    let answer = classify::Answer {
+        status: resp.status().as_u16(),
+        content_range: content_range(resp),
+        content_length: content_length(resp),
+        same_version,
+    };
+    classify::classify(asked, &answer)
+}
+
 /// Builds the client for a request: no automatic decompression (bytes are stored as sent and
 /// ranges count encoded octets), `Accept-Encoding: identity`, the redirect policy, TLS roots.
 pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {

@@ -29,7 +29,6 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use reqwest::{Client, Response};
 use tokio::sync::mpsc;
 
-use crate::content_range::{self, ContentRange};
 use crate::events::{Event, Reporter, RestartReason};
 use crate::http;
 use crate::journal::State;
@@ -225,7 +224,10 @@ impl Split<'_> {
             }
             let url = self.sources.pick();
             let result = match initial.take() {
-                Some((resp, start)) => self.stream(resp, start, &slot, &tx).await,
+                Some((resp, start)) => {
+                    let end = self.state.length.unwrap_or(u64::MAX);
+                    self.stream(resp, start..end, &slot, &tx).await
+                }
                 None => match self.fetcher {
                     Fetcher::Http(client) => self.fetch(client, &url, &slot, &tx).await,
                     Fetcher::Ftp(target) => {
@@ -277,44 +279,26 @@ impl Split<'_> {
         .await?;
         let url = resp.url().clone();
         let seen = Validators::from_headers(resp.headers());
-        match resp.status().as_u16() {
-            206 => {}
+        let asked = http::Asked {
+            start: want.start,
+            ranged: true,
+            length: self.state.length,
+        };
+        let same = self.state.validators.same_version_as(&seen);
+        match http::classify(&resp, asked, same) {
+            http::Verdict::Partial { range, .. } => self.stream(resp, range, slot, tx).await,
             // RFC 9110 §13.1.5: a 200 to a request with If-Range means the file changed
             // (or the server ignores ranges): never mix its bytes with the segments.
-            200 | 203 => {
-                if self.state.validators.same_version_as(&seen) {
-                    return Ok(Some(RestartReason::RangeIgnored));
-                }
-                return self.changed(source);
-            }
-            416 => return Ok(Some(RestartReason::RangeNotSatisfiable)),
-            _ => return Err(http::status_error(&resp)),
+            http::Verdict::Whole {
+                held: http::Held::SameVersion,
+                ..
+            } => Ok(Some(RestartReason::RangeIgnored)),
+            http::Verdict::Whole { .. } | http::Verdict::Changed => self.changed(source),
+            http::Verdict::Complete { .. } => Ok(Some(RestartReason::RangeNotSatisfiable)),
+            http::Verdict::Restart(reason) => Ok(Some(reason)),
+            http::Verdict::Invalid(detail) => Err(Error::BadRange { url, detail }),
+            http::Verdict::Failed => Err(http::status_error(&resp)),
         }
-        if !self.state.validators.same_version_as(&seen) {
-            return self.changed(source);
-        }
-        let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp) else {
-            return Err(Error::BadRange {
-                url,
-                detail: "206 without a valid Content-Range".into(),
-            });
-        };
-        if complete.is_some_and(|c| Some(c) != self.state.length) {
-            return self.changed(source);
-        }
-        // A 206 that starts at or before the slot's position is usable (the overlap is
-        // skipped); one that starts later, or ends before it, is never written.
-        if range.start > want.start || range.end <= want.start {
-            return Err(Error::BadRange {
-                url,
-                detail: format!(
-                    "asked for {}, got {}",
-                    content_range::range_header(&want),
-                    content_range::range_header(&range)
-                ),
-            });
-        }
-        self.stream(resp, range.start, slot, tx).await
     }
 
     /// `source` answered with another version: a mirror is dropped (the worker retries
@@ -333,18 +317,22 @@ impl Split<'_> {
         Ok(Some(RestartReason::RemoteChanged))
     }
 
-    /// Streams a body that starts at byte `start` into the slot, up to the slot's end (which
-    /// may move down while it runs).
+    /// Streams a body that holds the bytes `announced` into the slot, up to the slot's end
+    /// (which may move down while it runs). A body longer than announced is a protocol
+    /// error: nothing past the announced end is ever written.
     async fn stream(
         &self,
         mut resp: Response,
-        start: u64,
+        announced: Range<u64>,
         slot: &Slot,
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
         let url = resp.url().clone();
-        let mut at = start;
+        let mut at = announced.start;
         while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+            if at + chunk.len() as u64 > announced.end {
+                return Err(crate::transfer::overlong(&url, &announced));
+            }
             if !self.deliver(&mut at, chunk, slot, tx).await {
                 return Ok(None);
             }

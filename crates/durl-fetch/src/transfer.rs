@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use reqwest::{Client, Response};
 
-use crate::content_range::ContentRange;
 use crate::durable;
 use crate::events::{Event, Reporter, RestartReason};
-use crate::http::{self, RangeAsk};
+use crate::http::{self, Asked, Held, RangeAsk, Verdict};
 use crate::journal::{State, url_key};
 use crate::part::PartFile;
 use crate::rate::RateLimiter;
@@ -65,6 +64,8 @@ impl Paths {
 enum Step {
     /// All bytes are in the part file.
     Complete,
+    /// One hole of the held ranges is filled; the next attempt asks for the next one.
+    Filled,
     /// The partial must be dropped and the download started over.
     Restart(RestartReason),
     /// Continue over several connections; the response's body starts at the given byte.
@@ -111,6 +112,7 @@ impl Transfer<'_> {
             };
             match result {
                 Ok(Step::Complete) => break,
+                Ok(Step::Filled) => {}
                 Ok(Step::Restart(reason)) => self.restart(reason).await?,
                 Ok(Step::Split(..)) => unreachable!("step() runs the split"),
                 Err(e) => {
@@ -237,9 +239,17 @@ impl Transfer<'_> {
         }
     }
 
-    /// One request and its body.
+    /// One request and its body: the first missing byte onwards, up to the next held range
+    /// when the held bytes have holes (so exactly the holes are fetched, one per attempt).
     async fn attempt(&mut self, pending: Option<Response>) -> Result<Step, Error> {
         let offset = self.part.written();
+        let hole_end = self
+            .part
+            .have()
+            .ranges()
+            .iter()
+            .find(|r| r.start > offset)
+            .map(|r| r.start);
         let state = self
             .part
             .state()
@@ -247,13 +257,17 @@ impl Transfer<'_> {
         let resp = match pending {
             Some(resp) => resp,
             None => {
-                let ask = if offset > 0 {
-                    RangeAsk::From {
+                let if_range = state.validators.if_range.as_deref();
+                let ask = match hole_end {
+                    Some(end) => RangeAsk::Bounded {
+                        range: offset..end,
+                        if_range,
+                    },
+                    None if offset > 0 => RangeAsk::From {
                         start: offset,
-                        if_range: state.validators.if_range.as_deref(),
-                    }
-                } else {
-                    RangeAsk::None
+                        if_range,
+                    },
+                    None => RangeAsk::None,
                 };
                 self.last_url = self.sources.pick();
                 http::send(&self.client, self.req, &self.last_url, false, ask).await?
@@ -262,56 +276,40 @@ impl Transfer<'_> {
         let url = resp.url().clone();
         let seen = Validators::from_headers(resp.headers());
         self.sources.succeeded(&self.last_url);
-        match resp.status().as_u16() {
-            206 => {
-                if offset == 0 {
-                    return Err(bad_range(&url, "206 to a request without Range".into()));
-                }
-                let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp)
-                else {
-                    return Err(bad_range(&url, "206 without a valid Content-Range".into()));
-                };
-                // RFC 9110 §13.1.5: the server honoured If-Range, but a server that ignores
-                // If-Range would splice a new version onto old bytes; check ourselves too.
-                if !state.validators.same_version_as(&seen)
-                    || state.length.zip(complete).is_some_and(|(len, c)| len != c)
-                {
-                    return self.changed();
-                }
-                if range.start > offset || range.end <= offset {
-                    return Err(bad_range(
-                        &url,
-                        format!(
-                            "asked for bytes from {offset}, got {}-{}",
-                            range.start,
-                            range.end - 1
-                        ),
-                    ));
-                }
-                let length = state.length.or(complete);
+        let asked = Asked {
+            start: offset,
+            ranged: offset > 0 || hole_end.is_some(),
+            length: state.length,
+        };
+        match http::classify(&resp, asked, state.validators.same_version_as(&seen)) {
+            Verdict::Partial { range, length } => {
                 self.part.set_length(length);
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: length,
                     resumed_from: offset,
                 });
-                // A 206 that starts earlier than asked is usable: skip the overlap.
-                self.stream(resp, offset - range.start, length).await
+                // A 206 that starts earlier than asked is usable: the overlap is skipped.
+                let body = Body {
+                    from: range.start,
+                    announced: Some(range.end),
+                    want: offset,
+                    stop: hole_end.or(length),
+                };
+                self.stream(resp, body).await
             }
-            200 | 203 => {
-                if offset > 0 {
-                    let reason = if state.validators.same_version_as(&seen) {
-                        RestartReason::RangeIgnored
-                    } else if self.drop_mirror() {
-                        return Err(disagrees(&url));
-                    } else {
-                        RestartReason::RemoteChanged
-                    };
+            Verdict::Whole { length, held } => {
+                let reason = match held {
+                    Held::Nothing => None,
+                    Held::SameVersion => Some(RestartReason::RangeIgnored),
+                    Held::OtherVersion if self.drop_mirror() => return Err(disagrees(&url)),
+                    Held::OtherVersion => Some(RestartReason::RemoteChanged),
+                };
+                if let Some(reason) = reason {
                     self.count_restart(reason)?;
                 }
                 // RFC 9110 §15.3.1: a 200 carries the whole representation; write it from 0,
                 // never append it.
-                let length = http::content_length(&resp);
                 let fresh = State {
                     final_url: url_key(&url),
                     length,
@@ -336,34 +334,27 @@ impl Transfer<'_> {
                 if can_split {
                     return Ok(Step::Split(resp, 0));
                 }
-                self.stream(resp, 0, length).await
-            }
-            416 => {
-                // RFC 9110 §15.5.17: Content-Range: bytes */LEN tells the current length.
-                let complete = match http::content_range(&resp) {
-                    Some(ContentRange::Unsatisfied { complete }) => complete,
-                    _ => return Ok(Step::Restart(RestartReason::RangeNotSatisfiable)),
+                let body = Body {
+                    from: 0,
+                    announced: length,
+                    want: 0,
+                    stop: length,
                 };
-                if !state.validators.same_version_as(&seen)
-                    || state.length.is_some_and(|l| l != complete)
-                {
-                    return self.changed();
-                }
-                if offset == complete && offset > 0 {
-                    self.part.set_length(Some(complete));
-                    self.reporter.report(Event::Started {
-                        path: &self.paths.dest,
-                        total: Some(complete),
-                        resumed_from: offset,
-                    });
-                    Ok(Step::Complete)
-                } else if offset > complete {
-                    Ok(Step::Restart(RestartReason::PartialTooLong))
-                } else {
-                    Ok(Step::Restart(RestartReason::RangeNotSatisfiable))
-                }
+                self.stream(resp, body).await
             }
-            _ => Err(http::status_error(&resp)),
+            Verdict::Complete { length } => {
+                self.part.set_length(Some(length));
+                self.reporter.report(Event::Started {
+                    path: &self.paths.dest,
+                    total: Some(length),
+                    resumed_from: offset,
+                });
+                Ok(Step::Complete)
+            }
+            Verdict::Changed => self.changed(),
+            Verdict::Restart(reason) => Ok(Step::Restart(reason)),
+            Verdict::Invalid(detail) => Err(bad_range(&url, detail)),
+            Verdict::Failed => Err(http::status_error(&resp)),
         }
     }
 
@@ -391,56 +382,56 @@ impl Transfer<'_> {
         dropped
     }
 
-    /// Streams a body into the part file, skipping `skip` leading bytes and stopping at
-    /// `length` (a longer body is cut there).
-    async fn stream(
-        &mut self,
-        mut resp: Response,
-        mut skip: u64,
-        length: Option<u64>,
-    ) -> Result<Step, Error> {
+    /// Streams a body into the part file. The stream owns its offset: each chunk is written
+    /// where its bytes belong (from `body.from` on), whatever else the part file holds.
+    async fn stream(&mut self, mut resp: Response, body: Body) -> Result<Step, Error> {
         let url = resp.url().clone();
-        if length == Some(self.part.written()) {
-            return Ok(Step::Complete);
+        let mut at = body.from;
+        if body.stop.is_some_and(|stop| stop <= body.want) {
+            return Ok(self.stopped());
         }
-        while let Some(mut chunk) =
-            http::next_chunk(&mut resp, self.req.stall_timeout, &url).await?
-        {
-            if skip > 0 {
-                let n = skip.min(chunk.len() as u64) as usize;
-                chunk = chunk.slice(n..);
-                skip -= n as u64;
+        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+            let chunk_start = at;
+            at += chunk.len() as u64;
+            if body.announced.is_some_and(|end| at > end) {
+                // Nothing past the announced end is written, nor anything after it.
+                let range = body.from..body.announced.unwrap_or(at);
+                return Err(overlong(&url, &range));
             }
-            if let Some(len) = length {
-                let room = len - self.part.written();
-                if chunk.len() as u64 > room {
-                    chunk.truncate(room as usize);
-                }
-            }
-            if chunk.is_empty() {
+            let Some(piece) = body.piece(chunk, chunk_start) else {
                 continue;
-            }
-            let n = chunk.len() as u64;
+            };
+            let n = piece.len() as u64;
+            let write_at = chunk_start.max(body.want);
             if let Some(limiter) = &self.limiter {
                 limiter.take(n).await;
             }
-            let at = self.part.written();
-            self.part.write(at, chunk).await?;
+            self.part.write(write_at, piece).await?;
             self.fetched += n;
             self.reporter.report(Event::Progress { bytes: n });
             self.part.maybe_checkpoint().await?;
-            if length == Some(self.part.written()) {
-                return Ok(Step::Complete);
+            if body.stop.is_some_and(|stop| write_at + n >= stop) {
+                return Ok(self.stopped());
             }
         }
-        match length {
-            Some(expected) if self.part.written() < expected => Err(Error::ShortBody {
+        match body.stop {
+            Some(expected) if at < expected => Err(Error::ShortBody {
                 url,
-                received: self.part.written(),
+                received: at,
                 expected,
             }),
             _ => Ok(Step::Complete),
         }
+    }
+
+    /// The step after a stream reached the end it was asked to fill.
+    fn stopped(&self) -> Step {
+        let done = match self.part.state().and_then(|s| s.length) {
+            Some(len) => self.part.have().covers(len),
+            // Only the server can say where a file of unknown length ends (416 `bytes */N`).
+            None => false,
+        };
+        if done { Step::Complete } else { Step::Filled }
     }
 
     /// Makes the finished file durable under its final name and removes the state.
@@ -552,6 +543,52 @@ fn accepts_ranges(resp: &Response) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
+}
+
+/// Where one body's bytes go.
+struct Body {
+    /// The offset of the body's first byte.
+    from: u64,
+    /// Where the transport said the body ends (a 206's `Content-Range`, a 200's length).
+    announced: Option<u64>,
+    /// The first byte wanted (bytes before it are already held).
+    want: u64,
+    /// Where to stop writing: the end of the hole being filled, or the file's length.
+    stop: Option<u64>,
+}
+
+impl Body {
+    /// The part of `chunk` (which holds the bytes from `at`) between `want` and `stop`.
+    fn piece(&self, mut chunk: bytes::Bytes, at: u64) -> Option<bytes::Bytes> {
+        let end = at + chunk.len() as u64;
+        if end <= self.want {
+            return None;
+        }
+        if at < self.want {
+            chunk = chunk.slice((self.want - at) as usize..);
+        }
+        let start = at.max(self.want);
+        if let Some(stop) = self.stop {
+            if start >= stop {
+                return None;
+            }
+            chunk.truncate((stop - start).min(chunk.len() as u64) as usize);
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    }
+}
+
+/// The error for a body that goes on past the end its `Content-Range` announced (RFC 9110
+/// §14.4): a protocol error, never file content.
+pub(crate) fn overlong(url: &url::Url, range: &std::ops::Range<u64>) -> Error {
+    Error::BadRange {
+        url: url.clone(),
+        detail: format!(
+            "a body longer than its Content-Range bytes {}-{}",
+            range.start,
+            range.end.saturating_sub(1)
+        ),
+    }
 }
 
 /// The (retryable) error for a dropped mirror's answer: the next attempt goes elsewhere.
