@@ -55,41 +55,37 @@
 //! ```
 
 mod batch;
-pub mod content_range;
-mod durable;
+mod download;
 mod error;
 mod events;
-pub mod filename;
 mod ftp;
-mod ftp_segment;
 mod get;
 mod http;
-pub mod journal;
-mod mark;
+#[doc(hidden)]
 pub mod netrc;
-mod part;
-pub mod plan;
-mod put;
-pub mod ranges;
-mod rate;
 mod request;
-mod retry;
-mod segments;
 mod settings;
-mod sources;
-mod transfer;
+mod store;
 mod tus;
-pub mod validator;
-pub mod verify;
+mod upload;
+
+// Modules whose items the CLI and the tests reach by path (state files, ranges, names);
+// not a stable API.
+#[doc(hidden)]
+pub use download::{plan, ranges};
+#[doc(hidden)]
+pub use http::{content_range, filename, validator};
+#[doc(hidden)]
+pub use store::{journal, verify};
 
 pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
+pub use download::commit::Outcome;
+pub use download::mirrors::DropReason;
 pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
-pub use put::{PutOutcome, PutRequest, put};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
-pub use sources::DropReason;
 pub use tokio_util::sync::CancellationToken;
-pub use transfer::Outcome;
+pub use upload::{PutOutcome, PutRequest, put};
 pub use verify::{Algorithm, Checksum};

@@ -3,8 +3,8 @@
 
 use std::ops::Range;
 
-use crate::content_range::ContentRange;
 use crate::events::RestartReason;
+use crate::http::content_range::ContentRange;
 
 /// What was asked: the bytes from `start` of the version held, whose length is `length`
 /// when known; `ranged` when a `Range` was sent.
@@ -137,7 +137,7 @@ pub(crate) fn classify(asked: Asked, answer: &Answer) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content_range::parse;
+    use crate::http::content_range::parse;
 
     #[test]
     fn answers_to_ranged_gets() {
@@ -149,8 +149,17 @@ mod tests {
         };
         let whole = |length: Option<u64>, held| Whole { length, held };
         // (status, Content-Range, Content-Length, same version, asked start, length held, verdict)
+        type Row = (
+            u16,
+            Option<&'static str>,
+            Option<u64>,
+            bool,
+            u64,
+            Option<u64>,
+            Verdict,
+        );
         #[rustfmt::skip]
-        let table: Vec<(u16, Option<&str>, Option<u64>, bool, u64, Option<u64>, Verdict)> = vec![
+        let table: Vec<Row> = vec![
             // RFC 9110 §15.3.7, §14.4: a 206 that holds the bytes asked for.
             (206, Some("bytes 100-999/1000"), Some(900), true, 100, Some(1000), partial(100, 1000, Some(1000))),
             // The length becomes known from the Content-Range.

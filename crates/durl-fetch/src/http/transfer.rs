@@ -1,64 +1,23 @@
 //! One download from start to commit: recover, request, check, stream, retry, commit.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use reqwest::{Client, Response};
 
-use crate::durable;
+use crate::download::commit::{
+    MAX_RESTARTS, Outcome, Paths, commit, disagrees, discard_if_empty, interrupted, overlong,
+};
+use crate::download::mirrors::{DropReason, Sources};
+use crate::download::split::{self, Split, SplitEnd};
 use crate::events::{Event, Reporter, RestartReason};
+use crate::http::transport::{HttpBody, HttpTransport};
+use crate::http::validator::Validators;
 use crate::http::{self, Asked, Held, RangeAsk, Verdict};
-use crate::journal::{State, url_key};
-use crate::part::PartFile;
-use crate::rate::RateLimiter;
-use crate::segments::{self, Split, SplitEnd};
-use crate::sources::{DropReason, Sources};
-use crate::validator::Validators;
-use crate::verify::{self, Checksum};
-use crate::{Error, GetRequest, retry};
-
-/// How often the partial may be thrown away in one run before giving up (a server whose file
-/// changes on every request would otherwise loop forever).
-const MAX_RESTARTS: u32 = 3;
-
-/// What a successful download did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Outcome {
-    /// The final file.
-    pub path: PathBuf,
-    /// Its length.
-    pub bytes: u64,
-    /// Bytes that were already on disk when this run started.
-    pub resumed_from: u64,
-    /// Bytes written by this run.
-    pub fetched: u64,
-    /// True when the file was already complete and nothing was downloaded.
-    pub already_complete: bool,
-}
-
-/// The paths that belong to one destination.
-#[derive(Debug, Clone)]
-pub(crate) struct Paths {
-    pub(crate) dest: PathBuf,
-    pub(crate) part: PathBuf,
-    pub(crate) state: PathBuf,
-}
-
-impl Paths {
-    pub(crate) fn new(dest: PathBuf) -> Paths {
-        Paths {
-            part: durable::sibling(&dest, ".durl-part"),
-            state: durable::sibling(&dest, ".durl-state"),
-            dest,
-        }
-    }
-
-    /// Whether any of the three files exists (an earlier run left something).
-    pub(crate) fn any_exists(&self) -> bool {
-        self.dest.exists() || self.part.exists() || self.state.exists()
-    }
-}
+use crate::store::journal::{State, url_key};
+use crate::store::part::PartFile;
+use crate::store::rate::RateLimiter;
+use crate::store::retry;
+use crate::{Error, GetRequest};
 
 /// How one attempt ended, short of an error.
 enum Step {
@@ -210,7 +169,7 @@ impl Transfer<'_> {
         let have = self.part.have();
         let missing: u64 = have.missing(len).iter().map(|r| r.end - r.start).sum();
         let holes = have.ranges().len() > 1 || (!have.is_empty() && have.prefix_end() == 0);
-        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * segments::MIN_SPLIT))
+        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * split::MIN_SPLIT))
     }
 
     async fn split(&mut self, first: Option<(Response, u64)>) -> Result<Step, Error> {
@@ -218,14 +177,24 @@ impl Transfer<'_> {
             .part
             .state()
             .expect("split after a state with a length");
+        let length = state.length.expect("split after a state with a length");
+        let transport = HttpTransport {
+            client: &self.client,
+            req: self.req,
+        };
         let split = Split {
             req: self.req,
-            fetcher: segments::Fetcher::Http(&self.client),
+            transport: &transport,
             reporter: self.reporter,
             state,
             limiter: self.limiter.as_deref(),
             sources: &self.sources,
         };
+        // A first response (a 200 from byte `start`) serves the segment it starts in.
+        let first = first.map(|(resp, start)| {
+            let body = HttpBody::new(resp, self.req.stall_timeout);
+            (body, start..length)
+        });
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
         self.reporter.report(Event::Connections { active: 0 });
         match end? {
@@ -323,7 +292,7 @@ impl Transfer<'_> {
                 let can_split = self.req.connections > 1
                     && !self.no_split
                     && fresh.validators.if_range.is_some()
-                    && length.is_some_and(|l| l >= 2 * segments::MIN_SPLIT)
+                    && length.is_some_and(|l| l >= 2 * split::MIN_SPLIT)
                     && accepts_ranges(&resp);
                 self.part.begin(fresh).await?;
                 self.reporter.report(Event::Started {
@@ -449,92 +418,6 @@ impl Transfer<'_> {
     }
 }
 
-/// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
-/// empty part file, no state, and never an error page under the output name.
-pub(crate) fn discard_if_empty(part: &PartFile, paths: &Paths) -> Result<(), Error> {
-    if part.have().is_empty() {
-        durable::remove(&paths.part).map_err(Error::io("cannot remove", &paths.part))?;
-        durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
-    }
-    Ok(())
-}
-
-/// The error for a cancelled download, after a final checkpoint.
-pub(crate) async fn interrupted(part: &mut PartFile, paths: &Paths) -> Error {
-    match part.checkpoint_now().await {
-        Ok(durable) => Error::Interrupted {
-            path: paths.dest.clone(),
-            durable,
-        },
-        Err(e) => e,
-    }
-}
-
-/// Makes the finished part file durable under its final name and removes the state (shared
-/// by HTTP and FTP downloads).
-pub(crate) async fn commit(
-    req: &GetRequest,
-    reporter: &dyn Reporter,
-    paths: Paths,
-    mut part: PartFile,
-    resumed_from: u64,
-    fetched: u64,
-) -> Result<Outcome, Error> {
-    let bytes = part.written();
-    if req.checksum.is_some() {
-        // On a mismatch the state must describe the whole part file that is kept.
-        part.checkpoint_now().await?;
-    }
-    let Paths {
-        dest,
-        part: part_path,
-        state,
-    } = paths;
-    let part_state = part.state().unwrap_or_else(|| State::fresh(&req.url));
-    let file = part.finish(Some(bytes)).await?;
-    if let Some(checksum) = &req.checksum {
-        verify(checksum, &part_path).await?;
-    }
-    let mut mark = part_state;
-    mark.have = crate::ranges::RangeSet::prefix(bytes);
-    mark.length = Some(bytes);
-    durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
-    crate::mark::set(&dest, &mark);
-    // The lock goes with the part file's handle, after the rename made it the final file.
-    drop(file);
-    durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
-    reporter.report(Event::Finished {
-        path: &dest,
-        bytes,
-        already_complete: false,
-    });
-    Ok(Outcome {
-        path: dest,
-        bytes,
-        resumed_from,
-        fetched,
-        already_complete: false,
-    })
-}
-
-/// Checks `path` against `checksum` (reading it on a blocking thread).
-pub(crate) async fn verify(checksum: &Checksum, path: &Path) -> Result<(), Error> {
-    let algorithm = checksum.algorithm;
-    let owned = path.to_owned();
-    let actual = tokio::task::spawn_blocking(move || verify::digest_file(algorithm, &owned))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-        .map_err(Error::io("cannot read", path))?;
-    if actual == checksum.expected {
-        return Ok(());
-    }
-    Err(Error::ChecksumMismatch {
-        expected: checksum.to_string(),
-        actual: format!("{algorithm}={}", verify::hex(&actual)),
-        kept: path.to_owned(),
-    })
-}
-
 /// RFC 9110 §14.3: `Accept-Ranges: bytes` says the server takes byte ranges.
 fn accepts_ranges(resp: &Response) -> bool {
     resp.headers()
@@ -578,46 +461,9 @@ impl Body {
     }
 }
 
-/// The error for a body that goes on past the end its `Content-Range` announced (RFC 9110
-/// §14.4): a protocol error, never file content.
-pub(crate) fn overlong(url: &url::Url, range: &std::ops::Range<u64>) -> Error {
-    Error::BadRange {
-        url: url.clone(),
-        detail: format!(
-            "a body longer than its Content-Range bytes {}-{}",
-            range.start,
-            range.end.saturating_sub(1)
-        ),
-    }
-}
-
-/// The (retryable) error for a dropped mirror's answer: the next attempt goes elsewhere.
-pub(crate) fn disagrees(url: &url::Url) -> Error {
-    bad_range(
-        url,
-        "another version of the file than the other sources".into(),
-    )
-}
-
 fn bad_range(url: &url::Url, detail: String) -> Error {
     Error::BadRange {
         url: url.clone(),
         detail,
-    }
-}
-
-/// The outcome for a file found complete without downloading.
-pub(crate) fn already_complete(reporter: &dyn Reporter, dest: &Path, bytes: u64) -> Outcome {
-    reporter.report(Event::Finished {
-        path: dest,
-        bytes,
-        already_complete: true,
-    });
-    Outcome {
-        path: dest.to_owned(),
-        bytes,
-        resumed_from: bytes,
-        fetched: 0,
-        already_complete: true,
     }
 }

@@ -11,10 +11,17 @@ use reqwest::header::{
 use reqwest::{Client, Response, redirect};
 use url::Url;
 
-use crate::content_range::{self, ContentRange};
-use crate::{Error, GetRequest, retry};
+use crate::store::retry;
+use crate::{Error, GetRequest};
+use content_range::ContentRange;
 
 mod classify;
+pub mod content_range;
+pub mod filename;
+pub(crate) mod get;
+pub(crate) mod transfer;
+pub(crate) mod transport;
+pub mod validator;
 
 pub(crate) use classify::{Asked, Held, Verdict};
 
