@@ -55,14 +55,13 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
-    /// Redirects went on too long or in a loop.
-    #[error("redirect error for {url}")]
+    /// Redirects went on too long, in a loop, or to a URL that is not http(s).
+    #[error("redirect error for {url}: {detail}")]
     Redirect {
         /// The URL first asked for.
         url: Url,
-        /// The error naming the loop or the limit.
-        #[source]
-        source: reqwest::Error,
+        /// What went wrong: the loop, the limit or the target.
+        detail: String,
     },
     /// No byte arrived for the stall timeout.
     #[error("no data from {url} for {} s (stalled)", .timeout.as_secs_f64())]
@@ -119,6 +118,16 @@ pub enum Error {
         actual: String,
         /// Where the data is.
         kept: PathBuf,
+    },
+    /// A file durl would write or replace is not a regular file (a device, FIFO, socket,
+    /// directory or symbolic link): durl never writes into one, follows one or renames over
+    /// one, whatever `--force` says.
+    #[error("{} is {found}, not a regular file: durl writes only regular files", .path.display())]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is, e.g. "a symbolic link".
+        found: &'static str,
     },
     /// The output file exists and the request neither continues nor overwrites it.
     #[error("{path} already exists")]
@@ -357,7 +366,9 @@ impl Error {
             | Error::UploadMismatch { .. }
             | Error::TusProtocol { .. }
             | Error::ChunkRejected { .. } => ErrorKind::Protocol,
-            Error::Io { .. } | Error::LocalChanged { .. } => ErrorKind::Io,
+            Error::Io { .. } | Error::LocalChanged { .. } | Error::NotRegularFile { .. } => {
+                ErrorKind::Io
+            }
             Error::OutputExists { .. }
             | Error::RemoteExists { .. }
             | Error::UploadNameTaken { .. } => ErrorKind::Exists,

@@ -72,6 +72,7 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
                 std::io::Error::from(std::io::ErrorKind::IsADirectory),
             ));
         }
+        Ok(m) if !m.is_file() => commit::refuse_irregular(&paths.dest, &m)?,
         Ok(m) if !req.overwrite => {
             let len = m.len();
             // Our own finished download, and the server still has that SIZE and MDTM.

@@ -35,6 +35,9 @@ pub struct GetRequest {
     pub(crate) stall_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) max_redirects: usize,
+    /// Send the headers and the URL's login to every redirect target, not only to the URL's
+    /// origin (curl's `--location-trusted`).
+    pub(crate) location_trusted: bool,
     pub(crate) headers: HeaderMap,
     pub(crate) user_agent: String,
     pub(crate) root_certificates: Vec<PathBuf>,
@@ -100,6 +103,7 @@ impl GetRequest {
             stall_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(15),
             max_redirects: 10,
+            location_trusted: false,
             headers: HeaderMap::new(),
             user_agent: concat!("durl/", env!("CARGO_PKG_VERSION")).to_owned(),
             root_certificates: Vec::new(),
@@ -180,6 +184,14 @@ impl GetRequest {
     /// The most redirects to follow.
     pub fn max_redirects(mut self, n: usize) -> Self {
         self.max_redirects = n;
+        self
+    }
+
+    /// Whether the headers ([`Self::headers`]) and the URL's login go on to redirect targets
+    /// on another origin (scheme, host, port), as curl's `--location-trusted`. By default
+    /// they are dropped there, so a key meant for one host never reaches another.
+    pub fn location_trusted(mut self, yes: bool) -> Self {
+        self.location_trusted = yes;
         self
     }
 

@@ -115,26 +115,44 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
 }
 
 /// The client: no redirects (a moved upload is not followed with its body), the TLS roots
-/// and timeouts of downloads, `Tus-Resumable` and the caller's headers on every request.
+/// and timeouts of downloads, `Tus-Resumable` on every request. The caller's headers are
+/// added per request, for the endpoint's origin only ([`Upload::request`]).
 fn client(req: &PutRequest) -> Result<Client, Error> {
+    // The caller's headers go on each request (`send`): reqwest's default headers keep only
+    // the first value of a repeated name.
     let mut headers = HeaderMap::new();
-    for (name, value) in &req.headers {
-        headers.insert(name.clone(), value.clone());
-    }
     headers.insert("tus-resumable", HeaderValue::from_static(TUS_VERSION));
     let builder = Client::builder()
         .user_agent(concat!("durl/", env!("CARGO_PKG_VERSION")))
         .default_headers(headers)
         .connect_timeout(req.connect_timeout)
         .redirect(redirect::Policy::none())
+        .referer(false)
         .tls_danger_accept_invalid_certs(req.insecure);
     http::finish_client(builder, &req.root_certificates)
 }
 
-/// `url` with the endpoint's password when it is on the endpoint's host (state files never
-/// hold passwords, so a remembered upload URL gets it back here).
+/// Headers the protocol sets itself; a caller's header of the same name is not added.
+const PROTOCOL_HEADERS: &[&str] = &[
+    "tus-resumable",
+    "upload-offset",
+    "upload-length",
+    "upload-metadata",
+    "upload-checksum",
+    "content-type",
+    "content-length",
+];
+
+/// `url` (an upload's `Location`, or one remembered in the state file, which never holds a
+/// password) with the endpoint's login when it has the endpoint's origin — scheme, host and
+/// port — and without any login otherwise, so the password never goes to another port or
+/// in clear over `http` to a host the user reached over `https`.
 fn with_login(mut url: Url, endpoint: &Url) -> Url {
-    if url.host_str() == endpoint.host_str() && url.username() == endpoint.username() {
+    if !http::same_origin(&url, endpoint) {
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+    } else if url.username().is_empty() || url.username() == endpoint.username() {
+        let _ = url.set_username(endpoint.username());
         let _ = url.set_password(endpoint.password());
     }
     url
@@ -179,6 +197,21 @@ impl crate::upload::attempts::Attempts for Upload<'_> {
 }
 
 impl Upload<'_> {
+    /// A request to `url`, with the caller's headers when `url` has the endpoint's origin
+    /// (a `-H 'Authorization: …'` never goes to another host, port or scheme).
+    fn request(&self, method: reqwest::Method, url: &Url) -> RequestBuilder {
+        let rb = self.client.request(method, url.clone());
+        if !http::same_origin(url, &self.req.url) {
+            return rb;
+        }
+        let mut headers = self.req.headers.clone();
+        for name in PROTOCOL_HEADERS {
+            headers.remove(*name);
+        }
+        // Replacing: a `-H 'Authorization: …'` wins over the URL's login, as in curl.
+        rb.headers(headers)
+    }
+
     fn protocol(&self, detail: impl Into<String>) -> Error {
         Error::TusProtocol {
             url: self.shown.clone(),
@@ -257,10 +290,7 @@ impl Upload<'_> {
     /// checksums.
     async fn options(&self) -> Result<Algo, Error> {
         let resp = self
-            .send(
-                self.client
-                    .request(reqwest::Method::OPTIONS, self.req.url.clone()),
-            )
+            .send(self.request(reqwest::Method::OPTIONS, &self.req.url))
             .await?;
         let status = resp.status();
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
@@ -311,7 +341,9 @@ impl Upload<'_> {
     /// Core Protocol › Requests › HEAD: the offset, or `None` when the upload is gone
     /// (404/410) or is not this file's (another `Upload-Length`).
     async fn head(&self, location: &Url) -> Result<Option<u64>, Error> {
-        let resp = self.send(self.client.head(location.clone())).await?;
+        let resp = self
+            .send(self.request(reqwest::Method::HEAD, location))
+            .await?;
         match resp.status() {
             StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(None),
             s if !s.is_success() => return Err(http::status_error(&resp)),
@@ -336,8 +368,7 @@ impl Upload<'_> {
             .unwrap_or_default();
         let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
         let rb = self
-            .client
-            .post(self.req.url.clone())
+            .request(reqwest::Method::POST, &self.req.url)
             .header("upload-length", self.file.len)
             .header("upload-metadata", format!("filename {encoded}"))
             .header(CONTENT_LENGTH, 0)
@@ -358,6 +389,17 @@ impl Upload<'_> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| self.req.url.join(v).ok())
             .ok_or_else(|| self.protocol("201 Created without a valid Location"))?;
+        if !http::same_origin(&location, &self.req.url)
+            && (!self.req.url.username().is_empty() || !self.req.headers.is_empty())
+        {
+            // Neither the login nor the caller's headers go there, and the upload would
+            // fail without them: say why now.
+            return Err(self.protocol(format!(
+                "the server put the upload on another origin ({}) than the endpoint; \
+                 durl sends the login and -H headers only to the endpoint's scheme, host and port",
+                url_key(&location)
+            )));
+        }
         let location = with_login(location, &self.req.url);
         UploadState::new(&self.req.url, &location, self.file.clone())
             .store(&self.state_path)
@@ -370,8 +412,7 @@ impl Upload<'_> {
     async fn patch(&mut self, location: &Url, offset: u64) -> Result<Patched, Error> {
         let n = self.req.chunk_size.min(self.file.len - offset);
         let mut rb = self
-            .client
-            .patch(location.clone())
+            .request(reqwest::Method::PATCH, location)
             .header(CONTENT_TYPE, "application/offset+octet-stream")
             .header(CONTENT_LENGTH, n)
             .header("upload-offset", offset);
@@ -390,8 +431,10 @@ impl Upload<'_> {
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let stall = self.req.stall_timeout;
         let url = self.shown.clone();
+        let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
+        let client = self.client.clone();
         let request = async move {
-            let send = rb.body(reqwest::Body::wrap_stream(body)).send();
+            let send = client.execute(patch);
             tokio::pin!(send);
             // The stall timeout starts once the body is out (or could not be fed).
             let waited = async move {
@@ -473,9 +516,26 @@ impl Upload<'_> {
         Ok(())
     }
 
+    /// Builds a request and adds the caller's headers (all values of a repeated name) where
+    /// tus sets none itself.
+    fn with_headers(&self, rb: RequestBuilder) -> Result<reqwest::Request, Error> {
+        let mut request = rb
+            .build()
+            .map_err(|e| http::transport_error(&self.shown, e))?;
+        for name in self.req.headers.keys() {
+            if !request.headers().contains_key(name) {
+                for value in self.req.headers.get_all(name) {
+                    request.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+        }
+        Ok(request)
+    }
+
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
-        match tokio::time::timeout(self.req.stall_timeout, rb.send()).await {
+        let request = self.with_headers(rb)?;
+        match tokio::time::timeout(self.req.stall_timeout, self.client.execute(request)).await {
             Err(_) => Err(Error::Stalled {
                 url: self.shown.clone(),
                 timeout: self.req.stall_timeout,
@@ -536,7 +596,27 @@ mod tests {
         let endpoint = Url::parse("http://ann:pw@h/.durl/uploads/").unwrap();
         let same = Url::parse("http://ann@h/.durl/uploads/x").unwrap();
         assert_eq!(with_login(same, &endpoint).password(), Some("pw"));
+        let bare = Url::parse("http://h:80/.durl/uploads/x").unwrap();
+        let bare = with_login(bare, &endpoint);
+        assert_eq!((bare.username(), bare.password()), ("ann", Some("pw")));
         let other = Url::parse("http://ann@elsewhere/x").unwrap();
         assert_eq!(with_login(other, &endpoint).password(), None);
+    }
+
+    #[test]
+    fn the_password_stays_within_the_endpoints_origin() {
+        // Issue 13, item 13: same host and user, but another port or scheme.
+        let endpoint = Url::parse("https://ann:pw@h/.durl/uploads/").unwrap();
+        for other in [
+            "http://ann@h/.durl/uploads/x",
+            "https://ann@h:9999/.durl/uploads/x",
+            "http://ann@h:443/.durl/uploads/x",
+            "https://ann@h.evil/x",
+        ] {
+            let url = with_login(Url::parse(other).unwrap(), &endpoint);
+            assert_eq!((url.username(), url.password()), ("", None), "{other}");
+        }
+        let same = with_login(Url::parse("https://h:443/u/x").unwrap(), &endpoint);
+        assert_eq!(same.password(), Some("pw"));
     }
 }

@@ -40,9 +40,9 @@ use crate::zerocopy::{Pending, SendfileStream};
 pub(crate) struct Shared {
     /// The canonical root; every served path is below it.
     pub(crate) root: PathBuf,
-    /// The root directory, opened once, for `openat2` lookups below it
-    /// (`resolve::open_cached`); `None` if it could not be opened.
-    pub(crate) root_dir: Option<OwnedFd>,
+    /// The root directory, opened once: every lookup starts from this descriptor
+    /// (`resolve.rs`), never from the path.
+    pub(crate) root_dir: OwnedFd,
     /// The configuration as given.
     pub(crate) config: Config,
     /// The tus upload store, when uploads are enabled.
@@ -78,7 +78,12 @@ pub(crate) async fn run(
         });
     }
     let limits = config.limits;
-    let root_dir = std::fs::File::open(&root).ok().map(OwnedFd::from);
+    let root_dir = std::fs::File::open(&root)
+        .map(OwnedFd::from)
+        .map_err(|source| ServeError::Root {
+            path: config.root.clone(),
+            source,
+        })?;
     let uploads = if config.upload.enabled {
         Some(Arc::new(upload::Store::open(&root, config.upload.clone())?))
     } else {

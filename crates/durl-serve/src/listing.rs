@@ -6,8 +6,9 @@
 
 use std::fmt::Write as _;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{AtFlags, Dir, FileType};
 
 use crate::assets;
 use crate::resolve::{RequestPath, encode_segment};
@@ -24,19 +25,28 @@ struct Entry {
     size: Option<u64>,
 }
 
-/// Renders the listing of `dir`, addressed as `request`, with the upload area if `upload`.
-/// Blocking: call it from `spawn_blocking`.
-pub(crate) fn render(dir: &Path, request: &RequestPath, upload: bool) -> io::Result<String> {
+/// Renders the listing of the directory open as `dir` (resolved from the root's descriptor,
+/// `resolve::open`), addressed as `request`, with the upload area if `upload`. Entries are
+/// read from that descriptor and looked at relative to it, never by path. Blocking: call it
+/// from `spawn_blocking`.
+pub(crate) fn render(dir: OwnedFd, request: &RequestPath, upload: bool) -> io::Result<String> {
     let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
+    let mut stream = Dir::new(dir)?;
+    while let Some(entry) = stream.read() {
         let entry = entry?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
         // Follow links for the type and size; a dangling link shows as a file without size.
-        let meta = std::fs::metadata(entry.path()).ok();
-        let is_dir = meta.as_ref().is_some_and(std::fs::Metadata::is_dir);
+        let stat = rustix::fs::statat(stream.fd()?, name, AtFlags::empty()).ok();
+        let kind = stat.map(|s| FileType::from_raw_mode(s.st_mode));
         entries.push(Entry {
-            is_file: !is_dir,
-            name: entry.file_name().as_bytes().to_vec(),
-            size: meta.filter(|m| m.is_file()).map(|m| m.len()),
+            is_file: kind != Some(FileType::Directory),
+            name: name.to_bytes().to_vec(),
+            size: stat
+                .filter(|_| kind == Some(FileType::RegularFile))
+                .map(|s| u64::try_from(s.st_size).unwrap_or(0)),
         });
     }
     entries.sort_unstable();

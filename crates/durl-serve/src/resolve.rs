@@ -6,23 +6,31 @@
 //!    so `%2e%2e` and `.%2e` are caught, and `%2f` becomes a separator before the check), NUL,
 //!    backslashes (`\` and `%5c`), and targets that are not origin-form. Double encoding is
 //!    harmless: `%252e` decodes once to the literal name `%2e`.
-//! 2. [`open`] joins the segments to the canonical root, resolves symbolic links and, unless
-//!    links may be followed, refuses a result outside the root (component-wise, so a sibling
-//!    like `/srv/www2` never passes for `/srv/www`), then opens without blocking on FIFOs.
+//! 2. [`open`] opens the segments relative to the root's descriptor, never by a path that was
+//!    checked earlier (a check followed by an open by path loses the race against a directory
+//!    swapped for a symbolic link in between). First `openat2` with `RESOLVE_BENEATH` and
+//!    `RESOLVE_NO_SYMLINKS`, one system call that is atomic with its own check; when the path
+//!    holds a symbolic link (or the kernel has no `openat2`), [`walk`] resolves it one
+//!    component at a time from descriptors, each opened with `O_NOFOLLOW`, reading links itself:
+//!    `..` (from a link's target) pops a descriptor it holds, an absolute target restarts from
+//!    the root's descriptor when it names a place below the root, and anything leaving the root
+//!    is refused unless links may be followed. FIFOs are opened without blocking.
 //!
 //! [`open_cached`] is a shortcut for the common case that costs no trip to the blocking pool:
-//! `openat2` below the root's descriptor with `RESOLVE_CACHED` (fail rather than touch the
-//! disk), `RESOLVE_BENEATH` and `RESOLVE_NO_SYMLINKS`. When it succeeds the path has no
-//! symbolic link and stays below the root, so [`open`] would have opened the very same path;
-//! in every other case (not cached, a link, missing, a directory, an old kernel) the request
-//! takes [`open`], which gives the answer.
+//! the same `openat2` with `RESOLVE_CACHED` added (fail rather than touch the disk). In every
+//! other case (not cached, a link, missing, a directory, an old kernel) the request takes
+//! [`open`], which gives the answer.
 
+use std::collections::VecDeque;
 use std::ffi::OsStr;
-use std::fs::{File, Metadata, OpenOptions};
-use std::os::fd::OwnedFd;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str};
 
@@ -134,51 +142,227 @@ pub(crate) enum Target {
         file: File,
         /// Its metadata (fstat of `file`).
         meta: Metadata,
-        /// Its path, for the Content-Type guess.
+        /// Its path (links resolved), for the Content-Type guess only: never opened again.
         path: PathBuf,
     },
-    /// A directory.
+    /// A directory, opened for reading its entries.
     Dir {
-        /// Its path.
-        path: PathBuf,
+        /// The open directory.
+        dir: OwnedFd,
     },
 }
 
-/// Resolves `request` below `root` (which must be canonical) and opens it. Blocking: call it
-/// from `spawn_blocking`.
+/// Flags for the final component: read, never block on a FIFO, never follow a link there.
+const FINAL: OFlags = OFlags::RDONLY
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW);
+
+/// Flags for a directory on the way: a handle only (needs search permission, not read).
+const ON_THE_WAY: OFlags = OFlags::PATH
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW);
+
+/// Most symbolic links one lookup follows (the kernel's own limit, `MAXSYMLINKS`).
+const MAX_LINKS: usize = 40;
+
+/// Resolves `request` below the root (`root_dir`, the descriptor of the canonical `root`) and
+/// opens it. With `follow_symlinks`, links may lead anywhere; without, a link leading outside
+/// the root is refused ([`RequestError::SymlinkEscape`]). Blocking: call it from
+/// `spawn_blocking`.
 pub(crate) fn open(
+    root_dir: &OwnedFd,
     root: &Path,
     request: &RequestPath,
     follow_symlinks: bool,
 ) -> Result<Target, RequestError> {
-    let joined = request.join(root);
-    let mut options = OpenOptions::new();
-    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer and tie up a
-    // blocking thread forever. It changes nothing for regular files.
-    options.read(true).custom_flags(libc::O_NONBLOCK);
-    let path = if follow_symlinks {
-        joined
-    } else {
-        let canonical = std::fs::canonicalize(&joined)?;
-        // Path::starts_with compares whole components: /srv/www2 does not start with /srv/www.
-        if !canonical.starts_with(root) {
-            return Err(RequestError::SymlinkEscape);
+    let (fd, path) = match beneath(root_dir, request, ResolveFlags::empty()) {
+        Ok(fd) => (fd, request.join(root)),
+        // A link on the way, or no openat2 here: resolve by hand, still from descriptors.
+        Err(e) if needs_walk(e) => {
+            walk(root_dir.as_fd(), root, &request.segments, follow_symlinks)?
         }
-        // Open the resolved path itself, refusing a link swapped in at the last component
-        // since the check.
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-        canonical
+        Err(e) => return Err(io::Error::from(e).into()),
     };
-    let file = options.open(&path)?;
+    let file = File::from(fd);
     let meta = file.metadata()?;
     if meta.is_file() {
         Ok(Target::File { file, meta, path })
     } else if meta.is_dir() {
-        Ok(Target::Dir { path })
+        Ok(Target::Dir {
+            dir: OwnedFd::from(file),
+        })
     } else {
         // FIFOs, sockets, devices: not content we serve.
         Err(RequestError::NotFound)
     }
+}
+
+/// `openat2(root_dir, request, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | extra)`: the path is
+/// opened only if no component is a symbolic link and it stays below the root, checked by the
+/// kernel during the lookup itself. `EAGAIN` (a rename raced the lookup) is retried a few times.
+fn beneath(
+    root_dir: &OwnedFd,
+    request: &RequestPath,
+    extra: ResolveFlags,
+) -> Result<OwnedFd, Errno> {
+    let relative = request.relative();
+    let mut tries = 0;
+    loop {
+        let opened = rustix::fs::openat2(
+            root_dir,
+            &relative,
+            FINAL,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | extra,
+        );
+        match opened {
+            Err(Errno::AGAIN) if tries < 3 && extra.is_empty() => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Whether an `openat2` failure means "resolve by hand" rather than an answer: a link on the
+/// way (`ELOOP`), a rename racing the lookup (`EAGAIN`), or no usable `openat2` (old kernels,
+/// seccomp filters, unknown flags).
+fn needs_walk(e: Errno) -> bool {
+    matches!(
+        e,
+        Errno::LOOP
+            | Errno::AGAIN
+            | Errno::XDEV
+            | Errno::NOSYS
+            | Errno::PERM
+            | Errno::INVAL
+            | Errno::TOOBIG
+    )
+}
+
+/// Resolves `segments` one component at a time from `root_dir`, following links by reading
+/// them (never letting the kernel follow one): each component is opened with `O_NOFOLLOW`
+/// relative to the descriptor of its parent; a link's target replaces it in the queue of
+/// components; `..` drops back to the descriptor of the parent this walk came through, so a
+/// directory renamed meanwhile cannot take it elsewhere. Without `follow`, `..` above the root
+/// and absolute targets not below `root` are [`RequestError::SymlinkEscape`]. Returns the
+/// final component opened with [`FINAL`] flags and its path (for the Content-Type guess).
+fn walk(
+    root_dir: BorrowedFd<'_>,
+    root: &Path,
+    segments: &[Vec<u8>],
+    follow: bool,
+) -> Result<(OwnedFd, PathBuf), RequestError> {
+    // dirs[0] is the base (the root, or `/` after an absolute link when following); each
+    // further entry is a directory below the previous one, named names[i - 1].
+    let mut base = root.to_path_buf();
+    let mut dirs: Vec<OwnedFd> = vec![root_dir.try_clone_to_owned()?];
+    let mut names: Vec<Vec<u8>> = Vec::new();
+    let mut pending: VecDeque<Vec<u8>> = segments.iter().cloned().collect();
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name.is_empty() || name == b"." {
+            continue;
+        }
+        if name == b".." {
+            if dirs.len() > 1 {
+                dirs.pop();
+                names.pop();
+            } else if follow {
+                dirs[0] = rustix::fs::openat(&dirs[0], "..", ON_THE_WAY, Mode::empty())
+                    .map_err(io::Error::from)?;
+                base.pop();
+            } else {
+                return Err(RequestError::SymlinkEscape);
+            }
+            continue;
+        }
+        let last = !pending.iter().any(|n| !n.is_empty() && n != b".");
+        let parent = dirs.last().expect("the base is never popped");
+        let flags = if last { FINAL } else { ON_THE_WAY };
+        let error = match rustix::fs::openat(parent, OsStr::from_bytes(&name), flags, Mode::empty())
+        {
+            Ok(fd) if last => {
+                names.push(name);
+                return Ok((fd, joined(&base, &names)));
+            }
+            Ok(fd) => {
+                dirs.push(fd);
+                names.push(name);
+                continue;
+            }
+            Err(e) => e,
+        };
+        // O_NOFOLLOW met a link (ELOOP for the last component, ENOTDIR with O_PATH): read it.
+        // Any other failure is the answer.
+        let target = match rustix::fs::readlinkat(parent, OsStr::from_bytes(&name), Vec::new()) {
+            Ok(target) => target,
+            // No link (any more): the name was swapped between the two calls. Look again, a
+            // bounded number of times; else the open's own failure is the answer.
+            Err(Errno::INVAL)
+                if matches!(error, Errno::LOOP | Errno::NOTDIR) && links < MAX_LINKS =>
+            {
+                links += 1;
+                pending.push_front(name);
+                continue;
+            }
+            Err(_) => return Err(io::Error::from(error).into()),
+        };
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(io::Error::from(Errno::LOOP).into());
+        }
+        let target = target.into_bytes();
+        let mut spliced: Vec<Vec<u8>> = Vec::new();
+        if target.starts_with(b"/") {
+            let target = Path::new(OsStr::from_bytes(&target));
+            if follow {
+                dirs = vec![
+                    rustix::fs::open("/", ON_THE_WAY, Mode::empty()).map_err(io::Error::from)?,
+                ];
+                base = PathBuf::from("/");
+                names.clear();
+                spliced.extend(components(target));
+            } else {
+                // Below the root (compared component by component)? Then from the root on.
+                let Ok(rest) = target.strip_prefix(root) else {
+                    return Err(RequestError::SymlinkEscape);
+                };
+                dirs.truncate(1);
+                names.clear();
+                spliced.extend(components(rest));
+            }
+        } else {
+            spliced.extend(target.split(|&b| b == b'/').map(<[u8]>::to_vec));
+        }
+        for component in spliced.into_iter().rev() {
+            pending.push_front(component);
+        }
+    }
+    // The path ended on a directory reached on the way (the root itself, `sub/..`, a link to
+    // `dir/`): open it for reading.
+    let dir = dirs.last().expect("the base is never popped");
+    let fd = rustix::fs::openat(dir, ".", FINAL | OFlags::DIRECTORY, Mode::empty())
+        .map_err(io::Error::from)?;
+    Ok((fd, joined(&base, &names)))
+}
+
+/// The components of a path as byte strings, `..` kept (the walk handles it).
+fn components(path: &Path) -> impl Iterator<Item = Vec<u8>> + '_ {
+    path.components().filter_map(|c| match c {
+        Component::Normal(name) => Some(name.as_bytes().to_vec()),
+        Component::ParentDir => Some(b"..".to_vec()),
+        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+    })
+}
+
+/// `base` with `names` appended.
+fn joined(base: &Path, names: &[Vec<u8>]) -> PathBuf {
+    let mut path = base.to_path_buf();
+    for name in names {
+        path.push(OsStr::from_bytes(name));
+    }
+    path
 }
 
 /// Opens `request` as a regular file below `root_dir` (the descriptor of the canonical `root`)
@@ -189,18 +373,10 @@ pub(crate) fn open_cached(
     root: &Path,
     request: &RequestPath,
 ) -> Option<(File, Metadata, PathBuf)> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
     if request.is_root() || request.has_trailing_slash() {
         return None;
     }
-    let fd = rustix::fs::openat2(
-        root_dir,
-        request.relative(),
-        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::CACHED | ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
-    )
-    .ok()?;
+    let fd = beneath(root_dir, request, ResolveFlags::CACHED).ok()?;
     let file = File::from(fd);
     // fstat of a descriptor just opened: the inode is in memory.
     let meta = file.metadata().ok()?;
@@ -287,6 +463,103 @@ mod tests {
         for path in ["/link.bin", "/sub", "/sub/", "/", "/sub/a.txt/", "/missing"] {
             assert!(cached(path).is_none(), "{path}");
         }
+    }
+
+    /// The walk alone (what runs where openat2 is missing or a path holds a link).
+    #[test]
+    fn the_walk_follows_links_inside_and_refuses_links_out() {
+        let base = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(base.path()).unwrap().join("www");
+        std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), b"a").unwrap();
+        std::fs::write(root.parent().unwrap().join("secret"), b"s").unwrap();
+        let link = |target: &Path, name: &str| std::os::unix::fs::symlink(target, root.join(name));
+        link(Path::new("sub/a.txt"), "rel").unwrap();
+        link(&root.join("sub/a.txt"), "abs-inside").unwrap();
+        link(Path::new("sub/deeper/../a.txt"), "dotdot-inside").unwrap();
+        link(Path::new("sub/"), "dir-slash").unwrap();
+        link(Path::new("../secret"), "out").unwrap();
+        link(&root.parent().unwrap().join("secret"), "abs-out").unwrap();
+        link(&root.join("../secret"), "abs-dotdot-out").unwrap();
+        link(Path::new("loop"), "loop").unwrap();
+        let root_dir = OwnedFd::from(File::open(&root).unwrap());
+        let walk = |path: &str, follow: bool| {
+            let request = RequestPath::parse(path).unwrap();
+            walk(root_dir.as_fd(), &root, &request.segments, follow)
+                .map(|(fd, p)| (File::from(fd).metadata().unwrap().len(), p))
+        };
+        for path in [
+            "/rel",
+            "/abs-inside",
+            "/dotdot-inside",
+            "/dir-slash/a.txt",
+            "/sub/a.txt",
+        ] {
+            let (len, resolved) = walk(path, false).unwrap();
+            assert_eq!((len, resolved), (1, root.join("sub/a.txt")), "{path}");
+        }
+        assert!(walk("/dir-slash", false).is_ok());
+        assert!(walk("/", false).is_ok());
+        for path in ["/out", "/abs-out", "/abs-dotdot-out"] {
+            assert!(
+                matches!(walk(path, false), Err(RequestError::SymlinkEscape)),
+                "{path}"
+            );
+            let (len, _) = walk(path, true).unwrap();
+            assert_eq!(len, 1, "{path} with links followed");
+        }
+        assert!(matches!(walk("/loop", false), Err(RequestError::Io(_))));
+        assert!(
+            matches!(walk("/missing", false), Err(RequestError::Io(e)) if e.kind() == io::ErrorKind::NotFound)
+        );
+        assert!(matches!(
+            walk("/sub/a.txt/x", false),
+            Err(RequestError::Io(_))
+        ));
+    }
+
+    /// Issue 13 item 1, on the walk itself: a directory exchanged with a link to the outside
+    /// while the walk runs never yields the outside file.
+    #[test]
+    fn the_walk_never_leaves_the_root_while_a_directory_is_swapped() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let base = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(base.path()).unwrap().join("www");
+        let outside = root.parent().unwrap().join("outside");
+        std::fs::create_dir_all(root.join("dir")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        std::fs::write(root.join("dir/file"), b"inside").unwrap();
+        std::fs::write(outside.join("file"), b"OUTSIDE!").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("swap")).unwrap();
+        let root_dir = OwnedFd::from(File::open(&root).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let swapper = {
+            let (dir, stop) = (root_dir.try_clone().unwrap(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                for _ in 0..5_000_000 {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let flags = rustix::fs::RenameFlags::EXCHANGE;
+                    rustix::fs::renameat_with(&dir, "dir", &dir, "swap", flags).unwrap();
+                }
+            })
+        };
+        let request = RequestPath::parse("/dir/file").unwrap();
+        let (mut inside, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            match walk(root_dir.as_fd(), &root, &request.segments, false) {
+                Ok((fd, _)) => {
+                    assert_eq!(File::from(fd).metadata().unwrap().len(), 6, "outside file");
+                    inside += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        assert!(inside > 0, "{inside} served, {refused} refused");
     }
 
     #[test]

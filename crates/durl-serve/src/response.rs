@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::header::{
     ACCEPT_RANGES, ALLOW, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     ETAG, HeaderMap, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, WWW_AUTHENTICATE,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use http::{Method, Response, StatusCode};
 
@@ -67,11 +68,10 @@ pub(crate) fn file(
         RangeOutcome::Ignore
     };
 
-    let content_type = HeaderValue::from_static(
-        mime_guess::from_path(path)
-            .first_raw()
-            .unwrap_or("application/octet-stream"),
-    );
+    let mime = mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    let content_type = HeaderValue::from_static(mime);
 
     // Steps 6 and 7: status, body layout and header fields.
     let (status, segments, content_type, content_range) = match outcome {
@@ -122,14 +122,55 @@ pub(crate) fn file(
         }
         Body::file(stream)
     };
+    let active = is_active(mime);
     let mut response = with_validators(status, &validators, body);
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, content_type);
+    // Browsers must not guess a type (a text file read as HTML), and a file of an active type
+    // (which an uploader may have written) runs with no script, no plugin, no same-origin
+    // access: it cannot act as the server's origin (stored XSS through uploads).
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if active {
+        h.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(FILE_POLICY),
+        );
+    }
     h.insert(CONTENT_LENGTH, HeaderValue::from(content_length));
     if let Some(content_range) = content_range {
         h.insert(CONTENT_RANGE, header_value(content_range));
     }
     Ok(response)
+}
+
+/// The policy of files of an active type ([`is_active`]): a sandbox with no exception, so the
+/// document gets a unique opaque origin and runs no script (CSP Level 3 `sandbox`, HTML
+/// §7.5.4 "sandboxing flags").
+const FILE_POLICY: &str = "sandbox";
+
+/// Whether a browser would run or render `mime` as an active document or script: HTML, XHTML,
+/// SVG, XML (XSLT can script), JavaScript. These get [`FILE_POLICY`].
+fn is_active(mime: &str) -> bool {
+    let essence = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/xsl"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "application/ecmascript"
+    ) || essence.ends_with("+xml")
 }
 
 /// A response with `Accept-Ranges`, `ETag` and `Last-Modified` set.
@@ -381,6 +422,33 @@ mod tests {
         let r = html("<p>x</p>".to_owned(), true);
         assert!(http_body::Body::is_end_stream(r.body()), "HEAD has no body");
         assert!(field(&r, "content-security-policy").is_some());
+    }
+
+    #[test]
+    fn active_types() {
+        for active in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "application/xml",
+            "text/xml",
+            "application/rss+xml",
+            "text/javascript",
+            "application/javascript",
+            "TEXT/HTML",
+        ] {
+            assert!(is_active(active), "{active}");
+        }
+        for inert in [
+            "text/plain",
+            "image/png",
+            "application/octet-stream",
+            "application/json",
+            "text/css",
+        ] {
+            assert!(!is_active(inert), "{inert}");
+        }
     }
 
     #[test]

@@ -112,8 +112,7 @@ where
     // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
     // caches opens right here without blocking; the body then reads or sends cached data
     // inline too, and goes to the blocking pool only for what is on disk.
-    if let Some(root_dir) = &shared.root_dir
-        && let Some((file, meta, path)) = resolve::open_cached(root_dir, &shared.root, &request)
+    if let Some((file, meta, path)) = resolve::open_cached(&shared.root_dir, &shared.root, &request)
     {
         return answer(
             response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
@@ -155,7 +154,13 @@ fn prepare(
     headers: &HeaderMap,
     request: &RequestPath,
 ) -> Result<Response<Body>, RequestError> {
-    match resolve::open(&shared.root, request, shared.config.follow_symlinks)? {
+    let target = resolve::open(
+        &shared.root_dir,
+        &shared.root,
+        request,
+        shared.config.follow_symlinks,
+    )?;
+    match target {
         Target::File { file, meta, path } => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
@@ -163,7 +168,7 @@ fn prepare(
             }
             Ok(response::file(method, headers, file, &meta, &path, true)?)
         }
-        Target::Dir { path } => {
+        Target::Dir { dir } => {
             if !shared.config.list_directories {
                 return Err(RequestError::NotFound);
             }
@@ -171,7 +176,7 @@ fn prepare(
                 // Relative links in the listing need the trailing slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            let page = listing::render(&path, request, shared.uploads.is_some())?;
+            let page = listing::render(dir, request, shared.uploads.is_some())?;
             Ok(response::html(page, method == Method::HEAD))
         }
     }

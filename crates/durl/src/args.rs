@@ -7,8 +7,26 @@ use clap::{Args, Parser, Subcommand};
 
 /// Resumable downloads that finish with exactly the right bytes.
 #[derive(Debug, Parser)]
-#[command(name = "durl", version, about, propagate_version = true)]
+#[command(
+    name = "durl",
+    version,
+    about,
+    propagate_version = true,
+    args_override_self = true,
+    after_help = "See 'durl help' (or --help) for exit codes, environment variables and examples.",
+    after_long_help = crate::help::main()
+)]
 pub struct Cli {
+    /// Read default options from FILE instead of $XDG_CONFIG_HOME/durl/config (else
+    /// ~/.config/durl/config). Lines are `long-option = value`, `[get]`/`[put]`/`[serve]`
+    /// sections; options on the command line win.
+    #[arg(long, value_name = "FILE", env = "DURL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Read no config file.
+    #[arg(long, global = true, conflicts_with = "config")]
+    pub no_config: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,12 +41,21 @@ pub enum Command {
     Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
+    /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page in roff on stdout (e.g. `durl man > ~/.local/share/man/man1/durl.1`).
+    Man,
 }
 
 /// Arguments of `durl get`.
 #[derive(Debug, Args)]
+#[command(after_long_help = crate::help::GET)]
 pub struct GetArgs {
-    /// The URL(s) to download (http:// or https://).
+    /// The URL(s) to download: http://, https:// or ftp://[user[:password]@]host[:port]/path.
     #[arg(value_name = "URL", required_unless_present = "input_file")]
     pub urls: Vec<String>,
 
@@ -61,11 +88,12 @@ pub struct GetArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Directory for the downloaded file (ignored for the directory part of an absolute --output).
+    /// Directory for the downloaded file, created if missing (ignored for the directory part of
+    /// an absolute --output). As in aria2c; wget's -P and curl's --output-dir.
     #[arg(short, long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Connections per file (1-32). With more than one, a file whose server supports ranges
+    /// Connections per file (1-32), as aria2c's -x. With more than one, a file whose server supports ranges
     /// and gives a validator is split into segments (at least 1 MiB each) fetched at once.
     #[arg(short = 'x', long = "connections", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(1..=32))]
@@ -76,8 +104,9 @@ pub struct GetArgs {
     #[arg(long, value_name = "ALGO=HEX")]
     pub checksum: Option<durl_fetch::Checksum>,
 
-    /// Limit the download rate, e.g. 500K or 2M (bytes per second, K = 1024), shared by all
-    /// connections.
+    /// Limit the download rate in bytes per second, shared by all connections: 500K, 2M,
+    /// 1G, 2MiB (K, M, G, KiB, MiB, GiB = powers of 1024, as curl) or 2MB, 500KB (powers of
+    /// 1000).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub limit_rate: Option<u64>,
 
@@ -90,9 +119,14 @@ pub struct GetArgs {
     #[arg(long, conflicts_with = "continue_")]
     pub force: bool,
 
-    /// No progress bar and no summary line; errors are still printed.
-    #[arg(short, long)]
+    /// No progress bar and no summary line; errors are still printed. -s/--silent as curl.
+    #[arg(short, long, visible_short_alias = 's', visible_alias = "silent")]
     pub quiet: bool,
+
+    /// How progress is shown: a bar on a terminal and a line every 10 s or 10% elsewhere
+    /// (auto), or one JSON object per line on stderr (json: name, bytes, total, rate, state).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
 
     /// Seconds between checkpoints (fsync of the data, then the state file). After a crash at
     /// most about this much of the transfer is fetched again.
@@ -103,9 +137,32 @@ pub struct GetArgs {
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub max_redirects: usize,
 
+    /// Send the -H headers and the URL's login on redirects to other hosts too (curl's name).
+    /// By default they go only to the origin (scheme, host, port) of the URL given.
+    #[arg(long)]
+    pub location_trusted: bool,
+
     /// User-Agent header to send.
-    #[arg(long, value_name = "UA")]
+    #[arg(short = 'A', long, value_name = "UA")]
     pub user_agent: Option<String>,
+
+    /// Referer header to send (http, https).
+    #[arg(short = 'e', long, value_name = "URL")]
+    pub referer: Option<String>,
+
+    /// Accepted for curl: durl always follows redirects (up to --max-redirects).
+    #[arg(short = 'L', long)]
+    pub location: bool,
+
+    /// Accepted for curl: durl always names the file after the server's answer or the URL
+    /// (use -o to choose).
+    #[arg(short = 'O', long)]
+    pub remote_name: bool,
+
+    /// Accepted for curl: durl always takes the name from Content-Disposition when the
+    /// server sends one (sanitised).
+    #[arg(short = 'J', long)]
+    pub remote_header_name: bool,
 
     /// FTP login USER or USER:PASSWORD, for URLs that name no user. Without a password, the
     /// password comes from --password-stdin or the .netrc entry for the host and user.
@@ -138,12 +195,21 @@ impl GetArgs {
 
 /// Arguments of `durl put`.
 #[derive(Debug, Args)]
+#[command(after_long_help = crate::help::PUT)]
 pub struct PutArgs {
-    /// The file(s) to upload, then the URL they go to (last): `ftp://[user[:password]@]host
-    /// [:port]/path` (a path ending in `/` takes each file's name), or a tus 1.0 endpoint
-    /// `http(s)://host/path` (e.g. `durl serve --upload`'s `http://host:port/.durl/uploads/`).
+    /// The file(s) to upload, then the URL they go to (last). URL forms:
+    ///
+    ///   ftp://[user[:password]@]host[:port]/dir/    each file under its own name
+    ///   ftp://[user[:password]@]host[:port]/path    one file, to this name
+    ///   http(s)://host[:port]/endpoint/             a tus 1.0 endpoint, e.g. durl serve
+    ///                                               --upload's http://host:8000/.durl/uploads/
+    ///
     /// With -i the URL is optional when every listed file has its own `to=`.
-    #[arg(value_name = "LOCAL... URL", required_unless_present = "input_file")]
+    #[arg(
+        value_name = "LOCAL... URL",
+        required_unless_present = "input_file",
+        verbatim_doc_comment
+    )]
     pub targets: Vec<PathBuf>,
 
     /// Read the files to upload from FILE (`-` for stdin): one path per line, `#` comments,
@@ -167,11 +233,17 @@ pub struct PutArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// No progress bar and no summary line; errors are still printed.
-    #[arg(short, long)]
+    /// No progress bar and no summary line; errors are still printed. -s/--silent as curl.
+    #[arg(short, long, visible_short_alias = 's', visible_alias = "silent")]
     pub quiet: bool,
 
-    /// Limit the upload rate, e.g. 500K or 2M (bytes per second, K = 1024).
+    /// How progress is shown: a bar on a terminal and a line every 10 s or 10% elsewhere
+    /// (auto), or one JSON object per line on stderr (json: name, bytes, total, rate, state).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+
+    /// Limit the upload rate in bytes per second: 500K, 2M, 1G, 2MiB (powers of 1024) or
+    /// 2MB, 500KB (powers of 1000).
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub limit_rate: Option<u64>,
 
@@ -184,9 +256,14 @@ pub struct PutArgs {
 #[derive(Debug, Args)]
 pub struct NetworkArgs {
     /// How many times to retry after a retryable failure (network error, stall, 5xx, 408,
-    /// 429; for FTP a 4xx reply).
-    #[arg(long, value_name = "N", default_value_t = 10)]
+    /// 429; for FTP a 4xx reply). --retry as curl.
+    #[arg(long, visible_alias = "retry", value_name = "N", default_value_t = 10)]
     pub retries: u32,
+
+    /// Give up after SECS seconds for the whole run: the partial is checkpointed (the same
+    /// command continues it) and durl exits 5.
+    #[arg(short = 'm', long, value_name = "SECS")]
+    pub max_time: Option<f64>,
 
     /// Seconds before the first retry; the delay doubles per consecutive failure (with
     /// jitter) up to 60 s. A server's Retry-After replaces it (capped at 60 s).
@@ -202,7 +279,8 @@ pub struct NetworkArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15.0)]
     pub connect_timeout: f64,
 
-    /// Extra request header for http(s), "Name: value" (repeatable).
+    /// Extra request header for http(s), "Name: value" (repeatable; a name given twice is
+    /// sent twice). Not Range or If-Range: durl sets those itself.
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
 
@@ -288,27 +366,47 @@ pub struct ServeArgs {
     pub max_concurrent_uploads: u16,
 }
 
-/// Parses a size such as `500M` or `4G` (the same syntax as a rate).
-fn parse_size(s: &str) -> Result<u64, String> {
-    parse_rate(s).map_err(|_| format!("invalid size {s:?}: expected e.g. 500M, 4G or 1048576"))
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar on a terminal; elsewhere a line every 10 s and at each 10%.
+    Auto,
+    /// One JSON object per line on stderr.
+    Json,
 }
 
-/// Parses a rate: a number with an optional K, M or G suffix (powers of 1024), as curl does.
+/// Parses a size such as `500M` or `4G` (the same syntax as a rate).
+fn parse_size(s: &str) -> Result<u64, String> {
+    bytes(s).map_err(|e| format!("invalid size {s:?}: {e}; expected e.g. 500M, 4G or 1048576"))
+}
+
+/// Parses a rate in bytes per second (at least 1).
 fn parse_rate(s: &str) -> Result<u64, String> {
+    bytes(s).map_err(|e| format!("invalid rate {s:?}: {e}; expected e.g. 500K, 2M or 1048576"))
+}
+
+/// A positive byte count: `K`, `M`, `G` (and `KiB`, `MiB`, `GiB`) are powers of 1024, as in
+/// curl, wget and aria2c; `KB`, `MB`, `GB` are powers of 1000 (SI). Parsed by `parse-size`.
+fn bytes(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1u64 << 10),
-        Some((i, 'm' | 'M')) => (&t[..i], 1 << 20),
-        Some((i, 'g' | 'G')) => (&t[..i], 1 << 30),
-        _ => (t, 1),
+    // parse-size reads `K` and `KB` alike; an explicit `B` after a non-`i` prefix means SI.
+    let lower = t.to_ascii_lowercase();
+    let si = lower.ends_with('b')
+        && !lower.ends_with("ib")
+        && lower[..lower.len() - 1].ends_with(|c: char| c.is_ascii_alphabetic());
+    let config = if si {
+        parse_size::Config::new().with_decimal()
+    } else {
+        parse_size::Config::new().with_binary()
     };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * (mult as f64) < 1e18 => {
-            Ok((v * mult as f64) as u64)
-        }
-        _ => Err(format!(
-            "invalid rate {s:?}: expected e.g. 500K, 2M or 1048576"
-        )),
+    if t.parse::<f64>().is_ok_and(|v| v < 1.0) {
+        // parse-size would round 0.5 to 1: a fraction of a byte is a mistake, not a limit.
+        return Err("less than 1 byte".into());
+    }
+    match config.parse_size(t) {
+        Ok(0) => Err("less than 1 byte".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -318,10 +416,19 @@ mod tests {
     fn rates_take_binary_suffixes() {
         let table: &[(&str, Option<u64>)] = &[
             ("500K", Some(512_000)),
+            ("500k", Some(512_000)),
             ("2M", Some(2 << 20)),
+            ("2MiB", Some(2 << 20)),
+            ("2MB", Some(2_000_000)),
+            ("500KB", Some(500_000)),
             ("1.5m", Some(1_572_864)),
             ("1G", Some(1 << 30)),
+            ("1GiB", Some(1 << 30)),
+            ("1GB", Some(1_000_000_000)),
             ("1000", Some(1000)),
+            ("1000B", Some(1000)),
+            ("0.5K", Some(512)),
+            ("0.5", None),
             ("0", None),
             ("-5K", None),
             ("fast", None),

@@ -4,15 +4,15 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use durl_fetch::{BatchOptions, BatchReporter, Error, ErrorKind, GetRequest, Outcome, Reporter};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::args::GetArgs;
 use crate::exit;
 use crate::input_file::Entry;
-use crate::progress::Progress;
+use crate::progress::{self, Mode, Progress, Totals};
 
 /// Runs a list of downloads.
 pub fn run(
@@ -20,9 +20,10 @@ pub fn run(
     entries: &[Entry],
     requests: &[GetRequest],
     runtime: &tokio::runtime::Runtime,
+    names: Vec<String>,
     interrupted: impl Fn() -> u8,
 ) -> anyhow::Result<ExitCode> {
-    let reporter = Batch::new(args.quiet, requests.len());
+    let reporter = Batch::new(Mode::of(args.quiet, args.progress), names);
     let options = BatchOptions {
         jobs: usize::from(args.jobs),
         max_connections: usize::from(args.max_connections),
@@ -93,13 +94,19 @@ impl Tally {
     ) {
         for (i, result) in results.iter().enumerate() {
             if let Err(e) = result {
-                eprintln!("durl: {}: {}", name(i), crate::error_line(e));
+                // The name once: most errors name their URL or file already.
+                let (name, line) = (name(i), crate::error_line(e));
+                if line.contains(&name) {
+                    eprintln!("durl: {line}");
+                } else {
+                    eprintln!("durl: {name}: {line}");
+                }
             }
         }
         if !quiet || self.failed > 0 {
             eprintln!(
-                "durl: {} files: {} {verb}, {} already complete, {} failed",
-                results.len(),
+                "durl: {}: {} {verb}, {} already complete, {} failed",
+                progress::files(results.len()),
                 self.done,
                 self.complete,
                 self.failed
@@ -149,35 +156,49 @@ pub(crate) fn failure_json(url: &str, e: &Error) -> serde_json::Value {
     })
 }
 
-/// The batch's side of the terminal: the per-file bars and the total.
+/// The batch's side of the terminal: the per-file bars and the total line (files, bytes,
+/// rate, ETA).
 pub(crate) struct Batch {
     multi: MultiProgress,
     total: Option<ProgressBar>,
-    quiet: bool,
+    totals: Arc<Mutex<Totals>>,
+    mode: Mode,
+    /// Each file's name until its transfer names it.
+    names: Vec<String>,
 }
 
 impl Batch {
-    /// Bars for `files` files when stderr is a terminal and `quiet` is off.
-    pub(crate) fn new(quiet: bool, files: usize) -> Batch {
-        let draw = !quiet && std::io::stderr().is_terminal();
+    /// Bars for the files `names` when stderr is a terminal in [`Mode::Auto`].
+    pub(crate) fn new(mode: Mode, names: Vec<String>) -> Batch {
+        let draw = mode == Mode::Auto && std::io::stderr().is_terminal();
         let multi = MultiProgress::with_draw_target(if draw {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         });
+        let totals = Totals::new();
         let total = draw.then(|| {
-            let bar = multi.add(ProgressBar::new(files as u64));
+            let bar = multi.add(ProgressBar::new(names.len() as u64));
+            let sums = totals.clone();
             bar.set_style(
-                ProgressStyle::with_template("{prefix} files {pos}/{len} {wide_msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("total: {pos}/{len} files, {sums}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .with_key(
+                        "sums",
+                        move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+                            let _ = w.write_str(&Totals::text(&sums));
+                        },
+                    ),
             );
-            bar.set_prefix("total");
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
             bar
         });
         Batch {
             multi,
             total,
-            quiet,
+            totals,
+            mode,
+            names,
         }
     }
 
@@ -190,16 +211,28 @@ impl Batch {
 }
 
 impl<O> BatchReporter<O> for Batch {
-    fn file(&self, _index: usize) -> Arc<dyn Reporter> {
-        Arc::new(Progress::in_batch(&self.multi, self.quiet))
+    fn file(&self, index: usize) -> Arc<dyn Reporter> {
+        let name = self.names.get(index).cloned().unwrap_or_default();
+        Arc::new(Progress::in_batch(
+            &self.multi,
+            &self.totals,
+            self.mode,
+            name,
+        ))
     }
 
-    fn finished(&self, _index: usize, result: &Result<O, Error>) {
+    fn finished(&self, index: usize, result: &Result<O, Error>) {
+        // Failures are listed after the bars are gone, not glued to the total line.
         if let Some(bar) = &self.total {
             bar.inc(1);
-            if let Err(e) = result {
-                bar.set_message(crate::error_line(e));
-            }
+        }
+        if let (Mode::Json, Err(e)) = (self.mode, result) {
+            let value = serde_json::json!({
+                "name": self.names.get(index),
+                "state": "failed",
+                "message": crate::error_line(e),
+            });
+            let _ = writeln!(std::io::stderr().lock(), "{value}");
         }
     }
 }

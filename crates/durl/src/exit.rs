@@ -39,6 +39,57 @@ pub const SIGINT: u8 = 130;
 /// Interrupted by SIGTERM (128 + 15).
 pub const SIGTERM: u8 = 143;
 
+/// Every exit code with its meaning, for `--help` and the man page (README.md has the same).
+pub const TABLE: &[(u8, &str)] = &[
+    (OK, "success (including \"already complete\")"),
+    (OTHER, "an error not listed below"),
+    (
+        USAGE,
+        "bad arguments: URL, header, option value, config file, certificate file",
+    ),
+    (
+        IO,
+        "a local file operation failed (disk full, permission denied); the partial is kept",
+    ),
+    (
+        HTTP,
+        "the server answered with an error status (HTTP 4xx/5xx, an FTP refusal)",
+    ),
+    (
+        NETWORK,
+        "network failure after the retries, or --max-time expired; the partial is kept",
+    ),
+    (
+        PROTOCOL,
+        "the server broke the Range protocol, or its file kept changing",
+    ),
+    (EXISTS, "the output exists: use -c/--continue or --force"),
+    (
+        LOCKED,
+        "another durl process is downloading to the same output",
+    ),
+    (
+        CHECKSUM,
+        "the data does not match --checksum (it stays in <out>.durl-part)",
+    ),
+    (
+        PARTIAL,
+        "some files of a list failed (the others are complete)",
+    ),
+    (LOGIN, "the FTP server refused the login"),
+    (NOT_FOUND, "the remote file does not exist (FTP)"),
+    (
+        PERMISSION,
+        "the FTP server does not let this user read the file",
+    ),
+    (SIGHUP, "interrupted by SIGHUP; the partial is saved"),
+    (
+        SIGINT,
+        "interrupted by SIGINT (Ctrl-C); the partial is saved",
+    ),
+    (SIGTERM, "interrupted by SIGTERM; the partial is saved"),
+];
+
 /// The exit code for an error of the download library.
 pub fn for_fetch_error(kind: ErrorKind) -> u8 {
     match kind {
@@ -68,9 +119,24 @@ pub fn for_error(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<UsageError>().is_some() {
             return USAGE;
         }
+        if cause.downcast_ref::<LocalError>().is_some() {
+            return IO;
+        }
     }
     OTHER
 }
+
+/// A local file operation of the binary itself failed (e.g. creating `-d DIR`).
+#[derive(Debug)]
+pub struct LocalError(pub String);
+
+impl std::fmt::Display for LocalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LocalError {}
 
 /// A bad argument found while resolving the command line.
 #[derive(Debug)]

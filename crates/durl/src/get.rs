@@ -1,47 +1,56 @@
 //! `durl get`: resolves the arguments into `durl_fetch` requests, runs them, and reports.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use anyhow::Context as _;
+use durl_fetch::header::{HeaderValue, REFERER};
 use durl_fetch::{CancellationToken, ErrorKind, GetRequest};
 
 use crate::args::GetArgs;
-use crate::exit::{self, UsageError};
+use crate::exit::{self, LocalError, UsageError};
 use crate::input_file::{self, Entry};
 use crate::network::{self, Network, secs};
-use crate::progress::Progress;
+use crate::progress::{Mode, Progress};
+use crate::stop::Stop;
 
 /// Runs `durl get`.
 pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
     let login = login(&args)?;
     let entries = entries(&args)?;
-    let cancel = CancellationToken::new();
-    let network = Network::new(&args.net)?;
+    let stop = Stop::new(network::max_time(&args.net)?);
+    let mut network = Network::new(&args.net)?;
+    if let Some(referer) = &args.referer {
+        let value = HeaderValue::from_str(referer)
+            .map_err(|_| UsageError(format!("invalid --referer {referer:?}")))?;
+        network.headers.insert(REFERER, value);
+    }
     let requests = entries
         .iter()
         .map(|entry| {
-            Ok(request(&args, &network, entry, &cancel)?.login(login.0.clone(), login.1.clone()))
+            Ok(request(&args, &network, entry, &stop.cancel)?
+                .login(login.0.clone(), login.1.clone()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    create_dirs(&args, &entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let signal = Arc::new(AtomicU8::new(0));
-    runtime.spawn(watch_signals(cancel.clone(), signal.clone()));
-    let interrupted = || match signal.load(Ordering::SeqCst) {
-        0 => exit::SIGINT,
-        code => code,
-    };
+    stop.start(&runtime);
+    let mode = Mode::of(args.quiet, args.progress);
+    let names: Vec<String> = entries.iter().map(|e| shown_name(&args, e)).collect();
 
     if requests.len() > 1 || args.input_file.is_some() {
-        return crate::batch::run(&args, &entries, &requests, &runtime, interrupted);
+        let code = crate::batch::run(&args, &entries, &requests, &runtime, names, || stop.code());
+        if let Some(expired) = stop.expired() {
+            report_expired(&expired);
+        }
+        return code;
     }
     let req = &requests[0];
-    let progress = Progress::new(args.quiet);
+    let progress = Progress::new(mode, names[0].clone());
     let result = runtime.block_on(durl_fetch::get(req, &progress));
     progress.clear();
     if args.json {
@@ -50,13 +59,49 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
     Ok(exit::code(match result {
         Ok(_) => exit::OK,
         Err(e) => {
-            report_failure(&e, req);
+            progress.failed(&e);
+            report_failure(&e, req, stop.expired());
             match e.kind() {
-                ErrorKind::Interrupted => interrupted(),
+                ErrorKind::Interrupted => stop.code(),
                 kind => exit::for_fetch_error(kind),
             }
         }
     }))
+}
+
+/// Says that `--max-time` stopped a list.
+#[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+pub(crate) fn report_expired(expired: &str) {
+    eprintln!(
+        "durl: {expired}; the partial downloads are kept: run the same command again to continue"
+    );
+}
+
+/// The name a transfer shows before the server has answered: `-o`/`out=`, else the URL's.
+fn shown_name(args: &GetArgs, entry: &Entry) -> String {
+    match entry.out.as_ref().or(args.output.as_ref()) {
+        Some(out) => out.display().to_string(),
+        None => url::Url::parse(&entry.urls[0])
+            .map(|u| durl_fetch::filename::choose(None, &u))
+            .unwrap_or_default(),
+    }
+}
+
+/// Creates `-d DIR` (and the `dir=` of list entries under it) where missing, as aria2c's
+/// `-d`, wget's `-P` and curl's `--create-dirs` do.
+fn create_dirs(args: &GetArgs, entries: &[Entry]) -> Result<(), LocalError> {
+    let mut dirs: Vec<PathBuf> = entries.iter().map(|e| dir_of(args, e)).collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs.iter().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            LocalError(format!(
+                "cannot create the directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The FTP user and password of `--user` and `--password-stdin` (read once, before anything
@@ -163,9 +208,23 @@ fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
 
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
-pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest) {
-    eprintln!("durl: {}", crate::error_line(e));
+pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: Option<String>) {
+    let line = match e {
+        // In the units of the progress bar.
+        durl_fetch::Error::Interrupted { path, durable, .. } => format!(
+            "interrupted: {} of {} saved",
+            indicatif::HumanBytes(*durable),
+            path.display()
+        ),
+        e => crate::error_line(e),
+    };
+    match expired {
+        Some(expired) => eprintln!("durl: {expired}: {line}"),
+        None => eprintln!("durl: {line}"),
+    }
     let hint = match e.kind() {
+        // Refused before anything was written: there is no partial to continue.
+        _ if matches!(e.root(), durl_fetch::Error::NotRegularFile { .. }) => None,
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
             Some("the partial download is kept: run the same command again to continue")
         }
@@ -197,6 +256,7 @@ pub(crate) fn request(
         .continue_existing(args.continue_)
         .overwrite(args.force)
         .max_redirects(args.max_redirects)
+        .location_trusted(args.location_trusted)
         .checkpoint_interval(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
             u64::MAX,
@@ -214,23 +274,4 @@ pub(crate) fn request(
         None => req.dir(dir),
     };
     Ok(req)
-}
-
-/// Cancels the downloads on SIGINT, SIGTERM or SIGHUP (a closed terminal) and remembers which
-/// arrived.
-pub(crate) async fn watch_signals(cancel: CancellationToken, which: Arc<AtomicU8>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return;
-    };
-    let code = tokio::select! {
-        _ = tokio::signal::ctrl_c() => exit::SIGINT,
-        _ = term.recv() => exit::SIGTERM,
-        _ = hup.recv() => exit::SIGHUP,
-    };
-    which.store(code, Ordering::SeqCst);
-    cancel.cancel();
 }

@@ -3,27 +3,43 @@
 
 mod args;
 mod batch;
+mod config;
 mod exit;
 mod get;
+mod help;
 mod input_file;
 mod network;
 mod progress;
 mod put;
 mod put_list;
 mod serve;
+mod stop;
 
 use std::io::IsTerminal as _;
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
-use clap::Parser;
+use std::ffi::OsString;
+
+use clap::{CommandFactory as _, Parser as _};
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = match with_config(args::Cli::parse_from(&argv), &argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            report(&e);
+            return exit::code(exit::for_error(&e));
+        }
+    };
     init_tracing();
     let result = match cli.command {
         args::Command::Get(a) => get::run(a),
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
+        args::Command::Completions { shell } => completions(shell),
+        args::Command::Man => man(),
     };
     match result {
         Ok(code) => code,
@@ -32,6 +48,69 @@ fn main() -> ExitCode {
             exit::code(exit::for_error(&e))
         }
     }
+}
+
+/// The command line with the config file's options for its subcommand put before its own
+/// (so that the command line wins), parsed again; `cli` as it is when there are none.
+fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
+    let sub = match &cli.command {
+        args::Command::Get(_) => "get",
+        args::Command::Put(_) => "put",
+        args::Command::Serve(_) => "serve",
+        args::Command::Completions { .. } | args::Command::Man => return Ok(cli),
+    };
+    if cli.no_config {
+        return Ok(cli);
+    }
+    let Some((path, explicit)) = config::path(cli.config.as_deref()) else {
+        return Ok(cli);
+    };
+    let extra = config::load(&path, explicit, &args::Cli::command(), sub)?;
+    if extra.is_empty() {
+        return Ok(cli);
+    }
+    // The subcommand is the first argument that is not a global option (or its value).
+    let mut at = 1;
+    while let Some(a) = argv.get(at) {
+        match a.to_str() {
+            Some("--no-config") => at += 1,
+            Some("--config") => at += 2,
+            Some(s) if s.starts_with("--config=") => at += 1,
+            _ => break,
+        }
+    }
+    let mut spliced = argv[..=at.min(argv.len() - 1)].to_vec();
+    spliced.extend(extra);
+    spliced.extend_from_slice(argv.get(at + 1..).unwrap_or_default());
+    args::Cli::try_parse_from(spliced).map_err(|e| {
+        exit::UsageError(format!(
+            "with the options of the config file {}: {}",
+            path.display(),
+            e.render()
+                .to_string()
+                .trim_start_matches("error: ")
+                .trim_end()
+        ))
+        .into()
+    })
+}
+
+/// `durl completions SHELL`: the script on stdout.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut args::Cli::command(), "durl", &mut out);
+    std::io::Write::flush(&mut out).context("cannot write the completion script")?;
+    Ok(exit::code(exit::OK))
+}
+
+/// `durl man`: the manual page (roff) on stdout.
+fn man() -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(args::Cli::command())
+        .render(&mut out)
+        .context("cannot write the manual page")?;
+    std::io::Write::flush(&mut out).context("cannot write the manual page")?;
+    Ok(exit::code(exit::OK))
 }
 
 #[expect(clippy::print_stderr, reason = "main reports the final error")]
@@ -44,7 +123,7 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        let text = cause.to_string();
+        let text = without_repeated_url(&cause.to_string(), &line);
         // reqwest and hyper sometimes repeat a cause's text in their own message.
         if !line.contains(&text) {
             line.push_str(": ");
@@ -52,7 +131,64 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         }
         source = cause.source();
     }
-    line
+    certificate_in_words(&line)
+}
+
+/// rustls names some certificate errors by their Debug text ("invalid peer certificate:
+/// UnknownIssuer", "…: Other(OtherError(CaUsedAsEndEntity))"); this says them in words.
+fn certificate_in_words(line: &str) -> String {
+    const MARK: &str = "invalid peer certificate: ";
+    let Some(at) = line.find(MARK) else {
+        return line.to_owned();
+    };
+    let rest = &line[at + MARK.len()..];
+    let name = rest
+        .strip_prefix("Other(OtherError(")
+        .and_then(|r| r.strip_suffix("))"))
+        .unwrap_or(rest);
+    let words = match name {
+        "UnknownIssuer" => {
+            "it is issued by an unknown certificate authority (trust it with --cacert FILE)"
+        }
+        "CaUsedAsEndEntity" => "it is a CA certificate (CA:TRUE), not a server certificate",
+        "BadEncoding" => "its encoding is invalid",
+        "Expired" => "it has expired",
+        "NotValidYet" => "it is not valid yet",
+        "Revoked" => "it has been revoked",
+        "UnhandledCriticalExtension" => "it has a critical extension durl does not know",
+        "UnknownRevocationStatus" => "its revocation status is unknown",
+        "ExpiredRevocationList" => "the revocation list has expired",
+        "BadSignature" => "its signature is invalid",
+        "UnsupportedSignatureAlgorithm" => "its signature algorithm is not supported",
+        "NotValidForName" => "it is not valid for this host name",
+        "InvalidPurpose" => "it may not be used by a TLS server",
+        "ApplicationVerificationFailure" => "it was refused",
+        _ if name.len() < rest.len() => name,
+        _ => return line.to_owned(),
+    };
+    format!(
+        "{}the server's certificate was refused: {words}",
+        &line[..at]
+    )
+}
+
+/// `text` without reqwest's " for url (URL)" when `line` names that URL already, so that a
+/// message says its URL once.
+fn without_repeated_url(text: &str, line: &str) -> String {
+    const MARK: &str = " for url (";
+    if let Some(start) = text.find(MARK)
+        && let Some(len) = text[start + MARK.len()..].find(')')
+    {
+        let url = &text[start + MARK.len()..start + MARK.len() + len];
+        if line.contains(url) {
+            return format!(
+                "{}{}",
+                &text[..start],
+                &text[start + MARK.len() + len + 1..]
+            );
+        }
+    }
+    text.to_owned()
 }
 
 /// Diagnostics through `tracing` go to stderr, filtered by `DURL_LOG` (default: warnings).
@@ -69,4 +205,54 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_url_already_named_is_not_repeated() {
+        let line = "network error talking to http://h/x";
+        let table = [
+            (
+                "error sending request for url (http://h/x)",
+                "error sending request",
+            ),
+            (
+                "error sending request for url (http://other/y)",
+                "error sending request for url (http://other/y)",
+            ),
+            ("connection refused", "connection refused"),
+        ];
+        for (text, want) in table {
+            assert_eq!(super::without_repeated_url(text, line), want);
+        }
+    }
+
+    #[test]
+    fn certificate_errors_are_said_in_words() {
+        let table = [
+            (
+                "x: invalid peer certificate: UnknownIssuer",
+                "x: the server's certificate was refused: it is issued by an unknown \
+                 certificate authority (trust it with --cacert FILE)",
+            ),
+            (
+                "x: invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))",
+                "x: the server's certificate was refused: it is a CA certificate (CA:TRUE), \
+                 not a server certificate",
+            ),
+            (
+                "x: invalid peer certificate: Other(OtherError(SomethingNew))",
+                "x: the server's certificate was refused: SomethingNew",
+            ),
+            (
+                "x: invalid peer certificate: certificate not valid for name \"a\"",
+                "x: invalid peer certificate: certificate not valid for name \"a\"",
+            ),
+            ("connection refused", "connection refused"),
+        ];
+        for (line, want) in table {
+            assert_eq!(super::certificate_in_words(line), want);
+        }
+    }
 }

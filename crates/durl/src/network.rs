@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use durl_fetch::header::{HeaderMap, HeaderName, HeaderValue};
+use durl_fetch::header::{HeaderMap, HeaderName, HeaderValue, IF_RANGE, RANGE};
 
 use crate::args::NetworkArgs;
 use crate::exit::UsageError;
@@ -59,6 +59,11 @@ macro_rules! apply {
 }
 pub(crate) use apply;
 
+/// `--max-time`, checked.
+pub fn max_time(args: &NetworkArgs) -> Result<Option<Duration>, UsageError> {
+    args.max_time.map(|v| secs("--max-time", v)).transpose()
+}
+
 /// A positive number of seconds from option `name`.
 pub(crate) fn secs(name: &str, v: f64) -> Result<Duration, UsageError> {
     if v.is_finite() && v > 0.0 {
@@ -70,15 +75,47 @@ pub(crate) fn secs(name: &str, v: f64) -> Result<Duration, UsageError> {
     }
 }
 
-/// Parses `-H "Name: value"` arguments.
+/// Parses `-H "Name: value"` arguments; a name given twice is sent twice. `Range` and
+/// `If-Range` are refused: durl asks for ranges itself (to resume and to split).
 fn headers(raw: &[String]) -> Result<HeaderMap, UsageError> {
     let mut map = HeaderMap::new();
     for h in raw {
         let bad = || UsageError(format!("invalid header {h:?}: expected \"Name: value\""));
         let (name, value) = h.split_once(':').ok_or_else(bad)?;
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+        if name == RANGE || name == IF_RANGE {
+            return Err(UsageError(format!(
+                "-H {h:?}: durl sets {name} itself (it resumes and splits downloads by range); \
+                 remove this header"
+            )));
+        }
         let value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
         map.append(name, value);
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn headers_repeat_and_range_is_refused() {
+        let raw = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let map = super::headers(&raw(&["X-A: 1", "x-a: 2", "Y: 3"])).unwrap();
+        let values: Vec<_> = map
+            .get_all("x-a")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(values, ["1", "2"]);
+        for bad in [
+            "Range: bytes=0-10",
+            "if-range: \"x\"",
+            "no colon",
+            "Bad Name: x",
+        ] {
+            assert!(super::headers(&raw(&[bad])).is_err(), "{bad}");
+        }
+        let e = super::headers(&raw(&["Range: bytes=0-10"])).unwrap_err();
+        assert!(e.0.contains("durl sets range itself"), "{}", e.0);
+    }
 }

@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use anyhow::Context as _;
 use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
@@ -16,17 +14,18 @@ use crate::args::PutArgs;
 use crate::batch::{Batch, Tally, failure_json};
 use crate::exit::{self, UsageError};
 use crate::network::{self, Network};
-use crate::progress::Progress;
+use crate::progress::{Mode, Progress};
 use crate::put_list::{self, PutEntry};
+use crate::stop::Stop;
 
 /// Runs `durl put`.
 pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
     let entries = entries(&args)?;
-    let cancel = CancellationToken::new();
+    let stop = Stop::new(network::max_time(&args.net)?);
     let network = Network::new(&args.net)?;
     let requests = entries
         .iter()
-        .map(|(entry, url)| request(&args, &network, &entry.local, url, &cancel))
+        .map(|(entry, url)| request(&args, &network, &entry.local, url, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     check_collisions(&args, &entries, &requests)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -34,15 +33,15 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let signal = Arc::new(AtomicU8::new(0));
-    runtime.spawn(crate::get::watch_signals(cancel.clone(), signal.clone()));
-    let interrupted = || match signal.load(Ordering::SeqCst) {
-        0 => exit::SIGINT,
-        code => code,
-    };
+    stop.start(&runtime);
+    let mode = Mode::of(args.quiet, args.progress);
+    let names: Vec<String> = entries
+        .iter()
+        .map(|(e, _)| e.local.display().to_string())
+        .collect();
 
     if requests.len() > 1 || args.input_file.is_some() {
-        let reporter = Batch::new(args.quiet, requests.len());
+        let reporter = Batch::new(mode, names);
         let jobs = usize::from(args.jobs);
         let options = BatchOptions {
             jobs,
@@ -57,11 +56,14 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         if args.json {
             print_json(&requests, &results);
         }
-        return Ok(tally.exit_code(interrupted));
+        if let Some(expired) = stop.expired() {
+            crate::get::report_expired(&expired);
+        }
+        return Ok(tally.exit_code(|| stop.code()));
     }
 
     let req = &requests[0];
-    let progress = Progress::new(args.quiet);
+    let progress = Progress::new(mode, names[0].clone());
     let result = runtime.block_on(durl_fetch::put(req, &progress));
     progress.clear();
     if args.json {
@@ -70,9 +72,10 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
     Ok(exit::code(match result {
         Ok(_) => exit::OK,
         Err(e) => {
-            report_failure(&e, req);
+            progress.failed(&e);
+            report_failure(&e, req, stop.expired());
             match e.kind() {
-                ErrorKind::Interrupted => interrupted(),
+                ErrorKind::Interrupted => stop.code(),
                 kind => exit::for_fetch_error(kind),
             }
         }
@@ -218,8 +221,11 @@ fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
 
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
-fn report_failure(e: &durl_fetch::Error, req: &PutRequest) {
-    eprintln!("durl: {}", crate::error_line(e));
+fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<String>) {
+    match expired {
+        Some(expired) => eprintln!("durl: {expired}: {}", crate::error_line(e)),
+        None => eprintln!("durl: {}", crate::error_line(e)),
+    }
     let hint = match e.kind() {
         ErrorKind::Interrupted | ErrorKind::Network if req.url().scheme() != "ftp" => {
             Some("the upload is remembered beside the file: run the same command again to continue")

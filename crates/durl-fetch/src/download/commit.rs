@@ -102,6 +102,10 @@ pub(crate) async fn commit(
     let mut mark = part_state;
     mark.have = crate::download::ranges::RangeSet::prefix(bytes);
     mark.length = Some(bytes);
+    // A FIFO or device made under the output's name during the download is not renamed over.
+    if let Ok(m) = std::fs::metadata(&dest) {
+        refuse_irregular(&dest, &m)?;
+    }
     durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
     crate::store::mark::set(&dest, &mark);
     // The lock goes with the part file's handle, after the rename made it the final file.
@@ -119,6 +123,20 @@ pub(crate) async fn commit(
         fetched,
         already_complete: false,
     })
+}
+
+/// Refuses an output that exists and is no regular file — `/dev/null`, a FIFO, a socket, or
+/// a link to one — even with `--force`: the finished part file would be renamed over it and
+/// the device node replaced by a regular file. (Streaming into it instead would give up
+/// resuming and the checksum-before-naming guarantee, so durl does not.)
+pub(crate) fn refuse_irregular(path: &Path, meta: &std::fs::Metadata) -> Result<(), Error> {
+    match durable::irregular(&meta.file_type()) {
+        Some(found) => Err(Error::NotRegularFile {
+            path: path.to_owned(),
+            found,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Checks `path` against `checksum` (reading it on a blocking thread).

@@ -2,13 +2,22 @@
 //! `filename*`) or from the URL.
 //!
 //! A server-supplied name can never write outside the target directory: any directory part is
-//! stripped, and names that are empty, `.`/`..`, or hold NUL or control characters are refused.
+//! stripped, and names that are empty, `.`/`..`, or hold NUL, control or bidi control
+//! characters are refused.
 
 use percent_encoding::percent_decode_str;
 use url::Url;
 
-/// The longest name we produce, in bytes (the common file-system limit).
-const MAX_NAME_BYTES: usize = 255;
+/// The longest suffix durl appends to a name it chose: the state file's temporary
+/// (`<out>` + `.durl-state` + the `.tmp` of `durable::replace`).
+const LONGEST_SUFFIX: &str = ".durl-state.tmp";
+
+/// The longest name we produce, in bytes: the common file-system limit (255) less the
+/// longest suffix, so that every file durl makes beside the output can be created.
+const MAX_NAME_BYTES: usize = 255 - LONGEST_SUFFIX.len();
+
+/// The longest extension kept whole when a name is cut.
+const MAX_EXTENSION_BYTES: usize = 16;
 
 /// Picks the file name for a download: the `Content-Disposition` name if it is present and
 /// safe, else the last segment of the URL path (percent-decoded), else `index.html`.
@@ -126,27 +135,64 @@ fn decode_ext_value(value: &str) -> Option<String> {
 
 /// Turns an untrusted name into a plain file name, or refuses it.
 ///
-/// Any directory part (`/` or `\`) is dropped; `.`, `..`, empty names and names holding NUL or
-/// control characters are refused; a leading dot is replaced by `_` so that a server cannot
-/// plant a hidden file; the result is cut to 255 bytes on a character boundary.
+/// Any directory part (`/` or `\`) is dropped; `.`, `..`, empty names and names holding NUL,
+/// control characters or bidi controls (which make `\u{202E}txt.exe` read `exe.txt`) are
+/// refused; a leading dot is replaced by `_` so that a server cannot plant a hidden file; a
+/// long name is cut on a character boundary to 255 bytes less the longest suffix durl adds,
+/// keeping its extension.
 pub fn sanitize(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
-    if base.is_empty() || base == "." || base == ".." || base.chars().any(char::is_control) {
+    if base.is_empty()
+        || base == "."
+        || base == ".."
+        || base.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
         return None;
     }
     let mut out = String::with_capacity(base.len());
-    for (i, c) in base.chars().enumerate() {
-        let c = if i == 0 && c == '.' { '_' } else { c };
-        if out.len() + c.len_utf8() > MAX_NAME_BYTES {
-            break;
-        }
-        out.push(c);
+    if let Some(rest) = base.strip_prefix('.') {
+        out.push('_');
+        out.push_str(rest);
+    } else {
+        out.push_str(base);
     }
-    Some(out)
+    Some(cut(out, MAX_NAME_BYTES))
+}
+
+/// The Unicode bidirectional formatting characters (Unicode Standard Annex #9 §2): the
+/// embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069 and the marks
+/// U+200E, U+200F and U+061C. None belongs in a file name; all can disguise one.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// `name` cut to at most `max` bytes on a character boundary; an extension of up to
+/// [`MAX_EXTENSION_BYTES`] (`.iso`, or `.tar.gz` whole) is kept and the stem shortened.
+fn cut(name: String, max: usize) -> String {
+    if name.len() <= max {
+        return name;
+    }
+    let ext_start = name
+        .rfind('.')
+        .filter(|&i| i > 0 && name.len() - i <= MAX_EXTENSION_BYTES)
+        .map(|i| match name[..i].strip_suffix(".tar") {
+            Some(stem) if !stem.is_empty() => stem.len(),
+            _ => i,
+        })
+        .filter(|&i| name.len() - i <= MAX_EXTENSION_BYTES)
+        .unwrap_or(name.len());
+    let (stem, ext) = name.split_at(ext_start);
+    let stem = &stem[..stem.floor_char_boundary(max - ext.len())];
+    format!("{stem}{ext}")
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     #[test]
@@ -207,6 +253,18 @@ mod tests {
             (".bashrc", Some("_bashrc")),
             ("C:\\evil.exe", Some("evil.exe")),
             ("ünïcødé.txt", Some("ünïcødé.txt")),
+            // Bidi controls make `\u{202E}txt.exe` show as `exe.txt` (issue 13, item 9).
+            ("\u{202E}txt.exe", None),
+            ("a\u{202A}b", None),
+            ("a\u{202B}b", None),
+            ("a\u{202C}b", None),
+            ("a\u{202D}b", None),
+            ("a\u{2066}b", None),
+            ("a\u{2067}b", None),
+            ("a\u{2068}b", None),
+            ("a\u{2069}b", None),
+            ("a\u{200F}b", None),
+            ("a\u{061C}b", None),
         ];
         for (input, want) in table {
             assert_eq!(sanitize(input).as_deref(), *want, "input {input:?}");
@@ -214,6 +272,44 @@ mod tests {
         let long = "é".repeat(200);
         let cut = sanitize(&long).unwrap();
         assert!(cut.len() <= MAX_NAME_BYTES && cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn long_names_leave_room_for_every_suffix_and_keep_the_extension() {
+        // Issue 13, item 12: a name the file system takes must still take `.durl-state.tmp`.
+        for len in [230, 240, 241, 250, 255, 300] {
+            let name = format!("{}.iso", "a".repeat(len));
+            let cut = sanitize(&name).unwrap();
+            let state_tmp = crate::store::durable::sibling(
+                &crate::store::durable::sibling(Path::new(&cut), ".durl-state"),
+                ".tmp",
+            );
+            let part = crate::store::durable::sibling(Path::new(&cut), ".durl-part");
+            for p in [&state_tmp, &part] {
+                let n = p.file_name().unwrap().len();
+                assert!(n <= 255, "{len}: {n} bytes");
+            }
+            assert!(cut.ends_with(".iso"), "{len}: {cut}");
+            if len + 4 <= MAX_NAME_BYTES {
+                assert_eq!(cut, name);
+            }
+        }
+        let cut = sanitize(&format!("{}.tar.gz", "b".repeat(250))).unwrap();
+        assert!(
+            cut.ends_with("b.tar.gz") && cut.len() == MAX_NAME_BYTES,
+            "{cut}"
+        );
+        // Multi-byte characters are cut on a character boundary, before the extension.
+        let cut = sanitize(&format!("{}.txt", "é".repeat(200))).unwrap();
+        assert!(
+            cut.len() <= MAX_NAME_BYTES && cut.ends_with("é.txt"),
+            "{cut}"
+        );
+        // No extension worth keeping: a plain cut.
+        let cut = sanitize(&"x".repeat(300)).unwrap();
+        assert_eq!(cut, "x".repeat(MAX_NAME_BYTES));
+        let long_ext = format!("a.{}", "e".repeat(300));
+        assert_eq!(sanitize(&long_ext).unwrap().len(), MAX_NAME_BYTES);
     }
 
     #[test]

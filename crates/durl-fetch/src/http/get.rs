@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use reqwest::{Client, Response};
 
-use crate::content_range::ContentRange;
-use crate::download::commit::{Outcome, Paths, already_complete};
+use crate::download::commit::{Outcome, Paths, already_complete, refuse_irregular};
 use crate::events::{Event, Reporter, RestartReason};
+use crate::http::content_range::ContentRange;
 use crate::http::filename;
 use crate::http::transfer::Transfer;
 use crate::http::validator::Validators;
@@ -41,7 +41,10 @@ pub(crate) async fn get(
                 std::io::Error::from(std::io::ErrorKind::IsADirectory),
             ));
         }
-        Ok(m) => Some(m.len()),
+        Ok(m) => {
+            refuse_irregular(&paths.dest, &m)?;
+            Some(m.len())
+        }
         Err(_) => None,
     };
     if let Some(len) = dest_len

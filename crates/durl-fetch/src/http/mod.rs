@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{
     ACCEPT_ENCODING, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, HeaderMap, HeaderValue,
-    IF_RANGE, RANGE, RETRY_AFTER,
+    IF_RANGE, LOCATION, RANGE, RETRY_AFTER,
 };
 use reqwest::{Client, Response, redirect};
 use url::Url;
@@ -38,20 +38,30 @@ pub(crate) fn classify(resp: &Response, asked: Asked, same_version: bool) -> Ver
 }
 
 /// Builds the client for a request: no automatic decompression (bytes are stored as sent and
-/// ranges count encoded octets), `Accept-Encoding: identity`, the redirect policy, TLS roots.
+/// ranges count encoded octets), `Accept-Encoding: identity`, TLS roots. Redirects are
+/// followed by [`send`], not by reqwest, so that the caller's `-H` headers go only to the
+/// origin they were meant for; no `Referer` is ever sent (the source URL may be signed).
 pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
+    // The caller's headers go on each request (`send`): reqwest's default headers keep only
+    // the first value of a repeated name.
     let mut headers = HeaderMap::new();
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-    for (name, value) in &req.headers {
-        headers.insert(name.clone(), value.clone());
-    }
     let builder = Client::builder()
         .user_agent(req.user_agent.clone())
         .default_headers(headers)
         .connect_timeout(req.connect_timeout)
-        .redirect(redirect_policy(req.max_redirects))
+        .redirect(redirect::Policy::none())
+        .referer(false)
         .tls_danger_accept_invalid_certs(req.insecure);
     finish_client(builder, &req.root_certificates)
+}
+
+/// Whether `a` and `b` have the same origin: scheme, host and port (RFC 6454 §4), the
+/// boundary credentials and `-H` headers do not cross.
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host() == b.host()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// Adds the PEM certificates in `roots` to the system roots and builds the client.
@@ -86,23 +96,11 @@ pub(crate) fn finish_client(
     })
 }
 
-/// Follows up to `max` redirects and stops a loop as soon as a URL repeats.
-fn redirect_policy(max: usize) -> redirect::Policy {
-    redirect::Policy::custom(move |attempt| {
-        if attempt.previous().contains(attempt.url()) {
-            let e = format!("redirect loop at {}", attempt.url());
-            attempt.error(e)
-        } else if attempt.previous().len() > max {
-            attempt.error(format!("more than {max} redirects"))
-        } else {
-            attempt.follow()
-        }
-    })
-}
-
-/// Sends a GET (or HEAD) for `url` (the request's URL or a mirror), asking for `range_start..` with `If-Range` when
-/// `range_start` is given, or for exactly `bounded` when that is given. Waiting for the
-/// response head counts against the stall timeout.
+/// Sends a GET (or HEAD) for `url` (the request's URL or a mirror), asking for `range`, and
+/// follows up to `max_redirects` redirects (RFC 9110 §15.4: 301, 302, 303, 307 and 308 with a
+/// `Location`), stopping a loop as soon as a URL repeats. The caller's headers and the URL's
+/// login go only to `url`'s origin unless `--location-trusted`; waiting for each response
+/// head counts against the stall timeout.
 pub(crate) async fn send(
     client: &Client,
     req: &GetRequest,
@@ -110,26 +108,87 @@ pub(crate) async fn send(
     head: bool,
     range: RangeAsk<'_>,
 ) -> Result<Response, Error> {
+    let mut seen = vec![url.clone()];
+    let mut current = url.clone();
+    loop {
+        let trusted = req.location_trusted || same_origin(url, &current);
+        let resp = send_one(client, req, &current, head, &range, trusted).await?;
+        let Some(mut next) = redirect_target(&resp, &current) else {
+            return Ok(resp);
+        };
+        let fail = |detail: String| Error::Redirect {
+            url: url.clone(),
+            detail,
+        };
+        if !matches!(next.scheme(), "http" | "https") {
+            return Err(fail(format!(
+                "redirect to a URL that is not http(s): {}",
+                crate::store::journal::url_key(&next)
+            )));
+        }
+        if next.username().is_empty() && (req.location_trusted || same_origin(url, &next)) {
+            // The login the user gave goes on within its origin (reqwest kept its
+            // Authorization header there too).
+            let _ = next.set_username(url.username());
+            let _ = next.set_password(url.password());
+        }
+        if seen.iter().any(|u| u == &next) {
+            return Err(fail(format!(
+                "redirect loop at {}",
+                crate::store::journal::url_key(&next)
+            )));
+        }
+        if seen.len() > req.max_redirects {
+            return Err(fail(format!("more than {} redirects", req.max_redirects)));
+        }
+        seen.push(next.clone());
+        current = next;
+    }
+}
+
+/// Where a redirect response points, resolved against the URL that gave it; `None` for any
+/// other response (or a `Location` that is no URL, which is then answered as a status).
+fn redirect_target(resp: &Response, current: &Url) -> Option<Url> {
+    if !matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    let location = resp.headers().get(LOCATION)?.to_str().ok()?;
+    current.join(location).ok()
+}
+
+/// One request of [`send`], with the caller's headers when `trusted`.
+async fn send_one(
+    client: &Client,
+    req: &GetRequest,
+    url: &Url,
+    head: bool,
+    range: &RangeAsk<'_>,
+    trusted: bool,
+) -> Result<Response, Error> {
     let mut rb = if head {
         client.head(url.clone())
     } else {
         client.get(url.clone())
     };
-    match range {
-        RangeAsk::None => {}
-        RangeAsk::From { start, if_range } => {
-            rb = rb.header(RANGE, content_range::range_from(start));
-            if let Some(v) = if_range {
-                rb = rb.header(IF_RANGE, v);
-            }
-        }
-        RangeAsk::Bounded { range, if_range } => {
-            rb = rb.header(RANGE, content_range::range_header(&range));
-            if let Some(v) = if_range {
-                rb = rb.header(IF_RANGE, v);
-            }
-        }
+    if trusted {
+        rb = rb.headers(req.headers.clone());
     }
+    // Set after the caller's headers and replacing them: the range is durl's to ask.
+    let mut ranges = HeaderMap::new();
+    let (value, if_range) = match range {
+        RangeAsk::None => (None, None),
+        RangeAsk::From { start, if_range } => (Some(content_range::range_from(*start)), *if_range),
+        RangeAsk::Bounded { range, if_range } => {
+            (Some(content_range::range_header(range)), *if_range)
+        }
+    };
+    if let Some(value) = value.and_then(|v| HeaderValue::try_from(v).ok()) {
+        ranges.insert(RANGE, value);
+    }
+    if let Some(value) = if_range.and_then(|v| HeaderValue::try_from(v).ok()) {
+        ranges.insert(IF_RANGE, value);
+    }
+    rb = rb.headers(ranges);
     match tokio::time::timeout(req.stall_timeout, rb.send()).await {
         Err(_) => Err(Error::Stalled {
             url: url.clone(),
@@ -159,16 +218,9 @@ pub(crate) enum RangeAsk<'a> {
 
 /// Maps a reqwest error to ours.
 pub(crate) fn transport_error(url: &Url, e: reqwest::Error) -> Error {
-    if e.is_redirect() {
-        Error::Redirect {
-            url: url.clone(),
-            source: e,
-        }
-    } else {
-        Error::Network {
-            url: url.clone(),
-            source: e,
-        }
+    Error::Network {
+        url: url.clone(),
+        source: e,
     }
 }
 

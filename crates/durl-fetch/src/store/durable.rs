@@ -6,22 +6,22 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `contents` atomically and durably: write a temporary file beside it,
 /// fsync it, rename it over `path`, fsync the directory. After a crash at any point `path`
 /// holds either the old or the new contents, never a mix.
 ///
+/// The temporary is created with `O_CREAT | O_EXCL | O_NOFOLLOW` ([`create_new`]): a file or
+/// symbolic link someone planted under its name is never written through.
+///
 /// # Errors
 /// Any I/O error, with the temporary file removed where possible.
 pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
     let tmp = sibling(path, ".tmp");
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
+        let mut file = create_new(&tmp)?;
         file.write_all(contents)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -31,6 +31,79 @@ pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Creates `path` afresh for writing with `O_CREAT | O_EXCL | O_NOFOLLOW`. Whatever already
+/// has the name (a temporary left by a crash, or a symbolic link planted by another user of
+/// a shared directory) is unlinked first — the link itself, never its target — and the
+/// exclusive create then fails rather than follow anything that reappears meanwhile.
+///
+/// # Errors
+/// Any I/O error of the unlink or the create.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()
+        }
+        r => r,
+    }
+}
+
+/// Opens (creating if needed) `path` for reading and writing, never following a symbolic link
+/// in its last component (`O_NOFOLLOW`) and never blocking on a FIFO (`O_NONBLOCK`, which
+/// regular files ignore). Returns the file and, when it is not a regular file, what it is
+/// instead (see [`irregular`]); a symbolic link is reported that way too.
+///
+/// # Errors
+/// Any I/O error of the open or the `fstat` other than the one for a symbolic link.
+pub fn open_regular(path: &Path) -> io::Result<Result<File, &'static str>> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    match opened {
+        // open(2): "O_NOFOLLOW: If the trailing component of pathname is a symbolic link,
+        // then the open fails with the error ELOOP."
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Ok(Err("a symbolic link")),
+        Err(e) => Err(e),
+        Ok(file) => Ok(match irregular(&file.metadata()?.file_type()) {
+            Some(found) => Err(found),
+            None => Ok(file),
+        }),
+    }
+}
+
+/// What a file of type `t` is, in words, when it is not a regular file; `None` for a regular
+/// file.
+pub fn irregular(t: &fs::FileType) -> Option<&'static str> {
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    })
 }
 
 /// Renames `from` to `to` and makes the rename durable by fsyncing the directory.
@@ -89,6 +162,58 @@ mod tests {
         remove(&path).unwrap();
         remove(&path).unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn replace_never_writes_through_a_planted_temporary() {
+        // Issue 13, item 10: another user plants `<state>.tmp` -> a victim file.
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let path = dir.path().join("x.durl-state");
+        std::os::unix::fs::symlink(&victim, sibling(&path, ".tmp")).unwrap();
+        replace(&path, b"state").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&path).unwrap(), b"state");
+        assert!(!fs::symlink_metadata(&path).unwrap().is_symlink());
+        // A stale regular temporary (a crash between create and rename) is replaced too.
+        fs::write(sibling(&path, ".tmp"), b"stale").unwrap();
+        replace(&path, b"again").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"again");
+    }
+
+    #[test]
+    fn open_regular_refuses_links_and_special_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert_eq!(open_regular(&link).unwrap().unwrap_err(), "a symbolic link");
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert_eq!(
+            open_regular(&dangling).unwrap().unwrap_err(),
+            "a symbolic link"
+        );
+        assert!(!dir.path().join("nowhere").exists());
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert_eq!(open_regular(&fifo).unwrap().unwrap_err(), "a FIFO");
+        assert_eq!(
+            open_regular(dir.path())
+                .map(|r| r.map(drop))
+                .map_err(|e| e.kind()),
+            Err(io::ErrorKind::IsADirectory)
+        );
+        let fresh = dir.path().join("fresh");
+        assert!(open_regular(&fresh).unwrap().is_ok());
+        assert!(fresh.is_file());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! replaces the state file. So the state file never claims a byte that is not durable, and
 //! the network path never waits for the disk.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -98,13 +98,14 @@ impl PartFile {
         interval: Duration,
         interval_bytes: u64,
     ) -> Result<PartFile, Error> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(Error::io("cannot open", path))?;
+        // Never through a link or into a device or FIFO planted under the part file's name
+        // (a directory others can write is enough for that).
+        let file = crate::store::durable::open_regular(path)
+            .map_err(Error::io("cannot open", path))?
+            .map_err(|found| Error::NotRegularFile {
+                path: path.to_owned(),
+                found,
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {

@@ -5,6 +5,7 @@ mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, f
 mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors, -x
 mod ftp_faults; // ftp:// against the testkit FTP server: cuts, refused REST, lying SIZE, logins
 mod ftp_put; // ftp:// uploads and FTPS against a real vsftpd: resume, refusals, certificates
+mod hostile; // planted links and special files, long and bidi names, header leaks
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
 mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped
 mod naming; // file names from Content-Disposition and URLs

@@ -346,8 +346,17 @@ struct Seen {
 /// A tus server on 127.0.0.1:0 that offers checksums, answers the first PATCH with 460 and
 /// records every request; the task ends when the test drops the listener's handle.
 async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
+    scripted_locating(|_| "/files/abc".to_owned()).await
+}
+
+/// [`scripted`], answering a creation with the `Location` that `location` makes of the
+/// server's address.
+async fn scripted_locating(
+    location: fn(SocketAddr) -> String,
+) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/files/", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}/files/");
     let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
     let log = seen.clone();
     let task = tokio::spawn(async move {
@@ -359,10 +368,10 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<(
                 return;
             };
             let mut conn = BufReader::new(stream);
-            loop {
+            {
                 let mut line = String::new();
                 if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    break;
+                    continue;
                 }
                 let method = line.split(' ').next().unwrap_or_default().to_owned();
                 let mut headers = HashMap::new();
@@ -385,7 +394,7 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<(
                     "OPTIONS" => "204 No Content\r\nTus-Extension: creation,checksum\r\nTus-Checksum-Algorithm: md5,sha1,sha256".to_owned(),
                     "POST" => {
                         length = headers["upload-length"].clone();
-                        "201 Created\r\nLocation: /files/abc".to_owned()
+                        format!("201 Created\r\nLocation: {}", location(addr))
                     }
                     "HEAD" => format!(
                         "200 OK\r\nUpload-Offset: {offset}\r\nUpload-Length: {length}"
@@ -406,8 +415,10 @@ async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<(
                     headers,
                     body,
                 });
+                // One request per connection: the server takes one connection at a time, and
+                // a client may open another (to a `Location` elsewhere) while one is idle.
                 let reply = format!(
-                    "HTTP/1.1 {answer}\r\nTus-Resumable: 1.0.0\r\nContent-Length: 0\r\n\r\n"
+                    "HTTP/1.1 {answer}\r\nTus-Resumable: 1.0.0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                 );
                 conn.get_mut().write_all(reply.as_bytes()).await.unwrap();
             }
@@ -459,4 +470,70 @@ async fn chunks_carry_a_sha256_checksum_and_a_460_resends_the_chunk() {
     assert_eq!(seen[2].body, seen[4].body, "the same chunk again");
     assert_eq!(sent, data);
     assert!(!state_of(&local).exists());
+}
+
+#[tokio::test]
+async fn credentials_and_headers_never_follow_a_location_to_another_origin() {
+    // Issue 13, item 13: `localhost` is another origin than `127.0.0.1` (the same server
+    // here, so a leak would be seen).
+    let elsewhere = |addr: SocketAddr| format!("http://localhost:{}/files/abc", addr.port());
+    for with_login in [false, true] {
+        let (url, seen, task) = scripted_locating(elsewhere).await;
+        let dir = tempfile::tempdir().unwrap();
+        let (local, _) = local_file(dir.path(), 8, CHUNK + 10);
+        let mut req = request(&local, &url);
+        if with_login {
+            req = request(&local, &url.replace("http://", "http://ann:pw@"));
+        } else {
+            let mut h = durl_fetch::header::HeaderMap::new();
+            h.insert("authorization", "Bearer s3cret".parse().unwrap());
+            req = req.headers(h);
+        }
+        let err = durl_fetch::put(&req, &()).await.unwrap_err();
+        task.abort();
+        assert!(
+            matches!(err.root(), durl_fetch::Error::TusProtocol { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("another origin"), "{err}");
+        let seen = seen.lock().unwrap().clone();
+        let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+        assert_eq!(methods, ["OPTIONS", "POST"], "nothing sent to the Location");
+        assert!(seen.iter().all(|s| s.headers.contains_key("authorization")));
+    }
+    // With nothing to leak, a Location elsewhere is used, still without any login.
+    let (url, seen, task) = scripted_locating(elsewhere).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 9, CHUNK + 10);
+    durl_fetch::put(&request(&local, &url), &()).await.unwrap();
+    task.abort();
+    let seen = seen.lock().unwrap().clone();
+    let sent: Vec<u8> = seen
+        .iter()
+        .filter(|s| s.method == "PATCH")
+        .skip(1)
+        .flat_map(|s| s.body.clone())
+        .collect();
+    assert_eq!(sent, data);
+    assert!(
+        seen.iter()
+            .all(|s| !s.headers.contains_key("authorization"))
+    );
+}
+
+#[tokio::test]
+async fn headers_go_with_a_location_on_the_endpoints_origin() {
+    let (url, seen, task) = scripted().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _) = local_file(dir.path(), 10, CHUNK + 10);
+    let mut h = durl_fetch::header::HeaderMap::new();
+    h.insert("authorization", "Bearer s3cret".parse().unwrap());
+    let req = request(&local, &url).headers(h);
+    durl_fetch::put(&req, &()).await.unwrap();
+    task.abort();
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 4);
+    for s in &seen {
+        assert_eq!(s.headers["authorization"], "Bearer s3cret", "{s:?}");
+    }
 }

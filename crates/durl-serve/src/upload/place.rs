@@ -1,130 +1,280 @@
-//! Putting a finished upload into the served directory: a rename that never replaces a file
-//! unless asked to, numbered names for taken ones, and a synced copy across file systems.
+//! Putting a finished upload into a directory of the served tree: [`place`] moves the data
+//! file, relative to directory descriptors only, under its name or a free variant of it, and
+//! never follows or replaces anything it did not create (unless asked to replace).
+//!
+//! * Same file system: `renameat2(RENAME_NOREPLACE)` (or `linkat` + `unlinkat` where the file
+//!   system lacks it), which never follows a link planted at the destination name.
+//! * Across file systems: a copy into a fresh temporary created with
+//!   `O_CREAT | O_EXCL | O_NOFOLLOW` under a random name in the destination directory,
+//!   synced, then renamed the same way; the source goes only once the copy has its name.
+//! * A taken name gets `name (1).ext`, `name (2).ext`, ... shortened on a character boundary
+//!   to stay within 255 bytes; with `overwrite`, a name held by a directory (which cannot be
+//!   replaced) gets a numbered variant too; when all else fails, the caller's fallback name
+//!   (the upload's id). A complete upload is never left without a name because of its name.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-/// Moves `data` into `root` as `name`, or as a numbered variant (`name (1).ext`) if `name`
-/// is taken and `overwrite` is off. Returns the name used.
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+
+/// Longest file name on Linux file systems, in bytes (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// Numbered variants tried before the fallback name.
+const VARIANTS: u32 = 1000;
+
+/// The finished upload `from` (a name in the directory `from_dir`), to be placed in `to_dir`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Finished<'a> {
+    /// The directory holding the finished data.
+    pub(crate) from_dir: BorrowedFd<'a>,
+    /// Its name there.
+    pub(crate) from: &'a str,
+    /// The name wanted (sanitised: one component of at most 255 bytes).
+    pub(crate) name: &'a str,
+    /// The name used when `name` and its variants cannot be (the upload's id).
+    pub(crate) fallback: &'a str,
+}
+
+/// Moves `finished` into `to_dir` under its name, a numbered variant or its fallback name;
+/// replaces an existing file of its name only with `overwrite`. Returns the name used.
 ///
 /// The file gets mode 0644 first: unfinished uploads are private (0600 in a 0700 directory),
 /// a finished one is a file of the served tree like any other, readable by other users.
-pub(crate) fn place(data: &Path, root: &Path, name: &str, overwrite: bool) -> io::Result<String> {
-    fs::set_permissions(data, fs::Permissions::from_mode(0o644))?;
-    if overwrite {
-        move_file(data, &root.join(name), true)?;
-        return Ok(name.to_owned());
+pub(crate) fn place(
+    finished: Finished<'_>,
+    to_dir: BorrowedFd<'_>,
+    overwrite: bool,
+) -> io::Result<String> {
+    let data = rustix::fs::openat(
+        finished.from_dir,
+        finished.from,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    rustix::fs::fchmod(&data, Mode::from_raw_mode(0o644))?;
+    match settle(
+        finished.from_dir,
+        finished.from,
+        to_dir,
+        finished,
+        overwrite,
+    ) {
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+        other => return other,
     }
-    for n in 0..1000 {
-        let candidate = if n == 0 {
-            name.to_owned()
-        } else {
-            numbered(name, n)
-        };
-        match move_file(data, &root.join(&candidate), false) {
+    // Another file system: copy into a temporary of our own making, then name that.
+    let temporary = format!(".durl-upload-{:016x}.tmp", rand::random::<u64>());
+    let copy = rustix::fs::openat(
+        to_dir,
+        temporary.as_str(),
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )?;
+    let copied = copy_and_sync(data, copy)
+        .and_then(|()| settle(to_dir, &temporary, to_dir, finished, overwrite));
+    match copied {
+        Ok(name) => {
+            rustix::fs::unlinkat(finished.from_dir, finished.from, AtFlags::empty())?;
+            Ok(name)
+        }
+        Err(e) => {
+            let _ = rustix::fs::unlinkat(to_dir, temporary.as_str(), AtFlags::empty());
+            Err(e)
+        }
+    }
+}
+
+/// Copies `data` into `copy` and syncs it (`std::io::copy` uses `copy_file_range`).
+fn copy_and_sync(data: OwnedFd, copy: OwnedFd) -> io::Result<()> {
+    let (mut data, mut copy) = (File::from(data), File::from(copy));
+    io::copy(&mut data, &mut copy)?;
+    copy.sync_all()
+}
+
+/// Renames `src_dir/src` to the first name of `finished` that is free in `to_dir` (replacing
+/// `finished.name` with `overwrite` when it is not a directory). `EXDEV` is returned as is.
+fn settle(
+    src_dir: BorrowedFd<'_>,
+    src: &str,
+    to_dir: BorrowedFd<'_>,
+    finished: Finished<'_>,
+    overwrite: bool,
+) -> io::Result<String> {
+    if overwrite {
+        match rustix::fs::renameat(src_dir, src, to_dir, finished.name) {
+            Ok(()) => return Ok(finished.name.to_owned()),
+            // A directory (or something else a file cannot replace) holds the name: keep it
+            // and take a numbered variant below.
+            Err(Errno::ISDIR | Errno::NOTEMPTY | Errno::EXIST | Errno::BUSY | Errno::NOTDIR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let candidates = (0..VARIANTS)
+        .map(|n| numbered(finished.name, n))
+        .chain(std::iter::once(finished.fallback.to_owned()));
+    for candidate in candidates {
+        match rename_noreplace(src_dir, src, to_dir, &candidate) {
             Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
+            Err(Errno::EXIST | Errno::NAMETOOLONG) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
-        "every numbered variant of the name is taken",
+        "every variant of the name is taken",
     ))
 }
 
-/// Renames `from` to `to`; without `replace`, fails with `AlreadyExists` rather than replace.
-/// Across file systems (EXDEV) the data is copied to a hidden temporary beside `to`, synced,
-/// then renamed.
-fn move_file(from: &Path, to: &Path, replace: bool) -> io::Result<()> {
-    let result = if replace {
-        fs::rename(from, to)
-    } else {
-        rename_noreplace(from, to)
-    };
-    match result {
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            let file_name = to.file_name().unwrap_or_default().to_string_lossy();
-            let tmp = to.with_file_name(format!(".{file_name}.durl-upload.tmp"));
-            fs::copy(from, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
-            let moved = if replace {
-                fs::rename(&tmp, to)
-            } else {
-                rename_noreplace(&tmp, to)
-            };
-            if let Err(e) = moved {
-                let _ = fs::remove_file(&tmp);
-                return Err(e);
-            }
-            fs::remove_file(from)
+/// `renameat2(RENAME_NOREPLACE)`; where the file system lacks it, `linkat` + `unlinkat`, which
+/// also never replaces. Neither follows a link at the destination.
+fn rename_noreplace(
+    src_dir: BorrowedFd<'_>,
+    src: &str,
+    to_dir: BorrowedFd<'_>,
+    to: &str,
+) -> Result<(), Errno> {
+    match rustix::fs::renameat_with(src_dir, src, to_dir, to, RenameFlags::NOREPLACE) {
+        Err(Errno::INVAL | Errno::NOSYS) => {
+            rustix::fs::linkat(src_dir, src, to_dir, to, AtFlags::empty())?;
+            rustix::fs::unlinkat(src_dir, src, AtFlags::empty())
         }
         other => other,
     }
 }
 
-/// `renameat2(RENAME_NOREPLACE)`; where the file system lacks it, `link` + `unlink`, which
-/// also never replaces.
-fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
-    use rustix::fs::{CWD, RenameFlags};
-    use rustix::io::Errno;
-    match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == Errno::INVAL || e == Errno::NOSYS => {
-            fs::hard_link(from, to)?;
-            fs::remove_file(from)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// `report (2).pdf` for `report.pdf` and 2.
+/// `name` for 0; `report (2).pdf` for `report.pdf` and 2, the stem shortened (on a character
+/// boundary) so the result stays within [`NAME_MAX`] bytes. An extension too long to keep is
+/// treated as part of the stem.
 fn numbered(name: &str, n: u32) -> String {
-    match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
-        _ => format!("{name} ({n})"),
+    if n == 0 {
+        return name.to_owned();
     }
+    let suffix = format!(" ({n})");
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && suffix.len() + ext.len() + 2 <= NAME_MAX => {
+            (stem, format!(".{ext}"))
+        }
+        _ => (name, String::new()),
+    };
+    let room = NAME_MAX - suffix.len() - ext.len();
+    let mut cut = stem.len().min(room);
+    while !stem.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}{ext}", &stem[..cut])
 }
 
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// fsync of a directory, so a rename or unlink in it survives a crash.
+pub(crate) fn sync_dir(dir: impl AsFd) -> io::Result<()> {
+    rustix::fs::fsync(dir)?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::Path;
 
-    #[test]
-    fn a_placed_file_is_readable_by_others_and_never_replaces_one() {
+    fn dir_fd(path: &Path) -> OwnedFd {
+        OwnedFd::from(File::open(path).unwrap())
+    }
+
+    fn finished<'a>(up: &'a OwnedFd, name: &'a str) -> Finished<'a> {
+        Finished {
+            from_dir: up.as_fd(),
+            from: "x.data",
+            name,
+            fallback: "upload-id",
+        }
+    }
+
+    /// `up/x.data` holding `content`, mode 0600; returns the base directory.
+    fn fixture(content: &[u8]) -> (tempfile::TempDir, OwnedFd, OwnedFd) {
         use std::os::unix::fs::OpenOptionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let (up, root) = (dir.path().join("up"), dir.path().join("www"));
         fs::create_dir(&up).unwrap();
         fs::create_dir(&root).unwrap();
-        fs::write(root.join("a.txt"), b"old").unwrap();
-        let data = up.join("x.data");
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&data)
+            .open(up.join("x.data"))
             .unwrap();
-        io::Write::write_all(&mut file, b"new").unwrap();
-        drop(file);
-
-        assert_eq!(place(&data, &root, "a.txt", false).unwrap(), "a (1).txt");
-        let meta = fs::metadata(root.join("a (1).txt")).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
-        assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"old");
-        assert_eq!(fs::read(root.join("a (1).txt")).unwrap(), b"new");
+        io::Write::write_all(&mut file, content).unwrap();
+        let (up, root) = (dir_fd(&up), dir_fd(&root));
+        (dir, up, root)
     }
 
     #[test]
-    fn numbered_names() {
+    fn a_placed_file_is_readable_by_others_and_never_replaces_one() {
+        let (dir, up, root) = fixture(b"new");
+        let www = dir.path().join("www");
+        fs::write(www.join("a.txt"), b"old").unwrap();
+        let placed = place(finished(&up, "a.txt"), root.as_fd(), false).unwrap();
+        assert_eq!(placed, "a (1).txt");
+        let meta = fs::metadata(www.join("a (1).txt")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        assert_eq!(fs::read(www.join("a.txt")).unwrap(), b"old");
+        assert_eq!(fs::read(www.join("a (1).txt")).unwrap(), b"new");
+    }
+
+    /// Issue 13 item 4: a 255-byte name that is taken, and `--overwrite` onto a directory.
+    #[test]
+    fn a_long_taken_name_or_a_directory_still_gets_a_name() {
+        let long = format!("{}.txt", "é".repeat(125)); // 250 + 4 bytes
+        assert_eq!(long.len(), 254);
+        let (dir, up, root) = fixture(b"long");
+        let www = dir.path().join("www");
+        fs::write(www.join(&long), b"old").unwrap();
+        let placed = place(finished(&up, &long), root.as_fd(), false).unwrap();
+        assert!(
+            placed.len() <= NAME_MAX && placed.ends_with(" (1).txt"),
+            "{placed}"
+        );
+        assert_eq!(fs::read(www.join(&placed)).unwrap(), b"long");
+        assert_eq!(fs::read(www.join(&long)).unwrap(), b"old");
+
+        let (dir, up, root) = fixture(b"over");
+        let www = dir.path().join("www");
+        fs::create_dir(www.join("d")).unwrap();
+        fs::write(www.join("d/inner"), b"kept").unwrap();
+        let placed = place(finished(&up, "d"), root.as_fd(), true).unwrap();
+        assert_eq!(placed, "d (1)");
+        assert_eq!(fs::read(www.join("d (1)")).unwrap(), b"over");
+        assert_eq!(fs::read(www.join("d/inner")).unwrap(), b"kept");
+        // An empty directory too (rename would replace it): a file never replaces a directory.
+        let (dir, up, root) = fixture(b"over");
+        let www = dir.path().join("www");
+        fs::create_dir(www.join("e")).unwrap();
+        assert_eq!(
+            place(finished(&up, "e"), root.as_fd(), true).unwrap(),
+            "e (1)"
+        );
+        assert!(www.join("e").is_dir());
+    }
+
+    #[test]
+    fn numbered_names_stay_within_name_max() {
+        assert_eq!(numbered("report.pdf", 0), "report.pdf");
         assert_eq!(numbered("report.pdf", 2), "report (2).pdf");
         assert_eq!(numbered("README", 1), "README (1)");
         assert_eq!(numbered("_bashrc", 1), "_bashrc (1)");
+        let long = "a".repeat(251) + ".txt";
+        let n = numbered(&long, 1);
+        assert_eq!((n.len(), n.ends_with("a (1).txt")), (NAME_MAX, true));
+        let n = numbered(&long, 999);
+        assert!(n.len() <= NAME_MAX && n.ends_with(" (999).txt"));
+        let accents = "é".repeat(127) + ".x"; // 254 + 2 bytes... cut on a boundary
+        let n = numbered(&accents, 1);
+        assert!(n.len() <= NAME_MAX && n.ends_with(" (1).x"), "{n}");
+        let ext_only = format!("a.{}", "b".repeat(252));
+        let n = numbered(&ext_only, 1);
+        assert!(n.len() <= NAME_MAX && n.ends_with(" (1)"), "{n}");
     }
 }

@@ -173,15 +173,24 @@ impl Metadata {
 
 /// Turns a client-supplied name into a plain file name, or refuses it, with the rules durl
 /// applies to `Content-Disposition` names on download: any directory part (`/` or `\`) is
-/// dropped; `.`, `..`, empty names and names holding control characters (NUL, newlines) are
-/// refused; a leading dot becomes `_` so that no hidden file is planted; the result is cut
-/// to 255 bytes on a character boundary.
+/// dropped; `.`, `..`, empty names and names holding control characters (NUL, newlines) or
+/// bidi controls (Unicode Standard Annex #9 §2: U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+/// U+061C, which make `\u{202E}txt.exe` read `exe.txt`) are refused; a leading dot becomes
+/// `_` so that no hidden file is planted; the result is cut to 255 bytes on a character
+/// boundary.
 ///
 /// Written here rather than shared with `durl-fetch` (which has the same rules for
 /// downloads) because depending on `durl-fetch` would pull reqwest into the server.
 pub(crate) fn sanitize(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
-    if base.is_empty() || base == "." || base == ".." || base.chars().any(char::is_control) {
+    let refused = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            )
+    };
+    if base.is_empty() || base == "." || base == ".." || base.chars().any(refused) {
         return None;
     }
     let mut out = String::with_capacity(base.len());
@@ -434,6 +443,18 @@ mod tests {
             ("   ", None),
             ("a\nb", None),
             ("a\0b", None),
+            // Bidi controls disguise names: `\u{202E}txt.exe` reads `exe.txt` (issue 13, item 9).
+            ("\u{202E}txt.exe", None),
+            ("a\u{202A}b", None),
+            ("a\u{202B}b", None),
+            ("a\u{202C}b", None),
+            ("a\u{202D}b", None),
+            ("a\u{2066}b", None),
+            ("a\u{2067}b", None),
+            ("a\u{2068}b", None),
+            ("a\u{2069}b", None),
+            ("a\u{200E}b", None),
+            ("a\u{061C}b", None),
         ];
         for (name, want) in cases {
             assert_eq!(sanitize(name).as_deref(), *want, "{name:?}");

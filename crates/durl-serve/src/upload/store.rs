@@ -19,15 +19,17 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rustix::fs::AtFlags;
 use tokio::sync::Semaphore;
 
 use super::error::UploadError;
-use super::place::{self, sync_dir};
+use super::place::{self, Finished, sync_dir};
 use super::protocol::is_upload_id;
 pub(crate) use super::record::Info;
 use crate::config::UploadSettings;
@@ -63,8 +65,10 @@ impl Upload {
 pub(crate) struct Store {
     /// The upload directory (canonical; outside the served tree).
     dir: PathBuf,
-    /// The served directory (canonical), where finished files go.
-    root: PathBuf,
+    /// The upload directory, open: finished data leaves it by descriptor.
+    dir_fd: OwnedFd,
+    /// The served directory, open: finished files are placed relative to it, never by path.
+    root_dir: OwnedFd,
     /// Limits and policies.
     pub(crate) settings: UploadSettings,
     /// Uploads by id.
@@ -104,9 +108,15 @@ impl Store {
         if overlaps(&dir) {
             return Err(ServeError::UploadDirOverlapsRoot { path: configured });
         }
+        let open_dir = |path: &Path| File::open(path).map(OwnedFd::from);
+        let root_dir = open_dir(root).map_err(|source| ServeError::Root {
+            path: root.to_owned(),
+            source,
+        })?;
         let store = Self {
+            dir_fd: open_dir(&dir).map_err(dir_error)?,
             dir,
-            root: root.to_owned(),
+            root_dir,
             transfers: Arc::new(Semaphore::new(settings.max_transfers)),
             settings,
             uploads: Mutex::new(HashMap::new()),
@@ -289,8 +299,14 @@ impl Store {
             .write(true)
             .open(&data)?
             .set_len(info.offset)?;
-        let placed = place::place(&data, &self.root, &info.name, self.settings.overwrite)?;
-        sync_dir(&self.root)?;
+        let finished = Finished {
+            from_dir: self.dir_fd.as_fd(),
+            from: &format!("{}.data", upload.id),
+            name: &info.name,
+            fallback: &upload.id,
+        };
+        let placed = place::place(finished, self.root_dir.as_fd(), self.settings.overwrite)?;
+        sync_dir(&self.root_dir)?;
         tracing::info!(upload = %upload.id, name = %placed, bytes = info.offset, "upload complete");
         info.done = Some(placed);
         info.expires_ms = self.expiry_from_now();
@@ -332,7 +348,7 @@ impl Store {
 
     /// Whether `name` exists in the served directory (and so would be overwritten).
     pub(crate) fn name_taken(&self, name: &str) -> bool {
-        fs::symlink_metadata(self.root.join(name)).is_ok()
+        rustix::fs::statat(&self.root_dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
     /// Bytes available to us on the upload directory's file system.
@@ -349,7 +365,7 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        sync_dir(&self.dir)
+        sync_dir(&self.dir_fd)
     }
 
     /// Replaces the record atomically and durably: temp file, fsync, rename, fsync dir.
@@ -365,7 +381,7 @@ impl Store {
         file.sync_all()?;
         drop(file);
         fs::rename(&tmp, self.info_path(id))?;
-        sync_dir(&self.dir)
+        sync_dir(&self.dir_fd)
     }
 
     fn expiry_from_now(&self) -> u64 {

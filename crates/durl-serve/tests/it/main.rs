@@ -25,3 +25,7 @@ mod features;
 mod tus;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
 mod tus_limits;
+// tus uploads: where a finished upload lands (planted links, long names, directories).
+mod tus_place;
+// Uploaded active files (HTML, SVG, ...) are sandboxed and never sniffed.
+mod stored_xss;

@@ -149,3 +149,112 @@ async fn follow_symlinks_serves_links_out_but_never_dot_dot() {
     })
     .await;
 }
+
+/// Issue 13 item 1: a local user with write access to the served tree exchanges a directory
+/// with a symbolic link to an outside directory (`renameat2(RENAME_EXCHANGE)`, atomic) as fast
+/// as it can, while clients fetch a file below that directory. Every answer must be the inside
+/// file or a refusal; the outside file's bytes never go out. Also listings of the directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_swapped_for_a_link_never_leaks_outside_bytes() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    bounded(async {
+        let server = Server::start(
+            |root| {
+                let outside = root.parent().unwrap().join("outside");
+                std::fs::create_dir(&outside).unwrap();
+                std::fs::write(outside.join("file"), SECRET).unwrap();
+                std::fs::write(outside.join("secret-name"), SECRET).unwrap();
+                std::fs::create_dir(root.join("dir")).unwrap();
+                std::fs::write(root.join("dir/file"), b"inside").unwrap();
+                symlink(&outside, root.join("swap")).unwrap();
+            },
+            |c| c.access_log(false),
+        )
+        .await;
+        let stop = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicU64::new(0));
+        let swapper = {
+            let (root, stop, swaps) = (server.root.clone(), Arc::clone(&stop), Arc::clone(&swaps));
+            std::thread::spawn(move || {
+                let root_dir = std::fs::File::open(&root).unwrap();
+                let started = Instant::now();
+                // Bounded in count and time whatever the clients do.
+                while !stop.load(Ordering::Relaxed)
+                    && swaps.load(Ordering::Relaxed) < 20_000_000
+                    && started.elapsed() < Duration::from_secs(20)
+                {
+                    let swapped = rustix::fs::renameat_with(
+                        &root_dir,
+                        "dir",
+                        &root_dir,
+                        "swap",
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    );
+                    if swapped.is_err() {
+                        break; // the test failed and its directory is gone
+                    }
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut clients = tokio::task::JoinSet::new();
+        for worker in 0..4 {
+            let (client, url) = (client.clone(), server.url(""));
+            clients.spawn(async move {
+                let (mut served, mut refused) = (0u32, 0u32);
+                let started = Instant::now();
+                for i in 0..2500 {
+                    if started.elapsed() > Duration::from_secs(12) {
+                        break;
+                    }
+                    // One in eight asks for the listing of the swapped directory.
+                    let path = if (i + worker) % 8 == 0 {
+                        "/dir/"
+                    } else {
+                        "/dir/file"
+                    };
+                    let response = client.get(format!("{url}{path}")).send().await.unwrap();
+                    let status = response.status().as_u16();
+                    let body = response.bytes().await.unwrap();
+                    assert!(
+                        !body.windows(SECRET.len()).any(|w| w == SECRET)
+                            && !body.windows(11).any(|w| w == b"secret-name"),
+                        "{path} served bytes from outside the root (status {status})"
+                    );
+                    match status {
+                        200 => served += 1,
+                        403 | 404 => refused += 1,
+                        other => panic!("{path}: unexpected status {other}"),
+                    }
+                }
+                (served, refused)
+            });
+        }
+        let (mut served, mut refused) = (0, 0);
+        while let Some(done) = clients.join_next().await {
+            let (s, r) = done.unwrap();
+            served += s;
+            refused += r;
+        }
+        stop.store(true, Ordering::Relaxed);
+        swapper.join().unwrap();
+        assert!(
+            served > 0,
+            "some requests found the inside file ({refused} refused)"
+        );
+        assert!(
+            swaps.load(Ordering::Relaxed) > 100,
+            "the directory was swapped"
+        );
+        server.stop().await;
+    })
+    .await;
+}

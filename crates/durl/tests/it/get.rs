@@ -416,3 +416,50 @@ fn a_split_download_through_the_cli() {
     );
     assert!(server.requests_for("/file.bin") >= 8);
 }
+
+#[test]
+fn a_fifo_output_exits_3_even_with_force_and_stays_a_fifo() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = server(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = durl(dir.path())
+        .args(["get", "--force", "-o", "pipe", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pipe is a FIFO, not a regular file"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let t = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(t.is_fifo());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn location_trusted_sends_headers_to_another_origin() {
+    let target = server(10_000);
+    let origin = FaultServer::start();
+    origin.put("/r", Resource::redirect(302, &target.url("/file.bin")));
+    for (trusted, want) in [(false, None), (true, Some("k"))] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = durl(dir.path());
+        cmd.args(["get", "-H", "X-Api-Key: k", "-o", "f", &origin.url("/r")]);
+        if trusted {
+            cmd.arg("--location-trusted");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let last = target.log().pop().unwrap();
+        assert_eq!(last.header("x-api-key"), want, "{last:?}");
+        assert_eq!(last.header("referer"), None);
+    }
+}

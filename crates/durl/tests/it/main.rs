@@ -1,6 +1,7 @@
 //! End-to-end tests of the `durl` binary. One test binary; modules by behaviour.
 
 mod batch; // lists of files: -i, -j, faults, kill -9 mid-batch, --json
+mod cli; // habits from curl/wget/aria2c, the config file, completions, man, help, progress
 mod crash; // kill -9 at many byte counts, then resume
 mod ftp; // ftp:// end to end: kill -9 and resume (vsftpd), exit codes, logins, lists
 mod get; // the command line: outputs, errors, exit codes, signals, locks
@@ -15,9 +16,12 @@ use std::process::{Command, Stdio};
 /// A `durl` command with a quiet environment (no colours, no inherited log settings).
 pub fn durl(cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_durl"));
+    // No config file but the one a test writes into `cwd/xdg/durl/config`.
     cmd.current_dir(cwd)
         .env("NO_COLOR", "1")
         .env_remove("DURL_LOG")
+        .env_remove("DURL_CONFIG")
+        .env("XDG_CONFIG_HOME", cwd.join("xdg"))
         .stdin(Stdio::null());
     cmd
 }
