@@ -54,7 +54,7 @@ struct FtpGet<'a> {
     warned_weak: bool,
     /// Cleared once the server refused `REST`.
     rest: bool,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
 }
 
 /// Downloads an `ftp://` URL: one stream, or segments over `connections` control
@@ -133,7 +133,7 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
         restarts: 0,
         warned_weak: false,
         rest: true,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
     }
     .run()
     .await
@@ -295,7 +295,7 @@ impl FtpGet<'_> {
             transport: &transport,
             reporter: self.reporter,
             state,
-            limiter: self.limiter.as_ref(),
+            limiter: self.limiter.as_deref(),
             sources: &sources,
         };
         let end = split.run(&mut self.part, &mut self.fetched, None).await;

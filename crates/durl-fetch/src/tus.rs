@@ -95,7 +95,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         checksum: None,
         sent: 0,
         resumed_from: None,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
         chunks: chunk::Reader::new(req.local.clone()),
     };
     if let Some(saved) = saved
@@ -174,7 +174,7 @@ struct Upload<'a> {
     sent: u64,
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
     /// The local file's chunks, the next one read ahead.
     chunks: chunk::Reader,
 }

@@ -53,7 +53,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         local,
         sent: 0,
         resumed_from: None,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
     };
     crate::upload::attempts::retrying(req, reporter, &mut upload).await
 }
@@ -90,7 +90,7 @@ struct Upload<'a> {
     sent: u64,
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
 }
 
 impl crate::upload::attempts::Attempts for Upload<'_> {

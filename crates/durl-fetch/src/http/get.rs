@@ -18,7 +18,6 @@ use crate::request::Destination;
 use crate::store::durable;
 use crate::store::journal::{State, url_key};
 use crate::store::part::PartFile;
-use crate::store::rate::RateLimiter;
 use crate::{Error, GetRequest};
 
 /// How much of an adopted file's tail is fetched again and compared (`continue_existing`).
@@ -138,9 +137,7 @@ pub(crate) async fn get(
         last_url: req.url.clone(),
         fetched: 0,
         no_split: false,
-        limiter: req
-            .limit_rate
-            .map(|r| std::sync::Arc::new(RateLimiter::new(r))),
+        limiter: req.rate_limiter(),
     };
     transfer.run(first).await
 }

@@ -1,6 +1,7 @@
 //! [`PutRequest`]: what to upload and where, and [`PutOutcome`]: how it ended.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -8,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::Error;
+use crate::store::rate::RateLimiter;
 use crate::store::retry::Policy;
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
@@ -17,6 +19,8 @@ pub struct PutRequest {
     pub(crate) url: Url,
     pub(crate) overwrite: bool,
     pub(crate) limit_rate: Option<u64>,
+    /// The limiter of a whole run (a batch), shared by every file; else one per upload.
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) retries: u32,
     pub(crate) retry_delay: Duration,
     pub(crate) max_retry_delay: Duration,
@@ -47,6 +51,13 @@ pub struct PutOutcome {
 }
 
 impl PutRequest {
+    /// The rate limiter this upload uses: the run's, or a new one for `limit_rate`.
+    pub(crate) fn rate_limiter(&self) -> Option<Arc<RateLimiter>> {
+        self.limiter
+            .clone()
+            .or_else(|| self.limit_rate.map(|r| Arc::new(RateLimiter::new(r))))
+    }
+
     crate::settings::network_setters!();
 
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
@@ -83,6 +94,7 @@ impl PutRequest {
             url: parsed,
             overwrite: false,
             limit_rate: None,
+            limiter: None,
             retries: 10,
             retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(60),
@@ -119,6 +131,7 @@ impl PutRequest {
     /// Limit the upload to `bytes_per_sec`.
     pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
+        self.limiter = None;
         self
     }
 
