@@ -67,6 +67,9 @@ impl Default for UploadSettings {
 pub(crate) struct Limits {
     /// Connections served at once; further ones wait in the listen backlog.
     pub(crate) max_connections: usize,
+    /// Connections one client address may hold; `None`: three quarters of
+    /// `max_connections` (rounded up), so one address never holds every slot.
+    pub(crate) max_connections_per_ip: Option<usize>,
     /// Time allowed for a request head to arrive, counted from the start of the connection
     /// for the first request (TLS handshake included) and from the end of the previous
     /// response for later ones, so it is also the idle keep-alive timeout.
@@ -90,6 +93,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            max_connections_per_ip: None,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             grace_period: Duration::from_secs(10),
@@ -98,6 +102,16 @@ impl Default for Limits {
             max_target_bytes: 8 * 1024,
             max_streams: 128,
         }
+    }
+}
+
+impl Limits {
+    /// Connections one client address may hold: as configured, else three quarters of the
+    /// global cap (rounded up).
+    pub(crate) fn per_ip(&self) -> usize {
+        self.max_connections_per_ip
+            .unwrap_or(self.max_connections - self.max_connections / 4)
+            .max(1)
     }
 }
 
@@ -208,6 +222,16 @@ impl Config {
         self
     }
 
+    /// Most connections one client address may hold (default: three quarters of
+    /// [`Config::max_connections`], rounded up), so one address cannot take every slot. As
+    /// many more of its connections wait (without a slot) for one of its own, at most the
+    /// header read timeout; beyond that they are closed at once.
+    #[must_use]
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.limits.max_connections_per_ip = Some(n.max(1));
+        self
+    }
+
     /// Time allowed for a request head to arrive (default 10 s); also the idle keep-alive
     /// timeout. Slowloris clients are disconnected when it expires.
     #[must_use]
@@ -218,7 +242,8 @@ impl Config {
 
     /// Closes connections on which no byte moved for this long (default 60 s): a client that
     /// stops reading a download does not hold its connection slot forever. Detection happens
-    /// between one and two times this period.
+    /// between one and two times this period. An HTTP/2 connection with no request open for
+    /// this long is closed too (GOAWAY), even if it keeps exchanging PINGs.
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.limits.idle_timeout = timeout.max(Duration::from_millis(10));

@@ -5,8 +5,14 @@
 //! * Each connection must deliver its first request head (after the TLS handshake, if any)
 //!   within the header read timeout, counted from accept; hyper's HTTP/1 header read timeout
 //!   then covers every later head and idle keep-alive. Slowloris clients are cut off.
+//! * Each client address may hold only its share of the slots (`activity::PerAddress`,
+//!   three quarters by default); as many more connections of the address wait, without a
+//!   slot, for one of its own (at most the header read timeout); beyond that they are closed
+//!   at once. One address never holds every slot.
 //! * A connection on which no byte moves for the idle timeout is closed (`activity.rs`), so a
-//!   client that stops reading a large response does not hold its slot forever.
+//!   client that stops reading a large response does not hold its slot forever; one with no
+//!   request open for the idle timeout is closed too (GOAWAY on HTTP/2), since PINGs and their
+//!   ACKs move bytes without doing any work.
 //! * Shutdown: stop accepting, ask every connection to finish gracefully (HTTP/1: close after
 //!   the response in flight; HTTP/2: GOAWAY), wait up to the grace period, abort the rest.
 
@@ -28,7 +34,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
-use crate::activity::Tracked;
+use crate::activity::{AddressSlot, Guarded, PerAddress, Streams, Tracked};
 use crate::body::CHUNK;
 use crate::config::Config;
 use crate::error::ServeError;
@@ -109,9 +115,10 @@ pub(crate) async fn run(
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = PerAddress::new(limits.per_ip());
 
     tokio::select! {
-        () = accept_loop(&listener, &shared, &permits, &shutdown_rx, &mut connections) => {}
+        () = accept_loop(&listener, &shared, (&permits, &per_address), &shutdown_rx, &mut connections) => {}
         _ = shutdown => tracing::info!("shutting down: no longer accepting connections"),
     }
     // Stop accepting: closing the socket makes new clients fail fast instead of queueing.
@@ -164,11 +171,12 @@ fn builder(config: &Config) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Accepts connections forever, one permit each; never returns.
+/// Accepts connections forever, one permit each, and within each address's share; never
+/// returns.
 async fn accept_loop(
     listener: &TcpListener,
     shared: &Arc<Shared>,
-    permits: &Arc<Semaphore>,
+    (permits, per_address): (&Arc<Semaphore>, &Arc<PerAddress>),
     shutdown: &watch::Receiver<bool>,
     connections: &mut JoinSet<()>,
 ) {
@@ -199,13 +207,34 @@ async fn accept_loop(
                 continue;
             }
         };
-        connections.spawn(connection(
-            Arc::clone(shared),
-            stream,
-            peer,
-            shutdown.clone(),
-            permit,
-        ));
+        // One address holding and waiting for as many as it may: closed at once.
+        let Some(share) = per_address.join(peer.ip()) else {
+            tracing::debug!(%peer, "connection limit per address reached; closing");
+            continue;
+        };
+        let (shared, shutdown) = (Arc::clone(shared), shutdown.clone());
+        match share.try_slot() {
+            Ok(slot) => {
+                connections.spawn(connection(shared, stream, peer, shutdown, (permit, slot)));
+            }
+            Err(share) => {
+                // The address holds its share: give the global slot back, wait (at most the
+                // header read timeout) for one of the address's own, then for a global one.
+                drop(permit);
+                let permits = Arc::clone(permits);
+                connections.spawn(async move {
+                    let wait = shared.config.limits.header_read_timeout;
+                    let Ok(Some(slot)) = tokio::time::timeout(wait, share.slot()).await else {
+                        tracing::debug!(%peer, "no connection slot for this address in time; closing");
+                        return;
+                    };
+                    let Ok(permit) = permits.acquire_owned().await else {
+                        return;
+                    };
+                    connection(shared, stream, peer, shutdown, (permit, slot)).await;
+                });
+            }
+        }
     }
 }
 
@@ -215,8 +244,8 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
-    // Held until the connection ends, returning its slot to the accept loop.
-    _permit: OwnedSemaphorePermit,
+    // Held until the connection ends, returning its slots to the accept loop.
+    _slots: (OwnedSemaphorePermit, AddressSlot),
 ) {
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.config.limits.header_read_timeout;
@@ -296,14 +325,21 @@ async fn drive<I>(
 {
     // Set when the first request head has been parsed.
     let seen_request = Arc::new(AtomicBool::new(false));
+    // Requests open, so a connection that only exchanges PINGs is closed when idle.
+    let streams = Streams::new();
     let service = {
         let shared = Arc::clone(shared);
         let seen_request = Arc::clone(&seen_request);
+        let streams = Arc::clone(&streams);
         service_fn(move |request| {
             seen_request.store(true, Ordering::Relaxed);
+            let guard = streams.open();
             let shared = Arc::clone(&shared);
             let sendfile = sendfile.clone();
-            async move { Ok::<_, Infallible>(service::handle(shared, request, peer, sendfile).await) }
+            async move {
+                let response = service::handle(shared, request, peer, sendfile).await;
+                Ok::<_, Infallible>(response.map(|body| Guarded::new(body, guard)))
+            }
         })
     };
     let conn = shared.builder.serve_connection(TokioIo::new(io), service);
@@ -313,6 +349,10 @@ async fn drive<I>(
     let first_request = tokio::time::sleep_until(deadline);
     tokio::pin!(first_request);
     let mut waiting_first = true;
+    let idle_timeout = shared.config.limits.idle_timeout;
+    let mut idle_checks =
+        tokio::time::interval_at(Instant::now() + idle_timeout / 2, idle_timeout / 2);
+    idle_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             result = conn.as_mut() => {
@@ -325,6 +365,20 @@ async fn drive<I>(
                 waiting_first = false;
                 if !seen_request.load(Ordering::Relaxed) {
                     tracing::debug!(%peer, "no request head before the timeout; closing");
+                    return;
+                }
+            }
+            _ = idle_checks.tick() => {
+                // No request open for the idle timeout (HTTP/1.1 keep-alive ends the same way
+                // through hyper's header read timeout): HTTP/2 gets a GOAWAY, and a bounded
+                // wait for the close.
+                if seen_request.load(Ordering::Relaxed) && streams.idle_for() >= idle_timeout {
+                    tracing::debug!(%peer, "no request open within the idle timeout; closing");
+                    conn.as_mut().graceful_shutdown();
+                    let grace = shared.config.limits.grace_period;
+                    if let Ok(Err(e)) = tokio::time::timeout(grace, conn).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
                     return;
                 }
             }

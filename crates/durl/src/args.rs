@@ -41,14 +41,21 @@ pub enum Command {
     Put(PutArgs),
     /// Serve a directory over HTTP with complete Range support.
     Serve(ServeArgs),
+    /// Run a download manager: a durable queue behind aria2's JSON-RPC and a web page.
+    Daemon(DaemonArgs),
     /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
     Completions {
         /// The shell.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page in roff on stdout (e.g. `durl man > ~/.local/share/man/man1/durl.1`).
-    Man,
+    /// Print a manual page in roff on stdout: durl(1), or with COMMAND durl-COMMAND(1) (e.g.
+    /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "completions"])]
+        command: Option<String>,
+    },
 }
 
 /// Arguments of `durl get`.
@@ -199,12 +206,12 @@ impl GetArgs {
 pub struct PutArgs {
     /// The file(s) to upload, then the URL they go to (last). URL forms:
     ///
-    ///   ftp://[user[:password]@]host[:port]/dir/    each file under its own name
-    ///   ftp://[user[:password]@]host[:port]/path    one file, to this name
-    ///   http(s)://host[:port]/endpoint/             a tus 1.0 endpoint, e.g. durl serve
-    ///                                               --upload's http://host:8000/.durl/uploads/
+    ///   ftp://[user[:pass]@]host[:port]/dir/  each file under its name
+    ///   ftp://[user[:pass]@]host[:port]/path  one file, to this name
+    ///   http(s)://host[:port]/endpoint/       a tus 1.0 endpoint
     ///
-    /// With -i the URL is optional when every listed file has its own `to=`.
+    /// durl serve --upload's endpoint is http://host:8000/.durl/uploads/. With -i the URL is
+    /// optional when every listed file has its own `to=`.
     #[arg(
         value_name = "LOCAL... URL",
         required_unless_present = "input_file",
@@ -373,6 +380,60 @@ pub enum ProgressMode {
     Auto,
     /// One JSON object per line on stderr.
     Json,
+}
+
+/// Arguments of `durl daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Address to listen on; anything but loopback needs --secret or --secret-file.
+    #[arg(short, long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: String,
+
+    /// Port to listen on (0 picks a free one); 6800 is aria2's.
+    #[arg(short, long, default_value_t = 6800, value_name = "PORT")]
+    pub port: u16,
+
+    /// The RPC secret: clients send it as the `token:SECRET` first parameter (aria2's
+    /// --rpc-secret). Visible to other users in the process list: prefer --secret-file.
+    #[arg(long, value_name = "TOKEN", conflicts_with = "secret_file")]
+    pub secret: Option<String>,
+
+    /// Read the RPC secret from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Where files go when a download names no directory.
+    #[arg(short, long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// Where the queue database lives (default: $XDG_STATE_HOME/durl, else
+    /// ~/.local/state/durl).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Downloads running at once (aria2's max-concurrent-downloads).
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: u16,
+
+    /// Open connections in all: a download asking for more (split) gets fewer.
+    #[arg(long, value_name = "N", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub max_connections: u16,
+
+    /// Connections one download may open to its host.
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub max_per_host: u16,
+
+    /// Overall download rate limit, e.g. 2M (aria2's max-overall-download-limit).
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub limit_rate: Option<u64>,
+
+    /// Seconds between checkpoints of a running download: after a crash at most about
+    /// this much of each is fetched again.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub checkpoint_interval: f64,
 }
 
 /// Parses a size such as `500M` or `4G` (the same syntax as a rate).

@@ -32,7 +32,7 @@ Examples:
   durl put f.iso ftp://user@host/up/                  upload; the same command continues it
   durl serve ./public --port 8000                     serve a directory with Range support
   durl completions bash > ~/.local/share/bash-completion/completions/durl
-  durl man > ~/.local/share/man/man1/durl.1
+  durl man > ~/.local/share/man/man1/durl.1          (durl man get: durl-get.1)
 ";
 
 /// After `durl get --help`.

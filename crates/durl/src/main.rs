@@ -4,6 +4,7 @@
 mod args;
 mod batch;
 mod config;
+mod daemon;
 mod exit;
 mod get;
 mod help;
@@ -39,7 +40,8 @@ fn main() -> ExitCode {
         args::Command::Put(a) => put::run(a),
         args::Command::Serve(a) => serve::run(a),
         args::Command::Completions { shell } => completions(shell),
-        args::Command::Man => man(),
+        args::Command::Man { command } => man(command.as_deref()),
+        args::Command::Daemon(a) => daemon::run(a),
     };
     match result {
         Ok(code) => code,
@@ -57,7 +59,7 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Get(_) => "get",
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
-        args::Command::Completions { .. } | args::Command::Man => return Ok(cli),
+        args::Command::Completions { .. } | args::Command::Man { .. } => return Ok(cli),
     };
     if cli.no_config {
         return Ok(cli);
@@ -103,10 +105,21 @@ fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
     Ok(exit::code(exit::OK))
 }
 
-/// `durl man`: the manual page (roff) on stdout.
-fn man() -> anyhow::Result<ExitCode> {
+/// `durl man [COMMAND]`: the manual page (roff) of durl or of `durl COMMAND` on stdout.
+fn man(sub: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut command = args::Cli::command();
+    command.build();
+    let page = match sub.and_then(|name| command.find_subcommand(name)) {
+        Some(sub) => sub.clone().name(match sub.get_name() {
+            "get" => "durl-get",
+            "put" => "durl-put",
+            "serve" => "durl-serve",
+            _ => "durl-completions",
+        }),
+        None => command,
+    };
     let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(args::Cli::command())
+    clap_mangen::Man::new(page)
         .render(&mut out)
         .context("cannot write the manual page")?;
     std::io::Write::flush(&mut out).context("cannot write the manual page")?;

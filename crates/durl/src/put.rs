@@ -222,9 +222,17 @@ fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
 /// Prints the one-line error and, where there is one, the one-line hint.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
 fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<String>) {
+    let line = match e {
+        // In the units of the progress bar.
+        durl_fetch::Error::UploadInterrupted { url, sent, .. } => format!(
+            "interrupted after sending {} to {url}",
+            indicatif::HumanBytes(*sent)
+        ),
+        e => crate::error_line(e),
+    };
     match expired {
-        Some(expired) => eprintln!("durl: {expired}: {}", crate::error_line(e)),
-        None => eprintln!("durl: {}", crate::error_line(e)),
+        Some(expired) => eprintln!("durl: {expired}: {line}"),
+        None => eprintln!("durl: {line}"),
     }
     let hint = match e.kind() {
         ErrorKind::Interrupted | ErrorKind::Network if req.url().scheme() != "ftp" => {

@@ -19,6 +19,8 @@ mod head;
 mod traversal;
 // Limits and robustness: long heads, slowloris, keep-alive, bad requests, shutdown.
 mod safety;
+// Connections that hold slots without using them: PING-only HTTP/2, one address's share.
+mod idlers;
 // Basic auth, TLS (HTTP/1.1 and h2 over ALPN), directory listings, the upload page.
 mod features;
 // tus 1.0 uploads: the protocol, every status code, names.

@@ -409,32 +409,47 @@ fn completions_are_generated_for_every_shell_and_parse() {
 }
 
 #[test]
-fn the_man_page_renders_without_warnings() {
+fn the_man_pages_render_without_warnings() {
     let dir = tempfile::tempdir().unwrap();
-    let out = durl(dir.path())
-        .arg("man")
-        .assert()
-        .code(0)
-        .get_output()
-        .clone();
-    let page = dir.path().join("durl.1");
-    std::fs::write(&page, &out.stdout).unwrap();
-    assert!(text(&out.stdout).contains(".TH durl"));
-    let rendered = Command::new("man")
-        .args(["--warnings", "-l"])
-        .arg(&page)
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .env("PAGER", "cat")
-        .output()
-        .expect("man(1) runs (bash .ci/setup installs man-db)");
-    assert!(rendered.status.success());
-    assert!(rendered.stderr.is_empty(), "{}", text(&rendered.stderr));
-    let shown = text(&rendered.stdout);
+    let render = |args: &[&str], name: &str| -> String {
+        let out = durl(dir.path())
+            .args(args)
+            .assert()
+            .code(0)
+            .get_output()
+            .clone();
+        assert!(text(&out.stdout).contains(&format!(".TH {name} 1")));
+        let page = dir.path().join(format!("{name}.1"));
+        std::fs::write(&page, &out.stdout).unwrap();
+        let rendered = Command::new("man")
+            .args(["--warnings", "-l"])
+            .arg(&page)
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .output()
+            .expect("man(1) runs (bash .ci/setup installs man-db)");
+        assert!(rendered.status.success());
+        assert!(
+            rendered.stderr.is_empty(),
+            "{name}: {}",
+            text(&rendered.stderr)
+        );
+        text(&rendered.stdout)
+    };
+    let main = render(&["man"], "durl");
     assert!(
-        shown.contains("Exit codes") && shown.contains("completions"),
-        "{shown}"
+        main.contains("Exit codes") && main.contains("completions"),
+        "{main}"
     );
+    let get = render(&["man", "get"], "durl-get");
+    assert!(
+        get.contains("--limit-rate") && get.contains("Schemes:"),
+        "{get}"
+    );
+    for sub in ["put", "serve", "completions"] {
+        render(&["man", sub], &format!("durl-{sub}"));
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod batch; // lists of files: -i, -j, faults, kill -9 mid-batch, --json
 mod cli; // habits from curl/wget/aria2c, the config file, completions, man, help, progress
 mod crash; // kill -9 at many byte counts, then resume
+mod daemon; // durl daemon: aria2 JSON-RPC, kill -9 and restart
 mod ftp; // ftp:// end to end: kill -9 and resume (vsftpd), exit codes, logins, lists
 mod get; // the command line: outputs, errors, exit codes, signals, locks
 mod interop; // clients and servers nobody here wrote: tuspy, tus-js-client, @tus/server, Chromium

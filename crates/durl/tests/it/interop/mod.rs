@@ -7,6 +7,7 @@
 //! that hint rather than skipping it: a skipped interop test would pass without proving
 //! anything.
 
+pub mod aria2;
 pub mod browser;
 pub mod script;
 pub mod serve_upload;

@@ -153,7 +153,8 @@ fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upl
 
     let mut put = KillOnDrop(
         durl(dir.path())
-            .args(["put", "--limit-rate", "4M", "big.bin", &server.endpoint])
+            .args(["put", "--progress=json", "--limit-rate", "4M", "big.bin"])
+            .arg(&server.endpoint)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -175,7 +176,22 @@ fn durl_put_retries_while_the_tus_reference_server_restarts_and_finishes_the_upl
         .unwrap();
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("retry 1"), "it saw the server go: {stderr}");
-    assert!(stderr.contains("resumed at"), "{stderr}");
+    // The attempt after the retry starts at the server's offset (at least the 6 MiB it held
+    // before the kill), not at 0.
+    let objects: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let retry = objects
+        .iter()
+        .position(|o| o["message"].as_str().is_some_and(|m| m.contains("retry 1")))
+        .expect("the retry notice");
+    let next = objects[retry..]
+        .iter()
+        .find(|o| o["state"] == "transferring")
+        .expect("a transfer after the retry");
+    assert!(next["bytes"].as_u64().unwrap() >= 6 * MIB, "{next}");
+    assert_eq!(objects.last().unwrap()["state"], "done", "{stderr}");
     assert!(
         server.held(&url) == Some(data),
         "exact bytes, in the same upload"
