@@ -18,8 +18,8 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// Read default options from FILE instead of $XDG_CONFIG_HOME/durl/config (else
-    /// ~/.config/durl/config). Lines are `long-option = value`, `[get]`/`[put]`/`[serve]`
-    /// sections; options on the command line win.
+    /// ~/.config/durl/config). Lines are `long-option = value`, sections [get], [put],
+    /// [serve], [daemon]; options on the command line win.
     #[arg(long, value_name = "FILE", env = "DURL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
@@ -53,7 +53,7 @@ pub enum Command {
     /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
     Man {
         /// The subcommand whose page to print.
-        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "completions"])]
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "daemon", "completions"])]
         command: Option<String>,
     },
 }

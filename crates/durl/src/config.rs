@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::UsageError;
 
 /// The sections, one per subcommand that takes options from the file.
-const SECTIONS: &[&str] = &["get", "put", "serve"];
+const SECTIONS: &[&str] = &["get", "put", "serve", "daemon"];
 
 /// One `key = value` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn parse(text: &str) -> Result<Vec<Setting>, ParseError> {
                 .trim();
             if !SECTIONS.contains(&name) {
                 return Err(err(format!(
-                    "unknown section [{name}]: the sections are [get], [put] and [serve]"
+                    "unknown section [{name}]: the sections are [get], [put], [serve] and [daemon]"
                 )));
             }
             section = Some(name.to_owned());
@@ -187,7 +187,7 @@ pub fn arguments(
         if !known {
             let scope = match &s.section {
                 Some(name) => format!("durl {name}"),
-                None => "durl get, put or serve".to_owned(),
+                None => "durl get, put, serve or daemon".to_owned(),
             };
             return Err((s.line, format!("unknown option {:?} for {scope}", s.key)));
         }
@@ -313,7 +313,7 @@ mod tests {
             (
                 "retriess = 2",
                 1,
-                "unknown option \"retriess\" for durl get, put or serve",
+                "unknown option \"retriess\" for durl get, put, serve or daemon",
             ),
             (
                 "[serve]\nretries = 2",

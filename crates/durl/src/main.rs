@@ -59,6 +59,7 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Get(_) => "get",
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
+        args::Command::Daemon(_) => "daemon",
         args::Command::Completions { .. } | args::Command::Man { .. } => return Ok(cli),
     };
     if cli.no_config {
@@ -114,6 +115,7 @@ fn man(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             "get" => "durl-get",
             "put" => "durl-put",
             "serve" => "durl-serve",
+            "daemon" => "durl-daemon",
             _ => "durl-completions",
         }),
         None => command,

@@ -447,7 +447,7 @@ fn the_man_pages_render_without_warnings() {
         get.contains("--limit-rate") && get.contains("Schemes:"),
         "{get}"
     );
-    for sub in ["put", "serve", "completions"] {
+    for sub in ["put", "serve", "daemon", "completions"] {
         render(&["man", sub], &format!("durl-{sub}"));
     }
 }
