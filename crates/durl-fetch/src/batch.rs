@@ -66,13 +66,16 @@ pub async fn get_all(
     };
     let client = http::client(first)?;
     let client = &client;
+    // One limiter for the whole run: `--limit-rate` is shared by every file and connection.
+    let limiter = &first.rate_limiter();
     let results = run_each(
         requests,
         |req| (&req.url, req.connections),
         options,
         reporter,
         |req, granted, file_reporter| async move {
-            let req = req.clone().connections(granted);
+            let mut req = req.clone().connections(granted);
+            req.limiter.clone_from(limiter);
             get::get_with(client, &req, file_reporter.as_ref()).await
         },
     )
@@ -87,12 +90,18 @@ pub async fn put_all(
     options: BatchOptions,
     reporter: &dyn BatchReporter<PutOutcome>,
 ) -> Vec<Result<PutOutcome, Error>> {
+    // One limiter for the whole run: `--limit-rate` is shared by every file.
+    let limiter = &requests.first().and_then(PutRequest::rate_limiter);
     run_each(
         requests,
         |req| (&req.url, 1),
         options,
         reporter,
-        |req, _granted, file_reporter| async move { put(req, file_reporter.as_ref()).await },
+        |req, _granted, file_reporter| async move {
+            let mut req = req.clone();
+            req.limiter.clone_from(limiter);
+            put(&req, file_reporter.as_ref()).await
+        },
     )
     .await
 }

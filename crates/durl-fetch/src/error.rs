@@ -191,12 +191,6 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
-    /// Uploads to this scheme are not implemented (yet).
-    #[error("uploads to {}:// URLs are not supported yet (ftp:// is): {url}", .url.scheme())]
-    UploadUnsupported {
-        /// The URL.
-        url: Url,
-    },
     /// An upload would overwrite a remote file that is longer than the local one or differs
     /// from it; only [`crate::PutRequest::overwrite`] replaces it.
     #[error("{url} {conflict} (remote {remote} bytes, local {local} bytes)")]
@@ -350,10 +344,9 @@ impl Error {
     /// The broad class of the error.
     pub fn kind(&self) -> ErrorKind {
         match self.root() {
-            Error::InvalidUrl { .. }
-            | Error::UnsupportedScheme { .. }
-            | Error::UploadUnsupported { .. }
-            | Error::Setup { .. } => ErrorKind::Usage,
+            Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
+                ErrorKind::Usage
+            }
             Error::Status { .. } => ErrorKind::Http,
             Error::Ftp {
                 command,

@@ -1,208 +1,40 @@
 //! `ftp://` downloads, with the part file, state file, retries and commit of HTTP
-//! ([`crate::transfer`]): login (RFC 959 §4.1.1 `USER`/`PASS`; the URL's user, else
+//! ([`crate::http::transfer`]): login (RFC 959 §4.1.1 `USER`/`PASS`; the URL's user, else
 //! [`GetRequest::login`], else `.netrc`, else `anonymous`), `TYPE I`, passive mode (RFC 2428
 //! `EPSV` if `FEAT` offers it, else `PASV`), `SIZE` and `MDTM` (RFC 3659 §4, §3) as length
 //! and validator (`MDTM` is the state's `last-modified`), then `REST <offset>` (RFC 3659 §5)
-//! and `RETR` on one connection, or segments over several ([`crate::ftp_segment`]). A
+//! and `RETR` on one connection, or segments over several ([`crate::ftp::transport`]). A
 //! partial whose `SIZE` or `MDTM` changed is discarded; without `REST` the download starts
 //! again from 0; a transfer longer or shorter than `SIZE` is never completed.
 
-use std::time::Duration;
-
-use percent_encoding::percent_decode_str;
-use suppaftp::FtpError;
-use url::Url;
-
+use crate::download::commit::{self, Outcome, Paths, already_complete};
+use crate::download::mirrors::Sources;
+use crate::download::ranges::RangeSet;
+use crate::download::split::{MIN_SPLIT, Split, SplitEnd};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::journal::{State, url_key};
-use crate::part::PartFile;
-use crate::ranges::RangeSet;
-use crate::rate::RateLimiter;
+use crate::http::filename;
+use crate::http::validator::Validators;
 use crate::request::Destination;
-use crate::segments::{Fetcher, MIN_SPLIT, Split, SplitEnd};
-use crate::sources::Sources;
-use crate::transfer::{self, Outcome, Paths, already_complete};
-use crate::validator::Validators;
-use crate::{Error, GetRequest, filename, ftp_segment, retry};
-use session::{Control, Link, Session};
+use crate::store::journal::{State, url_key};
+use crate::store::part::PartFile;
+use crate::store::rate::RateLimiter;
+use crate::store::retry;
+use crate::{Error, GetRequest};
+use session::Control;
 
+mod data;
 pub(crate) mod put;
 mod session;
+mod target;
 mod tls;
+mod transport;
+
+use session::{connect_for_get, probe};
+use target::{REST_REFUSED, Remote, Target, timed};
+use transport::FtpTransport;
 
 /// How often the partial may be thrown away in one run (as for HTTP).
 const MAX_RESTARTS: u32 = 3;
-/// The read buffer for the data connection.
-pub(crate) const CHUNK: usize = 256 << 10;
-/// Replies to `REST` (or to `RETR` after it) that mean "no resuming here": syntax error,
-/// not implemented, parameter not implemented, and RFC 3659 §5.5's invalid REST parameter.
-pub(crate) const REST_REFUSED: [u16; 5] = [500, 501, 502, 504, 554];
-
-/// Where and as whom to log in, from the URL.
-pub(crate) struct Target {
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-    /// The file's path relative to the login directory (RFC 1738 §3.2.2), decoded.
-    pub(crate) path: String,
-    /// The URL without its password, for messages.
-    pub(crate) shown: Url,
-}
-
-impl Target {
-    fn parse(url: &Url) -> Result<Target, Error> {
-        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
-        let mut shown = url.clone();
-        let _ = shown.set_password(None);
-        let host = match url.host() {
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            Some(host) => host.to_string(),
-            None => String::new(),
-        };
-        let path = decode(url.path().strip_prefix('/').unwrap_or(url.path()));
-        if host.is_empty() || path.is_empty() || path.ends_with('/') {
-            return Err(Error::Setup {
-                what: format!("{shown} does not name a file on a host"),
-                source: None,
-            });
-        }
-        let (user, password) = match url.username() {
-            "" => ("anonymous".to_owned(), "durl@".to_owned()),
-            user => (decode(user), decode(url.password().unwrap_or(""))),
-        };
-        Ok(Target {
-            host,
-            port: url.port().unwrap_or(21),
-            user,
-            password,
-            path,
-            shown,
-        })
-    }
-
-    /// [`Target::parse`], with the login completed in this order: the URL's user and
-    /// password, then [`GetRequest::login`], then the `.netrc` entry for the host, then
-    /// `anonymous`.
-    pub(crate) fn for_request(req: &GetRequest) -> Result<Target, Error> {
-        let mut target = Target::parse(&req.url)?;
-        let entries = req
-            .netrc
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .map(|text| crate::netrc::parse(&text))
-            .unwrap_or_default();
-        let from_url = (!req.url.username().is_empty()).then(|| target.user.clone());
-        let url_password = req.url.password().map(|_| target.password.clone());
-        let given = (req.login.user.clone(), req.login.password.clone());
-        if let Some((user, password)) =
-            crate::netrc::choose((from_url, url_password), given, &entries, &target.host)
-        {
-            target.user = user;
-            target.password = password;
-        }
-        Ok(target)
-    }
-
-    pub(crate) fn connection_error(&self, source: std::io::Error) -> Error {
-        Error::FtpConnection {
-            url: self.shown.clone(),
-            source,
-        }
-    }
-
-    /// The typed error for a failed FTP command.
-    fn error(&self, command: &'static str, e: FtpError) -> Error {
-        match e {
-            FtpError::UnexpectedResponse(resp) => Error::Ftp {
-                url: self.shown.clone(),
-                command,
-                code: u16::try_from(resp.status.code()).unwrap_or(0),
-                reply: reply_text(&resp.body).into(),
-            },
-            FtpError::ConnectionError(io) => self.connection_error(io),
-            other => self.connection_error(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{command}: {other}"),
-            )),
-        }
-    }
-
-    pub(crate) fn stalled(&self, timeout: Duration) -> Error {
-        Error::Stalled {
-            url: self.shown.clone(),
-            timeout,
-        }
-    }
-}
-
-/// A reply's text without its code.
-fn reply_text(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim().get(3..).unwrap_or_default();
-    text.trim_start_matches(['-', ' ']).trim().to_owned()
-}
-
-/// Runs one control-connection step with the stall timeout.
-pub(crate) async fn timed<T>(
-    target: &Target,
-    timeout: Duration,
-    command: &'static str,
-    f: impl Future<Output = Result<T, FtpError>>,
-) -> Result<T, Error> {
-    match tokio::time::timeout(timeout, f).await {
-        Ok(r) => r.map_err(|e| target.error(command, e)),
-        Err(_) => Err(target.stalled(timeout)),
-    }
-}
-
-/// What the server says about the file.
-pub(crate) struct Remote {
-    pub(crate) size: Option<u64>,
-    pub(crate) mdtm: Option<String>,
-}
-
-/// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
-pub(crate) async fn connect(target: &Target, req: &GetRequest) -> Result<Session, Error> {
-    let tls = match req.ftp_tls {
-        true => Some(tls::client_config(&req.root_certificates, req.insecure)?),
-        false => None,
-    };
-    let link = Link {
-        connect_timeout: req.connect_timeout,
-        stall_timeout: req.stall_timeout,
-        tls,
-    };
-    session::connect(target, &link).await
-}
-
-/// `SIZE` and `MDTM`. A missing file is an error here; a server that does not implement
-/// them leaves them unknown.
-pub(crate) async fn probe(
-    target: &Target,
-    req: &GetRequest,
-    ftp: &mut Control,
-) -> Result<Remote, Error> {
-    let stall = req.stall_timeout;
-    let optional = |r: Result<_, Error>| match r {
-        Ok(v) => Ok(Some(v)),
-        Err(Error::Ftp {
-            code: 500 | 501 | 502 | 504,
-            ..
-        }) => Ok(None),
-        Err(e) => Err(e),
-    };
-    let size = optional(timed(target, stall, "SIZE", ftp.size(&target.path)).await)?;
-    let mdtm = match timed(target, stall, "MDTM", ftp.mdtm(&target.path)).await {
-        Ok(t) => Some(t.to_string()),
-        Err(e) if e.is_retryable() => return Err(e),
-        Err(_) => None,
-    };
-    Ok(Remote {
-        size: size.map(|s| s as u64),
-        mdtm,
-    })
-}
 
 /// How one attempt ended, short of an error.
 enum Step {
@@ -222,7 +54,7 @@ struct FtpGet<'a> {
     warned_weak: bool,
     /// Cleared once the server refused `REST`.
     rest: bool,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
 }
 
 /// Downloads an `ftp://` URL: one stream, or segments over `connections` control
@@ -240,13 +72,13 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
                 std::io::Error::from(std::io::ErrorKind::IsADirectory),
             ));
         }
-        Ok(m) if !m.is_file() => crate::get::refuse_irregular(&paths.dest, &m)?,
+        Ok(m) if !m.is_file() => commit::refuse_irregular(&paths.dest, &m)?,
         Ok(m) if !req.overwrite => {
             let len = m.len();
             // Our own finished download, and the server still has that SIZE and MDTM.
-            if let Some(mark) = crate::mark::get(&paths.dest, &req.url, len)
+            if let Some(mark) = crate::store::mark::get(&paths.dest, &req.url, len)
                 && mark.validators.last_modified.is_some()
-                && let Ok(mut session) = connect(&target, req).await
+                && let Ok(mut session) = connect_for_get(&target, req).await
                 && let Ok(remote) = probe(&target, req, &mut session.ftp).await
                 && remote.size == Some(len)
                 && remote.mdtm == mark.validators.last_modified
@@ -254,11 +86,11 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
                 let _ = session.ftp.quit().await;
                 if !paths.part.exists() {
                     // A run killed between the rename and removing the state left it.
-                    crate::durable::remove(&paths.state)
+                    crate::store::durable::remove(&paths.state)
                         .map_err(Error::io("cannot remove", &paths.state))?;
                 }
                 if let Some(checksum) = &req.checksum {
-                    transfer::verify(checksum, &paths.dest).await?;
+                    commit::verify(checksum, &paths.dest).await?;
                 }
                 return Ok(already_complete(reporter, &paths.dest, len));
             }
@@ -301,14 +133,14 @@ pub(crate) async fn get(req: &GetRequest, reporter: &dyn Reporter) -> Result<Out
         restarts: 0,
         warned_weak: false,
         rest: true,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
     }
     .run()
     .await
 }
 
 impl FtpGet<'_> {
-    /// The retry loop of [`crate::transfer`]: attempts until complete, a final error, or
+    /// The retry loop of [`crate::http::transfer`]: attempts until complete, a final error, or
     /// cancellation; then the commit.
     async fn run(mut self) -> Result<Outcome, Error> {
         let mut budget = retry::Budget::default();
@@ -320,7 +152,7 @@ impl FtpGet<'_> {
                 () = cancel.cancelled() => None,
             };
             let Some(result) = result else {
-                return Err(transfer::interrupted(&mut self.part, &self.paths).await);
+                return Err(commit::interrupted(&mut self.part, &self.paths).await);
             };
             match result {
                 Ok(Step::Complete) => break,
@@ -331,7 +163,7 @@ impl FtpGet<'_> {
                     let wait = match budget.failed(self.req, self.reporter, e, progressed) {
                         Ok(wait) => wait,
                         Err(e) => {
-                            transfer::discard_if_empty(&self.part, &self.paths)?;
+                            commit::discard_if_empty(&self.part, &self.paths)?;
                             return Err(e);
                         }
                     };
@@ -340,12 +172,12 @@ impl FtpGet<'_> {
                         () = cancel.cancelled() => false,
                     };
                     if !slept {
-                        return Err(transfer::interrupted(&mut self.part, &self.paths).await);
+                        return Err(commit::interrupted(&mut self.part, &self.paths).await);
                     }
                 }
             }
         }
-        transfer::commit(
+        commit::commit(
             self.req,
             self.reporter,
             self.paths,
@@ -372,7 +204,7 @@ impl FtpGet<'_> {
     /// One control connection: login, probe, check the partial; then either the segments
     /// (each on its own connection) or `REST` + `RETR` and one stream on this one.
     async fn attempt(&mut self) -> Result<Step, Error> {
-        let mut session = connect(&self.target, self.req).await?;
+        let mut session = connect_for_get(&self.target, self.req).await?;
         self.rest &= session.rest;
         let remote = probe(&self.target, self.req, &mut session.ftp).await?;
         if let Some(step) = self.check_partial(&remote).await? {
@@ -441,7 +273,7 @@ impl FtpGet<'_> {
     }
 
     /// The missing bytes as segments over up to `connections` control connections, through
-    /// the planner, workers and single writer that HTTP uses ([`crate::segments`]).
+    /// the planner, workers and single writer that HTTP uses ([`crate::download::split`]).
     async fn split(&mut self) -> Result<Step, Error> {
         let state = self
             .part
@@ -453,12 +285,17 @@ impl FtpGet<'_> {
             resumed_from: self.part.have().total(),
         });
         let sources = Sources::new(&self.req.url, &[]);
+        let transport = FtpTransport {
+            target: &self.target,
+            req: self.req,
+            limited: self.limiter.is_some(),
+        };
         let split = Split {
             req: self.req,
-            fetcher: Fetcher::Ftp(&self.target),
+            transport: &transport,
             reporter: self.reporter,
             state,
-            limiter: self.limiter.as_ref(),
+            limiter: self.limiter.as_deref(),
             sources: &sources,
         };
         let end = split.run(&mut self.part, &mut self.fetched, None).await;
@@ -503,7 +340,7 @@ impl FtpGet<'_> {
             }
             Err(e) => return Err(e),
         };
-        let chunk_size = ftp_segment::chunk_size(self.limiter.is_some());
+        let chunk_size = data::chunk_size(self.limiter.is_some());
         loop {
             let room = remote.size.map_or(chunk_size, |len| {
                 (len - self.part.written()).min(chunk_size as u64) as usize
@@ -511,7 +348,7 @@ impl FtpGet<'_> {
             if room == 0 {
                 break;
             }
-            let (chunk, read) = ftp_segment::fill(&self.target, stall, &mut stream, room).await;
+            let (chunk, read) = data::fill(&self.target, stall, &mut stream, room).await;
             if chunk.is_empty() {
                 read?;
                 break;
@@ -531,12 +368,12 @@ impl FtpGet<'_> {
         match remote.size {
             Some(size) if written < size => {
                 let finish = stream.finish();
-                Err(ftp_segment::ended_early(&self.target, stall, finish, size, written).await)
+                Err(data::ended_early(&self.target, stall, finish, size, written).await)
             }
             // SIZE's length has arrived; the data connection must end there. The completion
             // reply adds nothing (a server may even answer 426 to a close right at the end).
             Some(size) => {
-                ftp_segment::nothing_follows(&self.target, stall, &mut stream, size).await?;
+                data::nothing_follows(&self.target, stall, &mut stream, size).await?;
                 let _ = tokio::time::timeout(stall, stream.finish()).await;
                 Ok(Step::Complete)
             }

@@ -1,10 +1,15 @@
-//! Resumable, crash-safe HTTP/HTTPS downloads: the engine behind `durl get`.
+//! Resumable, crash-safe HTTP/HTTPS and FTP downloads and uploads: the engine behind `durl get`
+//! and `durl put`.
 //!
 //! A download finishes with exactly the bytes of one version of the remote file, fetching each
 //! byte once, whatever happens on the way: dropped connections, stalls, servers that ignore or
 //! botch `Range`, files that change on the server, and `kill -9` at any moment.
 //!
 //! # How `get` works
+//! Steps 4 and 5 are HTTP's; for `ftp://` they are: log in (the URL's user, else
+//! [`GetRequest::login`], else `.netrc`, else `anonymous`), `SIZE` and `MDTM` as length and
+//! version (a partial of another `SIZE` or `MDTM` is dropped), `REST <offset>` + `RETR`, and a
+//! transfer that ends before or goes on past `SIZE` is never completed.
 //! 1. **Destination.** The given file, or a safe name in the given directory
 //!    ([`filename`]): the URL's, if an earlier run left something under it; otherwise the
 //!    first GET is sent and its `Content-Disposition` (else the URL) names the file.
@@ -22,10 +27,14 @@
 //! 7. **Checkpoint.** Every second: `sync_data` the part file on the writer's helper
 //!    thread, then atomically replace the state file. The state never claims a byte that is
 //!    not durable.
-//! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and
-//!    `If-Range` has a validator, the missing bytes are planned into segments ([`plan`]) and
-//!    fetched over several connections; a connection that finishes takes over half of the
-//!    largest remaining segment. The state records the held ranges ([`ranges`]).
+//! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and the
+//!    version can be proven on every connection (HTTP: a validator for `If-Range`; FTP:
+//!    `SIZE` and `MDTM`), the missing bytes are planned into segments ([`plan`]) and fetched
+//!    over several connections; a connection that finishes takes over half of the largest
+//!    remaining segment. The state records the held ranges ([`ranges`]). The segment engine
+//!    is the same for both protocols: each opens "the bytes of this version from START" its
+//!    own way (a ranged GET; `REST` + `RETR` on a control connection of its own), and every
+//!    stream writes at its own running offset, never past the end its protocol announced.
 //! 9. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
 //!    (or as `Retry-After` says) and continue from the last written byte.
 //! 10. **Verify and commit.** fsync the part file, check the optional checksum
@@ -55,43 +64,39 @@
 //! ```
 
 mod batch;
-pub mod content_range;
-mod durable;
+mod download;
 mod error;
 mod events;
-pub mod filename;
 mod ftp;
-mod ftp_segment;
 #[doc(hidden)]
 pub mod fuzzing;
 mod get;
 mod http;
-pub mod journal;
-mod mark;
+#[doc(hidden)]
 pub mod netrc;
-mod part;
-pub mod plan;
-mod put;
-pub mod ranges;
-mod rate;
 mod request;
-mod retry;
-mod segments;
 mod settings;
-mod sources;
-mod transfer;
+mod store;
 mod tus;
-pub mod validator;
-pub mod verify;
+mod upload;
+
+// Modules whose items the CLI and the tests reach by path (state files, ranges, names);
+// not a stable API.
+#[doc(hidden)]
+pub use download::{plan, ranges};
+#[doc(hidden)]
+pub use http::{content_range, filename, validator};
+#[doc(hidden)]
+pub use store::{journal, verify};
 
 pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
+pub use download::commit::Outcome;
+pub use download::mirrors::DropReason;
 pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
-pub use put::{PutOutcome, PutRequest, put};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
-pub use sources::DropReason;
 pub use tokio_util::sync::CancellationToken;
-pub use transfer::Outcome;
+pub use upload::{PutOutcome, PutRequest, put};
 pub use verify::{Algorithm, Checksum};

@@ -26,6 +26,8 @@ pub struct GetRequest {
     pub(crate) destination: Destination,
     pub(crate) connections: usize,
     pub(crate) limit_rate: Option<u64>,
+    /// The limiter of a whole run (a batch), shared by every file; else one per download.
+    pub(crate) limiter: Option<std::sync::Arc<crate::store::rate::RateLimiter>>,
     pub(crate) checksum: Option<crate::Checksum>,
     pub(crate) continue_existing: bool,
     pub(crate) overwrite: bool,
@@ -69,6 +71,14 @@ impl std::fmt::Debug for Login {
 }
 
 impl GetRequest {
+    /// The rate limiter this download uses: the run's, or a new one for `limit_rate`.
+    pub(crate) fn rate_limiter(&self) -> Option<std::sync::Arc<crate::store::rate::RateLimiter>> {
+        self.limiter.clone().or_else(|| {
+            self.limit_rate
+                .map(|r| std::sync::Arc::new(crate::store::rate::RateLimiter::new(r)))
+        })
+    }
+
     crate::settings::network_setters!();
 
     /// A request for `url` into the current directory (names come out relative to it), with the defaults: 10 retries
@@ -94,6 +104,7 @@ impl GetRequest {
             destination: Destination::Dir(PathBuf::new()),
             connections: 1,
             limit_rate: None,
+            limiter: None,
             checksum: None,
             continue_existing: false,
             overwrite: false,
@@ -158,6 +169,7 @@ impl GetRequest {
     /// Limit the download to `bytes_per_sec` in all (shared by every connection).
     pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
+        self.limiter = None;
         self
     }
 

@@ -42,9 +42,10 @@ use url::Url;
 use self::chunk::Algo;
 use self::state::{Fingerprint, UploadState};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::journal::url_key;
-use crate::rate::RateLimiter;
-use crate::{Error, PutOutcome, PutRequest, durable, http};
+use crate::store::durable;
+use crate::store::journal::url_key;
+use crate::store::rate::RateLimiter;
+use crate::{Error, PutOutcome, PutRequest, http};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -94,7 +95,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         checksum: None,
         sent: 0,
         resumed_from: None,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
         chunks: chunk::Reader::new(req.local.clone()),
     };
     if let Some(saved) = saved
@@ -110,7 +111,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
             });
         }
     }
-    crate::put::retrying(req, reporter, &mut upload).await
+    crate::upload::attempts::retrying(req, reporter, &mut upload).await
 }
 
 /// The client: no redirects (a moved upload is not followed with its body), the TLS roots
@@ -173,12 +174,12 @@ struct Upload<'a> {
     sent: u64,
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
     /// The local file's chunks, the next one read ahead.
     chunks: chunk::Reader,
 }
 
-impl crate::put::Attempts for Upload<'_> {
+impl crate::upload::attempts::Attempts for Upload<'_> {
     async fn attempt(&mut self) -> Result<PutOutcome, Error> {
         Upload::attempt(self).await
     }

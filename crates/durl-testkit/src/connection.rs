@@ -10,12 +10,10 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::corpus::{CHUNK, pattern_bytes};
 use crate::request::{MAX_HEAD, ParseError, find_head_end, parse_head};
+use crate::response::GARBAGE_SEED;
 use crate::response::{Delivery, Framing, Plan, error_plan, head_bytes, plan};
 use crate::state::{Served, Shared, path_key};
 use crate::tls::Transport;
-
-/// Seed of the garbage appended by `LongBody`.
-const GARBAGE_SEED: u64 = 0xDEAD_BEEF_0BAD_F00D;
 
 /// How long a closing connection keeps draining what the client sends.
 const LINGER: Duration = Duration::from_secs(2);

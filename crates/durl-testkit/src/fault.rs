@@ -21,6 +21,11 @@ pub enum Fault {
     /// Answer `bytes=a-…` with a 206 whose `Content-Range` and body start at
     /// `a + shift` (clamped to the body); the body matches the claimed range.
     ShiftContentRange(i64),
+    /// Answer `bytes=a-…` with a 206 whose `Content-Range` claims only the first `k` bytes of
+    /// the range (`a` to `a + k - 1`) while the body, framed by its `Content-Length`, is as
+    /// long as the range asked for: the `k` claimed bytes are correct, the ones past them are
+    /// garbage (a server or proxy that mixes up its ranges).
+    OverlongRange(u64),
     /// 206 whose `Content-Range` total is this number (the body is correct).
     WrongTotal(u64),
     /// Answer with this status (e.g. 503) and a small text body "error page".

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::corpus::Body;
+use crate::corpus::{Body, pattern_bytes};
 use crate::fault::Fault;
 use crate::range::{RangeOutcome, parse_range, resolve};
 use crate::request::Request;
@@ -23,6 +23,12 @@ pub(crate) enum Payload {
     Slice { body: Body, range: Range<u64> },
     /// Bytes made for this response (error pages, gzip).
     Owned(Bytes),
+    /// `range` of a resource body followed by `garbage` bytes that belong to no resource.
+    Padded {
+        body: Body,
+        range: Range<u64>,
+        garbage: u64,
+    },
 }
 
 impl Payload {
@@ -39,6 +45,7 @@ impl Payload {
         match self {
             Payload::Slice { range, .. } => range.end - range.start,
             Payload::Owned(b) => b.len() as u64,
+            Payload::Padded { range, garbage, .. } => range.end - range.start + garbage,
         }
     }
 
@@ -48,6 +55,16 @@ impl Payload {
         match self {
             Payload::Slice { body, range } => body.slice(range.start + offset..range.start + end),
             Payload::Owned(b) => b[offset as usize..end as usize].to_vec(),
+            Payload::Padded { body, range, .. } => {
+                let claimed = range.end - range.start;
+                let mut out =
+                    body.slice(range.start + offset.min(claimed)..range.start + end.min(claimed));
+                out.extend(pattern_bytes(
+                    GARBAGE_SEED,
+                    offset.max(claimed) - claimed..end.max(claimed) - claimed,
+                ));
+                out
+            }
         }
     }
 }
@@ -141,6 +158,10 @@ pub(crate) fn head_bytes(plan: &Plan) -> Vec<u8> {
     out.push_str("\r\n");
     out.into_bytes()
 }
+
+/// Seed of the garbage appended by `LongBody` and sent past the claimed range by
+/// `OverlongRange`.
+pub(crate) const GARBAGE_SEED: u64 = 0xDEAD_BEEF_0BAD_F00D;
 
 /// Status, headers (without framing) and payload, before delivery is decided.
 struct Draft {
@@ -295,6 +316,22 @@ fn draft_resource(req: &Request, res: &Resource, fault: Option<&Fault>) -> Draft
         },
         RangeOutcome::Unsatisfiable => unsatisfiable(headers),
         RangeOutcome::Partial(range) => {
+            if let Some(Fault::OverlongRange(claimed)) = fault {
+                let asked = range.end - range.start;
+                let claimed = (*claimed).clamp(1, asked);
+                let range = range.start..range.start + claimed;
+                let value = format!("bytes {}-{}/{len}", range.start, range.end - 1);
+                headers.push(("Content-Range".into(), value));
+                return Draft {
+                    status: 206,
+                    headers,
+                    payload: Payload::Padded {
+                        body: res.body.clone(),
+                        range,
+                        garbage: asked - claimed,
+                    },
+                };
+            }
             let (range, total) = match fault {
                 Some(Fault::ShiftContentRange(shift)) => (shifted(range, *shift, len), len),
                 Some(Fault::WrongTotal(total)) => (range, *total),
@@ -447,6 +484,7 @@ mod tests {
             ("GET", &[], Some(Fault::CutAfter(5)), 200, Some("100"), 100, false),
             ("GET", &["Range: bytes=0-9"], Some(Fault::IgnoreRange), 200, Some("100"), 100, false),
             ("GET", &["Range: bytes=0-9"], Some(Fault::Unsatisfiable), 416, Some("22"), 22, false),
+            ("GET", &["Range: bytes=10-59"], Some(Fault::OverlongRange(5)), 206, Some("50"), 50, false),
             ("POST", &[], None, 405, Some("19"), 19, true),
             ("GET", &["Content-Length: 3"], None, 200, Some("100"), 100, true),
         ];
@@ -458,6 +496,25 @@ mod tests {
             assert_eq!(plan.payload.len(), *payload, "{what}");
             assert_eq!(plan.close, *close, "{what}");
         }
+    }
+
+    #[test]
+    fn an_overlong_range_claims_k_bytes_and_pads_with_garbage() {
+        let res = Resource::pattern(3, 100);
+        let plan = plan(
+            &req("GET", &["Range: bytes=10-59"]),
+            Some(&res),
+            Some(&Fault::OverlongRange(5)),
+        );
+        assert_eq!(header(&plan, "content-range"), Some("bytes 10-14/100"));
+        let body = plan.payload.chunk(0, 50);
+        assert_eq!(body[..5], pattern_bytes(3, 10..15)[..]);
+        assert_eq!(body[5..], pattern_bytes(GARBAGE_SEED, 0..45)[..]);
+        assert_ne!(body[5..], pattern_bytes(3, 15..60)[..]);
+        // Read in pieces across the boundary, the same bytes.
+        let mut pieces = plan.payload.chunk(0, 3);
+        pieces.extend(plan.payload.chunk(3, 47));
+        assert_eq!(pieces, body);
     }
 
     #[test]

@@ -21,10 +21,11 @@ use suppaftp::Status;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::session::{self, Link, Session, Transfer};
-use super::{REST_REFUSED, Target, timed, tls};
+use super::target::{REST_REFUSED, Target, timed};
+use super::tls;
 use crate::events::{Event, Reporter};
-use crate::rate::RateLimiter;
-use crate::verify::{Algorithm, digest_file, hex};
+use crate::store::rate::RateLimiter;
+use crate::store::verify::{Algorithm, digest_file, hex};
 use crate::{Error, PutOutcome, PutRequest, RemoteConflict};
 
 /// The write buffer for the data connection.
@@ -52,9 +53,9 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         local,
         sent: 0,
         resumed_from: None,
-        limiter: req.limit_rate.map(RateLimiter::new),
+        limiter: req.rate_limiter(),
     };
-    crate::put::retrying(req, reporter, &mut upload).await
+    crate::upload::attempts::retrying(req, reporter, &mut upload).await
 }
 
 /// The local file's length and modification time when the upload started.
@@ -89,10 +90,10 @@ struct Upload<'a> {
     sent: u64,
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
-    limiter: Option<RateLimiter>,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
 }
 
-impl crate::put::Attempts for Upload<'_> {
+impl crate::upload::attempts::Attempts for Upload<'_> {
     async fn attempt(&mut self) -> Result<PutOutcome, Error> {
         Upload::attempt(self).await
     }

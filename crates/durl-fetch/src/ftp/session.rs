@@ -13,8 +13,8 @@ use suppaftp::tokio_rustls::TlsConnector;
 use suppaftp::types::{Features, FileType};
 use suppaftp::{FtpError, Mode};
 
-use super::{Target, timed};
-use crate::Error;
+use super::target::{Remote, Target, timed};
+use crate::{Error, GetRequest};
 
 /// A control connection, plain or TLS: the TLS-capable stream type runs plain FTP until
 /// `AUTH TLS` is sent.
@@ -120,4 +120,49 @@ impl Target {
             detail,
         }
     }
+}
+
+/// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
+pub(crate) async fn connect_for_get(target: &Target, req: &GetRequest) -> Result<Session, Error> {
+    let tls = match req.ftp_tls {
+        true => Some(super::tls::client_config(
+            &req.root_certificates,
+            req.insecure,
+        )?),
+        false => None,
+    };
+    let link = Link {
+        connect_timeout: req.connect_timeout,
+        stall_timeout: req.stall_timeout,
+        tls,
+    };
+    connect(target, &link).await
+}
+
+/// `SIZE` and `MDTM`. A missing file is an error here; a server that does not implement
+/// them leaves them unknown.
+pub(crate) async fn probe(
+    target: &Target,
+    req: &GetRequest,
+    ftp: &mut Control,
+) -> Result<Remote, Error> {
+    let stall = req.stall_timeout;
+    let optional = |r: Result<_, Error>| match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::Ftp {
+            code: 500 | 501 | 502 | 504,
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    };
+    let size = optional(timed(target, stall, "SIZE", ftp.size(&target.path)).await)?;
+    let mdtm = match timed(target, stall, "MDTM", ftp.mdtm(&target.path)).await {
+        Ok(t) => Some(t.to_string()),
+        Err(e) if e.is_retryable() => return Err(e),
+        Err(_) => None,
+    };
+    Ok(Remote {
+        size: size.map(|s| s as u64),
+        mdtm,
+    })
 }

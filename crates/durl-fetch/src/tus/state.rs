@@ -1,5 +1,5 @@
 //! The small state file of a tus upload, `<local>.durl-upload`, in the style of the download
-//! state ([`crate::journal`]): a versioned header, then `key value` lines.
+//! state ([`crate::store::journal`]): a versioned header, then `key value` lines.
 //!
 //! ```text
 //! durl-upload 1
@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use sha2::{Digest as _, Sha256};
 use url::Url;
 
-use crate::durable;
-use crate::journal::url_key;
+use crate::store::durable;
+use crate::store::journal::url_key;
 
 const MAGIC: &str = "durl-upload";
 /// The extended attribute that marks a local file as uploaded (see [`mark_uploaded`]).
@@ -57,7 +57,7 @@ impl Fingerprint {
         Ok(Fingerprint {
             len: meta.len(),
             mtime: mtime(meta.modified().ok()),
-            head: crate::verify::hex(&hasher.finalize()),
+            head: crate::store::verify::hex(&hasher.finalize()),
         })
     }
 

@@ -14,3 +14,4 @@ mod split; // several connections per file: planning, stealing, faults, resume w
 mod support;
 mod tls; // HTTPS with a test CA
 mod tus; // http:// uploads (tus 1.0) to durl-serve and a scripted server: resume, restarts, checksums
+mod wrong_file; // the two wrong-file regressions: a 206 longer than its Content-Range; a single stream over holes

@@ -315,6 +315,62 @@ async fn limit_rate_holds_within_15_percent_over_all_connections() {
     }
 }
 
+#[tokio::test]
+async fn one_limiter_is_shared_by_every_file_of_a_run() {
+    // `-j 3 --limit-rate 1M`: three files at once, 1 MiB/s in all (not 1 MiB/s each).
+    let len = MIB;
+    let rate = 1 << 20;
+    let server = FaultServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let requests: Vec<_> = (0..3)
+        .map(|i| {
+            let path = format!("/f{i}");
+            server.put(&path, Resource::pattern(SEED, len));
+            request(&server, &path, dir.path())
+                .output(dir.path().join(format!("out{i}.bin")))
+                .limit_rate(Some(rate))
+        })
+        .collect();
+    let clock = std::sync::Arc::new(Clock::default());
+    let batch = Batch(clock.clone());
+    let options = durl_fetch::BatchOptions {
+        jobs: 3,
+        ..durl_fetch::BatchOptions::default()
+    };
+    let start = Instant::now();
+    let results = durl_fetch::get_all(&requests, options, &batch)
+        .await
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    for result in &results {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    for i in 0..3 {
+        let got = std::fs::read(dir.path().join(format!("out{i}.bin"))).unwrap();
+        assert!(got == expected(len), "file {i}");
+    }
+    let want = (3 * len) as f64 / rate as f64;
+    assert!(
+        secs >= want * 0.85,
+        "3 files in {secs:.2} s, want about {want} s"
+    );
+    let measured = clock.rate();
+    assert!(
+        (rate as f64 * 0.85..=rate as f64 * 1.15).contains(&measured),
+        "{measured:.0} B/s over all files, want {rate} ± 15 %"
+    );
+}
+
+/// Hands every file of a batch the same [`Clock`].
+struct Batch(std::sync::Arc<Clock>);
+
+impl durl_fetch::BatchReporter for Batch {
+    fn file(&self, _index: usize) -> std::sync::Arc<dyn durl_fetch::Reporter> {
+        self.0.clone()
+    }
+    fn finished(&self, _index: usize, _result: &Result<durl_fetch::Outcome, durl_fetch::Error>) {}
+}
+
 /// Times the progress events: the rate between the first and the last written chunk.
 #[derive(Default)]
 struct Clock(std::sync::Mutex<Option<(Instant, Instant, u64, u64)>>);

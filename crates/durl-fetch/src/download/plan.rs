@@ -49,7 +49,7 @@ pub fn split_point(range: &Range<u64>, min_split: u64) -> Option<u64> {
 )]
 mod tests {
     use super::*;
-    use crate::ranges::RangeSet;
+    use crate::download::ranges::RangeSet;
     use proptest::prelude::*;
 
     const MIB: u64 = 1 << 20;

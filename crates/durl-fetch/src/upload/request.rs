@@ -1,16 +1,16 @@
-//! [`PutRequest`] and [`put`]: uploading a local file, resumably. The scheme picks the engine:
-//! `ftp://` ([`crate::ftp::put`]) or a tus 1.0 endpoint at `http(s)://` ([`crate::tus`]).
+//! [`PutRequest`]: what to upload and where, and [`PutOutcome`]: how it ended.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::events::Reporter;
-use crate::retry::{self, Policy};
-use crate::{Error, ftp, tus};
+use crate::Error;
+use crate::store::rate::RateLimiter;
+use crate::store::retry::Policy;
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct PutRequest {
     pub(crate) url: Url,
     pub(crate) overwrite: bool,
     pub(crate) limit_rate: Option<u64>,
+    /// The limiter of a whole run (a batch), shared by every file; else one per upload.
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) retries: u32,
     pub(crate) retry_delay: Duration,
     pub(crate) max_retry_delay: Duration,
@@ -49,6 +51,13 @@ pub struct PutOutcome {
 }
 
 impl PutRequest {
+    /// The rate limiter this upload uses: the run's, or a new one for `limit_rate`.
+    pub(crate) fn rate_limiter(&self) -> Option<Arc<RateLimiter>> {
+        self.limiter
+            .clone()
+            .or_else(|| self.limit_rate.map(|r| Arc::new(RateLimiter::new(r))))
+    }
+
     crate::settings::network_setters!();
 
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
@@ -85,6 +94,7 @@ impl PutRequest {
             url: parsed,
             overwrite: false,
             limit_rate: None,
+            limiter: None,
             retries: 10,
             retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(60),
@@ -121,6 +131,7 @@ impl PutRequest {
     /// Limit the upload to `bytes_per_sec`.
     pub fn limit_rate(mut self, bytes_per_sec: Option<u64>) -> Self {
         self.limit_rate = bytes_per_sec.filter(|&r| r > 0);
+        self.limiter = None;
         self
     }
 
@@ -145,75 +156,6 @@ impl PutRequest {
             retries: self.retries,
             first: self.retry_delay,
             max: self.max_retry_delay,
-        }
-    }
-}
-
-/// Uploads `req.local` to `req.url`, continuing what the server already holds.
-///
-/// For `ftp://`: the server's `SIZE` says how much it has; that prefix is checked against the
-/// local file (its last 64 KiB are read back), then the rest is sent (`REST` + `STOR`, or
-/// `APPE`), and the final `SIZE` must equal the local length. A remote file that is longer or
-/// differs is refused unless [`PutRequest::overwrite`]. An interrupted upload (even `kill -9`)
-/// continues on the next call: no local state is needed.
-///
-/// For `http(s)://` (a tus 1.0 endpoint): the upload is created with `POST`, its URL kept in
-/// `<local>.durl-upload` beside the local file, and the file sent in `PATCH` chunks with
-/// `Upload-Checksum` where the server offers it. The next call after an interruption asks the
-/// server's offset with `HEAD` and continues there; an expired upload, or a local file that
-/// changed since, starts a new upload ([`crate::RestartReason::UploadGone`],
-/// [`crate::RestartReason::LocalChanged`]). The state file is removed when the upload is
-/// complete.
-///
-/// # Errors
-/// Any [`Error`]; notably [`Error::RemoteExists`], [`Error::UploadMismatch`],
-/// [`Error::Ftp`] (login, permission), [`Error::Status`] and [`Error::TusProtocol`] (tus),
-/// [`Error::LocalChanged`], [`Error::UploadInterrupted`].
-pub async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
-    match req.url.scheme() {
-        "ftp" => ftp::put::put(req, reporter).await,
-        "http" | "https" => tus::put(req, reporter).await,
-        _ => Err(Error::UploadUnsupported {
-            url: req.url.clone(),
-        }),
-    }
-}
-
-/// One way of uploading (FTP or tus), driven by [`retrying`].
-pub(crate) trait Attempts {
-    /// One attempt, continuing from wherever the server is.
-    async fn attempt(&mut self) -> Result<PutOutcome, Error>;
-    /// Bytes sent in this run so far, over all attempts.
-    fn sent(&self) -> u64;
-    /// The error for an upload cancelled by the request's token.
-    fn interrupted(&self) -> Error;
-}
-
-/// Runs `upload`'s attempts until one succeeds, an error is final, or the request is
-/// cancelled, with the retry rules of downloads (an attempt that sent bytes resets the count).
-pub(crate) async fn retrying(
-    req: &PutRequest,
-    reporter: &dyn Reporter,
-    upload: &mut impl Attempts,
-) -> Result<PutOutcome, Error> {
-    let policy = req.retry_policy();
-    let mut budget = retry::Budget::default();
-    loop {
-        let before = upload.sent();
-        let cancel = req.cancel.clone();
-        let result = tokio::select! {
-            r = upload.attempt() => Some(r),
-            () = cancel.cancelled() => None,
-        };
-        let error = match result {
-            Some(Ok(outcome)) => return Ok(outcome),
-            Some(Err(e)) => e,
-            None => return Err(upload.interrupted()),
-        };
-        let wait = budget.failed_with(&policy, reporter, error, upload.sent() > before)?;
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            () = cancel.cancelled() => return Err(upload.interrupted()),
         }
     }
 }

@@ -281,11 +281,11 @@ mod tests {
         for len in [230, 240, 241, 250, 255, 300] {
             let name = format!("{}.iso", "a".repeat(len));
             let cut = sanitize(&name).unwrap();
-            let state_tmp = crate::durable::sibling(
-                &crate::durable::sibling(Path::new(&cut), ".durl-state"),
+            let state_tmp = crate::store::durable::sibling(
+                &crate::store::durable::sibling(Path::new(&cut), ".durl-state"),
                 ".tmp",
             );
-            let part = crate::durable::sibling(Path::new(&cut), ".durl-part");
+            let part = crate::store::durable::sibling(Path::new(&cut), ".durl-part");
             for p in [&state_tmp, &part] {
                 let n = p.file_name().unwrap().len();
                 assert!(n <= 255, "{len}: {n} bytes");

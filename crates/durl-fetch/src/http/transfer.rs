@@ -1,70 +1,30 @@
 //! One download from start to commit: recover, request, check, stream, retry, commit.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use reqwest::{Client, Response};
 
-use crate::content_range::ContentRange;
-use crate::durable;
+use crate::download::commit::{
+    MAX_RESTARTS, Outcome, Paths, commit, disagrees, discard_if_empty, interrupted, overlong,
+};
+use crate::download::mirrors::{DropReason, Sources};
+use crate::download::split::{self, Split, SplitEnd};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::http::{self, RangeAsk};
-use crate::journal::{State, url_key};
-use crate::part::PartFile;
-use crate::rate::RateLimiter;
-use crate::segments::{self, Split, SplitEnd};
-use crate::sources::{DropReason, Sources};
-use crate::validator::Validators;
-use crate::verify::{self, Checksum};
-use crate::{Error, GetRequest, retry};
-
-/// How often the partial may be thrown away in one run before giving up (a server whose file
-/// changes on every request would otherwise loop forever).
-const MAX_RESTARTS: u32 = 3;
-
-/// What a successful download did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Outcome {
-    /// The final file.
-    pub path: PathBuf,
-    /// Its length.
-    pub bytes: u64,
-    /// Bytes that were already on disk when this run started.
-    pub resumed_from: u64,
-    /// Bytes written by this run.
-    pub fetched: u64,
-    /// True when the file was already complete and nothing was downloaded.
-    pub already_complete: bool,
-}
-
-/// The paths that belong to one destination.
-#[derive(Debug, Clone)]
-pub(crate) struct Paths {
-    pub(crate) dest: PathBuf,
-    pub(crate) part: PathBuf,
-    pub(crate) state: PathBuf,
-}
-
-impl Paths {
-    pub(crate) fn new(dest: PathBuf) -> Paths {
-        Paths {
-            part: durable::sibling(&dest, ".durl-part"),
-            state: durable::sibling(&dest, ".durl-state"),
-            dest,
-        }
-    }
-
-    /// Whether any of the three files exists (an earlier run left something).
-    pub(crate) fn any_exists(&self) -> bool {
-        self.dest.exists() || self.part.exists() || self.state.exists()
-    }
-}
+use crate::http::transport::{HttpBody, HttpTransport};
+use crate::http::validator::Validators;
+use crate::http::{self, Asked, Held, RangeAsk, Verdict};
+use crate::store::journal::{State, url_key};
+use crate::store::part::PartFile;
+use crate::store::rate::RateLimiter;
+use crate::store::retry;
+use crate::{Error, GetRequest};
 
 /// How one attempt ended, short of an error.
 enum Step {
     /// All bytes are in the part file.
     Complete,
+    /// One hole of the held ranges is filled; the next attempt asks for the next one.
+    Filled,
     /// The partial must be dropped and the download started over.
     Restart(RestartReason),
     /// Continue over several connections; the response's body starts at the given byte.
@@ -111,6 +71,7 @@ impl Transfer<'_> {
             };
             match result {
                 Ok(Step::Complete) => break,
+                Ok(Step::Filled) => {}
                 Ok(Step::Restart(reason)) => self.restart(reason).await?,
                 Ok(Step::Split(..)) => unreachable!("step() runs the split"),
                 Err(e) => {
@@ -208,7 +169,7 @@ impl Transfer<'_> {
         let have = self.part.have();
         let missing: u64 = have.missing(len).iter().map(|r| r.end - r.start).sum();
         let holes = have.ranges().len() > 1 || (!have.is_empty() && have.prefix_end() == 0);
-        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * segments::MIN_SPLIT))
+        missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * split::MIN_SPLIT))
     }
 
     async fn split(&mut self, first: Option<(Response, u64)>) -> Result<Step, Error> {
@@ -216,14 +177,24 @@ impl Transfer<'_> {
             .part
             .state()
             .expect("split after a state with a length");
+        let length = state.length.expect("split after a state with a length");
+        let transport = HttpTransport {
+            client: &self.client,
+            req: self.req,
+        };
         let split = Split {
             req: self.req,
-            fetcher: segments::Fetcher::Http(&self.client),
+            transport: &transport,
             reporter: self.reporter,
             state,
             limiter: self.limiter.as_deref(),
             sources: &self.sources,
         };
+        // A first response (a 200 from byte `start`) serves the segment it starts in.
+        let first = first.map(|(resp, start)| {
+            let body = HttpBody::new(resp, self.req.stall_timeout);
+            (body, start..length)
+        });
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
         self.reporter.report(Event::Connections { active: 0 });
         match end? {
@@ -237,9 +208,17 @@ impl Transfer<'_> {
         }
     }
 
-    /// One request and its body.
+    /// One request and its body: the first missing byte onwards, up to the next held range
+    /// when the held bytes have holes (so exactly the holes are fetched, one per attempt).
     async fn attempt(&mut self, pending: Option<Response>) -> Result<Step, Error> {
         let offset = self.part.written();
+        let hole_end = self
+            .part
+            .have()
+            .ranges()
+            .iter()
+            .find(|r| r.start > offset)
+            .map(|r| r.start);
         let state = self
             .part
             .state()
@@ -247,13 +226,17 @@ impl Transfer<'_> {
         let resp = match pending {
             Some(resp) => resp,
             None => {
-                let ask = if offset > 0 {
-                    RangeAsk::From {
+                let if_range = state.validators.if_range.as_deref();
+                let ask = match hole_end {
+                    Some(end) => RangeAsk::Bounded {
+                        range: offset..end,
+                        if_range,
+                    },
+                    None if offset > 0 => RangeAsk::From {
                         start: offset,
-                        if_range: state.validators.if_range.as_deref(),
-                    }
-                } else {
-                    RangeAsk::None
+                        if_range,
+                    },
+                    None => RangeAsk::None,
                 };
                 self.last_url = self.sources.pick();
                 http::send(&self.client, self.req, &self.last_url, false, ask).await?
@@ -262,56 +245,40 @@ impl Transfer<'_> {
         let url = resp.url().clone();
         let seen = Validators::from_headers(resp.headers());
         self.sources.succeeded(&self.last_url);
-        match resp.status().as_u16() {
-            206 => {
-                if offset == 0 {
-                    return Err(bad_range(&url, "206 to a request without Range".into()));
-                }
-                let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp)
-                else {
-                    return Err(bad_range(&url, "206 without a valid Content-Range".into()));
-                };
-                // RFC 9110 §13.1.5: the server honoured If-Range, but a server that ignores
-                // If-Range would splice a new version onto old bytes; check ourselves too.
-                if !state.validators.same_version_as(&seen)
-                    || state.length.zip(complete).is_some_and(|(len, c)| len != c)
-                {
-                    return self.changed();
-                }
-                if range.start > offset || range.end <= offset {
-                    return Err(bad_range(
-                        &url,
-                        format!(
-                            "asked for bytes from {offset}, got {}-{}",
-                            range.start,
-                            range.end - 1
-                        ),
-                    ));
-                }
-                let length = state.length.or(complete);
+        let asked = Asked {
+            start: offset,
+            ranged: offset > 0 || hole_end.is_some(),
+            length: state.length,
+        };
+        match http::classify(&resp, asked, state.validators.same_version_as(&seen)) {
+            Verdict::Partial { range, length } => {
                 self.part.set_length(length);
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: length,
                     resumed_from: offset,
                 });
-                // A 206 that starts earlier than asked is usable: skip the overlap.
-                self.stream(resp, offset - range.start, length).await
+                // A 206 that starts earlier than asked is usable: the overlap is skipped.
+                let body = Body {
+                    from: range.start,
+                    announced: Some(range.end),
+                    want: offset,
+                    stop: hole_end.or(length),
+                };
+                self.stream(resp, body).await
             }
-            200 | 203 => {
-                if offset > 0 {
-                    let reason = if state.validators.same_version_as(&seen) {
-                        RestartReason::RangeIgnored
-                    } else if self.drop_mirror() {
-                        return Err(disagrees(&url));
-                    } else {
-                        RestartReason::RemoteChanged
-                    };
+            Verdict::Whole { length, held } => {
+                let reason = match held {
+                    Held::Nothing => None,
+                    Held::SameVersion => Some(RestartReason::RangeIgnored),
+                    Held::OtherVersion if self.drop_mirror() => return Err(disagrees(&url)),
+                    Held::OtherVersion => Some(RestartReason::RemoteChanged),
+                };
+                if let Some(reason) = reason {
                     self.count_restart(reason)?;
                 }
                 // RFC 9110 §15.3.1: a 200 carries the whole representation; write it from 0,
                 // never append it.
-                let length = http::content_length(&resp);
                 let fresh = State {
                     final_url: url_key(&url),
                     length,
@@ -325,7 +292,7 @@ impl Transfer<'_> {
                 let can_split = self.req.connections > 1
                     && !self.no_split
                     && fresh.validators.if_range.is_some()
-                    && length.is_some_and(|l| l >= 2 * segments::MIN_SPLIT)
+                    && length.is_some_and(|l| l >= 2 * split::MIN_SPLIT)
                     && accepts_ranges(&resp);
                 self.part.begin(fresh).await?;
                 self.reporter.report(Event::Started {
@@ -336,34 +303,27 @@ impl Transfer<'_> {
                 if can_split {
                     return Ok(Step::Split(resp, 0));
                 }
-                self.stream(resp, 0, length).await
-            }
-            416 => {
-                // RFC 9110 §15.5.17: Content-Range: bytes */LEN tells the current length.
-                let complete = match http::content_range(&resp) {
-                    Some(ContentRange::Unsatisfied { complete }) => complete,
-                    _ => return Ok(Step::Restart(RestartReason::RangeNotSatisfiable)),
+                let body = Body {
+                    from: 0,
+                    announced: length,
+                    want: 0,
+                    stop: length,
                 };
-                if !state.validators.same_version_as(&seen)
-                    || state.length.is_some_and(|l| l != complete)
-                {
-                    return self.changed();
-                }
-                if offset == complete && offset > 0 {
-                    self.part.set_length(Some(complete));
-                    self.reporter.report(Event::Started {
-                        path: &self.paths.dest,
-                        total: Some(complete),
-                        resumed_from: offset,
-                    });
-                    Ok(Step::Complete)
-                } else if offset > complete {
-                    Ok(Step::Restart(RestartReason::PartialTooLong))
-                } else {
-                    Ok(Step::Restart(RestartReason::RangeNotSatisfiable))
-                }
+                self.stream(resp, body).await
             }
-            _ => Err(http::status_error(&resp)),
+            Verdict::Complete { length } => {
+                self.part.set_length(Some(length));
+                self.reporter.report(Event::Started {
+                    path: &self.paths.dest,
+                    total: Some(length),
+                    resumed_from: offset,
+                });
+                Ok(Step::Complete)
+            }
+            Verdict::Changed => self.changed(),
+            Verdict::Restart(reason) => Ok(Step::Restart(reason)),
+            Verdict::Invalid(detail) => Err(bad_range(&url, detail)),
+            Verdict::Failed => Err(http::status_error(&resp)),
         }
     }
 
@@ -391,56 +351,56 @@ impl Transfer<'_> {
         dropped
     }
 
-    /// Streams a body into the part file, skipping `skip` leading bytes and stopping at
-    /// `length` (a longer body is cut there).
-    async fn stream(
-        &mut self,
-        mut resp: Response,
-        mut skip: u64,
-        length: Option<u64>,
-    ) -> Result<Step, Error> {
+    /// Streams a body into the part file. The stream owns its offset: each chunk is written
+    /// where its bytes belong (from `body.from` on), whatever else the part file holds.
+    async fn stream(&mut self, mut resp: Response, body: Body) -> Result<Step, Error> {
         let url = resp.url().clone();
-        if length == Some(self.part.written()) {
-            return Ok(Step::Complete);
+        let mut at = body.from;
+        if body.stop.is_some_and(|stop| stop <= body.want) {
+            return Ok(self.stopped());
         }
-        while let Some(mut chunk) =
-            http::next_chunk(&mut resp, self.req.stall_timeout, &url).await?
-        {
-            if skip > 0 {
-                let n = skip.min(chunk.len() as u64) as usize;
-                chunk = chunk.slice(n..);
-                skip -= n as u64;
+        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+            let chunk_start = at;
+            at += chunk.len() as u64;
+            if body.announced.is_some_and(|end| at > end) {
+                // Nothing past the announced end is written, nor anything after it.
+                let range = body.from..body.announced.unwrap_or(at);
+                return Err(overlong(&url, &range));
             }
-            if let Some(len) = length {
-                let room = len - self.part.written();
-                if chunk.len() as u64 > room {
-                    chunk.truncate(room as usize);
-                }
-            }
-            if chunk.is_empty() {
+            let Some(piece) = body.piece(chunk, chunk_start) else {
                 continue;
-            }
-            let n = chunk.len() as u64;
+            };
+            let n = piece.len() as u64;
+            let write_at = chunk_start.max(body.want);
             if let Some(limiter) = &self.limiter {
                 limiter.take(n).await;
             }
-            let at = self.part.written();
-            self.part.write(at, chunk).await?;
+            self.part.write(write_at, piece).await?;
             self.fetched += n;
             self.reporter.report(Event::Progress { bytes: n });
             self.part.maybe_checkpoint().await?;
-            if length == Some(self.part.written()) {
-                return Ok(Step::Complete);
+            if body.stop.is_some_and(|stop| write_at + n >= stop) {
+                return Ok(self.stopped());
             }
         }
-        match length {
-            Some(expected) if self.part.written() < expected => Err(Error::ShortBody {
+        match body.stop {
+            Some(expected) if at < expected => Err(Error::ShortBody {
                 url,
-                received: self.part.written(),
+                received: at,
                 expected,
             }),
             _ => Ok(Step::Complete),
         }
+    }
+
+    /// The step after a stream reached the end it was asked to fill.
+    fn stopped(&self) -> Step {
+        let done = match self.part.state().and_then(|s| s.length) {
+            Some(len) => self.part.have().covers(len),
+            // Only the server can say where a file of unknown length ends (416 `bytes */N`).
+            None => false,
+        };
+        if done { Step::Complete } else { Step::Filled }
     }
 
     /// Makes the finished file durable under its final name and removes the state.
@@ -458,96 +418,6 @@ impl Transfer<'_> {
     }
 }
 
-/// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
-/// empty part file, no state, and never an error page under the output name.
-pub(crate) fn discard_if_empty(part: &PartFile, paths: &Paths) -> Result<(), Error> {
-    if part.have().is_empty() {
-        durable::remove(&paths.part).map_err(Error::io("cannot remove", &paths.part))?;
-        durable::remove(&paths.state).map_err(Error::io("cannot remove", &paths.state))?;
-    }
-    Ok(())
-}
-
-/// The error for a cancelled download, after a final checkpoint.
-pub(crate) async fn interrupted(part: &mut PartFile, paths: &Paths) -> Error {
-    match part.checkpoint_now().await {
-        Ok(durable) => Error::Interrupted {
-            path: paths.dest.clone(),
-            durable,
-        },
-        Err(e) => e,
-    }
-}
-
-/// Makes the finished part file durable under its final name and removes the state (shared
-/// by HTTP and FTP downloads).
-pub(crate) async fn commit(
-    req: &GetRequest,
-    reporter: &dyn Reporter,
-    paths: Paths,
-    mut part: PartFile,
-    resumed_from: u64,
-    fetched: u64,
-) -> Result<Outcome, Error> {
-    let bytes = part.written();
-    if req.checksum.is_some() {
-        // On a mismatch the state must describe the whole part file that is kept.
-        part.checkpoint_now().await?;
-    }
-    let Paths {
-        dest,
-        part: part_path,
-        state,
-    } = paths;
-    let part_state = part.state().unwrap_or_else(|| State::fresh(&req.url));
-    let file = part.finish(Some(bytes)).await?;
-    if let Some(checksum) = &req.checksum {
-        verify(checksum, &part_path).await?;
-    }
-    let mut mark = part_state;
-    mark.have = crate::ranges::RangeSet::prefix(bytes);
-    mark.length = Some(bytes);
-    // A FIFO or device made under the output's name during the download is not renamed over.
-    if let Ok(m) = std::fs::metadata(&dest) {
-        crate::get::refuse_irregular(&dest, &m)?;
-    }
-    durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
-    crate::mark::set(&dest, &mark);
-    // The lock goes with the part file's handle, after the rename made it the final file.
-    drop(file);
-    durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
-    reporter.report(Event::Finished {
-        path: &dest,
-        bytes,
-        already_complete: false,
-    });
-    Ok(Outcome {
-        path: dest,
-        bytes,
-        resumed_from,
-        fetched,
-        already_complete: false,
-    })
-}
-
-/// Checks `path` against `checksum` (reading it on a blocking thread).
-pub(crate) async fn verify(checksum: &Checksum, path: &Path) -> Result<(), Error> {
-    let algorithm = checksum.algorithm;
-    let owned = path.to_owned();
-    let actual = tokio::task::spawn_blocking(move || verify::digest_file(algorithm, &owned))
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
-        .map_err(Error::io("cannot read", path))?;
-    if actual == checksum.expected {
-        return Ok(());
-    }
-    Err(Error::ChecksumMismatch {
-        expected: checksum.to_string(),
-        actual: format!("{algorithm}={}", verify::hex(&actual)),
-        kept: path.to_owned(),
-    })
-}
-
 /// RFC 9110 §14.3: `Accept-Ranges: bytes` says the server takes byte ranges.
 fn accepts_ranges(resp: &Response) -> bool {
     resp.headers()
@@ -558,33 +428,42 @@ fn accepts_ranges(resp: &Response) -> bool {
         .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
 }
 
-/// The (retryable) error for a dropped mirror's answer: the next attempt goes elsewhere.
-pub(crate) fn disagrees(url: &url::Url) -> Error {
-    bad_range(
-        url,
-        "another version of the file than the other sources".into(),
-    )
+/// Where one body's bytes go.
+struct Body {
+    /// The offset of the body's first byte.
+    from: u64,
+    /// Where the transport said the body ends (a 206's `Content-Range`, a 200's length).
+    announced: Option<u64>,
+    /// The first byte wanted (bytes before it are already held).
+    want: u64,
+    /// Where to stop writing: the end of the hole being filled, or the file's length.
+    stop: Option<u64>,
+}
+
+impl Body {
+    /// The part of `chunk` (which holds the bytes from `at`) between `want` and `stop`.
+    fn piece(&self, mut chunk: bytes::Bytes, at: u64) -> Option<bytes::Bytes> {
+        let end = at + chunk.len() as u64;
+        if end <= self.want {
+            return None;
+        }
+        if at < self.want {
+            chunk = chunk.slice((self.want - at) as usize..);
+        }
+        let start = at.max(self.want);
+        if let Some(stop) = self.stop {
+            if start >= stop {
+                return None;
+            }
+            chunk.truncate((stop - start).min(chunk.len() as u64) as usize);
+        }
+        (!chunk.is_empty()).then_some(chunk)
+    }
 }
 
 fn bad_range(url: &url::Url, detail: String) -> Error {
     Error::BadRange {
         url: url.clone(),
         detail,
-    }
-}
-
-/// The outcome for a file found complete without downloading.
-pub(crate) fn already_complete(reporter: &dyn Reporter, dest: &Path, bytes: u64) -> Outcome {
-    reporter.report(Event::Finished {
-        path: dest,
-        bytes,
-        already_complete: true,
-    });
-    Outcome {
-        path: dest.to_owned(),
-        bytes,
-        resumed_from: bytes,
-        fetched: 0,
-        already_complete: true,
     }
 }

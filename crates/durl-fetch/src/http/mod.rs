@@ -11,8 +11,31 @@ use reqwest::header::{
 use reqwest::{Client, Response, redirect};
 use url::Url;
 
-use crate::content_range::{self, ContentRange};
-use crate::{Error, GetRequest, retry};
+use crate::store::retry;
+use crate::{Error, GetRequest};
+use content_range::ContentRange;
+
+mod classify;
+pub mod content_range;
+pub mod filename;
+pub(crate) mod get;
+pub(crate) mod transfer;
+pub(crate) mod transport;
+pub mod validator;
+
+pub(crate) use classify::{Asked, Held, Verdict};
+
+/// What `resp` means for the bytes asked for ([`classify::classify`]); `same_version` says
+/// whether its validators name the version held.
+pub(crate) fn classify(resp: &Response, asked: Asked, same_version: bool) -> Verdict {
+    let answer = classify::Answer {
+        status: resp.status().as_u16(),
+        content_range: content_range(resp),
+        content_length: content_length(resp),
+        same_version,
+    };
+    classify::classify(asked, &answer)
+}
 
 /// Builds the client for a request: no automatic decompression (bytes are stored as sent and
 /// ranges count encoded octets), `Accept-Encoding: identity`, TLS roots. Redirects are
@@ -100,7 +123,7 @@ pub(crate) async fn send(
         if !matches!(next.scheme(), "http" | "https") {
             return Err(fail(format!(
                 "redirect to a URL that is not http(s): {}",
-                crate::journal::url_key(&next)
+                crate::store::journal::url_key(&next)
             )));
         }
         if next.username().is_empty() && (req.location_trusted || same_origin(url, &next)) {
@@ -112,7 +135,7 @@ pub(crate) async fn send(
         if seen.iter().any(|u| u == &next) {
             return Err(fail(format!(
                 "redirect loop at {}",
-                crate::journal::url_key(&next)
+                crate::store::journal::url_key(&next)
             )));
         }
         if seen.len() > req.max_redirects {

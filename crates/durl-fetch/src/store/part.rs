@@ -21,8 +21,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::journal::State;
-use crate::ranges::RangeSet;
+use crate::download::ranges::RangeSet;
+use crate::store::journal::State;
 
 /// Chunks queued between the download and the writer thread. Chunks are at most a few
 /// hundred KiB, so this bounds the memory in flight to a few tens of MiB.
@@ -100,7 +100,7 @@ impl PartFile {
     ) -> Result<PartFile, Error> {
         // Never through a link or into a device or FIFO planted under the part file's name
         // (a directory others can write is enough for that).
-        let file = crate::durable::open_regular(path)
+        let file = crate::store::durable::open_regular(path)
             .map_err(Error::io("cannot open", path))?
             .map_err(|found| Error::NotRegularFile {
                 path: path.to_owned(),
@@ -212,7 +212,7 @@ impl PartFile {
         // holds nothing need not exist at all (a part file without state is discarded), so
         // a fresh start only removes an older one: small files then cost no fsync for it.
         if state.have.is_empty() {
-            crate::durable::remove(&self.state_path)
+            crate::store::durable::remove(&self.state_path)
                 .map_err(Error::io("cannot remove", &self.state_path))?;
         } else {
             state
@@ -243,7 +243,7 @@ impl PartFile {
         state
             .store(&self.state_path)
             .map_err(Error::io("cannot write", &self.state_path))?;
-        crate::durable::rename(existing, &self.path)
+        crate::store::durable::rename(existing, &self.path)
             .map_err(Error::io("cannot rename", existing))?;
         let mut adopted = Self::open_locked(
             &self.path,

@@ -23,9 +23,9 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::durable;
-use crate::ranges::RangeSet;
-use crate::validator::Validators;
+use crate::download::ranges::RangeSet;
+use crate::http::validator::Validators;
+use crate::store::durable;
 
 /// The current format version. Version 1 is read too; any other version is not trusted.
 pub const VERSION: u32 = 2;

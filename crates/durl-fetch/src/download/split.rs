@@ -9,10 +9,9 @@
 //! it takes over the next waiting segment, or half of the largest one still running
 //! ([`plan::split_point`]), so a slow connection never becomes the tail everybody waits for.
 //!
-//! The segments come over HTTP ([`Fetcher::Http`]: ranged requests) or FTP
-//! ([`Fetcher::Ftp`]: one control connection per segment, `REST` + `RETR`, see
-//! [`crate::ftp_segment`]); planning, stealing, the single writer and the checkpoints are
-//! the same for both.
+//! The segments come from a [`Transport`]: HTTP (ranged requests with `If-Range`) or FTP
+//! (one control connection per segment, `REST` + `RETR`); planning, stealing, the single
+//! writer and the checkpoints are the same for every protocol.
 //!
 //! A segment answered with 200 (the server ignored the range), with another validator or
 //! another length, stops the split download: nothing of it is written, and the caller
@@ -26,18 +25,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use reqwest::{Client, Response};
 use tokio::sync::mpsc;
 
-use crate::content_range::{self, ContentRange};
+use crate::download::commit::{disagrees, overlong};
+use crate::download::mirrors::Sources;
+use crate::download::plan;
+use crate::download::transport::{Ask, Body, Opened, Transport};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::http;
-use crate::journal::State;
-use crate::plan;
-use crate::rate::RateLimiter;
-use crate::sources::Sources;
-use crate::validator::Validators;
-use crate::{Error, GetRequest, retry};
+use crate::store::journal::State;
+use crate::store::rate::RateLimiter;
+use crate::store::retry;
+use crate::{Error, GetRequest};
 
 /// No segment is split into halves shorter than this.
 pub(crate) const MIN_SPLIT: u64 = 1 << 20;
@@ -81,19 +79,10 @@ enum WorkerEnd {
     Failed(Error),
 }
 
-/// Where the segments come from.
-#[derive(Clone, Copy)]
-pub(crate) enum Fetcher<'a> {
-    /// Ranged GETs with `If-Range`.
-    Http(&'a Client),
-    /// `REST` + `RETR`, each segment on its own control connection.
-    Ftp(&'a crate::ftp::Target),
-}
-
 /// Everything the workers share.
-pub(crate) struct Split<'a> {
+pub(crate) struct Split<'a, T> {
     pub(crate) req: &'a GetRequest,
-    pub(crate) fetcher: Fetcher<'a>,
+    pub(crate) transport: &'a T,
     pub(crate) reporter: &'a dyn Reporter,
     /// The state of the version being fetched (length and validators).
     pub(crate) state: State,
@@ -105,14 +94,14 @@ pub(crate) struct Split<'a> {
 
 type WorkerFuture<'s> = Pin<Box<dyn Future<Output = WorkerEnd> + Send + 's>>;
 
-impl Split<'_> {
+impl<T: Transport> Split<'_, T> {
     /// Fetches every byte of the file not in `part`'s held ranges. `first` is a response
     /// already received whose body starts at the given byte, used for the first segment.
     pub(crate) async fn run(
         &self,
-        part: &mut crate::part::PartFile,
+        part: &mut crate::store::part::PartFile,
         fetched: &mut u64,
-        first: Option<(Response, u64)>,
+        first: Option<(T::Body, Range<u64>)>,
     ) -> Result<SplitEnd, Error> {
         let len = self.state.length.expect("split downloads need a length");
         let missing = part.have().missing(len);
@@ -130,7 +119,7 @@ impl Split<'_> {
             let slot = Slot::new(&range);
             // The first response serves the segment it starts in.
             let initial = match &first {
-                Some((_, start)) if *start == range.start => first.take(),
+                Some((_, body)) if body.start == range.start => first.take(),
                 _ => None,
             };
             slots.push(slot.clone());
@@ -197,7 +186,7 @@ impl Split<'_> {
 
     async fn write(
         &self,
-        part: &mut crate::part::PartFile,
+        part: &mut crate::store::part::PartFile,
         fetched: &mut u64,
         offset: u64,
         data: Bytes,
@@ -214,7 +203,7 @@ impl Split<'_> {
     async fn worker(
         &self,
         slot: Arc<Slot>,
-        mut initial: Option<(Response, u64)>,
+        mut initial: Option<(T::Body, Range<u64>)>,
         tx: mpsc::Sender<(u64, Bytes)>,
     ) -> WorkerEnd {
         let mut budget = retry::Budget::default();
@@ -225,13 +214,8 @@ impl Split<'_> {
             }
             let url = self.sources.pick();
             let result = match initial.take() {
-                Some((resp, start)) => self.stream(resp, start, &slot, &tx).await,
-                None => match self.fetcher {
-                    Fetcher::Http(client) => self.fetch(client, &url, &slot, &tx).await,
-                    Fetcher::Ftp(target) => {
-                        crate::ftp_segment::fetch(self, target, &slot, &tx).await
-                    }
-                },
+                Some((body, range)) => self.stream(body, range, &url, &slot, &tx).await,
+                None => self.fetch(&url, &slot, &tx).await,
             };
             let e = match result {
                 Ok(None) => {
@@ -255,115 +239,88 @@ impl Split<'_> {
         }
     }
 
-    /// One ranged request for the rest of the slot.
+    /// Opens the rest of the slot at `source` and streams it.
     async fn fetch(
         &self,
-        client: &Client,
         source: &url::Url,
         slot: &Slot,
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
         let want = slot.remaining();
-        let resp = http::send(
-            client,
-            self.req,
-            source,
-            false,
-            http::RangeAsk::Bounded {
-                range: want.clone(),
-                if_range: self.state.validators.if_range.as_deref(),
-            },
-        )
-        .await?;
-        let url = resp.url().clone();
-        let seen = Validators::from_headers(resp.headers());
-        match resp.status().as_u16() {
-            206 => {}
-            // RFC 9110 §13.1.5: a 200 to a request with If-Range means the file changed
-            // (or the server ignores ranges): never mix its bytes with the segments.
-            200 | 203 => {
-                if self.state.validators.same_version_as(&seen) {
-                    return Ok(Some(RestartReason::RangeIgnored));
-                }
-                return self.changed(source);
-            }
-            416 => return Ok(Some(RestartReason::RangeNotSatisfiable)),
-            _ => return Err(http::status_error(&resp)),
-        }
-        if !self.state.validators.same_version_as(&seen) {
-            return self.changed(source);
-        }
-        let Some(ContentRange::Satisfied { range, complete }) = http::content_range(&resp) else {
-            return Err(Error::BadRange {
-                url,
-                detail: "206 without a valid Content-Range".into(),
-            });
+        let ask = Ask {
+            start: want.start,
+            end: want.end,
+            version: &self.state,
         };
-        if complete.is_some_and(|c| Some(c) != self.state.length) {
-            return self.changed(source);
+        match self.transport.open(source, ask).await? {
+            Opened::Body { range, body } => self.stream(body, range, source, slot, tx).await,
+            Opened::Changed => self.changed(source),
+            Opened::Restart(reason) => Ok(Some(reason)),
         }
-        // A 206 that starts at or before the slot's position is usable (the overlap is
-        // skipped); one that starts later, or ends before it, is never written.
-        if range.start > want.start || range.end <= want.start {
-            return Err(Error::BadRange {
-                url,
-                detail: format!(
-                    "asked for {}, got {}",
-                    content_range::range_header(&want),
-                    content_range::range_header(&range)
-                ),
-            });
-        }
-        self.stream(resp, range.start, slot, tx).await
     }
 
     /// `source` answered with another version: a mirror is dropped (the worker retries
     /// elsewhere); the last source means the remote file changed.
     fn changed(&self, source: &url::Url) -> Result<Option<RestartReason>, Error> {
         if self.sources.is_dropped(source) {
-            return Err(crate::transfer::disagrees(source));
+            return Err(disagrees(source));
         }
         if self.sources.disagrees(source) {
             self.reporter.report(Event::MirrorDropped {
                 url: source,
                 reason: crate::DropReason::Disagrees,
             });
-            return Err(crate::transfer::disagrees(source));
+            return Err(disagrees(source));
         }
         Ok(Some(RestartReason::RemoteChanged))
     }
 
-    /// Streams a body that starts at byte `start` into the slot, up to the slot's end (which
-    /// may move down while it runs).
+    /// Streams a body that holds the bytes `announced` into the slot, up to the slot's end
+    /// (which may move down while it runs). A body longer than announced is a protocol
+    /// error: nothing past the announced end is ever written.
     async fn stream(
         &self,
-        mut resp: Response,
-        start: u64,
+        mut body: T::Body,
+        announced: Range<u64>,
+        source: &url::Url,
         slot: &Slot,
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
-        let url = resp.url().clone();
-        let mut at = start;
-        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+        let mut at = announced.start;
+        let mut ended = false;
+        loop {
+            let max = slot.remaining().end.saturating_sub(at);
+            if max == 0 {
+                break;
+            }
+            let Some(chunk) = body.next_chunk(max).await? else {
+                ended = true;
+                break;
+            };
+            if at + chunk.len() as u64 > announced.end {
+                return Err(overlong(source, &announced));
+            }
             if !self.deliver(&mut at, chunk, slot, tx).await {
-                return Ok(None);
+                break;
             }
         }
         if slot.remaining().is_empty() {
-            Ok(None)
-        } else {
-            Err(Error::ShortBody {
-                url,
+            body.close(at).await?;
+        } else if ended {
+            return Err(Error::ShortBody {
+                url: source.clone(),
                 received: at,
                 expected: slot.remaining().end,
-            })
+            });
         }
+        // Else the download is over (another connection failed or it was cancelled).
+        Ok(None)
     }
 
     /// Hands what the slot still wants of `chunk` (which holds the bytes from `*at`) to the
     /// writer and moves the slot on; false once the slot wants nothing more (its end may have
     /// moved down while it ran) or the download is over.
-    pub(crate) async fn deliver(
+    async fn deliver(
         &self,
         at: &mut u64,
         mut chunk: Bytes,

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use crate::journal::State;
+use crate::store::journal::State;
 
 const NAME: &str = "user.durl.state";
 
@@ -22,7 +22,7 @@ pub(crate) fn set(dest: &Path, state: &State) {
 pub(crate) fn get(dest: &Path, url: &url::Url, len: u64) -> Option<State> {
     let raw = xattr::get(dest, NAME).ok()??;
     let state = State::decode(std::str::from_utf8(&raw).ok()?).ok()?;
-    (state.url == crate::journal::url_key(url)
+    (state.url == crate::store::journal::url_key(url)
         && state.length == Some(len)
         && state.have.covers(len))
     .then_some(state)

@@ -1,84 +1,12 @@
-//! Reading FTP data connections: one segment of a split download ([`fetch`]), and the
-//! checks both a segment and a single stream make against `SIZE` at the end of a transfer.
-//!
-//! A segment has its own control connection: login, `SIZE` and `MDTM` (the same version as
-//! the one being fetched, as `If-Range` proves it for HTTP), `REST <start>` + `RETR`, then
-//! exactly the segment's bytes. FTP cannot ask for a range's end, so once the segment has
-//! arrived the data connection is closed, and the control connection with it; the server
-//! sees an aborted transfer (RFC 959 §3.3: closing the data connection ends it).
+//! Reading an FTP data connection: chunks with the stall timeout, and the checks a transfer
+//! makes against `SIZE` at its end.
 
 use bytes::{Bytes, BytesMut};
 use suppaftp::FtpResult;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc;
 
+use super::target::{CHUNK, Target};
 use crate::Error;
-use crate::events::RestartReason;
-use crate::ftp::{CHUNK, REST_REFUSED, Target, connect, probe, timed};
-use crate::segments::{Slot, Split};
-
-/// Fetches the rest of `slot` over a new control connection.
-pub(crate) async fn fetch(
-    split: &Split<'_>,
-    target: &Target,
-    slot: &Slot,
-    tx: &mpsc::Sender<(u64, Bytes)>,
-) -> Result<Option<RestartReason>, Error> {
-    let req = split.req;
-    let stall = req.stall_timeout;
-    let len = split.state.length.expect("split downloads need a length");
-    let mut session = connect(target, req).await?;
-    // RFC 3659 §4 (SIZE) and §3 (MDTM) on every connection: a file replaced while the
-    // segments run is noticed before any of its bytes are written.
-    let remote = probe(target, req, &mut session.ftp).await?;
-    if remote.size != Some(len) || remote.mdtm != split.state.validators.last_modified {
-        return Ok(Some(RestartReason::RemoteChanged));
-    }
-    let start = slot.remaining().start;
-    if start > 0 {
-        // RFC 3659 §5: suppaftp sends `REST` right before `RETR`, after `EPSV`/`PASV`, as
-        // §5.3 requires. Never fails: a refusal is the RETR's error.
-        let _ = session.ftp.resume_transfer(start as usize).await;
-    }
-    let retr = session.ftp.retr_as_stream(&target.path);
-    let mut stream = match timed(target, stall, "RETR", retr).await {
-        Ok(stream) => stream,
-        Err(Error::Ftp { code, .. }) if start > 0 && REST_REFUSED.contains(&code) => {
-            return Ok(Some(RestartReason::ResumeRefused));
-        }
-        Err(e) => return Err(e),
-    };
-    let mut at = start;
-    let chunk_size = chunk_size(split.limiter.is_some());
-    loop {
-        // The slot's end moves down when another connection takes over half of it.
-        let room = slot
-            .remaining()
-            .end
-            .saturating_sub(at)
-            .min(chunk_size as u64) as usize;
-        if room == 0 {
-            break;
-        }
-        let (chunk, read) = fill(target, stall, &mut stream, room).await;
-        if chunk.is_empty() {
-            read?;
-            return Err(ended_early(target, stall, stream.finish(), len, at).await);
-        }
-        let more = split.deliver(&mut at, chunk, slot, tx).await;
-        read?;
-        if !more {
-            break;
-        }
-    }
-    if slot.remaining().is_empty() && at == len {
-        nothing_follows(target, stall, &mut stream, len).await?;
-    }
-    // Dropping the stream closes the data connection: the segment is complete, or the
-    // download is over.
-    drop(stream);
-    Ok(None)
-}
 
 /// How much one chunk from the data connection holds: [`CHUNK`], or less under a rate limit
 /// so that the limit paces the transfer smoothly rather than in bursts.
