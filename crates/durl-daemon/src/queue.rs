@@ -1,6 +1,6 @@
 //! The download queue: the in-memory view of every download, kept in step with the
 //! [`Store`], and the scheduler that runs up to `max-concurrent-downloads` of them through
-//! the engine ([`crate::runner`]).
+//! the engine (`runner.rs`).
 //!
 //! Every change (add, pause, unpause, remove, reorder, options) is made under one write gate:
 //! change the memory, commit the same change to the database, then answer. Reads

@@ -11,16 +11,16 @@
 //! version (a partial of another `SIZE` or `MDTM` is dropped), `REST <offset>` + `RETR`, and a
 //! transfer that ends before or goes on past `SIZE` is never completed.
 //! 1. **Destination.** The given file, or a safe name in the given directory
-//!    ([`filename`]): the URL's, if an earlier run left something under it; otherwise the
+//!    (`filename`): the URL's, if an earlier run left something under it; otherwise the
 //!    first GET is sent and its `Content-Disposition` (else the URL) names the file.
 //! 2. **Lock.** `<out>.durl-part` is opened and locked; a second process gets
 //!    [`Error::Locked`].
-//! 3. **Recover.** `<out>.durl-state` ([`journal`]) is loaded and checked against the URL and
+//! 3. **Recover.** `<out>.durl-state` (`journal`) is loaded and checked against the URL and
 //!    the part file; its `durable` bytes are kept, anything after them dropped.
 //! 4. **Request.** `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
 //!    Last-Modified date that is strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`.
 //! 5. **Check.** A 206 is used only if its `Content-Range` starts at or before N, its length
-//!    matches and its validators match ([`content_range`], [`validator`]); a 200 rewrites from
+//!    matches and its validators match (`content_range`, `validator`); a 200 rewrites from
 //!    byte 0; a 416 with `bytes */N` means complete.
 //! 6. **Stream.** Chunks go to the part file; silence past the stall timeout is an error; a
 //!    body longer than announced is cut.
@@ -29,16 +29,16 @@
 //!    not durable.
 //! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and the
 //!    version can be proven on every connection (HTTP: a validator for `If-Range`; FTP:
-//!    `SIZE` and `MDTM`), the missing bytes are planned into segments ([`plan`]) and fetched
+//!    `SIZE` and `MDTM`), the missing bytes are planned into segments (`plan`) and fetched
 //!    over several connections; a connection that finishes takes over half of the largest
-//!    remaining segment. The state records the held ranges ([`ranges`]). The segment engine
+//!    remaining segment. The state records the held ranges (`ranges`). The segment engine
 //!    is the same for both protocols: each opens "the bytes of this version from START" its
 //!    own way (a ranged GET; `REST` + `RETR` on a control connection of its own), and every
 //!    stream writes at its own running offset, never past the end its protocol announced.
 //! 9. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
 //!    (or as `Retry-After` says) and continue from the last written byte.
 //! 10. **Verify and commit.** fsync the part file, check the optional checksum
-//!     ([`verify`]), rename it to the destination, fsync the directory, remove the state.
+//!     (`verify`), rename it to the destination, fsync the directory, remove the state.
 //!
 //! # How `put` works
 //! [`put`] uploads a local file to an `ftp://` URL: `SIZE` says how much the server holds, the

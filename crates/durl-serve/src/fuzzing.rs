@@ -11,7 +11,7 @@ use http::HeaderMap;
 use crate::resolve::{self, RequestPath, Target};
 use crate::upload::protocol::{self, Algorithm, Checksum, Length, Metadata};
 
-/// A request target as [`RequestPath::parse`] accepts it.
+/// A request target as `RequestPath::parse` accepts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedTarget {
     /// The normalised, percent-encoded path of a file (no trailing slash).
@@ -53,7 +53,7 @@ fn real_path(fd: &impl AsRawFd) -> Option<PathBuf> {
 }
 
 /// Resolves and opens `path` under the canonical directory `root`, as a GET would: the fast
-/// path ([`resolve::open_cached`]) and the full lookup ([`resolve::open`]). When the fast path
+/// path (`resolve::open_cached`) and the full lookup (`resolve::open`). When the fast path
 /// opens a file, it must be the very file the full lookup opens; the answer is the full
 /// lookup's.
 pub fn open_target(root: &Path, path: &str, follow_symlinks: bool) -> Opened {

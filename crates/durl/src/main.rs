@@ -1,6 +1,10 @@
 //! The `durl` binary: argument parsing, printing and exit codes on top of the `durl-fetch` and
 //! `durl-serve` libraries. Only this crate prints.
 
+// The doc comments of the argument structs are clap's --help text, not rustdoc markdown:
+// `[get]`, `[user[:password]@]` are literal text there, not links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod args;
 mod batch;
 mod config;
