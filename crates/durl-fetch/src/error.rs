@@ -244,6 +244,13 @@ pub enum Error {
         /// The local file.
         path: PathBuf,
     },
+    /// The run was cancelled before this transfer of a batch started: nothing was requested
+    /// or written for it.
+    #[error("not started: the run was interrupted before {url}")]
+    NotStarted {
+        /// The URL (without its password).
+        url: Url,
+    },
     /// The upload was cancelled; the server keeps what it received and the next run continues.
     #[error("interrupted after sending {sent} bytes to {url}{}", held(.server_has))]
     UploadInterrupted {
@@ -376,7 +383,9 @@ impl Error {
             | Error::UploadNameTaken { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
-            Error::Interrupted { .. } | Error::UploadInterrupted { .. } => ErrorKind::Interrupted,
+            Error::Interrupted { .. }
+            | Error::UploadInterrupted { .. }
+            | Error::NotStarted { .. } => ErrorKind::Interrupted,
             Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
         }
     }
