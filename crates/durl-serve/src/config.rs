@@ -53,8 +53,8 @@ pub struct Config {
 pub(crate) struct UploadSettings {
     /// Whether `/.durl/uploads/` accepts uploads at all.
     pub(crate) enabled: bool,
-    /// Where unfinished uploads live; `None`: a hidden sibling of the root
-    /// (`<parent>/.<name>.durl-uploads`). Never inside the served tree.
+    /// Where unfinished uploads live; `None`: `ROOT/.durl-uploads` (never served, listed or
+    /// an upload target), or the old default `<parent>/.<name>.durl-uploads` where it exists.
     pub(crate) dir: Option<PathBuf>,
     /// Whether a finished upload may replace an existing file of its name.
     pub(crate) overwrite: bool,
@@ -172,7 +172,11 @@ impl Config {
 
     /// Where unfinished uploads live (created if missing, mode 0700). It must not be inside
     /// the served directory, and should be on the same file system (finishing is then a
-    /// rename rather than a copy). Default: `<parent>/.<name>.durl-uploads` beside the root.
+    /// rename rather than a copy). Default: `.durl-uploads` inside the root, which no request
+    /// reaches (404 for files, listings and links into it, even with [`Config::hidden`]); it
+    /// needs no permission outside the root and is on its file system. Where the default of
+    /// earlier versions, `<parent>/.<name>.durl-uploads` beside the root, exists, that one
+    /// is used (with a warning) so that its unfinished uploads are not lost.
     #[must_use]
     pub fn upload_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.upload.dir = Some(dir.into());

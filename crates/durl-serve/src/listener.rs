@@ -65,6 +65,13 @@ pub(crate) struct Shared {
     tls: Option<TlsAcceptor>,
 }
 
+impl Shared {
+    /// The upload directory, when it lies inside the root: never served or listed.
+    pub(crate) fn private(&self) -> Option<&upload::PrivateArea> {
+        self.uploads.as_ref().and_then(|s| s.private_area())
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
@@ -127,7 +134,7 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || {
             shared
                 .digests
-                .precompute(&shared.root, shared.config.hidden);
+                .precompute(&shared.root, shared.config.hidden, shared.private());
         });
     }
     if shared.config.precompute_digests {
@@ -135,7 +142,7 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || {
             shared
                 .digests
-                .precompute(&shared.root, shared.config.hidden);
+                .precompute(&shared.root, shared.config.hidden, shared.private());
         });
     }
 

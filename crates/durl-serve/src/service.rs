@@ -183,6 +183,7 @@ where
             .is_none_or(|g| g.may(&identity, request.segments(), Right::Read))
         && let Some((file, meta, path)) =
             resolve::open_cached(&shared.root_dir, &shared.root, &request)
+        && !private(shared, &path)
     {
         return answer(
             response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
@@ -254,6 +255,11 @@ fn prepare(
         target => target?,
     };
     match target {
+        // The upload directory inside the root: as if absent, however it was reached.
+        Target::File { path, .. } if private(shared, &path) => Err(RequestError::NotFound),
+        Target::Dir { dir } if shared.private().is_some_and(|p| p.is(&dir)) => {
+            Err(RequestError::NotFound)
+        }
         Target::File { file, meta, path } => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
@@ -290,11 +296,11 @@ fn prepare(
                     &index,
                     config.follow_symlinks,
                 ) {
-                    Ok(Target::File { file, meta, path }) => {
+                    Ok(Target::File { file, meta, path }) if !private(shared, &path) => {
                         return file_answer(shared, method, headers, file, &meta, &path);
                     }
                     // A directory named index.html, or none: the listing.
-                    Ok(Target::Dir { .. }) => {}
+                    Ok(_) => {}
                     Err(e) if e.status() == StatusCode::NOT_FOUND => {}
                     Err(e) => return Err(e),
                 }
@@ -307,6 +313,7 @@ fn prepare(
                 root: &shared.root,
                 follow_symlinks: config.follow_symlinks,
                 hidden: config.hidden,
+                private: shared.private(),
             };
             let mut entries = listing::read(dir, request, visibility)?;
             // A user never sees an entry they cannot read.
@@ -327,6 +334,11 @@ fn prepare(
             ))
         }
     }
+}
+
+/// Whether `path` (a resolved file's path) lies in the upload directory inside the root.
+fn private(shared: &Shared, path: &std::path::Path) -> bool {
+    shared.private().is_some_and(|p| p.holds(path))
 }
 
 /// The answer for an open regular file, with the digests asked for (RFC 9530). Blocking.

@@ -32,8 +32,8 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use self::error::UploadError;
 use self::protocol::{Checksum, Length, Metadata, TUS_VERSION};
-pub(crate) use self::store::Store;
 use self::store::{Info, Upload};
+pub(crate) use self::store::{PrivateArea, Store};
 use crate::activity::AddressSlot;
 use crate::body::Body;
 use crate::response;
