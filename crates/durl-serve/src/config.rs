@@ -58,6 +58,9 @@ pub(crate) struct UploadSettings {
     pub(crate) dir: Option<PathBuf>,
     /// Whether a finished upload may replace an existing file of its name.
     pub(crate) overwrite: bool,
+    /// Whether dotfile directories may be upload targets (the server's `hidden`, copied
+    /// when the store opens).
+    pub(crate) hidden: bool,
     /// Largest upload accepted (`Tus-Max-Size`); `None`: only free disk space limits it.
     pub(crate) max_size: Option<u64>,
     /// How long an unfinished upload lives after its last write (and a finished one's
@@ -77,6 +80,7 @@ impl Default for UploadSettings {
             enabled: false,
             dir: None,
             overwrite: false,
+            hidden: false,
             max_size: None,
             expiry: Duration::from_secs(24 * 60 * 60),
             max_transfers: 16,

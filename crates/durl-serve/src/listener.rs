@@ -104,7 +104,11 @@ pub(crate) async fn run(
             source,
         })?;
     let uploads = if config.upload.enabled {
-        Some(Arc::new(upload::Store::open(&root, config.upload.clone())?))
+        let settings = crate::config::UploadSettings {
+            hidden: config.hidden,
+            ..config.upload.clone()
+        };
+        Some(Arc::new(upload::Store::open(&root, settings)?))
     } else {
         None
     };

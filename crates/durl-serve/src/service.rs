@@ -128,17 +128,21 @@ where
     B::Error: std::fmt::Display,
 {
     // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
-    // --upload the path is an ordinary (nonexistent) file. Uploads land in the root: write
-    // there is needed.
+    // --upload the path is an ordinary (nonexistent) file. The write right is checked there
+    // for the upload's directory; here only that the user may write somewhere.
     if let Some(store) = &shared.uploads
         && upload::is_upload_path(uri.path())
     {
         if let Some(gate) = &shared.gate
-            && !gate.may(&identity, &[], Right::Write)
+            && !gate.may_write_somewhere(&identity)
         {
             return refuse(gate, &identity);
         }
-        return upload::handle(store, peer.ip(), method, uri.path(), &headers, body).await;
+        let who = upload::Requester {
+            gate: shared.gate.as_ref(),
+            identity: &identity,
+        };
+        return upload::handle(store, who, peer.ip(), method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
     // paths are ordinary (nonexistent) files too. The listing's style sheet whenever there

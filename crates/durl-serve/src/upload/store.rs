@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{Access, AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use tokio::sync::Semaphore;
 
@@ -36,6 +36,7 @@ pub(crate) use super::record::Info;
 use crate::activity::PerAddress;
 use crate::config::UploadSettings;
 use crate::error::ServeError;
+use crate::resolve::{self, RequestPath};
 
 /// Most ids remembered as terminated or expired (answered 410 rather than 404).
 const MAX_GONE: usize = 4096;
@@ -234,7 +235,7 @@ impl Store {
         }
         lock(&self.uploads).insert(id.to_owned(), Arc::clone(&upload));
         if info.done.is_none() && info.length == Some(info.offset) {
-            self.finish(&upload)?;
+            self.finish(&upload).map_err(io::Error::other)?;
         }
         Ok(())
     }
@@ -258,6 +259,7 @@ impl Store {
         length: Option<u64>,
         metadata: String,
         name: Option<String>,
+        destination: Destination,
     ) -> io::Result<Arc<Upload>> {
         let id = loop {
             let id: String = rand::random::<[u8; 16]>()
@@ -281,6 +283,9 @@ impl Store {
             name: name.unwrap_or_else(|| id.clone()),
             expires_ms: self.expiry_from_now(),
             done: None,
+            dir: destination.dir,
+            owner: destination.owner,
+            replace: Some(destination.replace),
         };
         self.write_info(&id, &info)?;
         let upload = Arc::new(Upload {
@@ -321,9 +326,57 @@ impl Store {
         Ok(info)
     }
 
-    /// Moves a complete upload to its final name and records that.
-    pub(crate) fn finish(&self, upload: &Upload) -> io::Result<Info> {
+    /// The directory uploads for `dir` (a URL path; `None`: the top directory) land in,
+    /// open. Refused: a path that is not a clean request path (`..` in any spelling: 400);
+    /// a dotfile unless hidden files are served, a missing directory or a file, the upload
+    /// directory itself (404); a symbolic link anywhere on the way, even one inside the
+    /// root, or a directory the server cannot write (403). Blocking.
+    pub(crate) fn open_target(&self, dir: Option<&str>) -> Result<OwnedFd, UploadError> {
+        let request = match dir {
+            None => RequestPath::parse("/"),
+            Some(dir) => RequestPath::parse(dir),
+        }
+        .map_err(|_| UploadError::BadRequest("directory is not a clean path below the root"))?;
+        if !self.settings.hidden && request.is_hidden() {
+            return Err(UploadError::NoDirectory);
+        }
+        let fd = match resolve::open_dir_strictly(&self.root_dir, &request) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(UploadError::NoDirectory),
+            Err(Errno::LOOP | Errno::XDEV) => {
+                return Err(UploadError::Forbidden(
+                    "uploads never go through a symbolic link",
+                ));
+            }
+            Err(e) => return Err(UploadError::Io(e.into())),
+        };
+        if self.private.as_ref().is_some_and(|p| p.is(&fd)) {
+            return Err(UploadError::NoDirectory);
+        }
+        if rustix::fs::accessat(
+            &fd,
+            ".",
+            Access::WRITE_OK | Access::EXEC_OK,
+            AtFlags::EACCESS,
+        )
+        .is_err()
+        {
+            return Err(UploadError::Forbidden(
+                "the server cannot write in that directory",
+            ));
+        }
+        Ok(fd)
+    }
+
+    /// Moves a complete upload to its final name in its directory and records that. The
+    /// directory is opened again, with the checks of [`Store::open_target`]: one swapped for
+    /// a link or removed meanwhile is refused (403/404) and the data kept until expiry.
+    pub(crate) fn finish(&self, upload: &Upload) -> Result<Info, UploadError> {
         let mut info = upload.info();
+        let target = self.open_target(info.dir.as_deref()).inspect_err(|e| {
+            tracing::warn!(upload = %upload.id, dir = ?info.dir, error = %e,
+                "a complete upload cannot be placed; its data is kept until it expires");
+        })?;
         let data = self.data_path(&upload.id);
         // The length is the offset: nothing past it belongs to the file.
         OpenOptions::new()
@@ -336,8 +389,11 @@ impl Store {
             name: &info.name,
             fallback: &upload.id,
         };
-        let placed = place::place(finished, self.root_dir.as_fd(), self.settings.overwrite)?;
-        sync_dir(&self.root_dir)?;
+        let replace = info.replace.unwrap_or(self.settings.overwrite);
+        let placed = place::place(finished, target.as_fd(), replace).inspect_err(|e| {
+            tracing::warn!(upload = %upload.id, error = %e, "a complete upload cannot be placed");
+        })?;
+        sync_dir(&target)?;
         tracing::info!(upload = %upload.id, name = %placed, bytes = info.offset, "upload complete");
         info.done = Some(placed);
         info.expires_ms = self.expiry_from_now();
@@ -377,9 +433,9 @@ impl Store {
         }
     }
 
-    /// Whether `name` exists in the served directory (and so would be overwritten).
-    pub(crate) fn name_taken(&self, name: &str) -> bool {
-        rustix::fs::statat(&self.root_dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+    /// Whether `name` exists in the directory `dir` (and so would be overwritten).
+    pub(crate) fn name_taken(dir: &OwnedFd, name: &str) -> bool {
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
     /// Bytes available to us on the upload directory's file system.
@@ -427,6 +483,17 @@ impl Store {
     fn info_path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.info"))
     }
+}
+
+/// Where a new upload's file is to land, and whose it is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Destination {
+    /// The directory's URL path (`None`: the top directory).
+    pub(crate) dir: Option<String>,
+    /// The user creating it.
+    pub(crate) owner: Option<String>,
+    /// Whether it replaces a file of its name.
+    pub(crate) replace: bool,
 }
 
 /// The default upload directory's name, inside the served directory.
@@ -583,13 +650,23 @@ mod tests {
 
         // A checkpoint at 3 bytes, then 4 more bytes that were never recorded.
         let a = store
-            .create(Some(10), String::new(), Some("a.bin".into()))
+            .create(
+                Some(10),
+                String::new(),
+                Some("a.bin".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&a.id), b"abcdefg").unwrap();
         store.checkpoint(&a, 3, Some(10)).unwrap();
         // Complete on disk but not yet moved (a crash before `finish`).
         let b = store
-            .create(Some(2), String::new(), Some("b.bin".into()))
+            .create(
+                Some(2),
+                String::new(),
+                Some("b.bin".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&b.id), b"hi").unwrap();
         store.checkpoint(&b, 2, Some(2)).unwrap();
@@ -650,7 +727,12 @@ mod tests {
         fs::write(root.join("a.txt"), b"old").unwrap();
         let store = Store::open(&root, settings(&base.path().join("u"))).unwrap();
         let up = store
-            .create(Some(3), String::new(), Some("a.txt".into()))
+            .create(
+                Some(3),
+                String::new(),
+                Some("a.txt".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&up.id), b"new").unwrap();
         store.checkpoint(&up, 3, Some(3)).unwrap();
@@ -667,7 +749,15 @@ mod tests {
         };
         let store = Store::open(&root, overwrite).unwrap();
         let up = store
-            .create(Some(3), String::new(), Some("a.txt".into()))
+            .create(
+                Some(3),
+                String::new(),
+                Some("a.txt".into()),
+                Destination {
+                    replace: true,
+                    ..Destination::default()
+                },
+            )
             .unwrap();
         fs::write(store.data_path(&up.id), b"new").unwrap();
         store.checkpoint(&up, 3, Some(3)).unwrap();
