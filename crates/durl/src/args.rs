@@ -395,8 +395,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub upload: bool,
 
-    /// Where unfinished uploads live (default: .NAME.durl-uploads beside DIR; never inside
-    /// DIR; best on the same file system).
+    /// Where unfinished uploads live (default: DIR/.durl-uploads, which no URL reaches; an
+    /// explicit one must be outside DIR, best on the same file system).
     #[arg(long, value_name = "DIR", requires = "upload")]
     pub upload_dir: Option<PathBuf>,
 
