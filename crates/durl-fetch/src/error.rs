@@ -300,7 +300,8 @@ pub enum ErrorKind {
     /// An HTTP error status, or an FTP server refusing a command (other than the three
     /// below).
     Http,
-    /// An FTP server refused the login (RFC 959 §4.2: 530 "Not logged in", or 532).
+    /// The server refused the login or wants one: FTP 530 "Not logged in" or 532 (RFC 959
+    /// §4.2), HTTP 401 or 407 (RFC 9110 §15.5.2, §15.5.8).
     LoginRefused,
     /// The remote file does not exist (FTP 550 to `SIZE`/`MDTM`, or a 550 whose text says so).
     RemoteNotFound,
@@ -356,6 +357,10 @@ impl Error {
             Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
                 ErrorKind::Usage
             }
+            // RFC 9110 §15.5.2, §15.5.8: the server (or proxy) wants another login.
+            Error::Status {
+                status: 401 | 407, ..
+            } => ErrorKind::LoginRefused,
             Error::Status { .. } => ErrorKind::Http,
             Error::Ftp {
                 command,

@@ -132,11 +132,11 @@ fn client(req: &PutRequest) -> Result<Client, Error> {
     let builder = Client::builder()
         .user_agent(concat!("durl/", env!("CARGO_PKG_VERSION")))
         .default_headers(headers)
-        .connect_timeout(req.connect_timeout)
+        .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
         .referer(false)
-        .tls_danger_accept_invalid_certs(req.insecure);
-    http::finish_client(builder, &req.root_certificates)
+        .tls_danger_accept_invalid_certs(req.network.insecure);
+    http::finish_client(builder, &req.network.root_certificates)
 }
 
 /// Headers the protocol sets itself; a caller's header of the same name is not added.
@@ -209,14 +209,23 @@ impl crate::upload::attempts::Attempts for Upload<'_> {
 }
 
 impl Upload<'_> {
-    /// A request to `url`, with the caller's headers when `url` has the endpoint's origin
-    /// (a `-H 'Authorization: …'` never goes to another host, port or scheme).
+    /// A request to `url`, with the caller's headers and login when `url` has the endpoint's
+    /// origin (a `-H 'Authorization: …'`, `-u` or `.netrc` password never goes to another
+    /// host, port or scheme). The login is the URL's, else `-u`, else `.netrc`'s
+    /// ([`crate::Network::credentials`]), sent as Basic credentials (RFC 7617).
     fn request(&self, method: reqwest::Method, url: &Url) -> RequestBuilder {
-        let rb = self.client.request(method, url.clone());
+        // Without the URL's own login: reqwest would add it as a second Authorization.
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        let mut rb = self.client.request(method, bare);
         if !http::same_origin(url, &self.req.url) {
             return rb;
         }
-        let mut headers = self.req.headers.clone();
+        if let Some(login) = self.req.network.credentials(url, &self.req.url) {
+            rb = rb.basic_auth(&login.user, Some(&login.password));
+        }
+        let mut headers = self.req.network.headers.clone();
         for name in PROTOCOL_HEADERS {
             headers.remove(*name);
         }
@@ -409,7 +418,12 @@ impl Upload<'_> {
             .and_then(|v| self.req.url.join(v).ok())
             .ok_or_else(|| self.protocol("201 Created without a valid Location"))?;
         if !http::same_origin(&location, &self.req.url)
-            && (!self.req.url.username().is_empty() || !self.req.headers.is_empty())
+            && (!self.req.network.headers.is_empty()
+                || self
+                    .req
+                    .network
+                    .credentials(&self.req.url, &self.req.url)
+                    .is_some())
         {
             // Neither the login nor the caller's headers go there, and the upload would
             // fail without them: say why now.
@@ -459,7 +473,7 @@ impl Upload<'_> {
             rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
         });
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let url = self.shown.clone();
         let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
         let client = self.client.clone();
@@ -571,11 +585,11 @@ impl Upload<'_> {
                 limiter.take(buf.len() as u64).await;
             }
             let len = buf.len();
-            match tokio::time::timeout(self.req.stall_timeout, tx.send(buf)).await {
+            match tokio::time::timeout(self.req.network.stall_timeout, tx.send(buf)).await {
                 Err(_) => {
                     return Err(Error::Stalled {
                         url: self.shown.clone(),
-                        timeout: self.req.stall_timeout,
+                        timeout: self.req.network.stall_timeout,
                     });
                 }
                 // The request ended early; its answer (or error) says why.
@@ -595,9 +609,9 @@ impl Upload<'_> {
         let mut request = rb
             .build()
             .map_err(|e| http::transport_error(&self.shown, e))?;
-        for name in self.req.headers.keys() {
+        for name in self.req.network.headers.keys() {
             if !request.headers().contains_key(name) {
-                for value in self.req.headers.get_all(name) {
+                for value in self.req.network.headers.get_all(name) {
                     request.headers_mut().append(name.clone(), value.clone());
                 }
             }
@@ -608,10 +622,12 @@ impl Upload<'_> {
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
         let request = self.with_headers(rb)?;
-        match tokio::time::timeout(self.req.stall_timeout, self.client.execute(request)).await {
+        match tokio::time::timeout(self.req.network.stall_timeout, self.client.execute(request))
+            .await
+        {
             Err(_) => Err(Error::Stalled {
                 url: self.shown.clone(),
-                timeout: self.req.stall_timeout,
+                timeout: self.req.network.stall_timeout,
             }),
             Ok(Err(e)) => Err(http::transport_error(&self.shown, e)),
             Ok(Ok(resp)) => Ok(resp),

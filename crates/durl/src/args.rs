@@ -181,21 +181,6 @@ pub struct GetArgs {
     #[arg(short = 'J', long)]
     pub remote_header_name: bool,
 
-    /// FTP login USER or USER:PASSWORD, for URLs that name no user. Without a password, the
-    /// password comes from --password-stdin or the .netrc entry for the host and user.
-    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
-    pub user: Option<String>,
-
-    /// Read the FTP password from the first line of standard input (it never appears in the
-    /// process list or in the shell history).
-    #[arg(long)]
-    pub password_stdin: bool,
-
-    /// The .netrc file with FTP logins (machine/login/password/default entries) for URLs
-    /// and --user that give none; default $NETRC, else ~/.netrc.
-    #[arg(long, value_name = "FILE")]
-    pub netrc_file: Option<PathBuf>,
-
     /// Retries, timeouts, headers, TLS.
     #[command(flatten)]
     pub net: NetworkArgs,
@@ -308,6 +293,24 @@ pub struct NetworkArgs {
     /// Do not verify TLS certificates (dangerous).
     #[arg(short = 'k', long)]
     pub insecure: bool,
+
+    /// Login USER or USER:PASSWORD for URLs that name no user: the FTP login, or HTTP Basic
+    /// credentials (as curl -u), sent only to the origin (scheme, host, port) of the URL
+    /// given, never to a redirect's or a mirror's other origin. Without a password, it comes
+    /// from --password-stdin or the .netrc entry for the host and user.
+    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+
+    /// Read the password from the first line of standard input (it never appears in the
+    /// process list or in the shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// The .netrc file with logins (machine/login/password/default entries) for URLs and
+    /// --user that give none, for FTP and HTTP(S) alike, each host by its own entry;
+    /// default $NETRC, else ~/.netrc.
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
 
     /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
     /// that refuses TLS is an error, never a fallback to plain FTP.

@@ -2,15 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::Error;
 use crate::store::rate::RateLimiter;
 use crate::store::retry::Policy;
+use crate::{Error, Network};
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -21,15 +19,8 @@ pub struct PutRequest {
     pub(crate) limit_rate: Option<u64>,
     /// The limiter of a whole run (a batch), shared by every file; else one per upload.
     pub(crate) limiter: Option<Arc<RateLimiter>>,
-    pub(crate) retries: u32,
-    pub(crate) retry_delay: Duration,
-    pub(crate) max_retry_delay: Duration,
-    pub(crate) stall_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) root_certificates: Vec<PathBuf>,
-    pub(crate) insecure: bool,
-    pub(crate) ftp_tls: bool,
-    pub(crate) headers: HeaderMap,
+    /// Retries, timeouts, headers, TLS, login.
+    pub(crate) network: Network,
     pub(crate) chunk_size: u64,
     pub(crate) cancel: CancellationToken,
 }
@@ -58,7 +49,7 @@ impl PutRequest {
             .or_else(|| self.limit_rate.map(|r| Arc::new(RateLimiter::new(r))))
     }
 
-    crate::settings::network_setters!();
+    crate::network::delegate_setters!();
 
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
     /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). For `ftp://`, a URL
@@ -95,15 +86,7 @@ impl PutRequest {
             overwrite: false,
             limit_rate: None,
             limiter: None,
-            retries: 10,
-            retry_delay: Duration::from_secs(1),
-            max_retry_delay: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(15),
-            root_certificates: Vec::new(),
-            insecure: false,
-            ftp_tls: false,
-            headers: HeaderMap::new(),
+            network: Network::default(),
             chunk_size: 32 << 20,
             cancel: CancellationToken::new(),
         })
@@ -154,9 +137,9 @@ impl PutRequest {
 
     pub(crate) fn retry_policy(&self) -> Policy {
         Policy {
-            retries: self.retries,
-            first: self.retry_delay,
-            max: self.max_retry_delay,
+            retries: self.network.retries,
+            first: self.network.retry_delay,
+            max: self.network.max_retry_delay,
         }
     }
 }

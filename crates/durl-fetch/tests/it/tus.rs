@@ -168,6 +168,36 @@ async fn uploads_exactly_and_removes_the_state() {
 }
 
 #[tokio::test]
+async fn a_login_from_user_or_netrc_reaches_a_server_that_requires_one() {
+    let server = Serve::start_with(|c| c.basic_auth("ann", "s3cret")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 2, 3 * CHUNK + 5);
+    // Without a login: 401, a refused login, nothing retried in vain.
+    let err = durl_fetch::put(&request(&local, &server.endpoint()), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err:?}");
+    assert!(err.to_string().contains("401"), "{err}");
+    // A wrong password is refused and never shown.
+    let req = request(&local, &server.endpoint()).login(Some("ann".into()), Some("guess".into()));
+    let err = durl_fetch::put(&req, &()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused);
+    assert!(!format!("{err} {err:?}").contains("guess"));
+    // With -u.
+    let req = request(&local, &server.endpoint()).login(Some("ann".into()), Some("s3cret".into()));
+    durl_fetch::put(&req, &()).await.unwrap();
+    assert_eq!(server.served("local-2.bin").unwrap(), data);
+    // With .netrc (another file, another name).
+    let (other, data) = local_file(dir.path(), 3, CHUNK + 1);
+    let netrc = dir.path().join("netrc");
+    std::fs::write(&netrc, "machine 127.0.0.1 login ann password s3cret\n").unwrap();
+    let req = request(&other, &server.endpoint()).netrc(Some(netrc));
+    durl_fetch::put(&req, &()).await.unwrap();
+    assert_eq!(server.served("local-3.bin").unwrap(), data);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_rerun_after_success_is_already_complete_until_the_file_changes() {
     let server = Serve::start().await;
     let dir = tempfile::tempdir().unwrap();
