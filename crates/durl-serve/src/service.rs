@@ -329,8 +329,20 @@ fn prepare(
                 });
             }
             let view = listing::View::from_request(query, headers);
-            let (page, content_type) =
-                listing::render(entries, request, view, shared.uploads.is_some());
+            // The upload area where this user may upload: into the directory shown.
+            let upload = shared
+                .uploads
+                .as_ref()
+                .filter(|_| {
+                    shared
+                        .gate
+                        .as_ref()
+                        .is_none_or(|g| g.may(identity, request.segments(), Right::Write))
+                })
+                .map(|store| listing::UploadArea {
+                    overwrite: store.settings.overwrite,
+                });
+            let (page, content_type) = listing::render(entries, request, view, upload);
             Ok(response::listing(
                 page,
                 content_type,
