@@ -211,12 +211,12 @@ impl FtpGet<'_> {
             return Ok(step);
         }
         if self.splittable() {
-            let _ = tokio::time::timeout(self.req.stall_timeout, session.ftp.quit()).await;
+            let _ = tokio::time::timeout(self.req.network.stall_timeout, session.ftp.quit()).await;
             return self.split().await;
         }
         let step = self.transfer(&mut session.ftp, remote).await;
         if step.is_ok() {
-            let _ = tokio::time::timeout(self.req.stall_timeout, session.ftp.quit()).await;
+            let _ = tokio::time::timeout(self.req.network.stall_timeout, session.ftp.quit()).await;
         }
         step
     }
@@ -326,7 +326,7 @@ impl FtpGet<'_> {
             total: remote.size,
             resumed_from: offset,
         });
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         if offset > 0 {
             // RFC 3659 §5: the offset goes out as `REST` right before `RETR`.
             let _ = ftp.resume_transfer(offset as usize).await;

@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 use suppaftp::FtpError;
 use url::Url;
 
-use crate::{Error, GetRequest};
+use crate::{Error, GetRequest, Network};
 
 /// The read buffer for the data connection.
 pub(crate) const CHUNK: usize = 256 << 10;
@@ -58,25 +58,20 @@ impl Target {
         })
     }
 
-    /// [`Target::parse`], with the login completed in this order: the URL's user and
-    /// password, then [`GetRequest::login`], then the `.netrc` entry for the host, then
-    /// `anonymous`.
+    /// [`Target::parse`] of the request's URL, with the login of [`Target::for_url`].
     pub(crate) fn for_request(req: &GetRequest) -> Result<Target, Error> {
-        let mut target = Target::parse(&req.url)?;
-        let entries = req
-            .netrc
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .map(|text| crate::netrc::parse(&text))
-            .unwrap_or_default();
-        let from_url = (!req.url.username().is_empty()).then(|| target.user.clone());
-        let url_password = req.url.password().map(|_| target.password.clone());
-        let given = (req.login.user.clone(), req.login.password.clone());
-        if let Some((user, password)) =
-            crate::netrc::choose((from_url, url_password), given, &entries, &target.host)
-        {
-            target.user = user;
-            target.password = password;
+        Target::for_url(&req.url, &req.url, &req.network)
+    }
+
+    /// [`Target::parse`] of `url` (`named`, the URL the user named, or one of its mirrors),
+    /// with the login completed in this order: the URL's user and password, then
+    /// [`crate::Network::login`] (on `named`'s origin only), then the `.netrc` entry for the
+    /// host, then `anonymous` ([`crate::Network::credentials`]).
+    pub(crate) fn for_url(url: &Url, named: &Url, network: &Network) -> Result<Target, Error> {
+        let mut target = Target::parse(url)?;
+        if let Some(login) = network.credentials(url, named) {
+            target.user = login.user;
+            target.password = login.password;
         }
         Ok(target)
     }

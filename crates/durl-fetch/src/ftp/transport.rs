@@ -87,7 +87,7 @@ impl<'a> Transport for FtpTransport<'a> {
     async fn open(&self, _url: &Url, ask: Ask<'_>) -> Result<Opened<FtpBody<'a>>, Error> {
         let target = self.target;
         let req = self.req;
-        let stall = req.stall_timeout;
+        let stall = req.network.stall_timeout;
         let mut session = connect_for_get(target, req).await?;
         // RFC 3659 §4 (SIZE) and §3 (MDTM) on every connection: a file replaced while the
         // segments run is noticed before any of its bytes are written.

@@ -267,7 +267,7 @@ async fn adopt(
     };
     let validators = Validators::from_headers(resp.headers());
     let mut remote = Vec::with_capacity(overlap as usize);
-    while let Some(chunk) = http::next_chunk(&mut resp, req.stall_timeout, &url).await? {
+    while let Some(chunk) = http::next_chunk(&mut resp, req.network.stall_timeout, &url).await? {
         remote.extend_from_slice(&chunk);
         if remote.len() as u64 >= overlap {
             break;

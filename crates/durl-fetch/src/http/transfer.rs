@@ -192,7 +192,7 @@ impl Transfer<'_> {
         };
         // A first response (a 200 from byte `start`) serves the segment it starts in.
         let first = first.map(|(resp, start)| {
-            let body = HttpBody::new(resp, self.req.stall_timeout);
+            let body = HttpBody::new(resp, self.req.network.stall_timeout);
             (body, start..length)
         });
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
@@ -359,7 +359,9 @@ impl Transfer<'_> {
         if body.stop.is_some_and(|stop| stop <= body.want) {
             return Ok(self.stopped());
         }
-        while let Some(chunk) = http::next_chunk(&mut resp, self.req.stall_timeout, &url).await? {
+        while let Some(chunk) =
+            http::next_chunk(&mut resp, self.req.network.stall_timeout, &url).await?
+        {
             let chunk_start = at;
             at += chunk.len() as u64;
             if body.announced.is_some_and(|end| at > end) {

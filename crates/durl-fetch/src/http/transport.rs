@@ -76,7 +76,7 @@ impl Transport for HttpTransport<'_> {
         match super::classify(&resp, asked, same) {
             Verdict::Partial { range, .. } => Ok(Opened::Body {
                 range,
-                body: HttpBody::new(resp, self.req.stall_timeout),
+                body: HttpBody::new(resp, self.req.network.stall_timeout),
             }),
             // RFC 9110 §13.1.5: a 200 to a request with If-Range means the file changed (or
             // the server ignores ranges): never mix its bytes with the segments.
