@@ -37,6 +37,8 @@ pub struct Config {
     pub(crate) index: Option<String>,
     /// Serve and list dotfiles (names starting with `.`); off: they are 404 and unlisted.
     pub(crate) hidden: bool,
+    /// Sandbox every file of an active type, not only those that arrived by upload.
+    pub(crate) sandbox_all: bool,
     /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
     pub(crate) access_log: bool,
     /// The access log's line format.
@@ -164,6 +166,7 @@ impl Config {
             list_directories: true,
             index: Some("index.html".to_owned()),
             hidden: false,
+            sandbox_all: false,
             access_log: true,
             log_format: LogFormat::Combined,
             precompute_digests: false,
@@ -328,6 +331,18 @@ impl Config {
     #[must_use]
     pub fn hidden(mut self, serve: bool) -> Self {
         self.hidden = serve;
+        self
+    }
+
+    /// Which files of an active type (HTML, XHTML, SVG, XML, JavaScript) are served with
+    /// `Content-Security-Policy: sandbox` (no script, an opaque origin): by default only
+    /// those that arrived by upload (marked with the `user.durl.upload` xattr when placed;
+    /// where xattrs cannot be read, every one while uploads are on), so that a served site's
+    /// own scripts run; with `all`, every one. `X-Content-Type-Options: nosniff` goes on
+    /// every file either way.
+    #[must_use]
+    pub fn sandbox_all(mut self, all: bool) -> Self {
+        self.sandbox_all = all;
         self
     }
 

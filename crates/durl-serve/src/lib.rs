@@ -30,7 +30,8 @@
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
 //!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`,
 //!    `X-Content-Type-Options: nosniff`, and `Content-Security-Policy: sandbox` for active
-//!    types (HTML, SVG, XML, JavaScript).
+//!    types (HTML, SVG, XML, JavaScript) that arrived by upload (the `user.durl.upload`
+//!    xattr), or for all with [`Config::sandbox_all`].
 //! 8. **HEAD**: the same header fields, no content.
 //! 9. **Digests** (`digest.rs`, on request): `Repr-Digest` (RFC 9530) with sha-256 or
 //!    sha-512 when asked with `Want-Repr-Digest` / `Want-Content-Digest`; computed once per

@@ -190,7 +190,16 @@ where
         && !private(shared, &path)
     {
         return answer(
-            response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
+            response::file(
+                method,
+                &headers,
+                file,
+                &meta,
+                &path,
+                false,
+                shared.sandbox(),
+            )
+            .map_err(Into::into),
         );
     }
     // Everything else: one trip to the blocking pool, which also reads the first chunk of
@@ -374,7 +383,7 @@ fn file_answer(
     let digests = (wanted.repr.is_some() || wanted.content.is_some())
         .then(|| shared.digests.get(&file, meta))
         .flatten();
-    let mut response = response::file(method, headers, file, meta, path, true)?;
+    let mut response = response::file(method, headers, file, meta, path, true, shared.sandbox())?;
     if let Some(digests) = digests {
         let status = response.status();
         let h = response.headers_mut();

@@ -393,6 +393,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub hidden: bool,
 
+    /// Which files of an active type (HTML, SVG, XML, JavaScript) get
+    /// Content-Security-Policy: sandbox (no script, an opaque origin): "uploads", those that
+    /// arrived by upload, so a served site's own scripts run; or "all".
+    #[arg(long, value_name = "WHICH", default_value = "uploads",
+          value_parser = ["uploads", "all"])]
+    pub sandbox: String,
+
     /// Accept resumable uploads (tus 1.0) at /.durl/uploads/; finished files appear in DIR
     /// under their sanitised metadata name. With --auth only authenticated users may upload.
     #[arg(long)]

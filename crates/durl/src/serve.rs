@@ -62,6 +62,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         .follow_symlinks(args.follow_symlinks)
         .index_file((!args.no_index).then_some(args.index.as_str()))
         .hidden(args.hidden)
+        .sandbox_all(args.sandbox == "all")
         .precompute_digests(args.digest)
         .access_log(!args.quiet || args.access_log.is_some())
         .log_format(if args.log_format == "json" {

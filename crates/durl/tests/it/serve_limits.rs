@@ -1,7 +1,8 @@
 //! `durl serve` flags for the limits a client can exhaust: --upload-min-rate and
 //! --upload-rate-window (a trickling body is cut with 408), --max-uploads-per-ip (one
 //! address's share of the transfers: 503), --max-connections-per-ip (the excess is closed),
-//! --upload-reserve (507 before the disk is full). The real binary over raw sockets.
+//! --upload-reserve (507 before the disk is full); and --sandbox. The real binary over raw
+//! sockets.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -170,4 +171,25 @@ fn upload_reserve_is_kept_free() {
         &["--quiet", "--upload", "--upload-reserve", "0"],
     );
     assert!(create(&server, 1).is_ok());
+}
+
+#[test]
+fn sandbox_all_sandboxes_a_sites_own_pages_too() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<script>1</script>").unwrap();
+    for (extra, policy) in [(None, None), (Some("all"), Some("sandbox"))] {
+        let mut args = vec!["--quiet"];
+        if let Some(which) = extra {
+            args.extend(["--sandbox", which]);
+        }
+        let server = Serve::start(dir.path(), &args);
+        let answer = crate::serve::raw_get(&server.addr, "/page.html", &[]);
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("content-security-policy"),
+            policy,
+            "{extra:?}"
+        );
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+    }
 }
