@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::Redacted;
+
 /// Everything that can make a download fail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The URL does not parse.
-    #[error("invalid URL {url:?}")]
+    #[error("invalid URL {:?}", crate::redact::redact_text(.url))]
     InvalidUrl {
         /// What was given.
         url: String,
@@ -20,7 +22,7 @@ pub enum Error {
         source: url::ParseError,
     },
     /// The scheme is not one durl-fetch speaks.
-    #[error("unsupported scheme {scheme:?} in {url} (http, https and ftp are supported)")]
+    #[error("unsupported scheme {scheme:?} in {} (http, https and ftp are supported)", Redacted(.url))]
     UnsupportedScheme {
         /// The URL.
         url: Url,
@@ -37,7 +39,7 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// The server answered with an error status.
-    #[error("HTTP {status} from {url}")]
+    #[error("HTTP {status} from {}", Redacted(.url))]
     Status {
         /// The URL that answered.
         url: Url,
@@ -47,7 +49,7 @@ pub enum Error {
         retry_after: Option<Duration>,
     },
     /// Connecting, TLS, or reading the response failed.
-    #[error("network error talking to {url}")]
+    #[error("network error talking to {}", Redacted(.url))]
     Network {
         /// The URL.
         url: Url,
@@ -56,7 +58,7 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// Redirects went on too long, in a loop, or to a URL that is not http(s).
-    #[error("redirect error for {url}: {detail}")]
+    #[error("redirect error for {}: {detail}", Redacted(.url))]
     Redirect {
         /// The URL first asked for.
         url: Url,
@@ -64,7 +66,7 @@ pub enum Error {
         detail: String,
     },
     /// No byte arrived for the stall timeout.
-    #[error("no data from {url} for {} s (stalled)", .timeout.as_secs_f64())]
+    #[error("no data from {} for {} s (stalled)", Redacted(.url), .timeout.as_secs_f64())]
     Stalled {
         /// The URL.
         url: Url,
@@ -72,7 +74,7 @@ pub enum Error {
         timeout: Duration,
     },
     /// The body ended before the length the server announced.
-    #[error("connection to {url} closed after {received} of {expected} bytes")]
+    #[error("connection to {} closed after {received} of {expected} bytes", Redacted(.url))]
     ShortBody {
         /// The URL.
         url: Url,
@@ -82,7 +84,7 @@ pub enum Error {
         expected: u64,
     },
     /// The server answered a range request with a range or length we did not ask for.
-    #[error("{url} answered with a range we did not ask for: {detail}")]
+    #[error("{} answered with a range we did not ask for: {detail}", Redacted(.url))]
     BadRange {
         /// The URL.
         url: Url,
@@ -90,7 +92,7 @@ pub enum Error {
         detail: String,
     },
     /// The remote file kept changing or the server kept ignoring ranges while we restarted.
-    #[error("gave up restarting {url}: {reason}")]
+    #[error("gave up restarting {}: {reason}", Redacted(.url))]
     TooManyRestarts {
         /// The URL.
         url: Url,
@@ -151,7 +153,7 @@ pub enum Error {
     },
     /// An FTP server refused a command (wrong password, no such file, permission denied,
     /// ...). `url` carries no password.
-    #[error("{url}: {command} refused: {code} {reply}")]
+    #[error("{}: {command} refused: {code} {reply}", Redacted(.url))]
     Ftp {
         /// The URL (without its password).
         url: Url,
@@ -165,7 +167,7 @@ pub enum Error {
     /// An FTP transfer disagrees with the length `SIZE` announced (RFC 3659 §4): more bytes
     /// followed it, or the server reported a complete transfer (226) that is shorter. Not
     /// retried; the partial (never longer than `size`) is kept.
-    #[error("{url}: SIZE said {size} bytes, but {detail}")]
+    #[error("{}: SIZE said {size} bytes, but {detail}", Redacted(.url))]
     SizeMismatch {
         /// The URL (without its password).
         url: Url,
@@ -175,7 +177,7 @@ pub enum Error {
         detail: String,
     },
     /// The connection to an FTP server failed, was cut, or its reply made no sense.
-    #[error("FTP connection to {url} failed")]
+    #[error("FTP connection to {} failed", Redacted(.url))]
     FtpConnection {
         /// The URL (without its password).
         url: Url,
@@ -184,7 +186,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// TLS with an FTP server failed (certificate, handshake): not retried.
-    #[error("TLS with {url} failed: {detail}")]
+    #[error("TLS with {} failed: {detail}", Redacted(.url))]
     FtpTls {
         /// The URL (without its password).
         url: Url,
@@ -193,7 +195,7 @@ pub enum Error {
     },
     /// An upload would overwrite a remote file that is longer than the local one or differs
     /// from it; only [`crate::PutRequest::overwrite`] replaces it.
-    #[error("{url} {conflict} (remote {remote} bytes, local {local} bytes)")]
+    #[error("{} {conflict} (remote {remote} bytes, local {local} bytes)", Redacted(.url))]
     RemoteExists {
         /// The URL (without its password).
         url: Url,
@@ -206,7 +208,7 @@ pub enum Error {
     },
     /// A tus server refused to create the upload (409) because a file of its name exists
     /// there (`durl serve` replaces files only with `--overwrite`).
-    #[error("{url} refused the upload: a file named {name:?} exists there")]
+    #[error("{} refused the upload: a file named {name:?} exists there", Redacted(.url))]
     UploadNameTaken {
         /// The endpoint (without its password).
         url: Url,
@@ -214,7 +216,7 @@ pub enum Error {
         name: String,
     },
     /// After an upload the server reports another length or digest than the local file's.
-    #[error("{url} does not match the local file after the upload: {detail}")]
+    #[error("{} does not match the local file after the upload: {detail}", Redacted(.url))]
     UploadMismatch {
         /// The URL (without its password).
         url: Url,
@@ -222,7 +224,7 @@ pub enum Error {
         detail: String,
     },
     /// A tus server broke the protocol (no `Location`, an impossible `Upload-Offset`, ...).
-    #[error("{url}: {detail}")]
+    #[error("{}: {detail}", Redacted(.url))]
     TusProtocol {
         /// The endpoint (without its password).
         url: Url,
@@ -231,7 +233,7 @@ pub enum Error {
     },
     /// A tus server found that a chunk does not match its `Upload-Checksum` (460); it is
     /// sent again.
-    #[error("{url} rejected the chunk at {offset}: checksum mismatch (460)")]
+    #[error("{} rejected the chunk at {offset}: checksum mismatch (460)", Redacted(.url))]
     ChunkRejected {
         /// The endpoint (without its password).
         url: Url,
@@ -245,7 +247,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// The upload was cancelled; the server keeps what it received and the next run continues.
-    #[error("interrupted after sending {sent} bytes to {url}")]
+    #[error("interrupted after sending {sent} bytes to {}", Redacted(.url))]
     UploadInterrupted {
         /// The URL (without its password).
         url: Url,

@@ -77,6 +77,7 @@ mod http;
 #[doc(hidden)]
 pub mod netrc;
 mod network;
+mod redact;
 mod request;
 mod store;
 mod tus;
@@ -98,6 +99,7 @@ pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
 pub use network::Network;
+pub use redact::{Redacted, redacted};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use tokio_util::sync::CancellationToken;

@@ -411,7 +411,7 @@ impl Upload<'_> {
             return Err(self.protocol(format!(
                 "the server put the upload on another origin ({}) than the endpoint; \
                  durl sends the login and -H headers only to the endpoint's scheme, host and port",
-                url_key(&location)
+                crate::Redacted(&location)
             )));
         }
         let location = with_login(location, &self.req.url);

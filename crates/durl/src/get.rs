@@ -192,7 +192,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::Redacted(req.url()));
     }
 }
 

@@ -120,7 +120,7 @@ pub(crate) async fn send(
         if !matches!(next.scheme(), "http" | "https") {
             return Err(fail(format!(
                 "redirect to a URL that is not http(s): {}",
-                crate::store::journal::url_key(&next)
+                crate::Redacted(&next)
             )));
         }
         if next.username().is_empty() && (req.location_trusted || same_origin(url, &next)) {
@@ -130,10 +130,7 @@ pub(crate) async fn send(
             let _ = next.set_password(url.password());
         }
         if seen.iter().any(|u| u == &next) {
-            return Err(fail(format!(
-                "redirect loop at {}",
-                crate::store::journal::url_key(&next)
-            )));
+            return Err(fail(format!("redirect loop at {}", crate::Redacted(&next))));
         }
         if seen.len() > req.max_redirects {
             return Err(fail(format!("more than {} redirects", req.max_redirects)));
