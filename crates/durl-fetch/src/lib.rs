@@ -95,7 +95,7 @@ pub use store::{journal, verify};
 pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
 pub use download::commit::Outcome;
 pub use download::mirrors::DropReason;
-pub use error::{Error, ErrorKind, RemoteConflict};
+pub use error::{Error, ErrorKind, RemoteConflict, Reply, TransportError, TusProblem};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
 pub use network::Network;

@@ -45,7 +45,7 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::store::durable;
 use crate::store::journal::url_key;
 use crate::store::rate::RateLimiter;
-use crate::{Error, PutOutcome, PutRequest, http};
+use crate::{Error, PutOutcome, PutRequest, TusProblem, http};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -222,9 +222,9 @@ impl Upload<'_> {
     }
 
     fn protocol(&self, detail: impl Into<String>) -> Error {
-        Error::TusProtocol {
+        Error::Tus {
             url: self.shown.clone(),
-            detail: detail.into(),
+            problem: TusProblem::Protocol(detail.into()),
         }
     }
 
@@ -384,9 +384,9 @@ impl Upload<'_> {
             .body(Bytes::new());
         let resp = self.send(rb).await?;
         if resp.status() == StatusCode::CONFLICT {
-            return Err(Error::UploadNameTaken {
+            return Err(Error::Tus {
                 url: self.shown.clone(),
-                name,
+                problem: TusProblem::NameTaken(name),
             });
         }
         if resp.status() != StatusCode::CREATED {
@@ -480,9 +480,9 @@ impl Upload<'_> {
             StatusCode::CONFLICT => return Ok(Patched::Conflict),
             StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(Patched::Gone),
             s if s.as_u16() == 460 => {
-                return Err(Error::ChunkRejected {
+                return Err(Error::Tus {
                     url: self.shown.clone(),
-                    offset,
+                    problem: TusProblem::ChunkRejected(offset),
                 });
             }
             s if !s.is_success() => return Err(http::status_error(&resp)),

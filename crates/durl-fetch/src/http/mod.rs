@@ -223,7 +223,7 @@ pub(crate) enum RangeAsk<'a> {
 pub(crate) fn transport_error(url: &Url, e: reqwest::Error) -> Error {
     Error::Network {
         url: url.clone(),
-        source: e,
+        source: crate::error::TransportError::new(e),
     }
 }
 
@@ -234,10 +234,12 @@ pub(crate) fn status_error(resp: &Response) -> Error {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    Error::Status {
+    Error::Refused {
         url: resp.url().clone(),
-        status: resp.status().as_u16(),
-        retry_after,
+        reply: Box::new(crate::error::Reply::Http {
+            status: resp.status().as_u16(),
+            retry_after,
+        }),
     }
 }
 
