@@ -214,13 +214,22 @@ pub enum Error {
         /// The local file.
         path: PathBuf,
     },
+    /// The run was cancelled before this transfer of a batch started: nothing was requested
+    /// or written for it.
+    #[error("not started: the run was interrupted before {}", Redacted(.url))]
+    NotStarted {
+        /// The URL (without its password).
+        url: Url,
+    },
     /// The upload was cancelled; the server keeps what it received and the next run continues.
-    #[error("interrupted after sending {sent} bytes to {}", Redacted(.url))]
+    #[error("interrupted after sending {sent} bytes to {}{}", Redacted(.url), held(.server_has))]
     UploadInterrupted {
         /// The URL (without its password).
         url: Url,
-        /// Bytes sent in this run.
+        /// Bytes sent in this run (some may not have reached the server or been kept).
         sent: u64,
+        /// The offset the server last confirmed holding, where the protocol says (tus).
+        server_has: Option<u64>,
     },
     /// Retries were exhausted; `last` is the final failure.
     #[error("gave up after {attempts} attempts")]
@@ -446,7 +455,9 @@ impl Error {
             } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
-            Error::Interrupted { .. } | Error::UploadInterrupted { .. } => ErrorKind::Interrupted,
+            Error::Interrupted { .. }
+            | Error::UploadInterrupted { .. }
+            | Error::NotStarted { .. } => ErrorKind::Interrupted,
             Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
         }
     }
@@ -517,6 +528,11 @@ fn ftp_kind(command: &str, code: u16, reply: &str) -> ErrorKind {
         553 => ErrorKind::PermissionDenied,
         _ => ErrorKind::Http,
     }
+}
+
+/// `; the server has N bytes` when known.
+fn held(server_has: &Option<u64>) -> String {
+    server_has.map_or_else(String::new, |n| format!("; the server has {n} bytes"))
 }
 
 #[cfg(test)]

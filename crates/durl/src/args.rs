@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     /// Read default options from FILE instead of $XDG_CONFIG_HOME/durl/config (else
     /// ~/.config/durl/config). Lines are `long-option = value`, sections [get], [put],
-    /// [serve], [daemon]; options on the command line win.
+    /// [serve], [daemon], [queue]; options on the command line win.
     #[arg(long, value_name = "FILE", env = "DURL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Run a download manager: a durable queue behind aria2's JSON-RPC and a web page.
     Daemon(DaemonArgs),
+    /// Hand downloads to a running `durl daemon` and steer them: add, list, pause, resume, remove.
+    Queue(crate::queue::QueueArgs),
     /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
     Completions {
         /// The shell.
@@ -61,7 +63,7 @@ pub enum Command {
     /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
     Man {
         /// The subcommand whose page to print.
-        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "daemon", "completions"])]
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "daemon", "queue", "completions"])]
         command: Option<String>,
     },
 }
@@ -396,8 +398,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub upload: bool,
 
-    /// Where unfinished uploads live (default: .NAME.durl-uploads beside DIR; never inside
-    /// DIR; best on the same file system).
+    /// Where unfinished uploads live (default: DIR/.durl-uploads, which no URL reaches; an
+    /// explicit one must be outside DIR, best on the same file system).
     #[arg(long, value_name = "DIR", requires = "upload")]
     pub upload_dir: Option<PathBuf>,
 

@@ -229,10 +229,22 @@ fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
 fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<String>) {
     let line = match e {
         // In the units of the progress bar.
-        durl_fetch::Error::UploadInterrupted { url, sent, .. } => format!(
-            "interrupted after sending {} to {url}",
-            indicatif::HumanBytes(*sent)
-        ),
+        durl_fetch::Error::UploadInterrupted {
+            url,
+            sent,
+            server_has,
+            ..
+        } => match server_has {
+            Some(held) => format!(
+                "interrupted after sending {} to {url}; the server has {}",
+                indicatif::HumanBytes(*sent),
+                indicatif::HumanBytes(*held)
+            ),
+            None => format!(
+                "interrupted after sending {} to {url}",
+                indicatif::HumanBytes(*sent)
+            ),
+        },
         e => crate::error_line(e),
     };
     match expired {

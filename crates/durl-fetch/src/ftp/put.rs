@@ -109,6 +109,8 @@ impl crate::upload::attempts::Attempts for Upload<'_> {
         Error::UploadInterrupted {
             url: self.target.shown.clone(),
             sent: self.sent,
+            // What a cut STOR left on the server is known only from the next SIZE.
+            server_has: None,
         }
     }
 }

@@ -118,11 +118,12 @@ impl PutRequest {
         self
     }
 
-    /// The most bytes one tus `PATCH` carries (default 32 MiB; at least 1). With a checksum a
-    /// cut `PATCH` is all or nothing, so this is also the most a cut can cost. Two chunks are
-    /// in memory at a time (the one sent and the next, read ahead). Every `PATCH` waits for
-    /// the server to make its bytes durable, so small chunks are slow: 8 MiB chunks upload to
-    /// `durl serve` at about half the rate of 32 MiB ones (`bench/upload.sh`).
+    /// The most bytes one checksummed tus `PATCH` carries (default 32 MiB; at least 1), and
+    /// the size of the pieces the file is read in. A checksummed chunk is all or nothing, so
+    /// chunks start at 1 MiB and are sized for about a second of sending at the rate measured
+    /// (a cut costs about a second), up to this. Without the checksum extension one `PATCH`
+    /// carries everything left (the server keeps what arrives). Two pieces are in memory at a
+    /// time (the one sent and the next, read ahead).
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes.max(1);
         self
