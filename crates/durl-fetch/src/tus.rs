@@ -476,6 +476,7 @@ impl Upload<'_> {
         let stall = self.req.network.stall_timeout;
         let url = self.shown.clone();
         let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
+        let id = http::observe_request(&self.req.network, &patch, &patch.url().clone());
         let client = self.client.clone();
         let request = async move {
             let send = client.execute(patch);
@@ -504,6 +505,7 @@ impl Upload<'_> {
             return Err(e);
         }
         let resp = resp?;
+        http::observe_response(&self.req.network, id, &resp);
         fed?;
         self.chunks.recycle(chunk.data);
         match resp.status() {
@@ -622,6 +624,7 @@ impl Upload<'_> {
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
         let request = self.with_headers(rb)?;
+        let id = http::observe_request(&self.req.network, &request, &request.url().clone());
         match tokio::time::timeout(self.req.network.stall_timeout, self.client.execute(request))
             .await
         {
@@ -630,7 +633,10 @@ impl Upload<'_> {
                 timeout: self.req.network.stall_timeout,
             }),
             Ok(Err(e)) => Err(http::transport_error(&self.shown, e)),
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => {
+                http::observe_response(&self.req.network, id, &resp);
+                Ok(resp)
+            }
         }
     }
 }

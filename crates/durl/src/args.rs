@@ -312,6 +312,12 @@ pub struct NetworkArgs {
     #[arg(long, value_name = "FILE")]
     pub netrc_file: Option<PathBuf>,
 
+    /// Show every HTTP request and response head (redirects, ranges, retries, segments, tus
+    /// requests) on stderr, each line prefixed by the request's number; the values of
+    /// Authorization, Proxy-Authorization and Cookie and URL passwords are masked.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
     /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
     /// that refuses TLS is an error, never a fallback to plain FTP.
     #[arg(long)]

@@ -463,3 +463,66 @@ fn location_trusted_sends_headers_to_another_origin() {
         assert_eq!(last.header("referer"), None);
     }
 }
+
+#[test]
+fn verbose_shows_every_request_and_response_head_with_secrets_masked() {
+    let server = FaultServer::start();
+    let len = 8 << 20;
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, len).with_basic_auth("ann", "s3cret"),
+    );
+    server.put("/r", Resource::redirect(302, "/file.bin"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/r").replace("http://", "http://ann:s3cret@");
+    let out = durl(dir.path())
+        .args(["get", "-v", "-q", "-x", "4", "-o", "f.bin"])
+        .args(["-H", "Cookie: session=abc123"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("f.bin")).unwrap(),
+        pattern_bytes(SEED, 0..len)
+    );
+    for secret in ["s3cret", "YW5uOnMzY3JldA", "abc123"] {
+        assert!(!stderr.contains(secret), "{secret} shown: {stderr}");
+    }
+    // Every request the server saw has its head printed, and the response to it.
+    let seen = server.log();
+    let ids: std::collections::BTreeSet<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("] > GET "))
+        .map(|l| l.split(']').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), seen.len(), "{stderr}");
+    for id in &ids {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("{id}] < HTTP/1.1 "))),
+            "no response for {id}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{id}] > authorization: Basic ****\n")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{id}] > cookie: ****\n")),
+            "{stderr}"
+        );
+    }
+    let url_shown = server.url("/r").replace("http://", "http://ann@");
+    assert!(stderr.contains(&format!("> GET {url_shown}\n")), "{stderr}");
+    assert!(stderr.contains("< HTTP/1.1 302 Found"), "{stderr}");
+    assert!(stderr.contains("< location: /file.bin"), "{stderr}");
+    // The segments: ranged requests and their 206 answers.
+    assert!(stderr.matches("> range: bytes=").count() >= 3, "{stderr}");
+    assert!(
+        stderr.contains("< HTTP/1.1 206 Partial Content"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("< content-range: bytes "), "{stderr}");
+}
