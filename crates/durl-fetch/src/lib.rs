@@ -98,6 +98,7 @@ pub use download::mirrors::DropReason;
 pub use error::{Error, ErrorKind, RemoteConflict, Reply, TransportError, TusProblem};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
+pub use http::head::{Head, head};
 pub use network::{Network, Wire, WireObserver};
 pub use redact::{Redacted, redacted};
 pub use request::{Destination, GetRequest};

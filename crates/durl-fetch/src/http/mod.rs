@@ -21,6 +21,7 @@ mod classify;
 pub mod content_range;
 pub mod filename;
 pub(crate) mod get;
+pub(crate) mod head;
 pub(crate) mod transfer;
 pub(crate) mod transport;
 pub mod validator;
