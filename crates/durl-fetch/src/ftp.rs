@@ -334,7 +334,7 @@ impl FtpGet<'_> {
         let retr = ftp.retr_as_stream(&self.target.path);
         let mut stream = match timed(&self.target, stall, "RETR", retr).await {
             Ok(stream) => stream,
-            Err(Error::Ftp { code, .. }) if offset > 0 && REST_REFUSED.contains(&code) => {
+            Err(e) if offset > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
                 self.rest = false;
                 return Ok(Step::Restart(RestartReason::ResumeRefused));
             }

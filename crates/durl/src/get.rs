@@ -30,6 +30,9 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|entry| request(&args, &network, entry, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.head {
+        return heads(&requests);
+    }
     create_dirs(&args, &entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -58,13 +61,61 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         Ok(_) => exit::OK,
         Err(e) => {
             progress.failed(&e);
-            report_failure(&e, req, stop.expired());
+            let kept = partial_kept(&args, &entries[0], progress.destination());
+            report_failure(&e, req, stop.expired(), kept);
             match e.kind() {
                 ErrorKind::Interrupted => stop.code(),
                 kind => exit::for_fetch_error(kind),
             }
         }
     }))
+}
+
+/// `-I`: prints the response head of each request on stdout (status line, headers, an empty
+/// line, with CRLF as curl -I), errors on stderr; the exit code is the first failure's.
+#[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+fn heads(requests: &[GetRequest]) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut code = exit::OK;
+    let mut out = std::io::stdout().lock();
+    for req in requests {
+        let failure = match runtime.block_on(durl_fetch::head(req)) {
+            Ok(head) => {
+                let mut text = format!("{} {} {}", head.version, head.status, head.reason)
+                    .trim_end()
+                    .to_owned();
+                text.push_str("\r\n");
+                for (name, value) in &head.headers {
+                    text.push_str(&format!(
+                        "{name}: {}\r\n",
+                        String::from_utf8_lossy(value.as_bytes())
+                    ));
+                }
+                text.push_str("\r\n");
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("cannot write to standard output")?;
+                head.refusal()
+            }
+            Err(e) => {
+                eprintln!("durl: {}", crate::error_line(&e));
+                Some(e)
+            }
+        };
+        if let Some(e) = failure
+            && code == exit::OK
+        {
+            if e.kind() == ErrorKind::LoginRefused {
+                eprintln!("hint: {LOGIN_HINT} ({})", durl_fetch::Redacted(req.url()));
+            }
+            code = exit::for_fetch_error(e.kind());
+        }
+    }
+    Ok(exit::code(code))
 }
 
 /// Says that `--max-time` stopped a list.
@@ -163,9 +214,55 @@ fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
     }
 }
 
-/// Prints the one-line error and, where there is one, the one-line hint.
+/// Whether a partial download with its state is on disk for `entry` after a failure: at the
+/// destination the transfer named, or at the name known before it started.
+fn partial_kept(args: &GetArgs, entry: &Entry, named: Option<PathBuf>) -> bool {
+    let before = PathBuf::from(shown_name(args, entry));
+    let before = dir_of(args, entry).join(before);
+    named.into_iter().chain([before]).any(|path| {
+        let mut state = path.into_os_string();
+        state.push(".durl-state");
+        std::fs::symlink_metadata(PathBuf::from(state)).is_ok_and(|m| m.is_file())
+    })
+}
+
+/// The hint for a local file error where nothing was kept: what is true of the path.
+fn io_hint(e: &durl_fetch::Error) -> Option<String> {
+    let durl_fetch::Error::Io { op, path, source } = e.root() else {
+        return None;
+    };
+    if *op == "cannot write to directory" {
+        return Some(format!(
+            "-o names a directory ({}): give a file name, or -d DIR to download into it",
+            path.display()
+        ));
+    }
+    match source.kind() {
+        std::io::ErrorKind::InvalidFilename => {
+            Some("the name is too long for the file system: give a shorter one with -o".into())
+        }
+        std::io::ErrorKind::NotFound => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+            (!parent.exists()).then(|| {
+                format!(
+                    "the directory {} does not exist: create it, or use -d DIR (created if missing)",
+                    parent.display()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Prints the one-line error and, where there is one, the one-line hint. `kept`: a partial
+/// with its state is on disk, so running the command again continues it.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
-pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: Option<String>) {
+pub(crate) fn report_failure(
+    e: &durl_fetch::Error,
+    req: &GetRequest,
+    expired: Option<String>,
+    kept: bool,
+) {
     let line = match e {
         // In the units of the progress bar.
         durl_fetch::Error::Interrupted { path, durable, .. } => format!(
@@ -182,17 +279,18 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
     let hint = match e.kind() {
         // Refused before anything was written: there is no partial to continue.
         _ if matches!(e.root(), durl_fetch::Error::NotRegularFile { .. }) => None,
-        ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
-            Some("the partial download is kept: run the same command again to continue")
+        ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io if kept => {
+            Some("the partial download is kept: run the same command again to continue".to_owned())
         }
-        ErrorKind::LoginRefused => Some(LOGIN_HINT),
+        ErrorKind::Io => io_hint(e),
+        ErrorKind::LoginRefused => Some(LOGIN_HINT.to_owned()),
         ErrorKind::Exists => {
-            Some("use -c/--continue to complete or check it, or --force to replace it")
+            Some("use -c/--continue to complete or check it, or --force to replace it".to_owned())
         }
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::Redacted(req.url()));
     }
 }
 

@@ -108,7 +108,7 @@ impl<'a> Transport for FtpTransport<'a> {
         let retr = session.ftp.retr_as_stream(&target.path);
         let stream = match timed(target, stall, "RETR", retr).await {
             Ok(stream) => stream,
-            Err(Error::Ftp { code, .. }) if start > 0 && REST_REFUSED.contains(&code) => {
+            Err(e) if start > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
                 return Ok(Opened::Restart(RestartReason::ResumeRefused));
             }
             Err(e) => return Err(e),

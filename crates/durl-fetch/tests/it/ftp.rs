@@ -190,11 +190,14 @@ async fn a_missing_file_is_a_typed_error_naming_the_url_and_the_reply() {
         .await
         .unwrap_err();
     match &err {
-        Error::Ftp { code, reply, .. } => {
-            assert_eq!(*code, 550);
-            assert!(!reply.is_empty());
-        }
-        other => panic!("expected Error::Ftp, got {other:?}"),
+        Error::Refused { reply, .. } => match &**reply {
+            durl_fetch::Reply::Ftp { code, text, .. } => {
+                assert_eq!(*code, 550);
+                assert!(!text.is_empty());
+            }
+            other => panic!("expected an FTP reply, got {other:?}"),
+        },
+        other => panic!("expected Error::Refused, got {other:?}"),
     }
     assert_eq!(err.kind(), ErrorKind::RemoteNotFound);
     assert!(!err.is_retryable());
@@ -220,7 +223,7 @@ async fn a_wrong_login_is_a_typed_error_without_the_password() {
         .retries(0);
     let err = durl_fetch::get(&req, &()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Ftp { code: 530, .. }),
+        matches!(err, Error::Refused { .. }) && err.ftp_code() == Some(530),
         "expected a 530, got {err:?}"
     );
     assert_eq!(err.kind(), ErrorKind::LoginRefused);
@@ -239,7 +242,10 @@ async fn an_unreadable_file_is_permission_denied() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
-    assert!(matches!(err, Error::Ftp { code: 550, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Refused { .. }) && err.ftp_code() == Some(550),
+        "{err:?}"
+    );
     assert!(!part_of(&out).exists() && !out.exists());
 }
 
