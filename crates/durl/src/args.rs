@@ -450,8 +450,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
     pub max_uploads_per_ip: Option<u16>,
 
-    /// Disk space uploads leave free, e.g. 1G (default: 1% of the file system, at least
-    /// 64M; 0: none). Space is promised before bytes are written: an upload that would eat
+    /// Disk space uploads leave free, e.g. 1G (default 64M, besides the file system's own
+    /// reserve for root; 0: none). Space is promised before bytes are written: an upload that would eat
     /// into this reserve gets 507.
     #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero, requires = "upload")]
     pub upload_reserve: Option<u64>,
