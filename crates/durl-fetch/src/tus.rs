@@ -136,6 +136,7 @@ fn client(req: &PutRequest) -> Result<Client, Error> {
         .redirect(redirect::Policy::none())
         .referer(false)
         .tls_danger_accept_invalid_certs(req.network.insecure);
+    let builder = req.network.apply_proxy(builder)?;
     http::finish_client(builder, &req.network.root_certificates)
 }
 

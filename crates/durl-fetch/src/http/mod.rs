@@ -56,6 +56,7 @@ pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
         .redirect(redirect::Policy::none())
         .referer(false)
         .tls_danger_accept_invalid_certs(req.network.insecure);
+    let builder = req.network.apply_proxy(builder)?;
     finish_client(builder, &req.network.root_certificates)
 }
 

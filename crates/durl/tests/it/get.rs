@@ -615,3 +615,59 @@ fn head_falls_back_to_get_when_head_is_refused_and_error_statuses_exit_as_downlo
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("HTTP/1.1 404 Not Found\r\n"));
 }
+
+#[test]
+fn proxies_from_the_flag_and_the_environment_and_noproxy() {
+    let server = server(300_000);
+    let proxy = durl_testkit::Proxy::http();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/file.bin");
+    let env_proxy = proxy.url();
+    // (extra args, http_proxy in the environment, whether the proxy is used)
+    let cases: &[(&[&str], Option<&str>, bool)] = &[
+        (&["--proxy", &env_proxy], None, true),
+        (&[], Some(&env_proxy), true),
+        (&["--noproxy", "127.0.0.1"], Some(&env_proxy), false),
+        (&["--noproxy", "*"], Some(&env_proxy), false),
+        (
+            &["--proxy", &env_proxy, "--noproxy", "localhost,127.0.0.1"],
+            None,
+            false,
+        ),
+    ];
+    for (i, (extra, env, used)) in cases.iter().enumerate() {
+        let before = proxy.asked().len();
+        let name = format!("out{i}.bin");
+        let mut cmd = durl(dir.path());
+        cmd.args(["get", "-q", "-o", &name]).args(*extra).arg(&url);
+        cmd.env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY");
+        if let Some(env) = env {
+            cmd.env("http_proxy", env);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(dir.path().join(&name)).unwrap(),
+            pattern_bytes(SEED, 0..300_000)
+        );
+        assert_eq!(proxy.asked().len() > before, *used, "{extra:?} {env:?}");
+    }
+    // A proxy URL durl cannot use: exit 2, its password not shown.
+    for bad in ["ftp://u:hunter2@h:1", "not a url", "http://u:hunter2@"] {
+        let out = durl(dir.path())
+            .args(["get", "--proxy", bad, &url])
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("--proxy") && !stderr.contains("hunter2"),
+            "{stderr}"
+        );
+    }
+}
