@@ -22,6 +22,7 @@ pub mod content_range;
 pub mod filename;
 pub(crate) mod get;
 pub(crate) mod head;
+pub(crate) mod stream;
 pub(crate) mod transfer;
 pub(crate) mod transport;
 pub mod validator;

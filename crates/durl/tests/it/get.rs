@@ -745,3 +745,71 @@ fn proxies_from_the_flag_and_the_environment_and_noproxy() {
         );
     }
 }
+
+#[test]
+fn dash_output_streams_the_body_to_stdout_and_a_cut_continues_within_the_run() {
+    let len = 3_000_000;
+    let server = server(len);
+    let dir = tempfile::tempdir().unwrap();
+    let want = pattern_bytes(SEED, 0..len);
+    for args in [&["-o", "-"][..], &["-O", "-"][..]] {
+        server.push_fault("/file.bin", durl_testkit::Fault::CutAfter(1_000_000));
+        let before = server.log().len();
+        let out = durl(dir.path())
+            .args(["get", "--retry-delay", "0.05"])
+            .args(args)
+            .arg(server.url("/file.bin"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout == want, "{args:?}: {} bytes", out.stdout.len());
+        // The second request asked for the rest, proven to be the same version.
+        let log = &server.log()[before..];
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log[1].header("range"), Some("bytes=1000000-"));
+        assert!(log[1].header("if-range").is_some());
+        // No file, part or state written.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(!text(&out.stderr).contains('\0'));
+    }
+}
+
+#[test]
+fn dash_output_stops_when_the_file_changes_after_bytes_went_out() {
+    let len = 3_000_000;
+    let server = server(len);
+    server.push_fault("/file.bin", durl_testkit::Fault::CutAfter(1_000_000));
+    server.push_fault(
+        "/file.bin",
+        durl_testkit::Fault::ChangeEtag("\"other\"".into()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "--retry-delay", "0.05", "-o", "-"])
+        .arg(server.url("/file.bin"))
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("changed on the server after 1000000 bytes"),
+        "{stderr}"
+    );
+    // What went out is the old version's prefix, nothing of the new one.
+    assert!(out.stdout == pattern_bytes(SEED, 0..1_000_000));
+    // Options that need a file are refused up front.
+    for bad in [
+        &["-c"][..],
+        &["-x", "2"],
+        &["--checksum", &format!("sha256={}", "0".repeat(64))],
+    ] {
+        let out = durl(dir.path())
+            .args(["get", "-o", "-"])
+            .args(bad)
+            .arg(server.url("/file.bin"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
+}
