@@ -14,7 +14,7 @@ use crate::{Error, GetRequest};
 /// Downloads `req`'s URL (`http://` or `https://`) into `out`, retrying within the run from
 /// the bytes written (with the request's retries and back-off, rate limit and cancel token;
 /// its destination, connections, mirrors and checksum are not used). Returns the bytes
-/// written. `reporter` gets `Started`, `Progress` and `Retrying`.
+/// written. `reporter` gets `Started`, `Progress`, `Retrying` and `Finished` (path `-`).
 ///
 /// # Errors
 /// [`Error::UnsupportedScheme`] for `ftp://`; [`Error::StreamChanged`] when the file changed
@@ -54,6 +54,11 @@ where
         match result {
             Ok(()) => {
                 out.flush().await.map_err(Error::io("cannot write", "-"))?;
+                reporter.report(Event::Finished {
+                    path: std::path::Path::new("-"),
+                    bytes: run.written,
+                    already_complete: false,
+                });
                 return Ok(run.written);
             }
             Err(e) if e.is_retryable() => {

@@ -770,7 +770,12 @@ fn dash_output_streams_the_body_to_stdout_and_a_cut_continues_within_the_run() {
         assert!(log[1].header("if-range").is_some());
         // No file, part or state written.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-        assert!(!text(&out.stderr).contains('\0'));
+        // The summary line, on stderr.
+        assert!(
+            text(&out.stderr).contains("-: 2.86 MiB in "),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
