@@ -39,3 +39,25 @@ async fn an_untrusted_certificate_fails_unless_insecure() {
         .unwrap();
     assert_complete(dir.path(), &expected(1000));
 }
+
+/// Regression (issue 14.5): an untrusted certificate was retried 10 times although it cannot
+/// change; verification failures fail at once.
+#[tokio::test]
+async fn an_untrusted_certificate_is_not_retried() {
+    let server = FaultServer::start_tls();
+    server.put("/f", Resource::pattern(SEED, 1000));
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::default();
+    // The default retry count.
+    let req = durl_fetch::GetRequest::new(&server.url("/f"))
+        .unwrap()
+        .output(dir.path().join("out.bin"))
+        .retry_delay(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_millis(50),
+        );
+    let err = durl_fetch::get(&req, &rec).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    assert!(!matches!(err, durl_fetch::Error::GaveUp { .. }), "{err}");
+    assert_eq!(rec.retries(), 0, "{err}");
+}

@@ -139,7 +139,18 @@ fn queue_order_pause_unpause_remove_and_positions() {
         "102400"
     );
     daemon.wait_status(&a, "active", 10);
-    let servers = daemon.call("aria2.getServers", json!([a]));
+    // The restart passes through "waiting" for a moment (seen under load): ask until active.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let servers = loop {
+        let r = daemon.request(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "aria2.getServers", "params": [a]}),
+        );
+        if let Some(result) = r.get("result") {
+            break result.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{r}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(servers[0]["servers"][0]["uri"], url);
     // Global options.
     daemon.call(
