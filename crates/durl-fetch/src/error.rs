@@ -98,6 +98,19 @@ pub enum Error {
         /// The last reason for a restart.
         reason: crate::events::RestartReason,
     },
+    /// A download written to a stream ([`crate::stream`]) found another version of the file
+    /// (or a server starting it again from byte 0) after `written` bytes had gone out: they
+    /// cannot be taken back, so it stops.
+    #[error(
+        "{} changed on the server after {written} bytes were written out; they cannot be taken back",
+        Redacted(.url)
+    )]
+    StreamChanged {
+        /// The URL (without its password).
+        url: Url,
+        /// Bytes written before.
+        written: u64,
+    },
     /// A local file operation failed (disk full, permission denied, ...). The partial
     /// download is kept.
     #[error("{op} {path}")]
@@ -494,6 +507,7 @@ impl Error {
             | Error::ShortBody { .. } => ErrorKind::Network,
             Error::BadRange { .. }
             | Error::TooManyRestarts { .. }
+            | Error::StreamChanged { .. }
             | Error::SizeMismatch { .. }
             | Error::UploadMismatch { .. }
             | Error::Tus {

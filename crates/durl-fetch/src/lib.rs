@@ -100,8 +100,9 @@ pub use error::{Error, ErrorKind, RemoteConflict, Reply, TransportError, TusProb
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
 pub use http::head::{Head, head};
+pub use http::stream::stream;
 pub use network::{Network, Wire, WireObserver};
-pub use redact::{Redacted, redacted};
+pub use redact::{Redacted, redact_text, redacted};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use tokio_util::sync::CancellationToken;

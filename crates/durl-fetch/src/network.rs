@@ -37,6 +37,10 @@ pub struct Network {
     netrc_entries: Arc<OnceLock<Vec<netrc::Entry>>>,
     /// Sees every HTTP request and response head ([`Network::observe_wire`]).
     pub(crate) wire: Option<WireHook>,
+    /// [`Network::proxy`].
+    pub(crate) proxy: Option<Url>,
+    /// [`Network::no_proxy`].
+    pub(crate) no_proxy: Option<String>,
 }
 
 /// One HTTP message head as durl sent or received it, for a verbose display
@@ -139,6 +143,8 @@ impl Default for Network {
             netrc: None,
             netrc_entries: Arc::default(),
             wire: None,
+            proxy: None,
+            no_proxy: None,
         }
     }
 }
@@ -222,6 +228,73 @@ impl Network {
     pub fn observe_wire(mut self, observer: Arc<dyn WireObserver>) -> Self {
         self.wire = Some(WireHook(observer));
         self
+    }
+
+    /// The proxy for every HTTP(S) request (`http://`, `https://`, `socks5://` or
+    /// `socks5h://`, which resolves names on the proxy; a `user:password@` in it logs in
+    /// there), instead of the environment's `http_proxy`, `https_proxy` and `all_proxy`.
+    /// Without one, those variables are honoured (and `no_proxy`). FTP does not use it.
+    pub fn proxy(mut self, url: Option<Url>) -> Self {
+        self.proxy = url;
+        self
+    }
+
+    /// Hosts reached without the proxy: comma-separated names (each with its subdomains),
+    /// IP addresses or CIDR ranges, or `*` for every host (no proxy at all), as curl's
+    /// `--noproxy`; it replaces the environment's `no_proxy`.
+    pub fn no_proxy(mut self, list: Option<String>) -> Self {
+        self.no_proxy = list;
+        self
+    }
+
+    /// Sets the proxies of `builder`: [`Self::proxy`] with [`Self::no_proxy`], else the
+    /// environment's with [`Self::no_proxy`] (if given), else reqwest's reading of the
+    /// environment.
+    pub(crate) fn apply_proxy(
+        &self,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, crate::Error> {
+        let no_proxy = |list: &Option<String>| match list {
+            Some(list) => reqwest::NoProxy::from_string(list),
+            None => reqwest::NoProxy::from_env(),
+        };
+        if self.no_proxy.as_deref().map(str::trim) == Some("*") {
+            return Ok(builder.no_proxy());
+        }
+        let bad = |url: &str, e: reqwest::Error| crate::Error::Setup {
+            what: format!("invalid proxy {}", crate::redact::redact_text(url)),
+            source: Some(Box::new(e)),
+        };
+        if let Some(url) = &self.proxy {
+            let proxy = reqwest::Proxy::all(url.as_str())
+                .map_err(|e| bad(url.as_str(), e))?
+                .no_proxy(no_proxy(&self.no_proxy));
+            return Ok(builder.proxy(proxy));
+        }
+        if self.no_proxy.is_none() {
+            return Ok(builder);
+        }
+        // `--noproxy` without `--proxy`: the environment's proxies, with this list. As curl,
+        // the lowercase `http_proxy` only (a CGI server sets `HTTP_PROXY` from a header).
+        let var = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        };
+        let mut builder = builder.no_proxy();
+        type Make = fn(String) -> reqwest::Result<reqwest::Proxy>;
+        let found: [(Option<String>, Make); 3] = [
+            (var(&["http_proxy"]), reqwest::Proxy::http),
+            (var(&["https_proxy", "HTTPS_PROXY"]), reqwest::Proxy::https),
+            (var(&["all_proxy", "ALL_PROXY"]), reqwest::Proxy::all),
+        ];
+        for (url, make) in found {
+            if let Some(url) = url {
+                let proxy = make(url.clone()).map_err(|e| bad(&url, e))?;
+                builder = builder.proxy(proxy.no_proxy(no_proxy(&self.no_proxy)));
+            }
+        }
+        Ok(builder)
     }
 
     /// See [`Self::retries`].

@@ -36,7 +36,7 @@ pub fn redacted(url: &Url) -> Url {
 /// `text`, a URL that may not parse, with the password of its `scheme://user:password@`
 /// removed (the user stays), as [`Redacted`] shows a parsed one (RFC 3986 §3.2.1: the
 /// userinfo ends at the authority's last `@`; the authority ends at `/`, `?` or `#`).
-pub(crate) fn redact_text(text: &str) -> String {
+pub fn redact_text(text: &str) -> String {
     let Some(scheme_end) = text.find("://").map(|i| i + 3) else {
         return text.to_owned();
     };

@@ -135,6 +135,7 @@ fn client(req: &PutRequest) -> Result<Client, Error> {
         .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
         .referer(false);
+    let builder = req.network.apply_proxy(builder)?;
     http::finish_client(
         builder,
         &req.network.root_certificates,

@@ -324,6 +324,18 @@ pub struct NetworkArgs {
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
+    /// Send http(s) requests through this proxy: http://, https://, socks5:// or socks5h://
+    /// (names resolved by the proxy), with user:password@ for a proxy login. Without it the
+    /// environment's http_proxy, https_proxy and all_proxy are used (and no_proxy). (curl's
+    /// -x; durl's -x is aria2c's connections.)
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+
+    /// Hosts to reach without the proxy, comma-separated (a name covers its subdomains; IP
+    /// addresses and CIDR ranges too), or * for none at all; replaces the no_proxy variable.
+    #[arg(long, value_name = "LIST")]
+    pub noproxy: Option<String>,
+
     /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
     /// that refuses TLS is an error, never a fallback to plain FTP.
     #[arg(long)]

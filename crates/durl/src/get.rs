@@ -15,7 +15,16 @@ use crate::progress::{Mode, Progress};
 use crate::stop::Stop;
 
 /// Runs `durl get`.
-pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: GetArgs) -> anyhow::Result<ExitCode> {
+    // wget's `-O -` (durl's -O is curl's flag, so the `-` arrives as a URL).
+    if args.remote_name && args.urls.iter().any(|u| u == "-") {
+        args.urls.retain(|u| u != "-");
+        args.output = Some("-".into());
+    }
+    let to_stdout = args.output.as_deref() == Some(std::path::Path::new("-"));
+    if to_stdout {
+        check_stdout_options(&args)?;
+    }
     let mut network = network::network(&args.net, args.list_from_stdin())?;
     let entries = entries(&args)?;
     let stop = Stop::new(network::max_time(&args.net)?);
@@ -31,7 +40,17 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         .map(|entry| request(&args, &network, entry, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if args.head {
+        if let Some(url) = args.urls.iter().find(|u| !http_url(u)) {
+            return Err(UsageError(format!(
+                "-I/--head takes http:// and https:// URLs, not {}",
+                durl_fetch::redact_text(url)
+            ))
+            .into());
+        }
         return heads(&requests);
+    }
+    if to_stdout {
+        return to_stdout_run(&args, &requests[0], &stop);
     }
     create_dirs(&args, &entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -63,6 +82,77 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             progress.failed(&e);
             let kept = partial_kept(&args, &entries[0], progress.destination());
             report_failure(&e, req, stop.expired(), kept);
+            match e.kind() {
+                ErrorKind::Interrupted => stop.code(),
+                kind => exit::for_fetch_error(kind),
+            }
+        }
+    }))
+}
+
+/// `-o -` takes one http(s) URL and none of the options that need a file.
+fn check_stdout_options(args: &GetArgs) -> Result<(), UsageError> {
+    let refused = [
+        (args.continue_, "-c/--continue"),
+        (args.checksum.is_some(), "--checksum"),
+        (args.connections > 1, "-x/--connections above 1"),
+        (args.input_file.is_some(), "-i/--input-file"),
+    ];
+    if let Some((_, name)) = refused.iter().find(|(given, _)| *given) {
+        return Err(UsageError(format!(
+            "-o - writes to standard output as the bytes arrive: {name} needs a file"
+        )));
+    }
+    if args.urls.len() != 1 {
+        return Err(UsageError("-o - takes exactly one URL".into()));
+    }
+    if !http_url(&args.urls[0]) {
+        return Err(UsageError(
+            "-o - takes an http:// or https:// URL (FTP downloads need a file)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `url` is an `http://` or `https://` URL (scheme case aside).
+fn http_url(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+/// `-o -`: the body on stdout as it arrives (retries within the run go on from the bytes
+/// written); progress and messages on stderr.
+#[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+fn to_stdout_run(args: &GetArgs, req: &GetRequest, stop: &Stop) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    stop.start(&runtime);
+    let progress = Progress::new(Mode::of(args.quiet, args.progress), "-".to_owned());
+    let result = runtime.block_on(async {
+        let mut out = tokio::io::stdout();
+        durl_fetch::stream(req, &mut out, &progress).await
+    });
+    progress.clear();
+    Ok(exit::code(match result {
+        Ok(_) => exit::OK,
+        Err(e) => {
+            progress.failed(&e);
+            let line = match &e {
+                durl_fetch::Error::Interrupted { durable, .. } => format!(
+                    "interrupted after writing {} to standard output",
+                    indicatif::HumanBytes(*durable)
+                ),
+                e => crate::error_line(e),
+            };
+            match stop.expired() {
+                Some(expired) => eprintln!("durl: {expired}: {line}"),
+                None => eprintln!("durl: {line}"),
+            }
+            if e.kind() == ErrorKind::LoginRefused {
+                eprintln!("hint: {LOGIN_HINT} ({})", durl_fetch::Redacted(req.url()));
+            }
             match e.kind() {
                 ErrorKind::Interrupted => stop.code(),
                 kind => exit::for_fetch_error(kind),

@@ -17,8 +17,9 @@ Environment:
   DURL_CONFIG          the config file (as --config)
   XDG_CONFIG_HOME      the config file is $XDG_CONFIG_HOME/durl/config (else ~/.config/durl/config)
   NETRC                the .netrc with logins, FTP and HTTP (else ~/.netrc; --netrc-file wins)
-  HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY (or lower case)
-                       proxies for http(s):// downloads and tus uploads
+  http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY (https_proxy, all_proxy, no_proxy too)
+                       proxies for http(s):// downloads and tus uploads (--proxy and
+                       --noproxy replace them)
   DURL_LOG             diagnostics on stderr, a tracing filter such as debug or durl_fetch=trace
                        (default: warnings, and durl serve's access log)
   NO_COLOR             set to anything but \"\": no colours

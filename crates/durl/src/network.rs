@@ -27,7 +27,9 @@ pub fn network(args: &NetworkArgs, stdin_list: bool) -> Result<durl_fetch::Netwo
         .insecure(args.insecure)
         .ftp_tls(args.ftp_ssl)
         .login(user, password)
-        .netrc(netrc_path(args));
+        .netrc(netrc_path(args))
+        .proxy(proxy(args.proxy.as_deref())?)
+        .no_proxy(args.noproxy.clone());
     if let Some(ca) = &args.cacert {
         net = net.root_certificate(ca);
     }
@@ -35,6 +37,27 @@ pub fn network(args: &NetworkArgs, stdin_list: bool) -> Result<durl_fetch::Netwo
         net = net.observe_wire(std::sync::Arc::new(crate::verbose::Verbose));
     }
     Ok(net)
+}
+
+/// `--proxy`, checked: a URL with a scheme the HTTP client speaks to proxies.
+fn proxy(arg: Option<&str>) -> Result<Option<url::Url>, UsageError> {
+    let Some(arg) = arg else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        UsageError(format!(
+            "invalid --proxy {:?}: {why}",
+            durl_fetch::redact_text(arg)
+        ))
+    };
+    let url = url::Url::parse(arg).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") {
+        return Err(bad("the scheme must be http, https, socks5 or socks5h"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    Ok(Some(url))
 }
 
 /// The user and password of `--user` and `--password-stdin`.

@@ -21,6 +21,7 @@ pub mod content_range;
 pub mod filename;
 pub(crate) mod get;
 pub(crate) mod head;
+pub(crate) mod stream;
 pub(crate) mod transfer;
 pub(crate) mod transport;
 pub mod validator;
@@ -54,6 +55,7 @@ pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
         .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
         .referer(false);
+    let builder = req.network.apply_proxy(builder)?;
     finish_client(
         builder,
         &req.network.root_certificates,

@@ -9,7 +9,8 @@ mod ftp_put; // ftp:// uploads and FTPS against a real vsftpd: resume, refusals,
 mod hostile; // planted links and special files, long and bidi names, header leaks
 mod local; // the local side: locks, existing outputs, adoption, cancellation, > 4 GiB
 mod mirrors; // segments from several mirrors; disagreeing or failing mirrors are dropped
-mod naming; // file names from Content-Disposition and URLs
+mod naming;
+mod proxy; // forward HTTP and SOCKS5 proxies from the testkit, no_proxy // file names from Content-Disposition and URLs
 mod resume; // validated resume: If-Range, Content-Range checks, 200 and 416 handling
 mod split; // several connections per file: planning, stealing, faults, resume with holes
 mod support;

@@ -689,3 +689,132 @@ fn head_falls_back_to_get_when_head_is_refused_and_error_statuses_exit_as_downlo
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("HTTP/1.1 404 Not Found\r\n"));
 }
+
+#[test]
+fn proxies_from_the_flag_and_the_environment_and_noproxy() {
+    let server = server(300_000);
+    let proxy = durl_testkit::Proxy::http();
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/file.bin");
+    let env_proxy = proxy.url();
+    // (extra args, http_proxy in the environment, whether the proxy is used)
+    let cases: &[(&[&str], Option<&str>, bool)] = &[
+        (&["--proxy", &env_proxy], None, true),
+        (&[], Some(&env_proxy), true),
+        (&["--noproxy", "127.0.0.1"], Some(&env_proxy), false),
+        (&["--noproxy", "*"], Some(&env_proxy), false),
+        (
+            &["--proxy", &env_proxy, "--noproxy", "localhost,127.0.0.1"],
+            None,
+            false,
+        ),
+    ];
+    for (i, (extra, env, used)) in cases.iter().enumerate() {
+        let before = proxy.asked().len();
+        let name = format!("out{i}.bin");
+        let mut cmd = durl(dir.path());
+        cmd.args(["get", "-q", "-o", &name]).args(*extra).arg(&url);
+        cmd.env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("no_proxy")
+            .env_remove("NO_PROXY");
+        if let Some(env) = env {
+            cmd.env("http_proxy", env);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+        assert_eq!(
+            std::fs::read(dir.path().join(&name)).unwrap(),
+            pattern_bytes(SEED, 0..300_000)
+        );
+        assert_eq!(proxy.asked().len() > before, *used, "{extra:?} {env:?}");
+    }
+    // A proxy URL durl cannot use: exit 2, its password not shown.
+    for bad in ["ftp://u:hunter2@h:1", "not a url", "http://u:hunter2@"] {
+        let out = durl(dir.path())
+            .args(["get", "--proxy", bad, &url])
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(
+            stderr.contains("--proxy") && !stderr.contains("hunter2"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn dash_output_streams_the_body_to_stdout_and_a_cut_continues_within_the_run() {
+    let len = 3_000_000;
+    let server = server(len);
+    let dir = tempfile::tempdir().unwrap();
+    let want = pattern_bytes(SEED, 0..len);
+    for args in [&["-o", "-"][..], &["-O", "-"][..]] {
+        server.push_fault("/file.bin", durl_testkit::Fault::CutAfter(1_000_000));
+        let before = server.log().len();
+        let out = durl(dir.path())
+            .args(["get", "--retry-delay", "0.05"])
+            .args(args)
+            .arg(server.url("/file.bin"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(out.stdout == want, "{args:?}: {} bytes", out.stdout.len());
+        // The second request asked for the rest, proven to be the same version.
+        let log = &server.log()[before..];
+        assert_eq!(log.len(), 2, "{log:?}");
+        assert_eq!(log[1].header("range"), Some("bytes=1000000-"));
+        assert!(log[1].header("if-range").is_some());
+        // No file, part or state written.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        // The summary line, on stderr.
+        assert!(
+            text(&out.stderr).contains("-: 2.86 MiB in "),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn dash_output_stops_when_the_file_changes_after_bytes_went_out() {
+    let len = 3_000_000;
+    let server = server(len);
+    server.push_fault("/file.bin", durl_testkit::Fault::CutAfter(1_000_000));
+    server.push_fault(
+        "/file.bin",
+        durl_testkit::Fault::ChangeEtag("\"other\"".into()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "--retry-delay", "0.05", "-o", "-"])
+        .arg(server.url("/file.bin"))
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("changed on the server after 1000000 bytes"),
+        "{stderr}"
+    );
+    // What went out is the old version's prefix, nothing of the new one.
+    assert!(out.stdout == pattern_bytes(SEED, 0..1_000_000));
+    // Options that need a file are refused up front.
+    for bad in [
+        &["-c"][..],
+        &["-x", "2"],
+        &["--checksum", &format!("sha256={}", "0".repeat(64))],
+    ] {
+        let out = durl(dir.path())
+            .args(["get", "-o", "-"])
+            .args(bad)
+            .arg(server.url("/file.bin"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out.stderr));
+        assert!(out.stdout.is_empty());
+    }
+}
