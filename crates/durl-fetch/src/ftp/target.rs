@@ -60,18 +60,25 @@ impl Target {
 
     /// [`Target::parse`], with the login completed in this order: the URL's user and
     /// password, then [`GetRequest::login`], then the `.netrc` entry for the host, then
-    /// `anonymous`.
-    pub(crate) fn for_request(req: &GetRequest) -> Result<Target, Error> {
-        let mut target = Target::parse(&req.url)?;
+    /// `anonymous`. `url` is the request's URL or one of its mirrors: the login given with the request
+    /// goes only to the host and port of the request's URL; a mirror elsewhere logs in with
+    /// its own URL's user, its `.netrc` entry, or `anonymous`.
+    pub(crate) fn for_source(req: &GetRequest, url: &Url) -> Result<Target, Error> {
+        let mut target = Target::parse(url)?;
         let entries = req
             .netrc
             .as_ref()
             .and_then(|path| std::fs::read_to_string(path).ok())
             .map(|text| crate::netrc::parse(&text))
             .unwrap_or_default();
-        let from_url = (!req.url.username().is_empty()).then(|| target.user.clone());
-        let url_password = req.url.password().map(|_| target.password.clone());
-        let given = (req.login.user.clone(), req.login.password.clone());
+        let from_url = (!url.username().is_empty()).then(|| target.user.clone());
+        let url_password = url.password().map(|_| target.password.clone());
+        let same_server = url.host() == req.url.host()
+            && url.port_or_known_default() == req.url.port_or_known_default();
+        let given = match same_server {
+            true => (req.login.user.clone(), req.login.password.clone()),
+            false => (None, None),
+        };
         if let Some((user, password)) =
             crate::netrc::choose((from_url, url_password), given, &entries, &target.host)
         {

@@ -18,8 +18,6 @@ use content_range::ContentRange;
 mod classify;
 pub mod content_range;
 pub mod filename;
-pub(crate) mod get;
-pub(crate) mod transfer;
 pub(crate) mod transport;
 pub mod validator;
 
