@@ -3,6 +3,7 @@
 
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
 mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors, -x
+mod ftp_adopt; // ftp:// -c: an existing file adopted after its tail is read back and compared
 mod ftp_faults; // ftp:// against the testkit FTP server: cuts, refused REST, lying SIZE, logins
 mod ftp_put; // ftp:// uploads and FTPS against a real vsftpd: resume, refusals, certificates
 mod hostile; // planted links and special files, long and bidi names, header leaks
