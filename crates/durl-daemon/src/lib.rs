@@ -24,6 +24,7 @@
 //! complete file is never fetched again (its record says complete; and a run killed between
 //! the engine's final rename and the record's update finds the complete file and adopts it).
 
+pub mod client;
 mod error;
 pub mod options;
 pub mod queue;

@@ -71,6 +71,7 @@ pub async fn get_all(
     let results = run_each(
         requests,
         |req| (&req.url, req.connections),
+        |req| req.cancel.is_cancelled(),
         options,
         reporter,
         |req, granted, file_reporter| async move {
@@ -95,6 +96,7 @@ pub async fn put_all(
     run_each(
         requests,
         |req| (&req.url, 1),
+        |req| req.cancel.is_cancelled(),
         options,
         reporter,
         |req, _granted, file_reporter| async move {
@@ -108,10 +110,13 @@ pub async fn put_all(
 
 /// Runs `transfer` on every item, `options.jobs` at a time, each after taking the
 /// connection permits `wants` asks for (capped by the host's and the global pool), and
-/// returns the results in the order of `items`.
+/// returns the results in the order of `items`. An item whose run is `cancelled` by the time
+/// its turn comes is not started ([`Error::NotStarted`]): nothing is requested or written
+/// for it.
 async fn run_each<'a, T, O, Fut>(
     items: &'a [T],
     wants: impl Fn(&'a T) -> (&'a Url, usize),
+    cancelled: impl Fn(&'a T) -> bool,
     options: BatchOptions,
     reporter: &'a dyn BatchReporter<O>,
     transfer: impl Fn(&'a T, usize, Arc<dyn Reporter>) -> Fut,
@@ -138,12 +143,17 @@ where
                     .or_insert_with(|| Arc::new(Semaphore::new(per_host)))
                     .clone()
             };
-            let transfer = &transfer;
+            let (transfer, cancelled) = (&transfer, &cancelled);
             async move {
                 // As many connections as this file wants and the caps allow.
                 let n = connections.clamp(1, per_host) as u32;
                 let _host = host.acquire_many_owned(n).await.expect("never closed");
                 let _all = global.acquire_many_owned(n).await.expect("never closed");
+                if cancelled(item) {
+                    let mut url = url.clone();
+                    let _ = url.set_password(None);
+                    return (index, Err(Error::NotStarted { url }));
+                }
                 let result = transfer(item, n as usize, reporter.file(index)).await;
                 reporter.finished(index, &result);
                 (index, result)

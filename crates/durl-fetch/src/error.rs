@@ -244,13 +244,22 @@ pub enum Error {
         /// The local file.
         path: PathBuf,
     },
+    /// The run was cancelled before this transfer of a batch started: nothing was requested
+    /// or written for it.
+    #[error("not started: the run was interrupted before {url}")]
+    NotStarted {
+        /// The URL (without its password).
+        url: Url,
+    },
     /// The upload was cancelled; the server keeps what it received and the next run continues.
-    #[error("interrupted after sending {sent} bytes to {url}")]
+    #[error("interrupted after sending {sent} bytes to {url}{}", held(.server_has))]
     UploadInterrupted {
         /// The URL (without its password).
         url: Url,
-        /// Bytes sent in this run.
+        /// Bytes sent in this run (some may not have reached the server or been kept).
         sent: u64,
+        /// The offset the server last confirmed holding, where the protocol says (tus).
+        server_has: Option<u64>,
     },
     /// Retries were exhausted; `last` is the final failure.
     #[error("gave up after {attempts} attempts")]
@@ -291,7 +300,8 @@ pub enum ErrorKind {
     /// An HTTP error status, or an FTP server refusing a command (other than the three
     /// below).
     Http,
-    /// An FTP server refused the login (RFC 959 §4.2: 530 "Not logged in", or 532).
+    /// The server refused the login or wants one: FTP 530 "Not logged in" or 532 (RFC 959
+    /// §4.2), HTTP 401 or 407 (RFC 9110 §15.5.2, §15.5.8).
     LoginRefused,
     /// The remote file does not exist (FTP 550 to `SIZE`/`MDTM`, or a 550 whose text says so).
     RemoteNotFound,
@@ -347,6 +357,10 @@ impl Error {
             Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
                 ErrorKind::Usage
             }
+            // RFC 9110 §15.5.2, §15.5.8: the server (or proxy) wants another login.
+            Error::Status {
+                status: 401 | 407, ..
+            } => ErrorKind::LoginRefused,
             Error::Status { .. } => ErrorKind::Http,
             Error::Ftp {
                 command,
@@ -374,7 +388,9 @@ impl Error {
             | Error::UploadNameTaken { .. } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
-            Error::Interrupted { .. } | Error::UploadInterrupted { .. } => ErrorKind::Interrupted,
+            Error::Interrupted { .. }
+            | Error::UploadInterrupted { .. }
+            | Error::NotStarted { .. } => ErrorKind::Interrupted,
             Error::GaveUp { .. } => unreachable!("root() looks through GaveUp"),
         }
     }
@@ -420,6 +436,11 @@ fn ftp_kind(command: &str, code: u16, reply: &str) -> ErrorKind {
         553 => ErrorKind::PermissionDenied,
         _ => ErrorKind::Http,
     }
+}
+
+/// `; the server has N bytes` when known.
+fn held(server_has: &Option<u64>) -> String {
+    server_has.map_or_else(String::new, |n| format!("; the server has {n} bytes"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //!
 //! # How `get` works
 //! Steps 4 and 5 are HTTP's; for `ftp://` they are: log in (the URL's user, else
-//! [`GetRequest::login`], else `.netrc`, else `anonymous`), `SIZE` and `MDTM` as length and
+//! [`Network::login`], else `.netrc`, else `anonymous`), `SIZE` and `MDTM` as length and
 //! version (a partial of another `SIZE` or `MDTM` is dropped), `REST <offset>` + `RETR`, and a
 //! transfer that ends before or goes on past `SIZE` is never completed.
 //! 1. **Destination.** The given file, or a safe name in the given directory
@@ -18,7 +18,9 @@
 //! 3. **Recover.** `<out>.durl-state` (`journal`) is loaded and checked against the URL and
 //!    the part file; its `durable` bytes are kept, anything after them dropped.
 //! 4. **Request.** `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
-//!    Last-Modified date that is strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`.
+//!    Last-Modified date that is strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`,
+//!    and the login (the URL's, [`Network::login`] or `.netrc`'s, chosen per URL by origin:
+//!    [`Network`]) as Basic credentials.
 //! 5. **Check.** A 206 is used only if its `Content-Range` starts at or before N, its length
 //!    matches and its validators match (`content_range`, `validator`); a 200 rewrites from
 //!    byte 0; a 416 with `bytes */N` means complete.
@@ -74,8 +76,8 @@ mod get;
 mod http;
 #[doc(hidden)]
 pub mod netrc;
+mod network;
 mod request;
-mod settings;
 mod store;
 mod tus;
 mod upload;
@@ -95,6 +97,7 @@ pub use download::mirrors::DropReason;
 pub use error::{Error, ErrorKind, RemoteConflict};
 pub use events::{Event, Reporter, RestartReason};
 pub use get::get;
+pub use network::Network;
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use tokio_util::sync::CancellationToken;

@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::Error;
+use crate::{Error, Network};
 
 /// Where the downloaded file goes.
 #[derive(Debug, Clone)]
@@ -31,43 +30,16 @@ pub struct GetRequest {
     pub(crate) checksum: Option<crate::Checksum>,
     pub(crate) continue_existing: bool,
     pub(crate) overwrite: bool,
-    pub(crate) retries: u32,
-    pub(crate) retry_delay: Duration,
-    pub(crate) max_retry_delay: Duration,
-    pub(crate) stall_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
+    /// Retries, timeouts, headers, TLS, login.
+    pub(crate) network: Network,
     pub(crate) max_redirects: usize,
     /// Send the headers and the URL's login to every redirect target, not only to the URL's
     /// origin (curl's `--location-trusted`).
     pub(crate) location_trusted: bool,
-    pub(crate) headers: HeaderMap,
     pub(crate) user_agent: String,
-    pub(crate) root_certificates: Vec<PathBuf>,
-    pub(crate) insecure: bool,
-    pub(crate) ftp_tls: bool,
     pub(crate) checkpoint_interval: Duration,
     pub(crate) checkpoint_bytes: u64,
     pub(crate) cancel: CancellationToken,
-    /// FTP login when the URL names no user (or no password).
-    pub(crate) login: Login,
-    /// A `.netrc` file consulted for FTP logins the URL and [`GetRequest::login`] leave open.
-    pub(crate) netrc: Option<PathBuf>,
-}
-
-/// A user and password given besides the URL. Its `Debug` never shows the password.
-#[derive(Clone, Default)]
-pub(crate) struct Login {
-    pub(crate) user: Option<String>,
-    pub(crate) password: Option<String>,
-}
-
-impl std::fmt::Debug for Login {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Login")
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
 }
 
 impl GetRequest {
@@ -79,7 +51,7 @@ impl GetRequest {
         })
     }
 
-    crate::settings::network_setters!();
+    crate::network::delegate_setters!();
 
     /// A request for `url` into the current directory (names come out relative to it), with the defaults: 10 retries
     /// starting at 1 s back-off, 20 s stall timeout, 15 s connect timeout, 10 redirects,
@@ -108,23 +80,13 @@ impl GetRequest {
             checksum: None,
             continue_existing: false,
             overwrite: false,
-            retries: 10,
-            retry_delay: Duration::from_secs(1),
-            max_retry_delay: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(15),
+            network: Network::default(),
             max_redirects: 10,
             location_trusted: false,
-            headers: HeaderMap::new(),
             user_agent: concat!("durl/", env!("CARGO_PKG_VERSION")).to_owned(),
-            root_certificates: Vec::new(),
-            insecure: false,
-            ftp_tls: false,
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_bytes: u64::MAX,
             cancel: CancellationToken::new(),
-            login: Login::default(),
-            netrc: None,
         })
     }
 
@@ -219,20 +181,6 @@ impl GetRequest {
     pub fn checkpoint_interval(mut self, every: Duration, bytes: u64) -> Self {
         self.checkpoint_interval = every;
         self.checkpoint_bytes = bytes.max(1);
-        self
-    }
-
-    /// The FTP user and password to log in with. The URL's user and password come first;
-    /// `password` also serves a user named in the URL without one. Never stored or printed.
-    pub fn login(mut self, user: Option<String>, password: Option<String>) -> Self {
-        self.login = Login { user, password };
-        self
-    }
-
-    /// A `.netrc` file (`machine`/`default` entries) consulted for an FTP login neither the
-    /// URL nor [`GetRequest::login`] gives; an unreadable file is ignored.
-    pub fn netrc(mut self, path: Option<PathBuf>) -> Self {
-        self.netrc = path;
         self
     }
 

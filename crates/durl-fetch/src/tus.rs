@@ -12,9 +12,13 @@
 //! 3. Otherwise `POST` to the endpoint (Creation › Requests › POST) with `Upload-Length` and
 //!    `Upload-Metadata: filename <base64>`; the 201's `Location`, resolved against the
 //!    endpoint, is the upload. It goes into the state file (atomically) before any byte.
-//! 4. `PATCH` chunks (Core Protocol › Requests › PATCH) of [`PutRequest::chunk_size`],
-//!    read once, one chunk ahead, on a blocking thread ([`chunk`]: hashed there when there
-//!    is a checksum) and sent from memory, with `Content-Type: application/offset+octet-stream`,
+//! 4. `PATCH` (Core Protocol › Requests › PATCH). With a checksum, chunks sized for about a
+//!    second of sending ([`pace`]: a chunk is all or nothing, so a cut costs at most that),
+//!    at most [`PutRequest::chunk_size`]; without one, a single `PATCH` for everything left,
+//!    since the server keeps what arrives of it (Core Protocol › PATCH: the server "SHOULD
+//!    always attempt to store as much of the received data as possible"). Bytes are read
+//!    once, one piece ahead, on a blocking thread ([`chunk`]: hashed there when there is a
+//!    checksum) and sent from memory, with `Content-Type: application/offset+octet-stream`,
 //!    `Upload-Offset` and `Upload-Checksum` (Checksum › Headers); the answer's
 //!    `Upload-Offset` is the new offset. A 409 (offset mismatch) makes durl ask `HEAD` again;
 //!    a 460 (Checksum › Checksum Mismatch) sends the chunk again, as a retry.
@@ -28,6 +32,7 @@
 //! start: a changed file is [`Error::LocalChanged`], never a mix of versions on the server.
 
 mod chunk;
+mod pace;
 pub(crate) mod state;
 
 use std::path::PathBuf;
@@ -95,6 +100,8 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
         checksum: None,
         sent: 0,
         resumed_from: None,
+        confirmed: None,
+        pace: pace::Pace::new(req.chunk_size),
         limiter: req.rate_limiter(),
         chunks: chunk::Reader::new(req.local.clone()),
     };
@@ -125,11 +132,11 @@ fn client(req: &PutRequest) -> Result<Client, Error> {
     let builder = Client::builder()
         .user_agent(concat!("durl/", env!("CARGO_PKG_VERSION")))
         .default_headers(headers)
-        .connect_timeout(req.connect_timeout)
+        .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
         .referer(false)
-        .tls_danger_accept_invalid_certs(req.insecure);
-    http::finish_client(builder, &req.root_certificates)
+        .tls_danger_accept_invalid_certs(req.network.insecure);
+    http::finish_client(builder, &req.network.root_certificates)
 }
 
 /// Headers the protocol sets itself; a caller's header of the same name is not added.
@@ -174,6 +181,10 @@ struct Upload<'a> {
     sent: u64,
     /// What the server held when the first attempt looked.
     resumed_from: Option<u64>,
+    /// The last offset the server confirmed (`HEAD`, a `PATCH`'s answer, a creation).
+    confirmed: Option<u64>,
+    /// The size of the next checksummed chunk.
+    pace: pace::Pace,
     limiter: Option<std::sync::Arc<RateLimiter>>,
     /// The local file's chunks, the next one read ahead.
     chunks: chunk::Reader,
@@ -192,19 +203,29 @@ impl crate::upload::attempts::Attempts for Upload<'_> {
         Error::UploadInterrupted {
             url: self.shown.clone(),
             sent: self.sent,
+            server_has: self.confirmed,
         }
     }
 }
 
 impl Upload<'_> {
-    /// A request to `url`, with the caller's headers when `url` has the endpoint's origin
-    /// (a `-H 'Authorization: …'` never goes to another host, port or scheme).
+    /// A request to `url`, with the caller's headers and login when `url` has the endpoint's
+    /// origin (a `-H 'Authorization: …'`, `-u` or `.netrc` password never goes to another
+    /// host, port or scheme). The login is the URL's, else `-u`, else `.netrc`'s
+    /// ([`crate::Network::credentials`]), sent as Basic credentials (RFC 7617).
     fn request(&self, method: reqwest::Method, url: &Url) -> RequestBuilder {
-        let rb = self.client.request(method, url.clone());
+        // Without the URL's own login: reqwest would add it as a second Authorization.
+        let mut bare = url.clone();
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        let mut rb = self.client.request(method, bare);
         if !http::same_origin(url, &self.req.url) {
             return rb;
         }
-        let mut headers = self.req.headers.clone();
+        if let Some(login) = self.req.network.credentials(url, &self.req.url) {
+            rb = rb.basic_auth(&login.user, Some(&login.password));
+        }
+        let mut headers = self.req.network.headers.clone();
         for name in PROTOCOL_HEADERS {
             headers.remove(*name);
         }
@@ -226,6 +247,7 @@ impl Upload<'_> {
         }
         let len = self.file.len;
         let (mut location, mut offset, created) = self.locate().await?;
+        self.confirmed = Some(offset);
         let resumed_from = *self.resumed_from.get_or_insert(offset);
         let already_complete = offset == len && self.sent == 0 && !created;
         self.reporter.report(Event::Started {
@@ -240,9 +262,14 @@ impl Upload<'_> {
                     path: self.req.local.clone(),
                 });
             }
-            match self.patch(&location, offset).await? {
+            let patched = self.patch(&location, offset).await;
+            if patched.is_err() {
+                self.pace.cut();
+            }
+            match patched? {
                 Patched::To(next) => {
                     offset = next;
+                    self.confirmed = Some(offset);
                     resyncs = 0;
                     continue;
                 }
@@ -259,6 +286,7 @@ impl Upload<'_> {
             }
             resyncs += 1;
             (location, offset, _) = self.locate().await?;
+            self.confirmed = Some(offset);
             self.reporter.report(Event::Started {
                 path: &self.req.local,
                 total: Some(len),
@@ -390,7 +418,12 @@ impl Upload<'_> {
             .and_then(|v| self.req.url.join(v).ok())
             .ok_or_else(|| self.protocol("201 Created without a valid Location"))?;
         if !http::same_origin(&location, &self.req.url)
-            && (!self.req.url.username().is_empty() || !self.req.headers.is_empty())
+            && (!self.req.network.headers.is_empty()
+                || self
+                    .req
+                    .network
+                    .credentials(&self.req.url, &self.req.url)
+                    .is_some())
         {
             // Neither the login nor the caller's headers go there, and the upload would
             // fail without them: say why now.
@@ -408,28 +441,39 @@ impl Upload<'_> {
         Ok(location)
     }
 
-    /// Core Protocol › Requests › PATCH: one chunk from `offset`.
+    /// Core Protocol › Requests › PATCH from `offset`: one checksummed chunk, or without a
+    /// checksum everything left (see the module docs).
     async fn patch(&mut self, location: &Url, offset: u64) -> Result<Patched, Error> {
-        let n = self.req.chunk_size.min(self.file.len - offset);
+        let algo = self.checksum.unwrap_or(Algo::None);
+        let rest = self.file.len - offset;
+        // `n` bytes in this PATCH, read and fed in pieces of `unit`.
+        let (n, unit) = match algo {
+            Algo::None => (rest, self.req.chunk_size.min(rest)),
+            Algo::Sha1 | Algo::Sha256 => {
+                let n = self.pace.size().min(rest);
+                (n, n)
+            }
+        };
+        let end = offset + n;
         let mut rb = self
             .request(reqwest::Method::PATCH, location)
             .header(CONTENT_TYPE, "application/offset+octet-stream")
             .header(CONTENT_LENGTH, n)
             .header("upload-offset", offset);
-        // The chunk is read once (and hashed) and sent from memory: the body is exactly the
-        // bytes hashed. The next chunk is read meanwhile.
-        let next = self.req.chunk_size.min(self.file.len - offset - n);
-        let algo = self.checksum.unwrap_or(Algo::None);
-        let chunk = self.chunks.take(offset, n, next, algo).await?;
+        // Each piece is read once (and hashed) and sent from memory: the body is exactly the
+        // bytes hashed. The next piece is read meanwhile.
+        let ahead = self.ahead(offset + unit, end, unit);
+        let chunk = self.chunks.take(offset, unit, ahead, algo).await?;
         if let Some(value) = chunk.checksum {
             rb = rb.header("upload-checksum", value);
         }
+        let started = std::time::Instant::now();
         let (tx, rx) = mpsc::channel::<Bytes>(4);
         let body = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
         });
         let (done_tx, done_rx) = oneshot::channel::<()>();
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let url = self.shown.clone();
         let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
         let client = self.client.clone();
@@ -447,7 +491,7 @@ impl Upload<'_> {
             }
         };
         let (resp, fed) = {
-            let feed = self.feed(tx, done_tx, chunk.data.clone());
+            let feed = self.feed_all(tx, done_tx, offset + unit, end, unit, chunk.data.clone());
             tokio::pin!(feed);
             tokio::pin!(request);
             // An early answer (before the whole body is read) ends the feeding.
@@ -475,22 +519,65 @@ impl Upload<'_> {
             _ => {}
         }
         match number(resp.headers(), "upload-offset") {
-            Some(next) if next > offset && next <= offset + n => Ok(Patched::To(next)),
+            Some(next) if next > offset && next <= offset + n => {
+                self.pace.sent(next - offset, started.elapsed());
+                Ok(Patched::To(next))
+            }
             other => Err(self.protocol(format!(
                 "PATCH of {n} bytes at {offset} answered Upload-Offset {other:?}"
             ))),
         }
     }
 
-    /// Puts the chunk `data` into the body channel in pieces, under the rate limit and the
-    /// stall timeout, reporting progress.
-    async fn feed(
+    /// How much to read ahead once the piece ending at `at` is taken: the next piece of this
+    /// `PATCH` (which ends at `end`), else the next chunk's first piece.
+    fn ahead(&self, at: u64, end: u64, unit: u64) -> u64 {
+        if at < end {
+            unit.min(end - at)
+        } else {
+            // Without a checksum one PATCH goes to the end: nothing follows.
+            self.pace.size().min(self.file.len - at)
+        }
+    }
+
+    /// Feeds the body: `first` (already read), then the pieces from `at` to `end`, each read
+    /// once the previous one is in the channel. Returns when all is fed or the request ended
+    /// early (its answer says why); the stall timer of the answer starts when this returns.
+    async fn feed_all(
         &mut self,
         tx: mpsc::Sender<Bytes>,
         done: oneshot::Sender<()>,
-        data: Bytes,
+        mut at: u64,
+        end: u64,
+        unit: u64,
+        first: Bytes,
     ) -> Result<(), Error> {
         let _done = done; // dropped on return, whatever the outcome
+        if !self.feed(&tx, first).await? {
+            return Ok(());
+        }
+        while at < end {
+            if !self.file.unchanged(&self.req.local) {
+                return Err(Error::LocalChanged {
+                    path: self.req.local.clone(),
+                });
+            }
+            let len = unit.min(end - at);
+            let ahead = self.ahead(at + len, end, unit);
+            let piece = self.chunks.take(at, len, ahead, Algo::None).await?;
+            at += len;
+            let fed = self.feed(&tx, piece.data.clone()).await?;
+            self.chunks.recycle(piece.data);
+            if !fed {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `data` into the body channel in pieces, under the rate limit and the stall
+    /// timeout, reporting progress; `false` when the request ended early.
+    async fn feed(&mut self, tx: &mpsc::Sender<Bytes>, data: Bytes) -> Result<bool, Error> {
         let mut at = 0;
         while at < data.len() {
             let buf = data.slice(at..data.len().min(at + PIECE));
@@ -498,22 +585,22 @@ impl Upload<'_> {
                 limiter.take(buf.len() as u64).await;
             }
             let len = buf.len();
-            match tokio::time::timeout(self.req.stall_timeout, tx.send(buf)).await {
+            match tokio::time::timeout(self.req.network.stall_timeout, tx.send(buf)).await {
                 Err(_) => {
                     return Err(Error::Stalled {
                         url: self.shown.clone(),
-                        timeout: self.req.stall_timeout,
+                        timeout: self.req.network.stall_timeout,
                     });
                 }
                 // The request ended early; its answer (or error) says why.
-                Ok(Err(_)) => return Ok(()),
+                Ok(Err(_)) => return Ok(false),
                 Ok(Ok(())) => {}
             }
             at += len;
             self.sent += len as u64;
             self.reporter.report(Event::Progress { bytes: len as u64 });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Builds a request and adds the caller's headers (all values of a repeated name) where
@@ -522,9 +609,9 @@ impl Upload<'_> {
         let mut request = rb
             .build()
             .map_err(|e| http::transport_error(&self.shown, e))?;
-        for name in self.req.headers.keys() {
+        for name in self.req.network.headers.keys() {
             if !request.headers().contains_key(name) {
-                for value in self.req.headers.get_all(name) {
+                for value in self.req.network.headers.get_all(name) {
                     request.headers_mut().append(name.clone(), value.clone());
                 }
             }
@@ -535,10 +622,12 @@ impl Upload<'_> {
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
         let request = self.with_headers(rb)?;
-        match tokio::time::timeout(self.req.stall_timeout, self.client.execute(request)).await {
+        match tokio::time::timeout(self.req.network.stall_timeout, self.client.execute(request))
+            .await
+        {
             Err(_) => Err(Error::Stalled {
                 url: self.shown.clone(),
-                timeout: self.req.stall_timeout,
+                timeout: self.req.network.stall_timeout,
             }),
             Ok(Err(e)) => Err(http::transport_error(&self.shown, e)),
             Ok(Ok(resp)) => Ok(resp),

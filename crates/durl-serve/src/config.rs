@@ -53,11 +53,14 @@ pub struct Config {
 pub(crate) struct UploadSettings {
     /// Whether `/.durl/uploads/` accepts uploads at all.
     pub(crate) enabled: bool,
-    /// Where unfinished uploads live; `None`: a hidden sibling of the root
-    /// (`<parent>/.<name>.durl-uploads`). Never inside the served tree.
+    /// Where unfinished uploads live; `None`: `ROOT/.durl-uploads` (never served, listed or
+    /// an upload target), or the old default `<parent>/.<name>.durl-uploads` where it exists.
     pub(crate) dir: Option<PathBuf>,
     /// Whether a finished upload may replace an existing file of its name.
     pub(crate) overwrite: bool,
+    /// Whether dotfile directories may be upload targets (the server's `hidden`, copied
+    /// when the store opens).
+    pub(crate) hidden: bool,
     /// Largest upload accepted (`Tus-Max-Size`); `None`: only free disk space limits it.
     pub(crate) max_size: Option<u64>,
     /// How long an unfinished upload lives after its last write (and a finished one's
@@ -77,6 +80,7 @@ impl Default for UploadSettings {
             enabled: false,
             dir: None,
             overwrite: false,
+            hidden: false,
             max_size: None,
             expiry: Duration::from_secs(24 * 60 * 60),
             max_transfers: 16,
@@ -172,7 +176,11 @@ impl Config {
 
     /// Where unfinished uploads live (created if missing, mode 0700). It must not be inside
     /// the served directory, and should be on the same file system (finishing is then a
-    /// rename rather than a copy). Default: `<parent>/.<name>.durl-uploads` beside the root.
+    /// rename rather than a copy). Default: `.durl-uploads` inside the root, which no request
+    /// reaches (404 for files, listings and links into it, even with [`Config::hidden`]); it
+    /// needs no permission outside the root and is on its file system. Where the default of
+    /// earlier versions, `<parent>/.<name>.durl-uploads` beside the root, exists, that one
+    /// is used (with a warning) so that its unfinished uploads are not lost.
     #[must_use]
     pub fn upload_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.upload.dir = Some(dir.into());

@@ -319,7 +319,12 @@ impl DigestCache {
     /// Hashes every regular file below `root` whose digests are not known yet (dotfiles
     /// only if `hidden`; symbolic links are not followed). Blocking: the server runs it on
     /// the blocking pool at startup.
-    pub(crate) fn precompute(&self, root: &Path, hidden: bool) {
+    pub(crate) fn precompute(
+        &self,
+        root: &Path,
+        hidden: bool,
+        private: Option<&crate::upload::PrivateArea>,
+    ) {
         let mut dirs = vec![root.to_path_buf()];
         while let Some(dir) = dirs.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -334,7 +339,10 @@ impl DigestCache {
                     continue;
                 };
                 if kind.is_dir() {
-                    dirs.push(entry.path());
+                    // The upload directory inside the root is not part of the served tree.
+                    if private.is_none_or(|p| !p.holds(&entry.path())) {
+                        dirs.push(entry.path());
+                    }
                 } else if kind.is_file() {
                     let Ok(file) = open_nofollow(&entry.path()) else {
                         continue;

@@ -54,9 +54,6 @@ pub enum ServeError {
         /// The directory as configured.
         path: PathBuf,
     },
-    /// The served directory has no parent to hold the default upload directory.
-    #[error("uploads need an upload directory here (the served directory has no parent)")]
-    NoUploadDir,
     /// The accounts file cannot be read.
     #[error("cannot read the accounts file {path}")]
     AuthFileRead {

@@ -65,6 +65,13 @@ pub(crate) struct Shared {
     tls: Option<TlsAcceptor>,
 }
 
+impl Shared {
+    /// The upload directory, when it lies inside the root: never served or listed.
+    pub(crate) fn private(&self) -> Option<&upload::PrivateArea> {
+        self.uploads.as_ref().and_then(|s| s.private_area())
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
@@ -97,7 +104,11 @@ pub(crate) async fn run(
             source,
         })?;
     let uploads = if config.upload.enabled {
-        Some(Arc::new(upload::Store::open(&root, config.upload.clone())?))
+        let settings = crate::config::UploadSettings {
+            hidden: config.hidden,
+            ..config.upload.clone()
+        };
+        Some(Arc::new(upload::Store::open(&root, settings)?))
     } else {
         None
     };
@@ -127,7 +138,7 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || {
             shared
                 .digests
-                .precompute(&shared.root, shared.config.hidden);
+                .precompute(&shared.root, shared.config.hidden, shared.private());
         });
     }
     if shared.config.precompute_digests {
@@ -135,7 +146,7 @@ pub(crate) async fn run(
         tokio::task::spawn_blocking(move || {
             shared
                 .digests
-                .precompute(&shared.root, shared.config.hidden);
+                .precompute(&shared.root, shared.config.hidden, shared.private());
         });
     }
 

@@ -29,7 +29,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str};
@@ -387,6 +387,62 @@ fn joined(base: &Path, names: &[Vec<u8>]) -> PathBuf {
     path
 }
 
+/// Opens the directory `request` names below `root_dir` (the root's descriptor) to place a
+/// file in it, following no symbolic link at all, not even one inside the root: one
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` (atomic with its check), or where the
+/// kernel lacks it a walk opening each component with `O_NOFOLLOW | O_DIRECTORY` from its
+/// parent's descriptor. A link on the way is `ELOOP`, a missing component `ENOENT`, a file
+/// `ENOTDIR`. Blocking.
+pub(crate) fn open_dir_strictly(
+    root_dir: &OwnedFd,
+    request: &RequestPath,
+) -> Result<OwnedFd, Errno> {
+    const DIR: OFlags = OFlags::RDONLY
+        .union(OFlags::DIRECTORY)
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::CLOEXEC);
+    let opened = rustix::fs::openat2(
+        root_dir,
+        request.relative(),
+        DIR,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    );
+    let opened = match opened {
+        Err(Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG | Errno::AGAIN) => {
+            walk_dirs(root_dir, &request.segments)
+        }
+        other => other,
+    };
+    match opened {
+        // `O_DIRECTORY` meets a link at the end as "not a directory": say it is a link.
+        Err(Errno::NOTDIR) => {
+            let own = rustix::fs::statat(root_dir, request.relative(), AtFlags::SYMLINK_NOFOLLOW);
+            match own {
+                Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                    Err(Errno::LOOP)
+                }
+                _ => Err(Errno::NOTDIR),
+            }
+        }
+        other => other,
+    }
+}
+
+/// [`open_dir_strictly`] where `openat2` is missing: each component opened from its parent's
+/// descriptor with `O_NOFOLLOW | O_DIRECTORY`.
+fn walk_dirs(root_dir: &OwnedFd, segments: &[Vec<u8>]) -> Result<OwnedFd, Errno> {
+    const DIR: OFlags = OFlags::RDONLY
+        .union(OFlags::DIRECTORY)
+        .union(OFlags::NOFOLLOW)
+        .union(OFlags::CLOEXEC);
+    let mut dir = rustix::fs::openat(root_dir, ".", DIR, Mode::empty())?;
+    for segment in segments {
+        dir = rustix::fs::openat(&dir, OsStr::from_bytes(segment), DIR, Mode::empty())?;
+    }
+    Ok(dir)
+}
+
 /// Opens `request` as a regular file below `root_dir` (the descriptor of the canonical `root`)
 /// if that needs neither disk I/O nor symlink resolution; `None` sends the request to
 /// [`open`]. Does not block, so it runs on the async thread.
@@ -582,6 +638,44 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         swapper.join().unwrap();
         assert!(inside > 0, "{inside} served, {refused} refused");
+    }
+
+    #[test]
+    fn the_directory_walk_follows_no_link() {
+        let base = tempfile::tempdir().unwrap();
+        let root = base.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/f"), b"").unwrap();
+        std::os::unix::fs::symlink("b", root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink("/", root.join("out")).unwrap();
+        let root_dir = OwnedFd::from(File::open(root).unwrap());
+        let segs =
+            |p: &str| -> Vec<Vec<u8>> { p.split('/').map(|s| s.as_bytes().to_vec()).collect() };
+        assert!(walk_dirs(&root_dir, &segs("a/b")).is_ok());
+        assert!(walk_dirs(&root_dir, &[]).is_ok());
+        for (path, want) in [
+            ("a/link", [Errno::LOOP, Errno::NOTDIR]),
+            ("out", [Errno::LOOP, Errno::NOTDIR]),
+            ("a/link/x", [Errno::LOOP, Errno::NOTDIR]),
+            ("a/f", [Errno::NOTDIR, Errno::NOTDIR]),
+            ("a/none", [Errno::NOENT, Errno::NOENT]),
+        ] {
+            let e = walk_dirs(&root_dir, &segs(path)).unwrap_err();
+            assert!(want.contains(&e), "{path}: {e:?}");
+        }
+        // The entry point says which is a link, whichever way it looked.
+        for (path, want) in [
+            ("a/link", Errno::LOOP),
+            ("out", Errno::LOOP),
+            ("a/f", Errno::NOTDIR),
+        ] {
+            let request = RequestPath::parse(&format!("/{path}/")).unwrap();
+            assert_eq!(
+                open_dir_strictly(&root_dir, &request).unwrap_err(),
+                want,
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -128,17 +128,21 @@ where
     B::Error: std::fmt::Display,
 {
     // The tus endpoint (upload/), when uploads are on: its own methods and rules. Without
-    // --upload the path is an ordinary (nonexistent) file. Uploads land in the root: write
-    // there is needed.
+    // --upload the path is an ordinary (nonexistent) file. The write right is checked there
+    // for the upload's directory; here only that the user may write somewhere.
     if let Some(store) = &shared.uploads
         && upload::is_upload_path(uri.path())
     {
         if let Some(gate) = &shared.gate
-            && !gate.may(&identity, &[], Right::Write)
+            && !gate.may_write_somewhere(&identity)
         {
             return refuse(gate, &identity);
         }
-        return upload::handle(store, peer.ip(), method, uri.path(), &headers, body).await;
+        let who = upload::Requester {
+            gate: shared.gate.as_ref(),
+            identity: &identity,
+        };
+        return upload::handle(store, who, peer.ip(), method, uri.path(), &headers, body).await;
     }
     // The upload page's script and style (assets.rs), when uploads are on; without, these
     // paths are ordinary (nonexistent) files too. The listing's style sheet whenever there
@@ -183,6 +187,7 @@ where
             .is_none_or(|g| g.may(&identity, request.segments(), Right::Read))
         && let Some((file, meta, path)) =
             resolve::open_cached(&shared.root_dir, &shared.root, &request)
+        && !private(shared, &path)
     {
         return answer(
             response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
@@ -254,6 +259,11 @@ fn prepare(
         target => target?,
     };
     match target {
+        // The upload directory inside the root: as if absent, however it was reached.
+        Target::File { path, .. } if private(shared, &path) => Err(RequestError::NotFound),
+        Target::Dir { dir } if shared.private().is_some_and(|p| p.is(&dir)) => {
+            Err(RequestError::NotFound)
+        }
         Target::File { file, meta, path } => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
@@ -290,11 +300,11 @@ fn prepare(
                     &index,
                     config.follow_symlinks,
                 ) {
-                    Ok(Target::File { file, meta, path }) => {
+                    Ok(Target::File { file, meta, path }) if !private(shared, &path) => {
                         return file_answer(shared, method, headers, file, &meta, &path);
                     }
                     // A directory named index.html, or none: the listing.
-                    Ok(Target::Dir { .. }) => {}
+                    Ok(_) => {}
                     Err(e) if e.status() == StatusCode::NOT_FOUND => {}
                     Err(e) => return Err(e),
                 }
@@ -307,6 +317,7 @@ fn prepare(
                 root: &shared.root,
                 follow_symlinks: config.follow_symlinks,
                 hidden: config.hidden,
+                private: shared.private(),
             };
             let mut entries = listing::read(dir, request, visibility)?;
             // A user never sees an entry they cannot read.
@@ -327,6 +338,11 @@ fn prepare(
             ))
         }
     }
+}
+
+/// Whether `path` (a resolved file's path) lies in the upload directory inside the root.
+fn private(shared: &Shared, path: &std::path::Path) -> bool {
+    shared.private().is_some_and(|p| p.holds(path))
 }
 
 /// The answer for an open regular file, with the digests asked for (RFC 9530). Blocking.

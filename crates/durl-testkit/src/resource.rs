@@ -42,6 +42,9 @@ pub struct Resource {
     pub rate_limit: Option<u64>,
     /// If set, every request is answered with this redirect instead of the body.
     pub redirect: Option<Redirect>,
+    /// If set, a request without `Authorization: Basic` for this user and password (RFC 7617)
+    /// is answered 401 with `WWW-Authenticate: Basic realm="durl-testkit"`.
+    pub basic_auth: Option<(String, String)>,
 }
 
 /// 64-bit FNV-1a, a stable content hash for [`Resource::bytes`] ETags.
@@ -65,6 +68,7 @@ impl Resource {
             extra_headers: Vec::new(),
             rate_limit: None,
             redirect: None,
+            basic_auth: None,
         }
     }
 
@@ -131,6 +135,13 @@ impl Resource {
     /// Adds a response header (sent verbatim).
     pub fn with_header(mut self, name: &str, value: &str) -> Resource {
         self.extra_headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Requires HTTP Basic credentials (RFC 7617) for `user` and `password`: any other
+    /// request is answered 401 with a `WWW-Authenticate` challenge.
+    pub fn with_basic_auth(mut self, user: &str, password: &str) -> Resource {
+        self.basic_auth = Some((user.to_owned(), password.to_owned()));
         self
     }
 

@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -242,6 +243,23 @@ fn shifted(range: Range<u64>, shift: i64, len: u64) -> Range<u64> {
 
 /// The status, headers and payload for a resource that exists.
 fn draft_resource(req: &Request, res: &Resource, fault: Option<&Fault>) -> Draft {
+    if let Some((user, password)) = &res.basic_auth {
+        // RFC 7617 §2: `Basic base64(user ":" password)`; the scheme is case-insensitive.
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let sent = req.header("authorization").and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then(|| token.trim())
+        });
+        if sent != Some(expected.as_str()) {
+            let mut d = Draft::text(401, "unauthorized\n");
+            d.headers.push((
+                "WWW-Authenticate".into(),
+                "Basic realm=\"durl-testkit\"".into(),
+            ));
+            return d;
+        }
+    }
     if let Some(redirect) = &res.redirect {
         let mut d = Draft::text(redirect.status, "redirecting\n");
         d.headers

@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     /// Read default options from FILE instead of $XDG_CONFIG_HOME/durl/config (else
     /// ~/.config/durl/config). Lines are `long-option = value`, sections [get], [put],
-    /// [serve], [daemon]; options on the command line win.
+    /// [serve], [daemon], [queue]; options on the command line win.
     #[arg(long, value_name = "FILE", env = "DURL_CONFIG", global = true)]
     pub config: Option<PathBuf>,
 
@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// Run a download manager: a durable queue behind aria2's JSON-RPC and a web page.
     Daemon(DaemonArgs),
+    /// Hand downloads to a running `durl daemon` and steer them: add, list, pause, resume, remove.
+    Queue(crate::queue::QueueArgs),
     /// Print a shell completion script on stdout (e.g. `durl completions bash > ~/.local/share/bash-completion/completions/durl`).
     Completions {
         /// The shell.
@@ -61,7 +63,7 @@ pub enum Command {
     /// `durl man get > ~/.local/share/man/man1/durl-get.1`).
     Man {
         /// The subcommand whose page to print.
-        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "daemon", "completions"])]
+        #[arg(value_name = "COMMAND", value_parser = ["get", "put", "serve", "daemon", "queue", "completions"])]
         command: Option<String>,
     },
 }
@@ -179,21 +181,6 @@ pub struct GetArgs {
     #[arg(short = 'J', long)]
     pub remote_header_name: bool,
 
-    /// FTP login USER or USER:PASSWORD, for URLs that name no user. Without a password, the
-    /// password comes from --password-stdin or the .netrc entry for the host and user.
-    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
-    pub user: Option<String>,
-
-    /// Read the FTP password from the first line of standard input (it never appears in the
-    /// process list or in the shell history).
-    #[arg(long)]
-    pub password_stdin: bool,
-
-    /// The .netrc file with FTP logins (machine/login/password/default entries) for URLs
-    /// and --user that give none; default $NETRC, else ~/.netrc.
-    #[arg(long, value_name = "FILE")]
-    pub netrc_file: Option<PathBuf>,
-
     /// Retries, timeouts, headers, TLS.
     #[command(flatten)]
     pub net: NetworkArgs,
@@ -307,6 +294,24 @@ pub struct NetworkArgs {
     #[arg(short = 'k', long)]
     pub insecure: bool,
 
+    /// Login USER or USER:PASSWORD for URLs that name no user: the FTP login, or HTTP Basic
+    /// credentials (as curl -u), sent only to the origin (scheme, host, port) of the URL
+    /// given, never to a redirect's or a mirror's other origin. Without a password, it comes
+    /// from --password-stdin or the .netrc entry for the host and user.
+    #[arg(short = 'u', long, value_name = "USER[:PASSWORD]")]
+    pub user: Option<String>,
+
+    /// Read the password from the first line of standard input (it never appears in the
+    /// process list or in the shell history).
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// The .netrc file with logins (machine/login/password/default entries) for URLs and
+    /// --user that give none, for FTP and HTTP(S) alike, each host by its own entry;
+    /// default $NETRC, else ~/.netrc.
+    #[arg(long, value_name = "FILE")]
+    pub netrc_file: Option<PathBuf>,
+
     /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
     /// that refuses TLS is an error, never a fallback to plain FTP.
     #[arg(long)]
@@ -393,8 +398,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub upload: bool,
 
-    /// Where unfinished uploads live (default: .NAME.durl-uploads beside DIR; never inside
-    /// DIR; best on the same file system).
+    /// Where unfinished uploads live (default: DIR/.durl-uploads, which no URL reaches; an
+    /// explicit one must be outside DIR, best on the same file system).
     #[arg(long, value_name = "DIR", requires = "upload")]
     pub upload_dir: Option<PathBuf>,
 

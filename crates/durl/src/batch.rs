@@ -55,7 +55,10 @@ pub(crate) struct Tally {
     done: usize,
     complete: usize,
     failed: usize,
-    interrupted: bool,
+    /// Cut by the signal (their partials are saved).
+    interrupted: usize,
+    /// Never started: the signal came first.
+    not_started: usize,
 }
 
 impl Tally {
@@ -68,16 +71,16 @@ impl Tally {
             done: 0,
             complete: 0,
             failed: 0,
-            interrupted: false,
+            interrupted: 0,
+            not_started: 0,
         };
         for result in results {
             match result {
                 Ok(o) if already_complete(o) => tally.complete += 1,
                 Ok(_) => tally.done += 1,
-                Err(e) => {
-                    tally.interrupted |= e.kind() == ErrorKind::Interrupted;
-                    tally.failed += 1;
-                }
+                Err(Error::NotStarted { .. }) => tally.not_started += 1,
+                Err(e) if e.kind() == ErrorKind::Interrupted => tally.interrupted += 1,
+                Err(_) => tally.failed += 1,
             }
         }
         tally
@@ -93,7 +96,10 @@ impl Tally {
         results: &[Result<O, Error>],
     ) {
         for (i, result) in results.iter().enumerate() {
-            if let Err(e) = result {
+            // Files not started are only counted: the run was stopped before them.
+            if let Err(e) = result
+                && !matches!(e, Error::NotStarted { .. })
+            {
                 // The name once: most errors name their URL or file already.
                 let (name, line) = (name(i), crate::error_line(e));
                 if line.contains(&name) {
@@ -104,19 +110,26 @@ impl Tally {
             }
         }
         if !quiet || self.failed > 0 {
-            eprintln!(
+            let mut line = format!(
                 "durl: {}: {} {verb}, {} already complete, {} failed",
                 progress::files(results.len()),
                 self.done,
                 self.complete,
                 self.failed
             );
+            if self.interrupted + self.not_started > 0 {
+                line.push_str(&format!(
+                    ", {} interrupted, {} not started",
+                    self.interrupted, self.not_started
+                ));
+            }
+            eprintln!("{line}");
         }
     }
 
     /// 0, [`exit::PARTIAL`] when some failed, or the signal's code when interrupted.
     pub(crate) fn exit_code(&self, interrupted: impl Fn() -> u8) -> ExitCode {
-        exit::code(if self.interrupted {
+        exit::code(if self.interrupted + self.not_started > 0 {
             interrupted()
         } else if self.failed == 0 {
             exit::OK
@@ -148,9 +161,14 @@ pub fn print_json(rows: &[(&GetRequest, &Entry, &Result<Outcome, Error>)]) {
 
 /// The JSON object of a failed file.
 pub(crate) fn failure_json(url: &str, e: &Error) -> serde_json::Value {
+    let status = match e {
+        Error::NotStarted { .. } => "not-started",
+        e if e.kind() == ErrorKind::Interrupted => "interrupted",
+        _ => "failed",
+    };
     serde_json::json!({
         "url": url,
-        "status": "failed",
+        "status": status,
         "error": format!("{:?}", e.kind()).to_lowercase(),
         "message": crate::error_line(e),
     })
@@ -227,9 +245,14 @@ impl<O> BatchReporter<O> for Batch {
             bar.inc(1);
         }
         if let (Mode::Json, Err(e)) = (self.mode, result) {
+            let state = if e.kind() == ErrorKind::Interrupted {
+                "interrupted"
+            } else {
+                "failed"
+            };
             let value = serde_json::json!({
                 "name": self.names.get(index),
-                "state": "failed",
+                "state": state,
                 "message": crate::error_line(e),
             });
             let _ = writeln!(std::io::stderr().lock(), "{value}");

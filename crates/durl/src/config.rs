@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::UsageError;
 
 /// The sections, one per subcommand that takes options from the file.
-const SECTIONS: &[&str] = &["get", "put", "serve", "daemon"];
+const SECTIONS: &[&str] = &["get", "put", "serve", "daemon", "queue"];
 
 /// One `key = value` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub fn parse(text: &str) -> Result<Vec<Setting>, ParseError> {
                 .trim();
             if !SECTIONS.contains(&name) {
                 return Err(err(format!(
-                    "unknown section [{name}]: the sections are [get], [put], [serve] and [daemon]"
+                    "unknown section [{name}]: the sections are [get], [put], [serve], [daemon] and [queue]"
                 )));
             }
             section = Some(name.to_owned());

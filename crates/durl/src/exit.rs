@@ -26,12 +26,16 @@ pub const LOCKED: u8 = 8;
 pub const CHECKSUM: u8 = 9;
 /// Some files of a list failed (the others are done).
 pub const PARTIAL: u8 = 10;
-/// An FTP server refused the login (wrong user or password).
+/// The server refused the login or wants one (FTP 530, HTTP 401/407).
 pub const LOGIN: u8 = 11;
 /// The remote file does not exist (FTP 550 to SIZE/MDTM or "no such file").
 pub const NOT_FOUND: u8 = 12;
 /// The server does not let this user read the remote file (FTP 550/553 "permission denied").
 pub const PERMISSION: u8 = 13;
+/// The hint after a refused login (FTP 530, HTTP 401/407): where a login comes from.
+pub const LOGIN_HINT: &str = "the server wants a login: give -u USER[:PASSWORD] (or -u USER with \
+                              --password-stdin) or a .netrc entry for its host";
+
 /// Interrupted by SIGHUP, e.g. the terminal closed (128 + 1).
 pub const SIGHUP: u8 = 129;
 /// Interrupted by SIGINT (128 + 2).
@@ -76,7 +80,10 @@ pub const TABLE: &[(u8, &str)] = &[
         PARTIAL,
         "some files of a list failed (the others are complete)",
     ),
-    (LOGIN, "the FTP server refused the login"),
+    (
+        LOGIN,
+        "the server refused the login or wants one (FTP 530, HTTP 401/407)",
+    ),
     (NOT_FOUND, "the remote file does not exist (FTP)"),
     (
         PERMISSION,

@@ -8,29 +8,27 @@ use durl_fetch::header::{HeaderValue, REFERER};
 use durl_fetch::{CancellationToken, ErrorKind, GetRequest};
 
 use crate::args::GetArgs;
-use crate::exit::{self, LocalError, UsageError};
+use crate::exit::{self, LOGIN_HINT, LocalError, UsageError};
 use crate::input_file::{self, Entry};
-use crate::network::{self, Network, secs};
+use crate::network::{self, secs};
 use crate::progress::{Mode, Progress};
 use crate::stop::Stop;
 
 /// Runs `durl get`.
 pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
-    let login = login(&args)?;
+    let mut network = network::network(&args.net, args.list_from_stdin())?;
     let entries = entries(&args)?;
     let stop = Stop::new(network::max_time(&args.net)?);
-    let mut network = Network::new(&args.net)?;
     if let Some(referer) = &args.referer {
         let value = HeaderValue::from_str(referer)
             .map_err(|_| UsageError(format!("invalid --referer {referer:?}")))?;
-        network.headers.insert(REFERER, value);
+        let mut headers = network.get_headers().clone();
+        headers.insert(REFERER, value);
+        network = network.headers(headers);
     }
     let requests = entries
         .iter()
-        .map(|entry| {
-            Ok(request(&args, &network, entry, &stop.cancel)?
-                .login(login.0.clone(), login.1.clone()))
-        })
+        .map(|entry| request(&args, &network, entry, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     create_dirs(&args, &entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -102,47 +100,6 @@ fn create_dirs(args: &GetArgs, entries: &[Entry]) -> Result<(), LocalError> {
         })?;
     }
     Ok(())
-}
-
-/// The FTP user and password of `--user` and `--password-stdin` (read once, before anything
-/// else reads stdin).
-fn login(args: &GetArgs) -> Result<(Option<String>, Option<String>), UsageError> {
-    let (user, mut password) = match args.user.as_deref() {
-        None => (None, None),
-        Some(u) => match u.split_once(':') {
-            Some((user, password)) => (Some(user.to_owned()), Some(password.to_owned())),
-            None => (Some(u.to_owned()), None),
-        },
-    };
-    if user.as_deref() == Some("") {
-        return Err(UsageError("--user needs a user name".into()));
-    }
-    if args.password_stdin {
-        if args.list_from_stdin() {
-            return Err(UsageError(
-                "--password-stdin and -i - cannot both read standard input".into(),
-            ));
-        }
-        let mut line = String::new();
-        std::io::stdin()
-            .read_line(&mut line)
-            .map_err(|e| UsageError(format!("cannot read the password from stdin: {e}")))?;
-        password = Some(line.trim_end_matches(['\r', '\n']).to_owned());
-    }
-    Ok((user, password))
-}
-
-/// The `.netrc` to consult: `--netrc-file`, else `$NETRC`, else `~/.netrc`.
-fn netrc_path(args: &GetArgs) -> Option<std::path::PathBuf> {
-    if let Some(path) = &args.netrc_file {
-        return Some(path.clone());
-    }
-    if let Some(path) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
-        return Some(path.into());
-    }
-    std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(|home| std::path::Path::new(&home).join(".netrc"))
 }
 
 /// The entries to download: the URLs on the command line, then the input file's.
@@ -228,6 +185,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
         ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
             Some("the partial download is kept: run the same command again to continue")
         }
+        ErrorKind::LoginRefused => Some(LOGIN_HINT),
         ErrorKind::Exists => {
             Some("use -c/--continue to complete or check it, or --force to replace it")
         }
@@ -241,7 +199,7 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
 /// Turns the arguments into one validated request for `url`.
 pub(crate) fn request(
     args: &GetArgs,
-    network: &Network,
+    network: &durl_fetch::Network,
     entry: &Entry,
     cancel: &CancellationToken,
 ) -> anyhow::Result<GetRequest> {
@@ -261,12 +219,11 @@ pub(crate) fn request(
             secs("--checkpoint-interval", args.checkpoint_interval)?,
             u64::MAX,
         )
-        .netrc(netrc_path(args))
+        .network(network.clone())
         .cancel_token(cancel.clone());
     if let Some(ua) = &args.user_agent {
         req = req.user_agent(ua.clone());
     }
-    req = network::apply!(req, network);
     // No -d: an empty base, so that names print as `file.iso`, not `./file.iso`.
     let dir = dir_of(args, entry);
     req = match entry.out.as_ref().or(args.output.as_ref()) {

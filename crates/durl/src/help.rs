@@ -16,7 +16,7 @@ const ENVIRONMENT: &str = "
 Environment:
   DURL_CONFIG          the config file (as --config)
   XDG_CONFIG_HOME      the config file is $XDG_CONFIG_HOME/durl/config (else ~/.config/durl/config)
-  NETRC                the .netrc with FTP logins (else ~/.netrc; --netrc-file wins)
+  NETRC                the .netrc with logins, FTP and HTTP (else ~/.netrc; --netrc-file wins)
   HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY (or lower case)
                        proxies for http(s):// downloads and tus uploads
   DURL_LOG             diagnostics on stderr, a tracing filter such as debug or durl_fetch=trace

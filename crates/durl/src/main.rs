@@ -18,6 +18,7 @@ mod passwd;
 mod progress;
 mod put;
 mod put_list;
+mod queue;
 mod serve;
 mod stop;
 
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         args::Command::Completions { shell } => completions(shell),
         args::Command::Man { command } => man(command.as_deref()),
         args::Command::Daemon(a) => daemon::run(a),
+        args::Command::Queue(a) => queue::run(a),
     };
     match result {
         Ok(code) => code,
@@ -76,6 +78,7 @@ fn with_config(cli: args::Cli, argv: &[OsString]) -> anyhow::Result<args::Cli> {
         args::Command::Put(_) => "put",
         args::Command::Serve(_) => "serve",
         args::Command::Daemon(_) => "daemon",
+        args::Command::Queue(_) => "queue",
         args::Command::Completions { .. }
         | args::Command::Man { .. }
         | args::Command::Passwd { .. } => return Ok(cli),
@@ -134,6 +137,7 @@ fn man(sub: Option<&str>) -> anyhow::Result<ExitCode> {
             "put" => "durl-put",
             "serve" => "durl-serve",
             "daemon" => "durl-daemon",
+            "queue" => "durl-queue",
             _ => "durl-completions",
         }),
         None => command,

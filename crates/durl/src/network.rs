@@ -1,5 +1,6 @@
-//! The options `durl get` and `durl put` share ([`NetworkArgs`]), validated once per run and
-//! applied to every request with [`apply!`].
+//! The options `durl get` and `durl put` share ([`NetworkArgs`], from the command line and the
+//! config file), validated once per run into one [`durl_fetch::Network`] that every request of
+//! the run holds.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,55 +10,72 @@ use durl_fetch::header::{HeaderMap, HeaderName, HeaderValue, IF_RANGE, RANGE};
 use crate::args::NetworkArgs;
 use crate::exit::UsageError;
 
-/// [`NetworkArgs`], validated.
-#[derive(Debug)]
-pub struct Network {
-    pub retries: u32,
-    pub retry_delay: Duration,
-    pub stall_timeout: Duration,
-    pub connect_timeout: Duration,
-    pub headers: HeaderMap,
-    pub cacert: Option<PathBuf>,
-    pub insecure: bool,
-    pub ftp_tls: bool,
-}
+/// The largest back-off delay, which also caps a server's `Retry-After`.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
-impl Network {
-    /// Checks the durations and parses the headers.
-    pub fn new(args: &NetworkArgs) -> Result<Network, UsageError> {
-        Ok(Network {
-            retries: args.retries,
-            retry_delay: secs("--retry-delay", args.retry_delay)?,
-            stall_timeout: secs("--stall-timeout", args.stall_timeout)?,
-            connect_timeout: secs("--connect-timeout", args.connect_timeout)?,
-            headers: headers(&args.headers)?,
-            cacert: args.cacert.clone(),
-            insecure: args.insecure,
-            ftp_tls: args.ftp_ssl,
-        })
+/// [`NetworkArgs`], validated: durations checked, headers parsed, the password read from
+/// standard input for `--password-stdin` (once, before anything else reads it; `stdin_list`
+/// says that a `-i -` list needs stdin too, which is refused).
+pub fn network(args: &NetworkArgs, stdin_list: bool) -> Result<durl_fetch::Network, UsageError> {
+    let (user, password) = login(args, stdin_list)?;
+    let mut net = durl_fetch::Network::default()
+        .retries(args.retries)
+        .retry_delay(secs("--retry-delay", args.retry_delay)?, MAX_RETRY_DELAY)
+        .stall_timeout(secs("--stall-timeout", args.stall_timeout)?)
+        .connect_timeout(secs("--connect-timeout", args.connect_timeout)?)
+        .headers(headers(&args.headers)?)
+        .insecure(args.insecure)
+        .ftp_tls(args.ftp_ssl)
+        .login(user, password)
+        .netrc(netrc_path(args));
+    if let Some(ca) = &args.cacert {
+        net = net.root_certificate(ca);
     }
+    Ok(net)
 }
 
-/// Sets [`Network`]'s options on a `durl_fetch::GetRequest` or `PutRequest` (both have these
-/// setters, from the library's shared settings): `apply!(request, &network)`.
-macro_rules! apply {
-    ($req:expr, $net:expr) => {{
-        let net: &$crate::network::Network = $net;
-        let req = $req
-            .retries(net.retries)
-            .retry_delay(net.retry_delay, std::time::Duration::from_secs(60))
-            .stall_timeout(net.stall_timeout)
-            .connect_timeout(net.connect_timeout)
-            .headers(net.headers.clone())
-            .insecure(net.insecure)
-            .ftp_tls(net.ftp_tls);
-        match &net.cacert {
-            Some(ca) => req.root_certificate(ca),
-            None => req,
+/// The user and password of `--user` and `--password-stdin`.
+fn login(
+    args: &NetworkArgs,
+    stdin_list: bool,
+) -> Result<(Option<String>, Option<String>), UsageError> {
+    let (user, mut password) = match args.user.as_deref() {
+        None => (None, None),
+        Some(u) => match u.split_once(':') {
+            Some((user, password)) => (Some(user.to_owned()), Some(password.to_owned())),
+            None => (Some(u.to_owned()), None),
+        },
+    };
+    if user.as_deref() == Some("") {
+        return Err(UsageError("--user needs a user name".into()));
+    }
+    if args.password_stdin {
+        if stdin_list {
+            return Err(UsageError(
+                "--password-stdin and -i - cannot both read standard input".into(),
+            ));
         }
-    }};
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| UsageError(format!("cannot read the password from stdin: {e}")))?;
+        password = Some(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    Ok((user, password))
 }
-pub(crate) use apply;
+
+/// The `.netrc` to consult: `--netrc-file`, else `$NETRC`, else `~/.netrc`.
+fn netrc_path(args: &NetworkArgs) -> Option<PathBuf> {
+    if let Some(path) = &args.netrc_file {
+        return Some(path.clone());
+    }
+    if let Some(path) = std::env::var_os("NETRC").filter(|v| !v.is_empty()) {
+        return Some(path.into());
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| std::path::Path::new(&home).join(".netrc"))
+}
 
 /// `--max-time`, checked.
 pub fn max_time(args: &NetworkArgs) -> Result<Option<Duration>, UsageError> {

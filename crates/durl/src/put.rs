@@ -12,17 +12,21 @@ use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, 
 
 use crate::args::PutArgs;
 use crate::batch::{Batch, Tally, failure_json};
-use crate::exit::{self, UsageError};
-use crate::network::{self, Network};
+use crate::exit::{self, LOGIN_HINT, UsageError};
+use crate::network;
 use crate::progress::{Mode, Progress};
 use crate::put_list::{self, PutEntry};
 use crate::stop::Stop;
 
 /// Runs `durl put`.
 pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
+    let stdin_list = args
+        .input_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str() == "-");
+    let network = network::network(&args.net, stdin_list)?;
     let entries = entries(&args)?;
     let stop = Stop::new(network::max_time(&args.net)?);
-    let network = Network::new(&args.net)?;
     let requests = entries
         .iter()
         .map(|(entry, url)| request(&args, &network, &entry.local, url, &stop.cancel))
@@ -181,7 +185,7 @@ fn check_collisions(
 /// Turns the arguments into one validated request.
 fn request(
     args: &PutArgs,
-    network: &Network,
+    network: &durl_fetch::Network,
     local: &Path,
     url: &str,
     cancel: &CancellationToken,
@@ -190,8 +194,9 @@ fn request(
         .map_err(|e| UsageError(crate::error_line(&e)))?
         .overwrite(args.force)
         .limit_rate(args.limit_rate)
+        .network(network.clone())
         .cancel_token(cancel.clone());
-    Ok(network::apply!(req, network))
+    Ok(req)
 }
 
 /// Prints one JSON object per file on stdout.
@@ -224,10 +229,22 @@ fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
 fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<String>) {
     let line = match e {
         // In the units of the progress bar.
-        durl_fetch::Error::UploadInterrupted { url, sent, .. } => format!(
-            "interrupted after sending {} to {url}",
-            indicatif::HumanBytes(*sent)
-        ),
+        durl_fetch::Error::UploadInterrupted {
+            url,
+            sent,
+            server_has,
+            ..
+        } => match server_has {
+            Some(held) => format!(
+                "interrupted after sending {} to {url}; the server has {}",
+                indicatif::HumanBytes(*sent),
+                indicatif::HumanBytes(*held)
+            ),
+            None => format!(
+                "interrupted after sending {} to {url}",
+                indicatif::HumanBytes(*sent)
+            ),
+        },
         e => crate::error_line(e),
     };
     match expired {
@@ -241,6 +258,7 @@ fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<Strin
         ErrorKind::Interrupted | ErrorKind::Network => {
             Some("the server keeps what it received: run the same command again to continue")
         }
+        ErrorKind::LoginRefused => Some(LOGIN_HINT),
         ErrorKind::Exists if req.url().scheme() != "ftp" => Some(
             "the server keeps its file of that name (durl serve replaces files only with --overwrite)",
         ),

@@ -35,18 +35,21 @@ const TAIL: u64 = 64 << 10;
 
 /// Uploads `req.local` to an `ftp://` URL (see the module docs).
 pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
-    let target = Target::parse(&req.url)?;
+    let target = Target::for_url(&req.url, &req.url, &req.network)?;
     let local = Snapshot::of(&req.local)?;
-    let tls = match req.ftp_tls {
-        true => Some(tls::client_config(&req.root_certificates, req.insecure)?),
+    let tls = match req.network.ftp_tls {
+        true => Some(tls::client_config(
+            &req.network.root_certificates,
+            req.network.insecure,
+        )?),
         false => None,
     };
     let mut upload = Upload {
         req,
         reporter,
         link: Link {
-            connect_timeout: req.connect_timeout,
-            stall_timeout: req.stall_timeout,
+            connect_timeout: req.network.connect_timeout,
+            stall_timeout: req.network.stall_timeout,
             tls,
         },
         target,
@@ -106,6 +109,8 @@ impl crate::upload::attempts::Attempts for Upload<'_> {
         Error::UploadInterrupted {
             url: self.target.shown.clone(),
             sent: self.sent,
+            // What a cut STOR left on the server is known only from the next SIZE.
+            server_has: None,
         }
     }
 }
@@ -133,7 +138,7 @@ impl Upload<'_> {
             self.send(&mut s, offset).await?;
         }
         self.verify(&mut s).await?;
-        let _ = tokio::time::timeout(self.req.stall_timeout, s.ftp.quit()).await;
+        let _ = tokio::time::timeout(self.req.network.stall_timeout, s.ftp.quit()).await;
         let already_complete = complete && self.sent == 0;
         self.reporter.report(Event::Finished {
             path: &self.req.local,
@@ -165,7 +170,7 @@ impl Upload<'_> {
     /// `SIZE` in binary mode is the exact number of octets (RFC 3659 §4); `550` is no file.
     async fn remote_size(&self, s: &mut Session) -> Result<Option<u64>, Error> {
         let size = s.ftp.size(&self.target.path);
-        match timed(&self.target, self.req.stall_timeout, "SIZE", size).await {
+        match timed(&self.target, self.req.network.stall_timeout, "SIZE", size).await {
             Ok(n) => Ok(Some(n as u64)),
             Err(Error::Ftp { code: 550, .. }) => Ok(None),
             Err(e) => Err(e),
@@ -175,7 +180,7 @@ impl Upload<'_> {
     /// Whether the remote file's `remote` bytes end like the local file's first `remote`
     /// bytes: the last [`TAIL`] of them are read back and compared.
     async fn prefix_matches(&self, s: &mut Session, remote: u64) -> Result<bool, Error> {
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let start = remote.saturating_sub(TAIL);
         let want = read_local(&self.req.local, start, (remote - start) as usize).await?;
         // Without REST (or if it is refused) the file is read from byte 0 and the head skipped.
@@ -232,7 +237,7 @@ impl Upload<'_> {
 
     /// Sends the local file from `offset`, then waits for the server's completion reply.
     async fn send(&mut self, s: &mut Session, offset: u64) -> Result<(), Error> {
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let path = &self.req.local;
         let mut file = tokio::fs::File::open(path)
             .await
@@ -272,7 +277,7 @@ impl Upload<'_> {
 
     /// Opens the data connection: `STOR` from 0, else `REST` + `STOR`, else `APPE`.
     async fn open(&self, s: &mut Session, offset: u64) -> Result<(&'static str, Transfer), Error> {
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let path = &self.target.path;
         if offset == 0 || s.rest {
             if offset > 0 {
@@ -301,7 +306,7 @@ impl Upload<'_> {
         }
         let len = self.local.len;
         let size = s.ftp.size(&self.target.path);
-        let size = timed(&self.target, self.req.stall_timeout, "SIZE", size).await? as u64;
+        let size = timed(&self.target, self.req.network.stall_timeout, "SIZE", size).await? as u64;
         if size != len {
             return Err(self.mismatch(format!("the server holds {size} bytes, not {len}")));
         }
@@ -331,7 +336,7 @@ impl Upload<'_> {
     /// (draft-bryan-ftpext-hash-02 §3, after `OPTS HASH SHA-256`) or `XSHA256`. A refused
     /// command means no digest; a broken connection is an error.
     async fn remote_sha256(&self, s: &mut Session) -> Result<Option<String>, Error> {
-        let stall = self.req.stall_timeout;
+        let stall = self.req.network.stall_timeout;
         let path = &self.target.path;
         let hash = s.feature("HASH").map(|algos| {
             let algos: Vec<&str> = algos.split(';').map(str::trim).collect();

@@ -124,16 +124,16 @@ impl Target {
 
 /// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
 pub(crate) async fn connect_for_get(target: &Target, req: &GetRequest) -> Result<Session, Error> {
-    let tls = match req.ftp_tls {
+    let tls = match req.network.ftp_tls {
         true => Some(super::tls::client_config(
-            &req.root_certificates,
-            req.insecure,
+            &req.network.root_certificates,
+            req.network.insecure,
         )?),
         false => None,
     };
     let link = Link {
-        connect_timeout: req.connect_timeout,
-        stall_timeout: req.stall_timeout,
+        connect_timeout: req.network.connect_timeout,
+        stall_timeout: req.network.stall_timeout,
         tls,
     };
     connect(target, &link).await
@@ -146,7 +146,7 @@ pub(crate) async fn probe(
     req: &GetRequest,
     ftp: &mut Control,
 ) -> Result<Remote, Error> {
-    let stall = req.stall_timeout;
+    let stall = req.network.stall_timeout;
     let optional = |r: Result<_, Error>| match r {
         Ok(v) => Ok(Some(v)),
         Err(Error::Ftp {

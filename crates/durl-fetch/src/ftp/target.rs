@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 use suppaftp::FtpError;
 use url::Url;
 
-use crate::{Error, GetRequest};
+use crate::{Error, Network};
 
 /// The read buffer for the data connection.
 pub(crate) const CHUNK: usize = 256 << 10;
@@ -58,32 +58,15 @@ impl Target {
         })
     }
 
-    /// [`Target::parse`], with the login completed in this order: the URL's user and
-    /// password, then [`GetRequest::login`], then the `.netrc` entry for the host, then
-    /// `anonymous`. `url` is the request's URL or one of its mirrors: the login given with the request
-    /// goes only to the host and port of the request's URL; a mirror elsewhere logs in with
-    /// its own URL's user, its `.netrc` entry, or `anonymous`.
-    pub(crate) fn for_source(req: &GetRequest, url: &Url) -> Result<Target, Error> {
+    /// [`Target::parse`] of `url` (`named`, the URL the user named, or one of its mirrors),
+    /// with the login completed in this order: the URL's user and password, then
+    /// [`crate::Network::login`] (on `named`'s origin only), then the `.netrc` entry for the
+    /// host, then `anonymous` ([`crate::Network::credentials`]).
+    pub(crate) fn for_url(url: &Url, named: &Url, network: &Network) -> Result<Target, Error> {
         let mut target = Target::parse(url)?;
-        let entries = req
-            .netrc
-            .as_ref()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .map(|text| crate::netrc::parse(&text))
-            .unwrap_or_default();
-        let from_url = (!url.username().is_empty()).then(|| target.user.clone());
-        let url_password = url.password().map(|_| target.password.clone());
-        let same_server = url.host() == req.url.host()
-            && url.port_or_known_default() == req.url.port_or_known_default();
-        let given = match same_server {
-            true => (req.login.user.clone(), req.login.password.clone()),
-            false => (None, None),
-        };
-        if let Some((user, password)) =
-            crate::netrc::choose((from_url, url_password), given, &entries, &target.host)
-        {
-            target.user = user;
-            target.password = password;
+        if let Some(login) = network.credentials(url, named) {
+            target.user = login.user;
+            target.password = login.password;
         }
         Ok(target)
     }

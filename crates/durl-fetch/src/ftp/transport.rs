@@ -38,7 +38,12 @@ impl<'a> FtpTransport<'a> {
     pub(crate) fn new(req: &'a GetRequest) -> Result<FtpTransport<'a>, Error> {
         let targets = std::iter::once(&req.url)
             .chain(&req.mirrors)
-            .map(|url| Ok((url.clone(), Arc::new(Target::for_source(req, url)?))))
+            .map(|url| {
+                Ok((
+                    url.clone(),
+                    Arc::new(Target::for_url(url, &req.url, &req.network)?),
+                ))
+            })
             .collect::<Result<_, Error>>()?;
         Ok(FtpTransport {
             targets,
@@ -135,7 +140,7 @@ impl Transport for FtpTransport<'_> {
     async fn open(&self, url: &Url, ask: Ask<'_>) -> Result<Opened<FtpBody>, Error> {
         let target = self.target(url);
         let req = self.req;
-        let stall = req.stall_timeout;
+        let stall = req.network.stall_timeout;
         let mut session = connect_for_get(&target, req).await?;
         if !session.rest {
             self.rest.store(false, Ordering::Relaxed);
@@ -212,7 +217,7 @@ impl Transport for FtpTransport<'_> {
             .is_ok_and(|remote| {
                 remote.size == Some(length) && remote.mdtm == state.validators.last_modified
             });
-        let _ = tokio::time::timeout(self.req.stall_timeout, session.ftp.quit()).await;
+        let _ = tokio::time::timeout(self.req.network.stall_timeout, session.ftp.quit()).await;
         current
     }
 

@@ -11,6 +11,7 @@ use reqwest::header::{
 use reqwest::{Client, Response, redirect};
 use url::Url;
 
+use crate::network::Credentials;
 use crate::store::retry;
 use crate::{Error, GetRequest};
 use content_range::ContentRange;
@@ -47,20 +48,14 @@ pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
     let builder = Client::builder()
         .user_agent(req.user_agent.clone())
         .default_headers(headers)
-        .connect_timeout(req.connect_timeout)
+        .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
         .referer(false)
-        .tls_danger_accept_invalid_certs(req.insecure);
-    finish_client(builder, &req.root_certificates)
+        .tls_danger_accept_invalid_certs(req.network.insecure);
+    finish_client(builder, &req.network.root_certificates)
 }
 
-/// Whether `a` and `b` have the same origin: scheme, host and port (RFC 6454 §4), the
-/// boundary credentials and `-H` headers do not cross.
-pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme()
-        && a.host() == b.host()
-        && a.port_or_known_default() == b.port_or_known_default()
-}
+pub(crate) use crate::network::same_origin;
 
 /// Adds the PEM certificates in `roots` to the system roots and builds the client.
 pub(crate) fn finish_client(
@@ -108,9 +103,11 @@ pub(crate) async fn send(
 ) -> Result<Response, Error> {
     let mut seen = vec![url.clone()];
     let mut current = url.clone();
+    let login = req.network.credentials(url, &req.url);
     loop {
         let trusted = req.location_trusted || same_origin(url, &current);
-        let resp = send_one(client, req, &current, head, &range, trusted).await?;
+        let login = login.as_ref().filter(|_| trusted);
+        let resp = send_one(client, req, &current, head, &range, trusted, login).await?;
         let Some(mut next) = redirect_target(&resp, &current) else {
             return Ok(resp);
         };
@@ -154,7 +151,8 @@ fn redirect_target(resp: &Response, current: &Url) -> Option<Url> {
     current.join(location).ok()
 }
 
-/// One request of [`send`], with the caller's headers when `trusted`.
+/// One request of [`send`], with the caller's headers when `trusted`, and `login` as Basic
+/// credentials (RFC 7617; a `-H 'Authorization: …'` replaces them, as in curl).
 async fn send_one(
     client: &Client,
     req: &GetRequest,
@@ -162,14 +160,22 @@ async fn send_one(
     head: bool,
     range: &RangeAsk<'_>,
     trusted: bool,
+    login: Option<&Credentials>,
 ) -> Result<Response, Error> {
+    // The URL's own login is in `login` already (reqwest would add a second Authorization).
+    let mut bare = url.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
     let mut rb = if head {
-        client.head(url.clone())
+        client.head(bare)
     } else {
-        client.get(url.clone())
+        client.get(bare)
     };
+    if let Some(login) = login {
+        rb = rb.basic_auth(&login.user, Some(&login.password));
+    }
     if trusted {
-        rb = rb.headers(req.headers.clone());
+        rb = rb.headers(req.network.headers.clone());
     }
     // Set after the caller's headers and replacing them: the range is durl's to ask.
     let mut ranges = HeaderMap::new();
@@ -187,10 +193,10 @@ async fn send_one(
         ranges.insert(IF_RANGE, value);
     }
     rb = rb.headers(ranges);
-    match tokio::time::timeout(req.stall_timeout, rb.send()).await {
+    match tokio::time::timeout(req.network.stall_timeout, rb.send()).await {
         Err(_) => Err(Error::Stalled {
             url: url.clone(),
-            timeout: req.stall_timeout,
+            timeout: req.network.stall_timeout,
         }),
         Ok(Err(e)) => Err(transport_error(url, e)),
         Ok(Ok(resp)) => Ok(resp),

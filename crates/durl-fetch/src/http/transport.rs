@@ -91,14 +91,14 @@ impl Transport for HttpTransport<'_> {
                 remote: remote(length),
                 from: range.start,
                 end: Some(range.end),
-                body: HttpBody::new(resp, self.req.stall_timeout),
+                body: HttpBody::new(resp, self.req.network.stall_timeout),
             }),
             // RFC 9110 §15.3.1: a 200 carries the whole representation, from byte 0; §13.1.5:
             // to a request with If-Range it means the file changed, or the range was ignored.
             Verdict::Whole { length, held } => Ok(Opened::Whole {
                 remote: remote(length),
                 same_version: held != Held::OtherVersion,
-                body: HttpBody::new(resp, self.req.stall_timeout),
+                body: HttpBody::new(resp, self.req.network.stall_timeout),
             }),
             Verdict::Complete { length } => Ok(Opened::Complete { length }),
             Verdict::Changed => Ok(Opened::Changed),

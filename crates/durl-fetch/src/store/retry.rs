@@ -47,9 +47,9 @@ impl Budget {
         progressed: bool,
     ) -> Result<Duration, Error> {
         let policy = Policy {
-            retries: req.retries,
-            first: req.retry_delay,
-            max: req.max_retry_delay,
+            retries: req.network.retries,
+            first: req.network.retry_delay,
+            max: req.network.max_retry_delay,
         };
         self.failed_with(&policy, reporter, e, progressed)
     }

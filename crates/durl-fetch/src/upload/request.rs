@@ -2,15 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::header::HeaderMap;
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use crate::Error;
 use crate::store::rate::RateLimiter;
 use crate::store::retry::Policy;
+use crate::{Error, Network};
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -21,15 +19,8 @@ pub struct PutRequest {
     pub(crate) limit_rate: Option<u64>,
     /// The limiter of a whole run (a batch), shared by every file; else one per upload.
     pub(crate) limiter: Option<Arc<RateLimiter>>,
-    pub(crate) retries: u32,
-    pub(crate) retry_delay: Duration,
-    pub(crate) max_retry_delay: Duration,
-    pub(crate) stall_timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) root_certificates: Vec<PathBuf>,
-    pub(crate) insecure: bool,
-    pub(crate) ftp_tls: bool,
-    pub(crate) headers: HeaderMap,
+    /// Retries, timeouts, headers, TLS, login.
+    pub(crate) network: Network,
     pub(crate) chunk_size: u64,
     pub(crate) cancel: CancellationToken,
 }
@@ -58,7 +49,7 @@ impl PutRequest {
             .or_else(|| self.limit_rate.map(|r| Arc::new(RateLimiter::new(r))))
     }
 
-    crate::settings::network_setters!();
+    crate::network::delegate_setters!();
 
     /// Uploads `local` to `url`, with the defaults of [`crate::GetRequest::new`] (10 retries
     /// from 1 s back-off, 20 s stall timeout, 15 s connect timeout). For `ftp://`, a URL
@@ -95,15 +86,7 @@ impl PutRequest {
             overwrite: false,
             limit_rate: None,
             limiter: None,
-            retries: 10,
-            retry_delay: Duration::from_secs(1),
-            max_retry_delay: Duration::from_secs(60),
-            stall_timeout: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(15),
-            root_certificates: Vec::new(),
-            insecure: false,
-            ftp_tls: false,
-            headers: HeaderMap::new(),
+            network: Network::default(),
             chunk_size: 32 << 20,
             cancel: CancellationToken::new(),
         })
@@ -135,11 +118,12 @@ impl PutRequest {
         self
     }
 
-    /// The most bytes one tus `PATCH` carries (default 32 MiB; at least 1). With a checksum a
-    /// cut `PATCH` is all or nothing, so this is also the most a cut can cost. Two chunks are
-    /// in memory at a time (the one sent and the next, read ahead). Every `PATCH` waits for
-    /// the server to make its bytes durable, so small chunks are slow: 8 MiB chunks upload to
-    /// `durl serve` at about half the rate of 32 MiB ones (`bench/upload.sh`).
+    /// The most bytes one checksummed tus `PATCH` carries (default 32 MiB; at least 1), and
+    /// the size of the pieces the file is read in. A checksummed chunk is all or nothing, so
+    /// chunks start at 1 MiB and are sized for about a second of sending at the rate measured
+    /// (a cut costs about a second), up to this. Without the checksum extension one `PATCH`
+    /// carries everything left (the server keeps what arrives). Two pieces are in memory at a
+    /// time (the one sent and the next, read ahead).
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = bytes.max(1);
         self
@@ -153,9 +137,9 @@ impl PutRequest {
 
     pub(crate) fn retry_policy(&self) -> Policy {
         Policy {
-            retries: self.retries,
-            first: self.retry_delay,
-            max: self.max_retry_delay,
+            retries: self.network.retries,
+            first: self.network.retry_delay,
+            max: self.network.max_retry_delay,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of `durl_fetch::get` against the fault-injecting test server.
 //! One binary; modules by behaviour.
 
+mod auth; // HTTP Basic credentials: -u, .netrc, the URL; only to the origin named
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
 mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors, -x
 mod ftp_adopt; // ftp:// -c: an existing file adopted after its tail is read back and compared

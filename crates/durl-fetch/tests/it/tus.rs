@@ -168,6 +168,36 @@ async fn uploads_exactly_and_removes_the_state() {
 }
 
 #[tokio::test]
+async fn a_login_from_user_or_netrc_reaches_a_server_that_requires_one() {
+    let server = Serve::start_with(|c| c.basic_auth("ann", "s3cret")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 2, 3 * CHUNK + 5);
+    // Without a login: 401, a refused login, nothing retried in vain.
+    let err = durl_fetch::put(&request(&local, &server.endpoint()), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused, "{err:?}");
+    assert!(err.to_string().contains("401"), "{err}");
+    // A wrong password is refused and never shown.
+    let req = request(&local, &server.endpoint()).login(Some("ann".into()), Some("guess".into()));
+    let err = durl_fetch::put(&req, &()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LoginRefused);
+    assert!(!format!("{err} {err:?}").contains("guess"));
+    // With -u.
+    let req = request(&local, &server.endpoint()).login(Some("ann".into()), Some("s3cret".into()));
+    durl_fetch::put(&req, &()).await.unwrap();
+    assert_eq!(server.served("local-2.bin").unwrap(), data);
+    // With .netrc (another file, another name).
+    let (other, data) = local_file(dir.path(), 3, CHUNK + 1);
+    let netrc = dir.path().join("netrc");
+    std::fs::write(&netrc, "machine 127.0.0.1 login ann password s3cret\n").unwrap();
+    let req = request(&other, &server.endpoint()).netrc(Some(netrc));
+    durl_fetch::put(&req, &()).await.unwrap();
+    assert_eq!(server.served("local-3.bin").unwrap(), data);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_rerun_after_success_is_already_complete_until_the_file_changes() {
     let server = Serve::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -248,6 +278,68 @@ async fn an_interrupted_upload_continues_with_only_the_rest() {
     assert_eq!(outcome.sent, LEN - from, "only the rest is sent");
     assert_eq!((rec.restarts(), rec.retries()), (vec![], 0));
     assert!(!state_of(&local).exists());
+    server.stop().await;
+}
+
+/// The offset the server holds for `upload` (`HEAD`), once it is done with a cut PATCH.
+async fn server_offset(upload: &str) -> u64 {
+    wait_idle(upload).await;
+    let r = reqwest::Client::new()
+        .head(upload)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    r.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Regression (issue 14.1): every PATCH was one 32 MiB checksummed chunk, all or nothing, so a
+/// link cut every second or so never got a byte kept. Chunks are now sized for about a second
+/// of sending: each short run leaves the server holding more, and the last one finishes.
+#[tokio::test]
+async fn short_runs_cut_every_second_each_leave_the_server_holding_more() {
+    let server = Serve::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let len = 24 << 20;
+    let (local, data) = local_file(dir.path(), 11, len);
+    // The default chunk size (32 MiB, larger than the file), at 8 MiB/s.
+    let req = |token: CancellationToken| {
+        PutRequest::new(&local, &server.endpoint())
+            .unwrap()
+            .limit_rate(Some(8 << 20))
+            .retries(3)
+            .retry_delay(Duration::from_millis(20), Duration::from_millis(100))
+            .cancel_token(token)
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let token = CancellationToken::new();
+        let cut = token.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+            cut.cancel();
+        });
+        let e = durl_fetch::put(&req(token), &()).await.unwrap_err();
+        timer.await.unwrap();
+        assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+        let offset = server_offset(&upload_of(&local)).await;
+        // The message tells what the server confirmed, not what was sent.
+        assert!(e.to_string().contains("the server has"), "{e}");
+        held.push(offset);
+    }
+    assert!(
+        held[0] > 0 && held.windows(2).all(|w| w[1] > w[0]),
+        "each cut run left more on the server: {held:?}"
+    );
+    let outcome = durl_fetch::put(&req(CancellationToken::new()), &())
+        .await
+        .unwrap();
+    assert_eq!(outcome.resumed_from, held[2]);
+    assert_eq!(server.served("local-11.bin").unwrap(), data);
     server.stop().await;
 }
 
@@ -425,6 +517,110 @@ async fn scripted_locating(
         }
     });
     (url, seen, task)
+}
+
+/// A tus server on 127.0.0.1:0 without the checksum extension (as tusd), keeping what
+/// arrives of a PATCH: the first PATCH is cut after `cut` bytes (the server keeps them and
+/// closes the connection). Records every request.
+async fn plain_cutting(cut: usize) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/files/", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
+    let log = seen.clone();
+    let task = tokio::spawn(async move {
+        let (mut offset, mut patches, mut length) = (0u64, 0, String::new());
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut conn = BufReader::new(stream);
+            let mut line = String::new();
+            if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                continue;
+            }
+            let method = line.split(' ').next().unwrap_or_default().to_owned();
+            let mut headers = HashMap::new();
+            loop {
+                let mut h = String::new();
+                conn.read_line(&mut h).await.unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap();
+                headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+            }
+            let n: usize = headers
+                .get("content-length")
+                .map_or(0, |v| v.parse().unwrap());
+            let first_patch = method == "PATCH" && patches == 0;
+            let mut body = vec![0; if first_patch { cut.min(n) } else { n }];
+            conn.read_exact(&mut body).await.unwrap();
+            let answer = match method.as_str() {
+                "OPTIONS" => "204 No Content\r\nTus-Extension: creation".to_owned(),
+                "POST" => {
+                    length = headers["upload-length"].clone();
+                    "201 Created\r\nLocation: /files/abc".to_owned()
+                }
+                "HEAD" => format!("200 OK\r\nUpload-Offset: {offset}\r\nUpload-Length: {length}"),
+                "PATCH" => {
+                    patches += 1;
+                    offset += body.len() as u64;
+                    format!("204 No Content\r\nUpload-Offset: {offset}")
+                }
+                _ => "405 Method Not Allowed".to_owned(),
+            };
+            log.lock().unwrap().push(Seen {
+                method,
+                headers,
+                body,
+            });
+            if first_patch {
+                // Cut: keep what arrived, answer nothing.
+                drop(conn);
+                continue;
+            }
+            let reply = format!(
+                "HTTP/1.1 {answer}\r\nTus-Resumable: 1.0.0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            conn.get_mut().write_all(reply.as_bytes()).await.unwrap();
+        }
+    });
+    (url, seen, task)
+}
+
+/// Without the checksum extension (tusd) the server keeps what arrives of a PATCH, so one
+/// PATCH carries everything left, and a cut loses nothing that arrived.
+#[tokio::test]
+async fn without_checksums_one_patch_carries_the_rest_and_a_cut_keeps_what_arrived() {
+    let cut = 3 * CHUNK + 12_345;
+    let (url, seen, task) = plain_cutting(cut as usize).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (local, data) = local_file(dir.path(), 12, LEN + 77);
+    let rec = Recorder::default();
+    let outcome = durl_fetch::put(&request(&local, &url), &rec).await.unwrap();
+    task.abort();
+    let seen = seen.lock().unwrap().clone();
+    let methods: Vec<&str> = seen.iter().map(|s| s.method.as_str()).collect();
+    assert_eq!(methods, ["OPTIONS", "POST", "PATCH", "HEAD", "PATCH"]);
+    let (first, second) = (&seen[2], &seen[4]);
+    assert_eq!(
+        first.headers["content-length"],
+        (LEN + 77).to_string(),
+        "the whole file in one PATCH"
+    );
+    assert_eq!(first.headers["upload-offset"], "0");
+    assert!(!first.headers.contains_key("upload-checksum"));
+    assert_eq!(second.headers["upload-offset"], cut.to_string());
+    assert_eq!(
+        second.headers["content-length"],
+        (LEN + 77 - cut).to_string()
+    );
+    let mut held = first.body.clone();
+    held.extend_from_slice(&second.body);
+    assert!(held == data, "what arrived was kept and the rest followed");
+    assert_eq!(outcome.bytes, LEN + 77);
+    assert_eq!(rec.retries(), 1, "the cut is one retry");
 }
 
 #[tokio::test]

@@ -227,6 +227,14 @@ impl Gate {
                 .any(|r| r.leads_below(who.user(), segments))
     }
 
+    /// Whether `who` may upload into some directory.
+    pub(crate) fn may_write_somewhere(&self, who: &Identity) -> bool {
+        if self.rules.is_empty() {
+            return who.user().is_some();
+        }
+        self.rules.iter().any(|r| r.writes(who.user()))
+    }
+
     /// Whether `who` has any right anywhere (the page's script, style and icon).
     pub(crate) fn may_anything(&self, who: &Identity) -> bool {
         if self.rules.is_empty() {

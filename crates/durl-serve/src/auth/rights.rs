@@ -91,6 +91,11 @@ impl AccessRule {
             && self.path.starts_with(segments)
     }
 
+    /// Whether this rule lets `user` write somewhere.
+    pub(crate) fn writes(&self, user: Option<&str>) -> bool {
+        self.write && self.names(user)
+    }
+
     /// Whether this rule names `user` or everyone, for any path.
     pub(crate) fn names(&self, user: Option<&str>) -> bool {
         self.user.is_none() || self.user.as_deref() == user

@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustix::fs::{AtFlags, Dir, FileType};
 
 use crate::resolve::{self, RequestPath, Target};
+use crate::upload::PrivateArea;
 use crate::validators::Validators;
 
 pub(crate) use query::{Format, View};
@@ -45,6 +46,9 @@ pub(crate) struct Visibility<'a> {
     pub(crate) follow_symlinks: bool,
     /// Dotfiles are listed.
     pub(crate) hidden: bool,
+    /// Device and inode of the upload directory inside the root: never listed, even with
+    /// hidden files on or through a link.
+    pub(crate) private: Option<&'a PrivateArea>,
 }
 
 /// Reads the entries of the directory open as `dir` (resolved from the root's descriptor),
@@ -87,6 +91,11 @@ pub(crate) fn read(
                     &child,
                     visibility.follow_symlinks,
                 ) {
+                    Ok(Target::File { path, .. })
+                        if visibility.private.is_some_and(|p| p.holds(&path)) =>
+                    {
+                        continue;
+                    }
                     Ok(Target::File { file, .. }) => rustix::fs::fstat(&file)?,
                     Ok(Target::Dir { dir }) => rustix::fs::fstat(&dir)?,
                     Err(_) => continue,
@@ -94,6 +103,12 @@ pub(crate) fn read(
             }
             _ => own,
         };
+        if visibility
+            .private
+            .is_some_and(|p| p.id == (stat.st_dev, stat.st_ino))
+        {
+            continue;
+        }
         let kind = FileType::from_raw_mode(stat.st_mode);
         let is_dir = match kind {
             FileType::Directory => true,

@@ -30,6 +30,14 @@ pub(crate) enum UploadError {
     /// The target name exists already and overwriting is off.
     #[error("a file of that name exists")]
     NameTaken,
+    /// The directory the upload is for does not exist, is a file, is hidden, or is the
+    /// upload directory (404).
+    #[error("no such directory to upload into")]
+    NoDirectory,
+    /// Not allowed: no write right there, another user's upload, a link on the way to the
+    /// directory, replacing without `--overwrite` (403).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     /// The method is not one this URL answers.
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
@@ -71,7 +79,8 @@ impl UploadError {
         match self {
             Self::Version => StatusCode::PRECONDITION_FAILED,
             Self::BadRequest(_) | Self::Cut => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::NoDirectory => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Gone => StatusCode::GONE,
             Self::OffsetMismatch { .. } | Self::NameTaken => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -31,11 +31,13 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use tokio::sync::OwnedSemaphorePermit;
 
 use self::error::UploadError;
-use self::protocol::{Checksum, Length, Metadata, TUS_VERSION};
-pub(crate) use self::store::Store;
-use self::store::{Info, Upload};
+use self::protocol::{Checksum, Length, Metadata, OnConflict, TUS_VERSION};
+use self::store::{Destination, Info, Upload};
+pub(crate) use self::store::{PrivateArea, Store};
 use crate::activity::AddressSlot;
+use crate::auth::{Gate, Identity, Right};
 use crate::body::Body;
+use crate::resolve::RequestPath;
 use crate::response;
 
 /// The upload collection; uploads are `/.durl/uploads/<id>`.
@@ -47,9 +49,37 @@ pub(crate) fn is_upload_path(path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Who is asking, as the upload endpoint sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Requester<'a> {
+    /// Accounts and rights; `None`: nothing is restricted.
+    pub(crate) gate: Option<&'a Gate>,
+    /// The checked identity.
+    pub(crate) identity: &'a Identity,
+}
+
+impl Requester<'_> {
+    /// Whether they may upload into the directory at `segments`.
+    fn may_write(&self, segments: &[Vec<u8>]) -> bool {
+        self.gate
+            .is_none_or(|g| g.may(self.identity, segments, Right::Write))
+    }
+
+    /// 403 unless the upload is theirs: only its creator continues, queries or terminates
+    /// an upload (anonymous ones: anonymous requests).
+    fn owns(&self, upload: &Upload) -> Result<(), UploadError> {
+        if upload.info().owner.as_deref() == self.identity.user() {
+            Ok(())
+        } else {
+            Err(UploadError::Forbidden("another user's upload"))
+        }
+    }
+}
+
 /// Answers one request to the upload endpoint.
 pub(crate) async fn handle<B>(
     store: &Arc<Store>,
+    who: Requester<'_>,
     peer: IpAddr,
     method: &Method,
     path: &str,
@@ -84,11 +114,11 @@ where
         return error(&e);
     }
     let result = match (id, &method) {
-        (None, &Method::POST) => create(store, peer, headers, body).await,
+        (None, &Method::POST) => create(store, who, peer, headers, body).await,
         (None, _) => Err(UploadError::MethodNotAllowed("OPTIONS, POST")),
-        (Some(id), &Method::HEAD) => head(store, id),
-        (Some(id), &Method::PATCH) => patch(store, peer, id, headers, body).await,
-        (Some(id), &Method::DELETE) => terminate(store, id).await,
+        (Some(id), &Method::HEAD) => head(store, who, id),
+        (Some(id), &Method::PATCH) => patch(store, who, peer, id, headers, body).await,
+        (Some(id), &Method::DELETE) => terminate(store, who, id).await,
         (Some(_), _) => Err(UploadError::MethodNotAllowed(
             "OPTIONS, HEAD, PATCH, DELETE",
         )),
@@ -119,6 +149,7 @@ fn options(store: &Store) -> Response<Body> {
 /// Creation › Requests › POST (and Creation With Upload when the body is upload data).
 async fn create<B>(
     store: &Arc<Store>,
+    who: Requester<'_>,
     peer: IpAddr,
     headers: &HeaderMap,
     body: B,
@@ -138,12 +169,51 @@ where
         check_space(store, n).await?;
     }
     let name = metadata.file_name();
-    if let Some(name) = &name
-        && !store.settings.overwrite
-        && store.name_taken(name)
-    {
-        return Err(UploadError::NameTaken);
+    // Where the file lands: the directory the page shows (durl's `directory` key), checked
+    // as a request path and for the write right there, then opened without following links.
+    let dir = RequestPath::parse(metadata.directory()?.unwrap_or("/"))
+        .map_err(|_| UploadError::BadRequest("directory is not a clean path below the root"))?;
+    if !who.may_write(dir.segments()) {
+        return Err(UploadError::Forbidden("no write right in that directory"));
     }
+    let dir = (!dir.is_root()).then(|| dir.href(true));
+    let overwrite = store.settings.overwrite;
+    let on_conflict = metadata.on_conflict()?;
+    let replace = match on_conflict {
+        OnConflict::Default => overwrite,
+        OnConflict::Refuse | OnConflict::KeepBoth => false,
+        OnConflict::Replace if overwrite => true,
+        OnConflict::Replace => {
+            return Err(UploadError::Forbidden(
+                "this server does not replace files (no --overwrite)",
+            ));
+        }
+    };
+    // A taken name is 409 unless the client chose: keep both (a numbered name at the end)
+    // or replace.
+    let refuse_taken = match on_conflict {
+        OnConflict::Default => !overwrite,
+        OnConflict::Refuse => true,
+        OnConflict::KeepBoth | OnConflict::Replace => false,
+    };
+    blocking({
+        let (store, dir, name) = (Arc::clone(store), dir.clone(), name.clone());
+        move || {
+            let target = store.open_target(dir.as_deref())?;
+            match name {
+                Some(name) if refuse_taken && Store::name_taken(&target, &name) => {
+                    Err(UploadError::NameTaken)
+                }
+                _ => Ok(()),
+            }
+        }
+    })
+    .await?;
+    let destination = Destination {
+        dir,
+        owner: who.identity.user().map(str::to_owned),
+        replace,
+    };
     // Creation With Upload: the body is data only with the tus media type.
     let with_data = protocol::is_offset_octet_stream(headers);
     let (checksum, permit) = if with_data {
@@ -157,7 +227,7 @@ where
     };
     let upload = blocking({
         let store = Arc::clone(store);
-        move || store.create(known, metadata.raw, name)
+        move || store.create(known, metadata.raw, name, destination)
     })
     .await?;
     tracing::info!(upload = %upload.id, length = ?known, "upload created");
@@ -203,8 +273,10 @@ where
 }
 
 /// Core Protocol › Requests › HEAD.
-fn head(store: &Store, id: &str) -> Result<Response<Body>, UploadError> {
-    let info = store.lookup(id)?.info();
+fn head(store: &Store, who: Requester<'_>, id: &str) -> Result<Response<Body>, UploadError> {
+    let upload = store.lookup(id)?;
+    who.owns(&upload)?;
+    let info = upload.info();
     let mut response = tus(StatusCode::OK);
     let h = response.headers_mut();
     progress(h, &info, true);
@@ -230,6 +302,7 @@ fn head(store: &Store, id: &str) -> Result<Response<Body>, UploadError> {
 /// Core Protocol › Requests › PATCH.
 async fn patch<B>(
     store: &Arc<Store>,
+    who: Requester<'_>,
     peer: IpAddr,
     id: &str,
     headers: &HeaderMap,
@@ -245,6 +318,7 @@ where
         return Err(UploadError::WrongContentType);
     }
     let upload = store.lookup(id)?;
+    who.owns(&upload)?;
     let offset = protocol::integer_field(headers, "upload-offset")?
         .ok_or(UploadError::BadRequest("Upload-Offset required"))?;
     let checksum = Checksum::from_headers(headers)?;
@@ -312,8 +386,14 @@ where
 }
 
 /// Termination › Requests › DELETE: 204, then 410 for the URL.
-async fn terminate(store: &Arc<Store>, id: &str) -> Result<Response<Body>, UploadError> {
+async fn terminate(
+    store: &Arc<Store>,
+    who: Requester<'_>,
+    id: &str,
+) -> Result<Response<Body>, UploadError> {
     let upload: Arc<Upload> = store.lookup(id)?;
+    // Termination: a user deletes only their own unfinished uploads.
+    who.owns(&upload)?;
     let guard = Arc::clone(&upload.transfer)
         .try_lock_owned()
         .map_err(|_| UploadError::Locked)?;
@@ -413,11 +493,13 @@ fn content_length(headers: &HeaderMap) -> Result<Option<u64>, UploadError> {
 }
 
 /// Runs blocking store work on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, UploadError> {
+async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, UploadError>
+where
+    T: Send + 'static,
+    E: Into<UploadError> + Send + 'static,
+{
     match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(UploadError::Io),
+        Ok(result) => result.map_err(Into::into),
         Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
     }
 }

@@ -171,6 +171,47 @@ impl Metadata {
     }
 }
 
+/// What to do when the file name is taken in the target directory: `Upload-Metadata` key
+/// `onconflict` (durl's own; other clients send none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// None sent: 409 at creation unless the server overwrites; replace if it does.
+    Default,
+    /// `refuse`: 409 at creation even where the server could overwrite (the page asks first).
+    Refuse,
+    /// `keep`: keep both; the upload gets a free numbered name (`name (1).ext`) at the end.
+    KeepBoth,
+    /// `replace`: replace the existing file; only where the server allows overwriting.
+    Replace,
+}
+
+impl Metadata {
+    /// The `onconflict` choice; an unknown value is 400.
+    pub(crate) fn on_conflict(&self) -> Result<OnConflict, UploadError> {
+        match self.get("onconflict") {
+            None => Ok(OnConflict::Default),
+            Some(b"refuse") => Ok(OnConflict::Refuse),
+            Some(b"keep") => Ok(OnConflict::KeepBoth),
+            Some(b"replace") => Ok(OnConflict::Replace),
+            Some(_) => Err(UploadError::BadRequest(
+                "onconflict must be refuse, keep or replace",
+            )),
+        }
+    }
+
+    /// The directory the file is to land in, as the URL path of its listing (`/docs/api/`,
+    /// percent-encoded or not): `Upload-Metadata` key `directory` (durl's own); `None`: the
+    /// top directory. Checked by the caller like a request path; not UTF-8 is 400.
+    pub(crate) fn directory(&self) -> Result<Option<&str>, UploadError> {
+        self.get("directory")
+            .map(|v| {
+                std::str::from_utf8(v)
+                    .map_err(|_| UploadError::BadRequest("directory must be UTF-8"))
+            })
+            .transpose()
+    }
+}
+
 /// Turns a client-supplied name into a plain file name, or refuses it, with the rules durl
 /// applies to `Content-Disposition` names on download: any directory part (`/` or `\`) is
 /// dropped; `.`, `..`, empty names and names holding control characters (NUL, newlines) or
@@ -299,6 +340,38 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn durl_metadata_keys_table() {
+        let meta = |pairs: &[(&str, &[u8])]| {
+            let raw: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{k} {}", BASE64.encode(v)))
+                .collect();
+            Metadata::parse(raw.join(",").as_bytes()).unwrap()
+        };
+        for (value, want) in [
+            (None, Some(OnConflict::Default)),
+            (Some(&b"refuse"[..]), Some(OnConflict::Refuse)),
+            (Some(b"keep"), Some(OnConflict::KeepBoth)),
+            (Some(b"replace"), Some(OnConflict::Replace)),
+            (Some(b"Replace"), None),
+            (Some(b""), None),
+            (Some(b"keep "), None),
+        ] {
+            let m = match value {
+                Some(v) => meta(&[("onconflict", v)]),
+                None => meta(&[]),
+            };
+            assert_eq!(m.on_conflict().ok(), want, "{value:?}");
+        }
+        assert_eq!(meta(&[]).directory().unwrap(), None);
+        assert_eq!(
+            meta(&[("directory", b"/a b/%2e%2e/")]).directory().unwrap(),
+            Some("/a b/%2e%2e/")
+        );
+        assert!(meta(&[("directory", b"/\xff/")]).directory().is_err());
+    }
 
     /// Header fields of one table row.
     type Fields = &'static [(&'static str, &'static str)];

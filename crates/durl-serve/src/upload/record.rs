@@ -20,6 +20,15 @@ pub(crate) struct Info {
     pub(crate) expires_ms: u64,
     /// Once complete: the name the file got (may be numbered if `name` was taken).
     pub(crate) done: Option<String>,
+    /// The directory the file lands in, as its normalised, percent-encoded URL path
+    /// (`/docs/api/`); `None`: the top directory (and records of earlier versions).
+    pub(crate) dir: Option<String>,
+    /// The user who created the upload (`None`: anonymous); only they may continue,
+    /// query or terminate it.
+    pub(crate) owner: Option<String>,
+    /// Whether the file replaces one of its name; `None` (records of earlier versions):
+    /// as the server is configured.
+    pub(crate) replace: Option<bool>,
 }
 
 impl Info {
@@ -39,6 +48,15 @@ impl Info {
         if let Some(done) = &self.done {
             out.push_str(&format!("done {done}\n"));
         }
+        if let Some(dir) = &self.dir {
+            out.push_str(&format!("dir {dir}\n"));
+        }
+        if let Some(owner) = &self.owner {
+            out.push_str(&format!("owner {owner}\n"));
+        }
+        if let Some(replace) = self.replace {
+            out.push_str(&format!("replace {}\n", u8::from(replace)));
+        }
         out
     }
 
@@ -50,6 +68,7 @@ impl Info {
         }
         let (mut length, mut offset, mut expires, mut name) = (None, None, None, None);
         let (mut metadata, mut done) = (String::new(), None);
+        let (mut dir, mut owner, mut replace) = (None, None, None);
         for line in lines {
             let (key, value) = line.split_once(' ')?;
             match key {
@@ -60,6 +79,15 @@ impl Info {
                 "name" => name = Some(value.to_owned()),
                 "metadata" => value.clone_into(&mut metadata),
                 "done" => done = Some(value.to_owned()),
+                "dir" => dir = Some(value.to_owned()),
+                "owner" => owner = Some(value.to_owned()),
+                "replace" => {
+                    replace = Some(match value {
+                        "0" => false,
+                        "1" => true,
+                        _ => return None,
+                    });
+                }
                 _ => {}
             }
         }
@@ -70,6 +98,9 @@ impl Info {
             name: name?,
             expires_ms: expires?,
             done,
+            dir,
+            owner,
+            replace,
         };
         (info.length.is_none_or(|n| info.offset <= n)).then_some(info)
     }
@@ -98,6 +129,9 @@ mod tests {
             name: "a b.txt".to_owned(),
             expires_ms: 1_700_000_000_000,
             done: None,
+            dir: None,
+            owner: None,
+            replace: None,
         };
         assert_eq!(Info::decode(&info.encode()), Some(info.clone()));
         let deferred = Info {
@@ -107,10 +141,23 @@ mod tests {
             ..info.clone()
         };
         assert_eq!(Info::decode(&deferred.encode()), Some(deferred));
+        let placed = Info {
+            dir: Some("/docs/a%20b/".to_owned()),
+            owner: Some("alice".to_owned()),
+            replace: Some(true),
+            ..info.clone()
+        };
+        assert_eq!(Info::decode(&placed.encode()), Some(placed.clone()));
+        let kept = Info {
+            replace: Some(false),
+            ..placed
+        };
+        assert_eq!(Info::decode(&kept.encode()), Some(kept));
         let text = info.encode();
         assert_eq!(Info::decode(&text.replace("offset 70", "offset 170")), None);
         assert_eq!(Info::decode(&text.replace(MAGIC, "durl-upload 2")), None);
         assert_eq!(Info::decode(&text.replace("offset 70\n", "")), None);
         assert_eq!(Info::decode(""), None);
+        assert_eq!(Info::decode(&format!("{text}replace yes\n")), None);
     }
 }

@@ -19,13 +19,14 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
-use std::os::fd::{AsFd as _, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd as _, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::AtFlags;
+use rustix::fs::{Access, AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 use tokio::sync::Semaphore;
 
 use super::error::UploadError;
@@ -35,6 +36,7 @@ pub(crate) use super::record::Info;
 use crate::activity::PerAddress;
 use crate::config::UploadSettings;
 use crate::error::ServeError;
+use crate::resolve::{self, RequestPath};
 
 /// Most ids remembered as terminated or expired (answered 410 rather than 404).
 const MAX_GONE: usize = 4096;
@@ -64,8 +66,11 @@ impl Upload {
 /// All uploads, their directory and the limits.
 #[derive(Debug)]
 pub(crate) struct Store {
-    /// The upload directory (canonical; outside the served tree).
+    /// The upload directory, for file operations: `/proc/self/fd/N` of `dir_fd` when it is
+    /// inside the served tree, else its canonical path.
     dir: PathBuf,
+    /// Set when the upload directory is inside the served tree (the default).
+    private: Option<PrivateArea>,
     /// The upload directory, open: finished data leaves it by descriptor.
     dir_fd: OwnedFd,
     /// The served directory, open: finished files are placed relative to it, never by path.
@@ -88,37 +93,47 @@ impl Store {
     /// record are removed, expired uploads deleted, data files longer than their record cut
     /// back, and uploads that were complete but not yet moved are moved.
     pub(crate) fn open(root: &Path, settings: UploadSettings) -> Result<Self, ServeError> {
-        let configured = match &settings.dir {
-            Some(dir) => dir.clone(),
-            None => default_dir(root).ok_or(ServeError::NoUploadDir)?,
-        };
-        let dir_error = |source| ServeError::UploadDir {
-            path: configured.clone(),
-            source,
-        };
-        // The served tree must never expose unfinished uploads, and finished files must not
-        // land in the upload area. Checked before anything is created.
-        let overlaps = |dir: &Path| dir.starts_with(root) || root.starts_with(dir);
-        if overlaps(&resolve_missing(&configured).map_err(dir_error)?) {
-            return Err(ServeError::UploadDirOverlapsRoot { path: configured });
-        }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&configured)
-            .map_err(dir_error)?;
-        let dir = fs::canonicalize(&configured).map_err(dir_error)?;
-        if overlaps(&dir) {
-            return Err(ServeError::UploadDirOverlapsRoot { path: configured });
-        }
         let open_dir = |path: &Path| File::open(path).map(OwnedFd::from);
         let root_dir = open_dir(root).map_err(|source| ServeError::Root {
             path: root.to_owned(),
             source,
         })?;
+        let configured = match &settings.dir {
+            Some(dir) => Some(dir.clone()),
+            // The old default beside the root, still used where an earlier version left it
+            // (it may hold unfinished uploads); the binary shows this warning.
+            None => legacy_dir(root).filter(|old| old.is_dir()).inspect(|old| {
+                tracing::warn!(
+                    "using the upload directory {} beside the served one, which earlier \
+                     versions created; new servers keep unfinished uploads in {}/{DEFAULT_DIR} \
+                     (move or remove the old directory to switch)",
+                    old.display(),
+                    root.display()
+                );
+            }),
+        };
+        let (dir, dir_fd, private) = match configured {
+            Some(configured) => {
+                let (dir, fd) = open_outside(root, &configured)?;
+                (dir, fd, None)
+            }
+            None => {
+                let (fd, private) = open_inside(&root_dir, root)?;
+                // File operations go through the descriptor (the kernel's name for it), so
+                // a name swapped for a link inside the served tree cannot redirect them.
+                let through_fd = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                let dir = if through_fd.is_dir() {
+                    through_fd
+                } else {
+                    private.path.clone()
+                };
+                (dir, fd, Some(private))
+            }
+        };
         let store = Self {
-            dir_fd: open_dir(&dir).map_err(dir_error)?,
+            dir_fd,
             dir,
+            private,
             root_dir,
             transfers: Arc::new(Semaphore::new(settings.max_transfers)),
             per_client: PerAddress::new(settings.max_transfers - settings.max_transfers / 4),
@@ -126,8 +141,21 @@ impl Store {
             uploads: Mutex::new(HashMap::new()),
             gone: Mutex::new(HashSet::new()),
         };
-        store.recover().map_err(dir_error)?;
+        let configured = store
+            .private
+            .as_ref()
+            .map_or_else(|| store.dir.clone(), |p| p.path.clone());
+        store.recover().map_err(|source| ServeError::UploadDir {
+            path: configured,
+            source,
+        })?;
         Ok(store)
+    }
+
+    /// The upload directory when it lies inside the served tree (the default): never served,
+    /// listed or used as an upload target.
+    pub(crate) fn private_area(&self) -> Option<&PrivateArea> {
+        self.private.as_ref()
     }
 
     /// Startup recovery (see [`Store::open`]).
@@ -207,7 +235,7 @@ impl Store {
         }
         lock(&self.uploads).insert(id.to_owned(), Arc::clone(&upload));
         if info.done.is_none() && info.length == Some(info.offset) {
-            self.finish(&upload)?;
+            self.finish(&upload).map_err(io::Error::other)?;
         }
         Ok(())
     }
@@ -231,6 +259,7 @@ impl Store {
         length: Option<u64>,
         metadata: String,
         name: Option<String>,
+        destination: Destination,
     ) -> io::Result<Arc<Upload>> {
         let id = loop {
             let id: String = rand::random::<[u8; 16]>()
@@ -254,6 +283,9 @@ impl Store {
             name: name.unwrap_or_else(|| id.clone()),
             expires_ms: self.expiry_from_now(),
             done: None,
+            dir: destination.dir,
+            owner: destination.owner,
+            replace: Some(destination.replace),
         };
         self.write_info(&id, &info)?;
         let upload = Arc::new(Upload {
@@ -294,9 +326,57 @@ impl Store {
         Ok(info)
     }
 
-    /// Moves a complete upload to its final name and records that.
-    pub(crate) fn finish(&self, upload: &Upload) -> io::Result<Info> {
+    /// The directory uploads for `dir` (a URL path; `None`: the top directory) land in,
+    /// open. Refused: a path that is not a clean request path (`..` in any spelling: 400);
+    /// a dotfile unless hidden files are served, a missing directory or a file, the upload
+    /// directory itself (404); a symbolic link anywhere on the way, even one inside the
+    /// root, or a directory the server cannot write (403). Blocking.
+    pub(crate) fn open_target(&self, dir: Option<&str>) -> Result<OwnedFd, UploadError> {
+        let request = match dir {
+            None => RequestPath::parse("/"),
+            Some(dir) => RequestPath::parse(dir),
+        }
+        .map_err(|_| UploadError::BadRequest("directory is not a clean path below the root"))?;
+        if !self.settings.hidden && request.is_hidden() {
+            return Err(UploadError::NoDirectory);
+        }
+        let fd = match resolve::open_dir_strictly(&self.root_dir, &request) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Err(UploadError::NoDirectory),
+            Err(Errno::LOOP | Errno::XDEV) => {
+                return Err(UploadError::Forbidden(
+                    "uploads never go through a symbolic link",
+                ));
+            }
+            Err(e) => return Err(UploadError::Io(e.into())),
+        };
+        if self.private.as_ref().is_some_and(|p| p.is(&fd)) {
+            return Err(UploadError::NoDirectory);
+        }
+        if rustix::fs::accessat(
+            &fd,
+            ".",
+            Access::WRITE_OK | Access::EXEC_OK,
+            AtFlags::EACCESS,
+        )
+        .is_err()
+        {
+            return Err(UploadError::Forbidden(
+                "the server cannot write in that directory",
+            ));
+        }
+        Ok(fd)
+    }
+
+    /// Moves a complete upload to its final name in its directory and records that. The
+    /// directory is opened again, with the checks of [`Store::open_target`]: one swapped for
+    /// a link or removed meanwhile is refused (403/404) and the data kept until expiry.
+    pub(crate) fn finish(&self, upload: &Upload) -> Result<Info, UploadError> {
         let mut info = upload.info();
+        let target = self.open_target(info.dir.as_deref()).inspect_err(|e| {
+            tracing::warn!(upload = %upload.id, dir = ?info.dir, error = %e,
+                "a complete upload cannot be placed; its data is kept until it expires");
+        })?;
         let data = self.data_path(&upload.id);
         // The length is the offset: nothing past it belongs to the file.
         OpenOptions::new()
@@ -309,8 +389,11 @@ impl Store {
             name: &info.name,
             fallback: &upload.id,
         };
-        let placed = place::place(finished, self.root_dir.as_fd(), self.settings.overwrite)?;
-        sync_dir(&self.root_dir)?;
+        let replace = info.replace.unwrap_or(self.settings.overwrite);
+        let placed = place::place(finished, target.as_fd(), replace).inspect_err(|e| {
+            tracing::warn!(upload = %upload.id, error = %e, "a complete upload cannot be placed");
+        })?;
+        sync_dir(&target)?;
         tracing::info!(upload = %upload.id, name = %placed, bytes = info.offset, "upload complete");
         info.done = Some(placed);
         info.expires_ms = self.expiry_from_now();
@@ -350,9 +433,9 @@ impl Store {
         }
     }
 
-    /// Whether `name` exists in the served directory (and so would be overwritten).
-    pub(crate) fn name_taken(&self, name: &str) -> bool {
-        rustix::fs::statat(&self.root_dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
+    /// Whether `name` exists in the directory `dir` (and so would be overwritten).
+    pub(crate) fn name_taken(dir: &OwnedFd, name: &str) -> bool {
+        rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
     /// Bytes available to us on the upload directory's file system.
@@ -402,12 +485,112 @@ impl Store {
     }
 }
 
-/// The default upload directory: a hidden sibling of the served directory,
-/// `<parent>/.<name>.durl-uploads`, on the same file system so that finishing is a rename.
-pub(crate) fn default_dir(root: &Path) -> Option<PathBuf> {
+/// Where a new upload's file is to land, and whose it is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Destination {
+    /// The directory's URL path (`None`: the top directory).
+    pub(crate) dir: Option<String>,
+    /// The user creating it.
+    pub(crate) owner: Option<String>,
+    /// Whether it replaces a file of its name.
+    pub(crate) replace: bool,
+}
+
+/// The default upload directory's name, inside the served directory.
+pub(crate) const DEFAULT_DIR: &str = ".durl-uploads";
+
+/// The upload directory inside the served tree, which requests never reach.
+#[derive(Debug, Clone)]
+pub(crate) struct PrivateArea {
+    /// Its canonical path (`ROOT/.durl-uploads`).
+    pub(crate) path: PathBuf,
+    /// Its device and inode, to recognise it however it is reached.
+    pub(crate) id: (u64, u64),
+}
+
+impl PrivateArea {
+    /// Whether `path` (links resolved) lies in the area.
+    pub(crate) fn holds(&self, path: &Path) -> bool {
+        path.starts_with(&self.path)
+    }
+
+    /// Whether the open directory `dir` is the area.
+    pub(crate) fn is(&self, dir: impl AsFd) -> bool {
+        rustix::fs::fstat(dir).is_ok_and(|s| (s.st_dev, s.st_ino) == self.id)
+    }
+}
+
+/// The default upload directory of earlier versions: a hidden sibling of the served
+/// directory, `<parent>/.<name>.durl-uploads` (outside DIR, so it needed write permission
+/// in DIR's parent). Still used when it exists.
+pub(crate) fn legacy_dir(root: &Path) -> Option<PathBuf> {
     let parent = root.parent()?;
     let name = root.file_name()?.to_string_lossy();
     Some(parent.join(format!(".{name}.durl-uploads")))
+}
+
+/// Creates (mode 0700) and opens a configured upload directory, which must not overlap the
+/// served directory (checked before anything is created, and again once it exists).
+fn open_outside(root: &Path, configured: &Path) -> Result<(PathBuf, OwnedFd), ServeError> {
+    let dir_error = |source| ServeError::UploadDir {
+        path: configured.to_owned(),
+        source,
+    };
+    let overlaps = |dir: &Path| dir.starts_with(root) || root.starts_with(dir);
+    if overlaps(&resolve_missing(configured).map_err(dir_error)?) {
+        return Err(ServeError::UploadDirOverlapsRoot {
+            path: configured.to_owned(),
+        });
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(configured)
+        .map_err(dir_error)?;
+    let dir = fs::canonicalize(configured).map_err(dir_error)?;
+    if overlaps(&dir) {
+        return Err(ServeError::UploadDirOverlapsRoot {
+            path: configured.to_owned(),
+        });
+    }
+    let fd = File::open(&dir).map(OwnedFd::from).map_err(dir_error)?;
+    Ok((dir, fd))
+}
+
+/// Creates (mode 0700) and opens `ROOT/.durl-uploads` relative to the root's descriptor,
+/// never following a link there; refuses one another user owns (they could read uploads).
+fn open_inside(root_dir: &OwnedFd, root: &Path) -> Result<(OwnedFd, PrivateArea), ServeError> {
+    let path = root.join(DEFAULT_DIR);
+    let dir_error = |source: io::Error| ServeError::UploadDir {
+        path: path.clone(),
+        source,
+    };
+    match rustix::fs::mkdirat(root_dir, DEFAULT_DIR, Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(e) => return Err(dir_error(e.into())),
+    }
+    let fd = rustix::fs::openat(
+        root_dir,
+        DEFAULT_DIR,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| dir_error(e.into()))?;
+    let stat = rustix::fs::fstat(&fd).map_err(|e| dir_error(e.into()))?;
+    if stat.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(dir_error(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it belongs to another user",
+        )));
+    }
+    if stat.st_mode & 0o077 != 0 {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(|e| dir_error(e.into()))?;
+    }
+    let private = PrivateArea {
+        path,
+        id: (stat.st_dev, stat.st_ino),
+    };
+    Ok((fd, private))
 }
 
 /// `path` made absolute with its existing part canonical (symbolic links resolved) and the
@@ -467,13 +650,23 @@ mod tests {
 
         // A checkpoint at 3 bytes, then 4 more bytes that were never recorded.
         let a = store
-            .create(Some(10), String::new(), Some("a.bin".into()))
+            .create(
+                Some(10),
+                String::new(),
+                Some("a.bin".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&a.id), b"abcdefg").unwrap();
         store.checkpoint(&a, 3, Some(10)).unwrap();
         // Complete on disk but not yet moved (a crash before `finish`).
         let b = store
-            .create(Some(2), String::new(), Some("b.bin".into()))
+            .create(
+                Some(2),
+                String::new(),
+                Some("b.bin".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&b.id), b"hi").unwrap();
         store.checkpoint(&b, 2, Some(2)).unwrap();
@@ -513,15 +706,16 @@ mod tests {
             Err(ServeError::UploadDirOverlapsRoot { .. })
         ));
         assert!(!inside.exists(), "nothing created inside the root");
+        fs::create_dir(root.join("www")).unwrap();
         assert!(matches!(
             Store::open(&root.join("www"), settings(&root)),
             Err(ServeError::UploadDirOverlapsRoot { .. })
         ));
         assert_eq!(
-            default_dir(Path::new("/srv/www")),
+            legacy_dir(Path::new("/srv/www")),
             Some(PathBuf::from("/srv/.www.durl-uploads"))
         );
-        assert_eq!(default_dir(Path::new("/")), None);
+        assert_eq!(legacy_dir(Path::new("/")), None);
     }
 
     #[test]
@@ -533,7 +727,12 @@ mod tests {
         fs::write(root.join("a.txt"), b"old").unwrap();
         let store = Store::open(&root, settings(&base.path().join("u"))).unwrap();
         let up = store
-            .create(Some(3), String::new(), Some("a.txt".into()))
+            .create(
+                Some(3),
+                String::new(),
+                Some("a.txt".into()),
+                Destination::default(),
+            )
             .unwrap();
         fs::write(store.data_path(&up.id), b"new").unwrap();
         store.checkpoint(&up, 3, Some(3)).unwrap();
@@ -550,7 +749,15 @@ mod tests {
         };
         let store = Store::open(&root, overwrite).unwrap();
         let up = store
-            .create(Some(3), String::new(), Some("a.txt".into()))
+            .create(
+                Some(3),
+                String::new(),
+                Some("a.txt".into()),
+                Destination {
+                    replace: true,
+                    ..Destination::default()
+                },
+            )
             .unwrap();
         fs::write(store.data_path(&up.id), b"new").unwrap();
         store.checkpoint(&up, 3, Some(3)).unwrap();

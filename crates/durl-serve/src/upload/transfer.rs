@@ -364,7 +364,10 @@ impl Written {
         }
         drop(self.file);
         if info.done.is_none() && info.length == Some(info.offset) {
-            info = store.finish(upload)?;
+            match store.finish(upload) {
+                Ok(finished) => info = finished,
+                Err(e) => return Ok(Err(e)),
+            }
         }
         Ok(if end.cut {
             Err(UploadError::Cut)
@@ -422,7 +425,9 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let store = store(base.path());
         for record in [true, false] {
-            let upload = store.create(Some(100), String::new(), None).unwrap();
+            let upload = store
+                .create(Some(100), String::new(), None, Default::default())
+                .unwrap();
             let mut file = store.open_data(&upload).unwrap();
             file.write_all(&[7; 60]).unwrap();
             let syncing = Syncer {

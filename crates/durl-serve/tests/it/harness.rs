@@ -71,7 +71,7 @@ impl Server {
     }
 
     /// The temporary directory holding the root (`base/www`), and the default upload
-    /// directory (`base/.www.durl-uploads`).
+    /// directory (`base/www/.durl-uploads`).
     pub fn base(&self) -> &Path {
         self._base.path()
     }

@@ -29,6 +29,10 @@ mod site;
 mod digest;
 // tus 1.0 uploads: the protocol, every status code, names.
 mod tus;
+// The default upload directory inside DIR: never reachable, planted links, the old default.
+mod upload_dir;
+// Uploads into a chosen directory: checks, links, conflicts (keep both, replace), rights.
+mod upload_target;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
 mod tus_limits;
 // tus uploads: where a finished upload lands (planted links, long names, directories).

@@ -26,7 +26,7 @@ pub(crate) async fn upload_server(configure: impl FnOnce(Config) -> Config) -> S
 }
 
 pub(crate) fn upload_dir(server: &Server) -> PathBuf {
-    server.base().join(".www.durl-uploads")
+    server.base().join("www/.durl-uploads")
 }
 
 /// Files in `dir`, sorted.
@@ -146,7 +146,7 @@ async fn an_upload_in_chunks_gets_its_name_in_the_served_directory() {
         assert_eq!(offset(&server, &path).await, 100_000);
         // Unfinished uploads are never in the served tree.
         assert!(!server.root.join("report.pdf").exists());
-        assert_eq!(listing(&server.root), Vec::<String>::new());
+        assert_eq!(listing(&server.root), vec![".durl-uploads".to_owned()]);
 
         let r = patch(&server, &path, 100_000, &data[100_000..]).await;
         assert_eq!(r.status(), StatusCode::NO_CONTENT);

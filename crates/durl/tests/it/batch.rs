@@ -292,3 +292,71 @@ fn mirrors_in_a_list_share_the_work_and_a_bad_one_is_dropped_with_a_message() {
 fn got_exact(path: &std::path::Path, seed: u64, len: u64) -> bool {
     std::fs::read(path).unwrap() == pattern_bytes(seed, 0..len)
 }
+
+/// Regression (issue 14.6): after SIGINT, `durl get -j 3 -i list` sent GETs for the queued
+/// files in the same millisecond, left 0-byte part files without state and counted every file
+/// "failed". Now dispatching stops at the signal: the running files are "interrupted" (their
+/// partials saved), the queued ones are never requested or touched, and the exit is 130.
+#[test]
+fn ctrl_c_in_a_list_stops_dispatching_and_touches_no_queued_file() {
+    let server = FaultServer::start();
+    for i in 0..8u64 {
+        server.put(
+            &format!("/q{i}"),
+            Resource::pattern(70 + i, 8 << 20).with_rate_limit(1 << 20),
+        );
+    }
+    let list: String = (0..8)
+        .map(|i| format!("{}\n", server.url(&format!("/q{i}"))))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("list"), &list).unwrap();
+    let child = durl(dir.path())
+        .args([
+            "get",
+            "-j",
+            "3",
+            "--checkpoint-interval",
+            "0.2",
+            "-i",
+            "list",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for i in 0..3 {
+        let path = format!("/q{i}");
+        assert!(
+            server.wait_until_body_bytes(&path, 256 << 10, Duration::from_secs(20)),
+            "{path}"
+        );
+    }
+    crate::signal(child.id(), "INT");
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    for i in 0..3 {
+        assert!(
+            dir.path().join(format!("q{i}.durl-state")).exists(),
+            "q{i} is saved: {stderr}"
+        );
+    }
+    for i in 3..8 {
+        let path = format!("/q{i}");
+        assert_eq!(
+            server.requests_for(&path),
+            0,
+            "{path} was requested: {stderr}"
+        );
+        for suffix in ["", ".durl-part", ".durl-state"] {
+            let f = dir.path().join(format!("q{i}{suffix}"));
+            assert!(!f.exists(), "{} was touched", f.display());
+        }
+    }
+    assert!(
+        stderr.contains("3 interrupted")
+            && stderr.contains("5 not started")
+            && stderr.contains("0 failed"),
+        "{stderr}"
+    );
+}

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `durl` binary. One test binary; modules by behaviour.
 
+mod auth; // logins: -u, --password-stdin, .netrc for HTTP and put ftp://; passwords never printed
 mod batch; // lists of files: -i, -j, faults, kill -9 mid-batch, --json
 mod cli; // habits from curl/wget/aria2c, the config file, completions, man, help, progress
 mod crash; // kill -9 at many byte counts, then resume

@@ -2,6 +2,7 @@
 //! and restarted on the same state directory.
 
 mod crash; // kill -9 mid-downloads, just after an addUri, and at 20 moments under load
+mod queue; // durl queue add/list/pause/resume/remove against the real binary
 mod rpc; // the aria2 methods against the real binary
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -19,6 +20,8 @@ pub struct Daemon {
     child: Child,
     /// `host:port`.
     pub addr: String,
+    /// The `--secret` it was started with, sent by [`Daemon::call`].
+    token: Option<String>,
 }
 
 impl Daemon {
@@ -44,7 +47,12 @@ impl Daemon {
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_else(|| panic!("no URL in {line:?}"))
             .to_owned();
-        Daemon { child, addr }
+        let token = extra
+            .iter()
+            .position(|a| *a == "--secret")
+            .and_then(|at| extra.get(at + 1))
+            .map(|s| format!("token:{s}"));
+        Daemon { child, addr, token }
     }
 
     /// The process id.
@@ -52,8 +60,12 @@ impl Daemon {
         self.child.id()
     }
 
-    /// One JSON-RPC call over HTTP POST; the `result`, or panics on an error answer.
-    pub fn call(&self, method: &str, params: Value) -> Value {
+    /// One JSON-RPC call over HTTP POST (with the token of `--secret`, if started with one);
+    /// the `result`, or panics on an error answer.
+    pub fn call(&self, method: &str, mut params: Value) -> Value {
+        if let (Some(token), Some(list)) = (&self.token, params.as_array_mut()) {
+            list.insert(0, json!(token));
+        }
         let answer =
             self.request(&json!({"jsonrpc": "2.0", "id": "t", "method": method, "params": params}));
         match answer.get("result") {

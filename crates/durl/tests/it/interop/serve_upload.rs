@@ -23,7 +23,7 @@ pub fn data_files(uploads: &Path) -> Vec<(String, u64)> {
 }
 
 /// The layout: `DIR/source.bin` (the bytes to upload), `DIR/www` (served, where finished
-/// uploads land) and `DIR/.www.durl-uploads` (unfinished ones); the server is killed on drop.
+/// uploads land) and `DIR/www/.durl-uploads` (unfinished ones); the server is killed on drop.
 pub struct ServeUpload {
     pub dir: tempfile::TempDir,
     pub data: Vec<u8>,
@@ -55,7 +55,7 @@ impl ServeUpload {
     }
 
     pub fn uploads(&self) -> PathBuf {
-        self.dir.path().join(".www.durl-uploads")
+        self.dir.path().join("www/.durl-uploads")
     }
 
     /// The served directory.
