@@ -81,6 +81,7 @@ mod request;
 mod store;
 mod tus;
 mod upload;
+mod version;
 
 // Modules whose items the CLI and the tests reach by path (state files, ranges, names);
 // not a stable API.
@@ -103,3 +104,4 @@ pub use reqwest::header;
 pub use tokio_util::sync::CancellationToken;
 pub use upload::{PutOutcome, PutRequest, put};
 pub use verify::{Algorithm, Checksum};
+pub use version::Version;

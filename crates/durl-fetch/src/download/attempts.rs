@@ -327,7 +327,7 @@ impl<'a, T: Transport> Attempts<'a, T> {
         let fresh = State {
             final_url: url_key(&remote.url),
             length,
-            validators: remote.validators,
+            version: remote.version,
             ..State::fresh(&self.req.url)
         };
         if !self.transport.proves(&fresh) && !self.warned_weak {

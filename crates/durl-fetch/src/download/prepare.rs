@@ -267,7 +267,7 @@ async fn adopt<T: Transport>(
     let state = State {
         final_url: url_key(&remote.url),
         length: remote.length,
-        validators: remote.validators,
+        version: remote.version,
         have: RangeSet::prefix(len),
         ..State::fresh(&req.url)
     };

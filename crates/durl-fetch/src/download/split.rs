@@ -84,7 +84,7 @@ pub(crate) struct Split<'a, T> {
     pub(crate) req: &'a GetRequest,
     pub(crate) transport: &'a T,
     pub(crate) reporter: &'a dyn Reporter,
-    /// The state of the version being fetched (length and validators).
+    /// The state of the version being fetched (length and `Version`).
     pub(crate) state: State,
     /// `--limit-rate`, shared by every connection.
     pub(crate) limiter: Option<&'a RateLimiter>,

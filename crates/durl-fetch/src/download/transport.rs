@@ -8,8 +8,8 @@ use url::Url;
 
 use crate::Error;
 use crate::events::RestartReason;
-use crate::http::validator::Validators;
 use crate::store::journal::State;
+use crate::version::Version;
 
 /// What the engine asks for: the bytes from `start`, up to `end` where the protocol can bound
 /// a request (else to the end of the file).
@@ -17,7 +17,7 @@ use crate::store::journal::State;
 pub(crate) struct Ask<'a> {
     pub(crate) start: u64,
     pub(crate) end: Option<u64>,
-    /// The version the bytes must belong to (its length and validators), when bytes of one
+    /// The version the bytes must belong to (its length and [`Version`]), when bytes of one
     /// are held; `None` asks for whatever version the remote has now.
     pub(crate) version: Option<&'a State>,
 }
@@ -29,8 +29,8 @@ pub(crate) struct Remote {
     pub(crate) url: Url,
     /// The file's complete length, when known.
     pub(crate) length: Option<u64>,
-    /// What identifies this version of the file.
-    pub(crate) validators: Validators,
+    /// What identifies this version of the file, as the transport minted it.
+    pub(crate) version: Version,
     /// Whether other connections can fetch parts of this version and prove it is the same
     /// (HTTP: ranges accepted and a validator for `If-Range`; FTP: `REST`, `SIZE`, `MDTM`).
     pub(crate) splittable: bool,

@@ -18,9 +18,13 @@ use super::session::{connect_for_get, probe};
 use super::target::{REST_REFUSED, Target, timed};
 use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::events::RestartReason;
-use crate::http::validator::Validators;
 use crate::store::journal::State;
+use crate::version::Version;
 use crate::{Error, GetRequest};
+
+/// The name of the [`Version`] value FTP mints: the `MDTM` reply (RFC 3659 §3), with the
+/// length from `SIZE` beside it in the state.
+const MDTM: &str = "mdtm";
 
 /// Opens bodies of one FTP file, at its URL or a mirror.
 pub(crate) struct FtpTransport<'a> {
@@ -149,7 +153,8 @@ impl Transport for FtpTransport<'_> {
         // noticed before any of its bytes are written.
         let remote = probe(&target, req, &mut session.ftp).await?;
         if let Some(version) = ask.version
-            && (version.length != remote.size || version.validators.last_modified != remote.mdtm)
+            && (version.length != remote.size
+                || version.version.get(MDTM) != remote.mdtm.as_deref())
         {
             return Ok(Opened::Changed);
         }
@@ -176,18 +181,17 @@ impl Transport for FtpTransport<'_> {
             }
             Err(e) => return Err(e),
         };
-        let validators = Validators {
-            last_modified: remote.mdtm,
-            ..Validators::default()
+        let splittable =
+            self.rest.load(Ordering::Relaxed) && remote.size.is_some() && remote.mdtm.is_some();
+        let version = match remote.mdtm {
+            Some(mdtm) => Version::new().with(MDTM, mdtm),
+            None => Version::new(),
         };
-        let splittable = self.rest.load(Ordering::Relaxed)
-            && remote.size.is_some()
-            && validators.last_modified.is_some();
         Ok(Opened::Body {
             remote: Remote {
                 url: url.clone(),
                 length: remote.size,
-                validators,
+                version,
                 splittable,
                 name: None,
             },
@@ -215,7 +219,7 @@ impl Transport for FtpTransport<'_> {
         let current = probe(&target, self.req, &mut session.ftp)
             .await
             .is_ok_and(|remote| {
-                remote.size == Some(length) && remote.mdtm == state.validators.last_modified
+                remote.size == Some(length) && remote.mdtm.as_deref() == state.version.get(MDTM)
             });
         let _ = tokio::time::timeout(self.req.network.stall_timeout, session.ftp.quit()).await;
         current
@@ -223,6 +227,6 @@ impl Transport for FtpTransport<'_> {
 
     /// `SIZE` and `MDTM` prove the version on another connection.
     fn proves(&self, state: &State) -> bool {
-        state.length.is_some() && state.validators.last_modified.is_some()
+        state.length.is_some() && state.version.get(MDTM).is_some()
     }
 }

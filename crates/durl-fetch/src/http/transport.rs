@@ -55,7 +55,8 @@ impl Transport for HttpTransport<'_> {
     const NAMES_FILE: bool = true;
 
     async fn open(&self, url: &Url, ask: Ask<'_>) -> Result<Opened<HttpBody>, Error> {
-        let if_range = ask.version.and_then(|v| v.validators.if_range.as_deref());
+        let held = ask.version.map(|v| Validators::from_version(&v.version));
+        let if_range = held.as_ref().and_then(|v| v.if_range.as_deref());
         let range = match ask.end {
             Some(end) => RangeAsk::Bounded {
                 range: ask.start..end,
@@ -75,16 +76,14 @@ impl Transport for HttpTransport<'_> {
             ranged,
             length: ask.version.and_then(|v| v.length),
         };
-        let same = ask
-            .version
-            .is_none_or(|v| v.validators.same_version_as(&seen));
+        let same = held.as_ref().is_none_or(|v| v.same_version_as(&seen));
         let verdict = super::classify(&resp, asked, same);
         let remote = |length: Option<u64>| Remote {
             url: resp.url().clone(),
             length,
             splittable: seen.if_range.is_some() && accepts_ranges(&resp),
             name: super::content_disposition(&resp),
-            validators: seen.clone(),
+            version: seen.to_version(),
         };
         match verdict {
             Verdict::Partial { range, length } => Ok(Opened::Body {
@@ -127,7 +126,7 @@ impl Transport for HttpTransport<'_> {
 
     /// A strong validator that `If-Range` can carry (RFC 9110 §13.1.5).
     fn proves(&self, state: &State) -> bool {
-        state.validators.if_range.is_some()
+        Validators::from_version(&state.version).if_range.is_some()
     }
 }
 

@@ -13,6 +13,7 @@ mod mirrors; // segments from several mirrors; disagreeing or failing mirrors ar
 mod naming; // file names from Content-Disposition and URLs
 mod resume; // validated resume: If-Range, Content-Range checks, 200 and 416 handling
 mod split; // several connections per file: planning, stealing, faults, resume with holes
+mod state_files; // state files of formats 1 and 2 (fixtures) resumed; format 3 written
 mod support;
 mod tls; // HTTPS with a test CA
 mod tus; // http:// uploads (tus 1.0) to durl-serve and a scripted server: resume, restarts, checksums

@@ -106,11 +106,9 @@ pub fn write_state(
         url: server.url("/f"),
         final_url: server.url("/f"),
         length,
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
+        version: durl_fetch::Version::new()
+            .with("etag", etag.clone())
+            .with("if-range", etag),
         have,
     };
     std::fs::write(state(dir), st.encode()).unwrap();
