@@ -5,9 +5,9 @@
 pub(crate) mod attempts;
 pub(crate) mod commit;
 pub(crate) mod mirrors;
-pub mod plan;
+pub(crate) mod plan;
 pub(crate) mod prepare;
-pub mod ranges;
+pub(crate) mod ranges;
 pub(crate) mod split;
 pub(crate) mod transport;
 

@@ -10,7 +10,7 @@ use crate::download::commit::{Outcome, Paths, already_complete, refuse_irregular
 use crate::download::ranges::RangeSet;
 use crate::download::transport::{Ask, Body, Opened, Transport};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::http::filename;
+use crate::filename;
 use crate::request::Destination;
 use crate::store::durable;
 use crate::store::journal::{State, url_key};

@@ -72,11 +72,6 @@ impl Validators {
         }
     }
 
-    /// True when there is nothing at all to tell two versions of the file apart.
-    pub fn is_empty(&self) -> bool {
-        self.etag.is_none() && self.last_modified.is_none()
-    }
-
     /// Whether a later response plausibly describes the same version of the file as `self`.
     ///
     /// Only validators that both responses carry are compared: a server that stops sending one

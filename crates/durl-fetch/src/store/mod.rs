@@ -7,4 +7,4 @@ pub(crate) mod mark;
 pub(crate) mod part;
 pub(crate) mod rate;
 pub(crate) mod retry;
-pub mod verify;
+pub(crate) mod verify;

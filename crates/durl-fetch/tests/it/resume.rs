@@ -3,7 +3,7 @@
 use durl_fetch::{ErrorKind, RestartReason, journal::State};
 use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
-use durl_fetch::ranges::RangeSet;
+use durl_fetch::fuzzing::RangeSet;
 
 use crate::support::*;
 

@@ -99,7 +99,7 @@ pub fn write_state(
     dir: &Path,
     pattern_len: u64,
     length: Option<u64>,
-    have: durl_fetch::ranges::RangeSet,
+    have: durl_fetch::fuzzing::RangeSet,
 ) {
     let etag = format!("\"s{SEED}-{pattern_len}\"");
     let st = durl_fetch::journal::State {
