@@ -5,7 +5,11 @@
 // the server last confirmed (Core Protocol), each with Upload-Checksum sha256 when the page
 // is a secure context (Checksum). Network errors, 5xx, 423 and the like are retried with
 // back-off, asking HEAD for the offset first; after ATTEMPTS failures in a row the error and
-// a Retry button are shown. The upload URL is kept in localStorage under a fingerprint of the
+// a Retry button are shown (none where retrying cannot help: 403, 404, 413). Files go into the
+// directory the page shows (durl's `directory` metadata, checked by the server). A name
+// that is taken (409) offers "Keep both" (the server picks a numbered name) and, where the
+// server allows overwriting, "Replace". Each file shows its rate over the last seconds and
+// the time left. The upload URL is kept in localStorage under a fingerprint of the
 // file (endpoint, name, size, lastModified), so that after a reload or a crash, choosing the
 // same file again continues at the server's offset instead of starting over.
 'use strict';
@@ -18,10 +22,13 @@
   const STALL = 30000; // ms without progress: the request counts as a network error
   const PARALLEL = 2; // files uploading at once; the others wait in line
   const PREFIX = 'durl-upload:'; // localStorage keys
+  const RATE_WINDOW = 5000; // ms of progress the rate is measured over
 
   const area = document.getElementById('durl-upload');
   if (!area) return;
   const endpoint = new URL(area.dataset.endpoint, location.href).href;
+  const directory = area.dataset.directory || '/'; // where files land (URL path)
+  const overwrite = area.dataset.overwrite !== undefined; // the server may replace files
   const input = area.querySelector('input[type=file]');
   const list = area.querySelector('.durl-uploads');
   const uploads = new Map(); // fingerprint → Upload
@@ -30,11 +37,18 @@
   let completed = false; // a file arrived since the listing was last refreshed
 
   class Retry extends Error {} // worth another attempt after a back-off
-  class Fatal extends Error {} // shown as it is; the user decides
+  // Shown as it is; the user decides (with a Retry button unless `retry` is false).
+  class Fatal extends Error {
+    constructor(message, retry = true) {
+      super(message);
+      this.retry = retry;
+    }
+  }
+  class Conflict extends Error {} // the name is taken: keep both, or replace
   class Stop extends Error {} // the user paused
 
   const fingerprint = (file) =>
-    PREFIX + JSON.stringify([endpoint, file.name, file.size, file.lastModified]);
+    PREFIX + JSON.stringify([endpoint, file.name, file.size, file.lastModified, directory]);
 
   // localStorage may be full or disabled: then an upload works but cannot outlive the page.
   function storage(op, ...args) {
@@ -54,6 +68,15 @@
       s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     }
     return btoa(s);
+  }
+
+  // m:ss, or h:mm:ss.
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    const two = (n) => String(n).padStart(2, '0');
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return h > 0 ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
   }
 
   function size(n) {
@@ -125,6 +148,8 @@
       this.synced = false; // whether `offset` is the server's word in this attempt
       this.paused = false;
       this.abort = null;
+      this.conflict = 'refuse'; // until the user chooses: keep both, or replace
+      this.samples = []; // [time in ms, bytes done] over the last RATE_WINDOW
       this.render();
     }
 
@@ -138,12 +163,27 @@
       this.bar.value = 0;
       this.amount = document.createElement('span');
       this.amount.className = 'durl-amount';
+      this.rate = document.createElement('span');
+      this.rate.className = 'durl-rate';
       this.status = document.createElement('span');
       this.status.className = 'durl-status';
+      this.status.setAttribute('role', 'status');
       this.button = document.createElement('button');
       this.button.type = 'button';
+      this.button.className = 'durl-toggle';
       this.button.addEventListener('click', () => this.toggle());
-      li.append(name, this.bar, this.amount, this.status, this.button);
+      // On a name conflict: keep both (a numbered name), or replace where allowed.
+      this.keep = document.createElement('button');
+      this.keep.type = 'button';
+      this.keep.className = 'durl-keep';
+      this.keep.textContent = 'Keep both';
+      this.keep.addEventListener('click', () => this.resolve('keep'));
+      this.replace = document.createElement('button');
+      this.replace.type = 'button';
+      this.replace.className = 'durl-replace';
+      this.replace.textContent = 'Replace';
+      this.replace.addEventListener('click', () => this.resolve('replace'));
+      li.append(name, this.bar, this.amount, this.rate, this.status, this.button, this.keep, this.replace);
       list.querySelector(`li[data-key="${CSS.escape(this.key)}"]`)?.remove();
       li.dataset.key = this.key;
       list.append(li);
@@ -157,6 +197,16 @@
       const label = { uploading: 'Pause', retrying: 'Pause', paused: 'Resume', failed: 'Retry' }[state];
       this.button.hidden = !label;
       if (label) this.button.textContent = label;
+      this.keep.hidden = state !== 'conflict';
+      this.replace.hidden = state !== 'conflict' || !overwrite;
+      if (state !== 'uploading') this.rate.textContent = '';
+    }
+
+    // The user's answer to a name conflict: create the upload again with it.
+    resolve(choice) {
+      if (this.row.dataset.state !== 'conflict') return;
+      this.conflict = choice;
+      schedule(this);
     }
 
     progress() {
@@ -166,6 +216,25 @@
       const percent = total ? Math.floor((done * 100) / total) : 100;
       this.amount.textContent = `${size(done)} of ${size(total)} (${percent}%)`;
       this.row.dataset.offset = String(this.offset);
+      this.measure(done, total);
+    }
+
+    // The rate over the last RATE_WINDOW ms of progress, and the time left at that rate.
+    measure(done, total) {
+      const now = performance.now();
+      const samples = this.samples;
+      if (samples.length > 0 && done < samples[samples.length - 1][1]) samples.length = 0;
+      samples.push([now, done]);
+      while (samples.length > 2 && now - samples[1][0] >= RATE_WINDOW) samples.shift();
+      const [then, before] = samples[0];
+      const seconds = (now - then) / 1000;
+      if (seconds < 0.5 || done <= before || done >= total) {
+        if (done >= total) this.rate.textContent = '';
+        return;
+      }
+      const rate = (done - before) / seconds;
+      this.rate.dataset.rate = String(Math.round(rate));
+      this.rate.textContent = `${size(Math.round(rate))}/s, ${duration((total - done) / rate)} left`;
     }
 
     toggle() {
@@ -181,6 +250,7 @@
     async run() {
       this.paused = false;
       this.synced = false;
+      this.samples = [];
       let failures = 0;
       this.show('uploading', this.url ? 'asking the server how much it has' : 'starting');
       for (;;) {
@@ -195,6 +265,8 @@
           this.sending = 0;
           this.progress();
           if (e instanceof Stop) return this.show('paused', 'paused');
+          if (e instanceof Conflict) return this.show('conflict', e.message);
+          if (e instanceof Fatal && !e.retry) return this.show('refused', e.message);
           if (!(e instanceof Retry)) return this.show('failed', e.message);
           this.synced = false;
           failures += 1;
@@ -225,16 +297,21 @@
       });
     }
 
-    // Creation › POST: Upload-Length and Upload-Metadata (filename, base64 of its UTF-8).
+    // Creation › POST: Upload-Length and Upload-Metadata (filename, base64 of its UTF-8),
+    // with durl's keys: the directory and what to do if the name is taken.
     async create() {
-      const metadata = [`filename ${base64(new TextEncoder().encode(this.file.name))}`];
-      if (this.file.type) metadata.push(`filetype ${base64(new TextEncoder().encode(this.file.type))}`);
+      const b64 = (text) => base64(new TextEncoder().encode(text));
+      const metadata = [`filename ${b64(this.file.name)}`];
+      if (this.file.type) metadata.push(`filetype ${b64(this.file.type)}`);
+      metadata.push(`directory ${b64(directory)}`, `onconflict ${b64(this.conflict)}`);
       const res = await send(this, 'POST', endpoint, {
         'Upload-Length': String(this.file.size),
         'Upload-Metadata': metadata.join(','),
       });
-      if (res.status === 409) throw new Fatal(`a file named "${this.file.name}" is already on the server`);
-      if (res.status === 413) throw new Fatal('the file is larger than this server accepts');
+      if (res.status === 409) throw new Conflict(`a file named "${this.file.name}" is already here`);
+      if (res.status === 403) throw new Fatal('the server does not allow this upload here', false);
+      if (res.status === 404) throw new Fatal('this directory is no longer on the server', false);
+      if (res.status === 413) throw new Fatal('the file is larger than this server accepts', false);
       if (res.status === 507) throw new Fatal('not enough space on the server');
       if (res.status !== 201) throw failure('creating the upload', res);
       const location = res.get('Location');
@@ -303,6 +380,8 @@
         this.url = null;
         throw new Retry('the server no longer has the upload');
       }
+      if (res.status === 403) throw new Fatal('the server refused to place the file here', false);
+      if (res.status === 507) throw new Fatal('not enough space on the server');
       if (res.status !== 204) throw failure('sending', res);
       const offset = Number(res.get('Upload-Offset'));
       if (!Number.isSafeInteger(offset) || offset < start || offset > this.file.size) {
@@ -342,15 +421,17 @@
     }
   }
 
-  // Shows the new files: the listing's table, fetched again, replaces the old one.
+  // Shows the new files: the listing's table and count, fetched again, replace the old ones.
   async function refresh() {
     try {
       const res = await fetch(location.href, { cache: 'no-store' });
       if (!res.ok) return;
       const page = new DOMParser().parseFromString(await res.text(), 'text/html');
-      const fresh = page.querySelector('table');
-      const old = document.querySelector('table');
-      if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+      for (const part of ['table', 'footer']) {
+        const fresh = page.querySelector(part);
+        const old = document.querySelector(part);
+        if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+      }
     } catch {
       // The listing stays as it was; a reload shows the files.
     }
@@ -361,7 +442,8 @@
       const key = fingerprint(file);
       const known = uploads.get(key);
       const state = known && known.row.dataset.state;
-      if (known && state !== 'paused' && state !== 'failed' && state !== 'done') continue;
+      const over = ['paused', 'failed', 'refused', 'done', 'conflict'];
+      if (known && !over.includes(state)) continue;
       const up = new Upload(file);
       uploads.set(key, up);
       schedule(up);
@@ -383,7 +465,7 @@
     } catch {
       continue;
     }
-    if (!Array.isArray(fields) || fields[0] !== endpoint) continue;
+    if (!Array.isArray(fields) || fields[0] !== endpoint || fields[4] !== directory) continue;
     const li = document.createElement('li');
     li.dataset.key = key;
     li.dataset.state = 'unfinished';

@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::access_log::LogFormat;
 use crate::auth::{AccessRule, Accounts, BasicAuth};
 use crate::error::ServeError;
+use crate::upload::space::{DiskSpace, Space};
 
 /// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
 /// chained setters; every limit has a default suited to a public-facing server.
@@ -36,6 +37,8 @@ pub struct Config {
     pub(crate) index: Option<String>,
     /// Serve and list dotfiles (names starting with `.`); off: they are 404 and unlisted.
     pub(crate) hidden: bool,
+    /// Sandbox every file of an active type, not only those that arrived by upload.
+    pub(crate) sandbox_all: bool,
     /// Emit one access-log event per request (`tracing`, target `durl_serve::access`).
     pub(crate) access_log: bool,
     /// The access log's line format.
@@ -68,10 +71,14 @@ pub(crate) struct UploadSettings {
     pub(crate) expiry: Duration,
     /// Requests transferring upload data at once; more get 503 with `Retry-After`.
     pub(crate) max_transfers: usize,
+    /// Of these, the most one client address may run; `None`: three quarters (rounded up).
+    pub(crate) max_transfers_per_ip: Option<usize>,
     /// The rate floor for upload bodies, bytes per second (0: none) ...
     pub(crate) min_rate: u64,
     /// ... over windows of this length: a window that brings less cuts the body (408).
     pub(crate) rate_window: Duration,
+    /// Where free disk space is read from, and the reserve kept free (`upload/space.rs`).
+    pub(crate) space: Space,
 }
 
 impl Default for UploadSettings {
@@ -84,8 +91,10 @@ impl Default for UploadSettings {
             max_size: None,
             expiry: Duration::from_secs(24 * 60 * 60),
             max_transfers: 16,
+            max_transfers_per_ip: None,
             min_rate: 1024,
             rate_window: Duration::from_secs(30),
+            space: Space::default(),
         }
     }
 }
@@ -157,6 +166,7 @@ impl Config {
             list_directories: true,
             index: Some("index.html".to_owned()),
             hidden: false,
+            sandbox_all: false,
             access_log: true,
             log_format: LogFormat::Combined,
             precompute_digests: false,
@@ -217,6 +227,14 @@ impl Config {
         self
     }
 
+    /// Upload transfers one client address may run at once (default: three quarters of
+    /// [`Config::max_concurrent_uploads`], rounded up); more get 503.
+    #[must_use]
+    pub fn max_uploads_per_ip(mut self, n: usize) -> Self {
+        self.upload.max_transfers_per_ip = Some(n.max(1));
+        self
+    }
+
     /// The rate floor for upload bodies (default 1 KiB/s over 30 s windows): a body that
     /// brings less than `bytes_per_second × window` in a window is cut with 408 (what arrived
     /// is kept), so trickling clients cannot hold the transfer slots. 0 turns it off.
@@ -224,6 +242,29 @@ impl Config {
     pub fn min_upload_rate(mut self, bytes_per_second: u64, window: Duration) -> Self {
         self.upload.min_rate = bytes_per_second;
         self.upload.rate_window = window.max(Duration::from_millis(100));
+        self
+    }
+
+    /// Disk space kept free by uploads, in bytes (default: 1% of the upload directory's file
+    /// system, at least 64 MiB). Every byte an upload will write is promised before it is
+    /// written (a known length at creation, a chunked body of unknown size as it comes), and
+    /// promises never reach into this reserve: an upload that does not fit gets 507, so
+    /// several uploads started together cannot fill the disk. 0: no reserve.
+    #[must_use]
+    pub fn upload_reserve(mut self, bytes: u64) -> Self {
+        self.upload.space.reserve = Some(bytes);
+        self
+    }
+
+    /// Where uploads read the free disk space from (default: `statvfs(2)` of the upload
+    /// directory): e.g. a quota of the embedding program, or a test's fake disk. Called
+    /// with the upload directory before space is promised.
+    #[must_use]
+    pub fn disk_space_source(
+        mut self,
+        source: impl Fn(&Path) -> io::Result<DiskSpace> + Send + Sync + 'static,
+    ) -> Self {
+        self.upload.space.source = Some(Arc::new(source));
         self
     }
 
@@ -290,6 +331,18 @@ impl Config {
     #[must_use]
     pub fn hidden(mut self, serve: bool) -> Self {
         self.hidden = serve;
+        self
+    }
+
+    /// Which files of an active type (HTML, XHTML, SVG, XML, JavaScript) are served with
+    /// `Content-Security-Policy: sandbox` (no script, an opaque origin): by default only
+    /// those that arrived by upload (marked with the `user.durl.upload` xattr when placed;
+    /// where xattrs cannot be read, every one while uploads are on), so that a served site's
+    /// own scripts run; with `all`, every one. `X-Content-Type-Options: nosniff` goes on
+    /// every file either way.
+    #[must_use]
+    pub fn sandbox_all(mut self, all: bool) -> Self {
+        self.sandbox_all = all;
         self
     }
 

@@ -30,7 +30,8 @@
 //! 7. **Header fields** (`response.rs`): `Accept-Ranges`, `ETag`, `Last-Modified`,
 //!    `Content-Type` (from the extension), `Content-Length`, `Content-Range`,
 //!    `X-Content-Type-Options: nosniff`, and `Content-Security-Policy: sandbox` for active
-//!    types (HTML, SVG, XML, JavaScript).
+//!    types (HTML, SVG, XML, JavaScript) that arrived by upload (the `user.durl.upload`
+//!    xattr), or for all with [`Config::sandbox_all`].
 //! 8. **HEAD**: the same header fields, no content.
 //! 9. **Digests** (`digest.rs`, on request): `Repr-Digest` (RFC 9530) with sha-256 or
 //!    sha-512 when asked with `Want-Repr-Digest` / `Want-Content-Digest`; computed once per
@@ -44,8 +45,10 @@
 //! 2. **Parse** (`upload/protocol.rs`, pure): `Upload-Length` / `Upload-Defer-Length`,
 //!    `Upload-Offset`, `Upload-Metadata` (base64 pairs; the file name is sanitised),
 //!    `Upload-Checksum`.
-//! 3. **Create** (`POST`): limits (413), free disk space (507), an existing name (409), then
-//!    a data file and a durable record in the upload directory, outside the served tree.
+//! 3. **Create** (`POST`): limits (413), the target directory (`directory`: 400/403/404), an
+//!    existing name (409), then a data file and a durable record in the upload directory
+//!    (inside the root but never served), and the disk space for a known length promised
+//!    (`upload/space.rs`: 507 when the free space less a reserve cannot hold it).
 //! 4. **Transfer** (`PATCH`, or a `POST` body; `upload/transfer.rs`): one request per upload
 //!    at a time (423), at exactly the recorded offset (409); the body is streamed to disk
 //!    with checkpoints — fdatasync, then the record replaced atomically — so `HEAD` never
@@ -107,6 +110,7 @@ pub use access_log::LogFormat;
 pub use auth::{AccessRule, Accounts};
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
+pub use upload::space::DiskSpace;
 
 /// Serves `config`'s directory on `listener` until `shutdown` completes.
 ///

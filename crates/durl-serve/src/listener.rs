@@ -66,6 +66,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Which active files are sandboxed (`Content-Security-Policy: sandbox`).
+    pub(crate) fn sandbox(&self) -> crate::response::Sandbox {
+        crate::response::Sandbox {
+            all: self.config.sandbox_all,
+            uploads_on: self.uploads.is_some(),
+        }
+    }
+
     /// The upload directory, when it lies inside the root: never served or listed.
     pub(crate) fn private(&self) -> Option<&upload::PrivateArea> {
         self.uploads.as_ref().and_then(|s| s.private_area())

@@ -32,6 +32,7 @@ pub(crate) fn file(
     meta: &Metadata,
     path: &Path,
     prefetch: bool,
+    sandbox: Sandbox,
 ) -> io::Result<Response<Body>> {
     let len = meta.len();
     let validators = Validators::from_metadata(meta);
@@ -72,6 +73,8 @@ pub(crate) fn file(
         .first_raw()
         .unwrap_or("application/octet-stream");
     let content_type = HeaderValue::from_static(mime);
+    // Only active types are looked at (a read of the upload mark, one system call).
+    let sandboxed = is_active(mime) && sandbox.applies_to(&file);
 
     // Steps 6 and 7: status, body layout and header fields.
     let (status, segments, content_type, content_range) = match outcome {
@@ -122,7 +125,6 @@ pub(crate) fn file(
         }
         Body::file(stream)
     };
-    let active = is_active(mime);
     let mut response = with_validators(status, &validators, body);
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, content_type);
@@ -130,7 +132,7 @@ pub(crate) fn file(
     // (which an uploader may have written) runs with no script, no plugin, no same-origin
     // access: it cannot act as the server's origin (stored XSS through uploads).
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if active {
+    if sandboxed {
         h.insert(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(FILE_POLICY),
@@ -141,6 +143,32 @@ pub(crate) fn file(
         h.insert(CONTENT_RANGE, header_value(content_range));
     }
     Ok(response)
+}
+
+/// Which files of an active type get [`FILE_POLICY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sandbox {
+    /// Every one (`--sandbox all`), not only uploaded ones.
+    pub(crate) all: bool,
+    /// Uploads are on: where the upload mark cannot be read (no xattrs), sandbox anyway.
+    pub(crate) uploads_on: bool,
+}
+
+/// The extended attribute a finished upload carries (`upload/place.rs`): the file came from
+/// a client, not from the people who run the site.
+pub(crate) const UPLOAD_MARK: &str = "user.durl.upload";
+
+impl Sandbox {
+    /// Whether `file` is sandboxed: always with `all`; else if it carries the upload mark,
+    /// or if the mark cannot be read (a file system without user xattrs) while uploads are on.
+    fn applies_to(self, file: &File) -> bool {
+        use xattr::FileExt as _;
+        self.all
+            || match file.get_xattr(UPLOAD_MARK) {
+                Ok(mark) => mark.is_some(),
+                Err(_) => self.uploads_on,
+            }
+    }
 }
 
 /// The policy of files of an active type ([`is_active`]): a sandbox with no exception, so the
@@ -365,7 +393,19 @@ mod tests {
             );
         }
         let file = f.reopen().unwrap();
-        self::file(&method, &headers, file, &meta, Path::new("x.txt"), true).unwrap()
+        self::file(
+            &method,
+            &headers,
+            file,
+            &meta,
+            Path::new("x.txt"),
+            true,
+            Sandbox {
+                all: true,
+                uploads_on: false,
+            },
+        )
+        .unwrap()
     }
 
     fn field<'a>(r: &'a Response<Body>, name: &str) -> Option<&'a str> {

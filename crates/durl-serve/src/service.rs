@@ -190,7 +190,16 @@ where
         && !private(shared, &path)
     {
         return answer(
-            response::file(method, &headers, file, &meta, &path, false).map_err(Into::into),
+            response::file(
+                method,
+                &headers,
+                file,
+                &meta,
+                &path,
+                false,
+                shared.sandbox(),
+            )
+            .map_err(Into::into),
         );
     }
     // Everything else: one trip to the blocking pool, which also reads the first chunk of
@@ -329,8 +338,20 @@ fn prepare(
                 });
             }
             let view = listing::View::from_request(query, headers);
-            let (page, content_type) =
-                listing::render(entries, request, view, shared.uploads.is_some());
+            // The upload area where this user may upload: into the directory shown.
+            let upload = shared
+                .uploads
+                .as_ref()
+                .filter(|_| {
+                    shared
+                        .gate
+                        .as_ref()
+                        .is_none_or(|g| g.may(identity, request.segments(), Right::Write))
+                })
+                .map(|store| listing::UploadArea {
+                    overwrite: store.settings.overwrite,
+                });
+            let (page, content_type) = listing::render(entries, request, view, upload);
             Ok(response::listing(
                 page,
                 content_type,
@@ -362,7 +383,7 @@ fn file_answer(
     let digests = (wanted.repr.is_some() || wanted.content.is_some())
         .then(|| shared.digests.get(&file, meta))
         .flatten();
-    let mut response = response::file(method, headers, file, meta, path, true)?;
+    let mut response = response::file(method, headers, file, meta, path, true, shared.sandbox())?;
     if let Some(digests) = digests {
         let status = response.status();
         let h = response.headers_mut();

@@ -393,6 +393,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub hidden: bool,
 
+    /// Which files of an active type (HTML, SVG, XML, JavaScript) get
+    /// Content-Security-Policy: sandbox (no script, an opaque origin): "uploads", those that
+    /// arrived by upload, so a served site's own scripts run; or "all".
+    #[arg(long, value_name = "WHICH", default_value = "uploads",
+          value_parser = ["uploads", "all"])]
+    pub sandbox: String,
+
     /// Accept resumable uploads (tus 1.0) at /.durl/uploads/; finished files appear in DIR
     /// under their sanitised metadata name. With --auth only authenticated users may upload.
     #[arg(long)]
@@ -424,6 +431,39 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 16,
           value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
     pub max_concurrent_uploads: u16,
+
+    /// Upload transfers one client address may run at once (default: three quarters of
+    /// --max-concurrent-uploads); more get 503.
+    #[arg(long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
+    pub max_uploads_per_ip: Option<u16>,
+
+    /// Disk space uploads leave free, e.g. 1G (default: 1% of the file system, at least
+    /// 64M; 0: none). Space is promised before bytes are written: an upload that would eat
+    /// into this reserve gets 507.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero, requires = "upload")]
+    pub upload_reserve: Option<u64>,
+
+    /// Slowest upload body accepted, bytes per second over each --upload-rate-window
+    /// (0: no floor). A slower body is cut with 408; what arrived is kept.
+    #[arg(long, value_name = "RATE", default_value = "1K",
+          value_parser = parse_size_or_zero, requires = "upload")]
+    pub upload_min_rate: u64,
+
+    /// Seconds over which --upload-min-rate is measured.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..), requires = "upload")]
+    pub upload_rate_window: u64,
+
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Connections one client address may hold (default: three quarters of
+    /// --max-connections), so that one address cannot take every slot.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: Option<u32>,
 }
 
 /// An index file name: one file name, no `/`, not `.` or `..`.
@@ -500,6 +540,14 @@ pub struct DaemonArgs {
 /// Parses a size such as `500M` or `4G` (the same syntax as a rate).
 fn parse_size(s: &str) -> Result<u64, String> {
     bytes(s).map_err(|e| format!("invalid size {s:?}: {e}; expected e.g. 500M, 4G or 1048576"))
+}
+
+/// Parses a size that may be 0 (`0` turns a limit off).
+fn parse_size_or_zero(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(s)
 }
 
 /// Parses a rate in bytes per second (at least 1).

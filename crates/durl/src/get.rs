@@ -58,7 +58,8 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         Ok(_) => exit::OK,
         Err(e) => {
             progress.failed(&e);
-            report_failure(&e, req, stop.expired());
+            let kept = partial_kept(&args, &entries[0], progress.destination());
+            report_failure(&e, req, stop.expired(), kept);
             match e.kind() {
                 ErrorKind::Interrupted => stop.code(),
                 kind => exit::for_fetch_error(kind),
@@ -163,9 +164,55 @@ fn dir_of(args: &GetArgs, entry: &Entry) -> std::path::PathBuf {
     }
 }
 
-/// Prints the one-line error and, where there is one, the one-line hint.
+/// Whether a partial download with its state is on disk for `entry` after a failure: at the
+/// destination the transfer named, or at the name known before it started.
+fn partial_kept(args: &GetArgs, entry: &Entry, named: Option<PathBuf>) -> bool {
+    let before = PathBuf::from(shown_name(args, entry));
+    let before = dir_of(args, entry).join(before);
+    named.into_iter().chain([before]).any(|path| {
+        let mut state = path.into_os_string();
+        state.push(".durl-state");
+        std::fs::symlink_metadata(PathBuf::from(state)).is_ok_and(|m| m.is_file())
+    })
+}
+
+/// The hint for a local file error where nothing was kept: what is true of the path.
+fn io_hint(e: &durl_fetch::Error) -> Option<String> {
+    let durl_fetch::Error::Io { op, path, source } = e.root() else {
+        return None;
+    };
+    if *op == "cannot write to directory" {
+        return Some(format!(
+            "-o names a directory ({}): give a file name, or -d DIR to download into it",
+            path.display()
+        ));
+    }
+    match source.kind() {
+        std::io::ErrorKind::InvalidFilename => {
+            Some("the name is too long for the file system: give a shorter one with -o".into())
+        }
+        std::io::ErrorKind::NotFound => {
+            let parent = path.parent().filter(|p| !p.as_os_str().is_empty())?;
+            (!parent.exists()).then(|| {
+                format!(
+                    "the directory {} does not exist: create it, or use -d DIR (created if missing)",
+                    parent.display()
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Prints the one-line error and, where there is one, the one-line hint. `kept`: a partial
+/// with its state is on disk, so running the command again continues it.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
-pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: Option<String>) {
+pub(crate) fn report_failure(
+    e: &durl_fetch::Error,
+    req: &GetRequest,
+    expired: Option<String>,
+    kept: bool,
+) {
     let line = match e {
         // In the units of the progress bar.
         durl_fetch::Error::Interrupted { path, durable, .. } => format!(
@@ -182,12 +229,13 @@ pub(crate) fn report_failure(e: &durl_fetch::Error, req: &GetRequest, expired: O
     let hint = match e.kind() {
         // Refused before anything was written: there is no partial to continue.
         _ if matches!(e.root(), durl_fetch::Error::NotRegularFile { .. }) => None,
-        ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io => {
-            Some("the partial download is kept: run the same command again to continue")
+        ErrorKind::Interrupted | ErrorKind::Network | ErrorKind::Io if kept => {
+            Some("the partial download is kept: run the same command again to continue".to_owned())
         }
-        ErrorKind::LoginRefused => Some(LOGIN_HINT),
+        ErrorKind::Io => io_hint(e),
+        ErrorKind::LoginRefused => Some(LOGIN_HINT.to_owned()),
         ErrorKind::Exists => {
-            Some("use -c/--continue to complete or check it, or --force to replace it")
+            Some("use -c/--continue to complete or check it, or --force to replace it".to_owned())
         }
         _ => None,
     };

@@ -59,6 +59,8 @@ pub struct Progress {
 #[derive(Debug)]
 struct Seen {
     name: String,
+    /// The destination, once the transfer named it.
+    path: Option<std::path::PathBuf>,
     /// The first attempt's starting point (bytes from an earlier run); 0 after a restart.
     resumed: Option<u64>,
     position: u64,
@@ -152,6 +154,7 @@ impl Progress {
             started: now,
             state: Arc::new(Mutex::new(Seen {
                 name: name.clone(),
+                path: None,
                 resumed: None,
                 position: 0,
                 total: None,
@@ -235,6 +238,11 @@ impl Progress {
         self.json("failed", Some(&crate::error_line(error)));
     }
 
+    /// The destination the transfer named, if it got that far.
+    pub fn destination(&self) -> Option<std::path::PathBuf> {
+        lock(&self.state).path.clone()
+    }
+
     /// Removes the bar.
     pub fn clear(&self) {
         if let Some(bar) = &self.bar {
@@ -288,6 +296,7 @@ impl Progress {
             .unwrap_or_default();
         let (resumed, old_position, first) = {
             let mut s = lock(&self.state);
+            s.path = Some(path.to_owned());
             let first = s.resumed.is_none();
             // Only the run's first start resumes an earlier run's bytes; a retry inside the
             // run continues where it was.

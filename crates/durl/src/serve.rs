@@ -62,6 +62,7 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         .follow_symlinks(args.follow_symlinks)
         .index_file((!args.no_index).then_some(args.index.as_str()))
         .hidden(args.hidden)
+        .sandbox_all(args.sandbox == "all")
         .precompute_digests(args.digest)
         .access_log(!args.quiet || args.access_log.is_some())
         .log_format(if args.log_format == "json" {
@@ -81,6 +82,20 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         if let Some(max) = args.max_upload_size {
             config = config.max_upload_size(max);
         }
+        if let Some(n) = args.max_uploads_per_ip {
+            config = config.max_uploads_per_ip(usize::from(n));
+        }
+        if let Some(bytes) = args.upload_reserve {
+            config = config.upload_reserve(bytes);
+        }
+        config = config.min_upload_rate(
+            args.upload_min_rate,
+            Duration::from_secs(args.upload_rate_window),
+        );
+    }
+    config = config.max_connections(usize::try_from(args.max_connections).unwrap_or(usize::MAX));
+    if let Some(n) = args.max_connections_per_ip {
+        config = config.max_connections_per_ip(usize::try_from(n).unwrap_or(usize::MAX));
     }
     if let Some(auth) = &args.auth {
         let Some((user, password)) = auth.split_once(':').filter(|(user, _)| !user.is_empty())

@@ -24,6 +24,10 @@ use crate::Error;
 use crate::download::ranges::RangeSet;
 use crate::store::journal::State;
 
+/// What a part file gives back after a failed write to make room for its state on a full
+/// disk: the end of its last written range, rounded down to a block boundary.
+const GIVE_BACK: u64 = 64 << 10;
+
 /// Chunks queued between the download and the writer thread. Chunks are at most a few
 /// hundred KiB, so this bounds the memory in flight to a few tens of MiB.
 const QUEUE: usize = 16;
@@ -47,9 +51,13 @@ enum Op {
 #[derive(Debug, Default)]
 struct Shared {
     failed: AtomicBool,
+    /// The first failure; every caller gets a copy of it (its OS error included).
     error: Mutex<Option<io::Error>>,
     /// The last state stored by a completed checkpoint.
     durable: Mutex<Option<State>>,
+    /// The ranges written without error (held from the start, and each write that
+    /// succeeded): what a checkpoint after a failed write can still claim, once synced.
+    written: Mutex<RangeSet>,
 }
 
 impl Shared {
@@ -59,12 +67,21 @@ impl Shared {
         self.failed.store(true, Ordering::Release);
     }
 
-    fn take_error(&self) -> io::Error {
-        self.error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or_else(|| io::Error::other("an earlier write failed"))
+    /// A copy of the first failure: the same OS error for every caller, never a vague
+    /// "an earlier write failed" after the first.
+    fn error(&self) -> io::Error {
+        let slot = self.error.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(e) => match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            },
+            None => io::Error::other("the writer stopped"),
+        }
+    }
+
+    fn set_written(&self, have: RangeSet) {
+        *self.written.lock().unwrap_or_else(|p| p.into_inner()) = have;
     }
 }
 
@@ -181,7 +198,7 @@ impl PartFile {
     }
 
     fn io_error(&self, op: &'static str) -> Error {
-        Error::io(op, &self.path)(self.shared.take_error())
+        Error::io(op, &self.path)(self.shared.error())
     }
 
     async fn send(&self, op: Op) -> Result<(), Error> {
@@ -223,6 +240,7 @@ impl PartFile {
             .set_len(state.have.end())
             .map_err(Error::io("cannot truncate", &self.path))?;
         self.have = state.have.clone();
+        self.shared.set_written(state.have.clone());
         self.checkpoint_total = state.have.total();
         self.last_checkpoint = Instant::now();
         *self
@@ -253,6 +271,7 @@ impl PartFile {
             self.interval_bytes,
         )?;
         adopted.have = state.have.clone();
+        adopted.shared.set_written(state.have.clone());
         adopted.checkpoint_total = state.have.total();
         *adopted
             .shared
@@ -301,7 +320,10 @@ impl PartFile {
     }
 
     /// Makes everything written so far durable and recorded (used when an attempt ends,
-    /// on cancellation and before the final rename). Returns the durable byte count.
+    /// on cancellation and before the final rename). Returns the durable byte count. After a
+    /// failed write, what was written before it is synced and recorded (on a full disk after
+    /// giving back the last [`GIVE_BACK`] bytes to make room for the state), so the next run
+    /// continues from there; the failure itself is reported by the write that met it.
     pub(crate) async fn checkpoint_now(&mut self) -> Result<u64, Error> {
         if let Some(mut state) = self.template.clone()
             && self.durable_set() != self.have
@@ -317,6 +339,10 @@ impl PartFile {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(Error::io("cannot checkpoint", &self.path)(e)),
                 Err(_) => return Err(self.io_error("cannot checkpoint")),
+            }
+            if self.shared.failed.load(Ordering::Acquire) {
+                // Salvaged: only what the state now records is held.
+                self.have = self.durable_set();
             }
             self.checkpoint_total = self.have.total();
         } else {
@@ -388,10 +414,16 @@ fn writer(mut rx: mpsc::Receiver<Op>, file: &Arc<File>, shared: &Shared, state_p
         }
         match op {
             Op::Write { offset, data } => {
-                if !shared.failed.load(Ordering::Acquire)
-                    && let Err(e) = file.write_all_at(&data, offset)
-                {
-                    shared.fail(e);
+                if shared.failed.load(Ordering::Acquire) {
+                    continue;
+                }
+                match file.write_all_at(&data, offset) {
+                    Ok(()) => shared
+                        .written
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(offset..offset + data.len() as u64),
+                    Err(e) => shared.fail(e),
                 }
             }
             Op::Checkpoint { state, reply: None } => {
@@ -414,11 +446,11 @@ fn writer(mut rx: mpsc::Receiver<Op>, file: &Arc<File>, shared: &Shared, state_p
                 }
                 pending = None;
                 let result = if shared.failed.load(Ordering::Acquire) {
-                    Err(shared.take_error())
+                    salvage(file, shared, state_path, state)
                 } else {
                     collect(start(state));
                     if shared.failed.load(Ordering::Acquire) {
-                        Err(shared.take_error())
+                        Err(shared.error())
                     } else {
                         Ok(())
                     }
@@ -438,5 +470,97 @@ fn writer(mut rx: mpsc::Receiver<Op>, file: &Arc<File>, shared: &Shared, state_p
     }
     if let Some(handle) = syncing.take() {
         collect(handle);
+    }
+}
+
+/// After a failed write: syncs the bytes written before it and records them in the state, so
+/// that the next run continues from there instead of from byte 0. On a full disk, where even
+/// the small state file finds no room, the end of the last written range is given back first.
+fn salvage(file: &File, shared: &Shared, state_path: &Path, mut state: State) -> io::Result<()> {
+    let mut have = shared
+        .written
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    file.sync_data()?;
+    state.have = have.clone();
+    let stored = match state.store(state_path) {
+        Err(e) if is_full(&e) => {
+            have = give_back(file, &have)?;
+            state.have = have.clone();
+            state.store(state_path)
+        }
+        other => other,
+    };
+    stored?;
+    shared.set_written(have);
+    *shared.durable.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
+    Ok(())
+}
+
+/// No space left (ENOSPC) or over quota (EDQUOT).
+fn is_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// Frees the blocks of the last [`GIVE_BACK`] bytes of the written data when they are the
+/// file's tail (a single stream; a split download's tail is usually its last segment) and
+/// returns the ranges still held.
+fn give_back(file: &File, have: &RangeSet) -> io::Result<RangeSet> {
+    let Some(last) = have.ranges().last().cloned() else {
+        return Ok(have.clone());
+    };
+    if file.metadata()?.len() > last.end {
+        return Ok(have.clone()); // not the tail: truncating would free nothing of it
+    }
+    let cut = last.end.saturating_sub(GIVE_BACK) / 4096 * 4096;
+    let cut = cut.max(last.start);
+    file.set_len(cut)?;
+    file.sync_data()?;
+    let mut kept = RangeSet::new();
+    for r in have.ranges() {
+        let end = r.end.min(cut);
+        if end > r.start {
+            kept.insert(r.start..end);
+        }
+    }
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn giving_back_frees_the_tail_of_the_last_range_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p");
+        std::fs::write(&path, vec![7u8; 300_000]).unwrap();
+        let file = File::options().read(true).write(true).open(&path).unwrap();
+        let mut have = RangeSet::new();
+        have.insert(0..100_000);
+        have.insert(150_000..300_000);
+        let kept = give_back(&file, &have).unwrap();
+        // 300000 - 65536 = 234464, down to a 4 KiB boundary: 233472.
+        assert_eq!(kept.ranges(), &[0..100_000, 150_000..233_472]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 233_472);
+        // A last range shorter than what is given back is dropped whole, never the one before.
+        let mut short = RangeSet::new();
+        short.insert(0..100_000);
+        short.insert(200_000..233_472);
+        let kept = give_back(&file, &short).unwrap();
+        assert_eq!(kept.ranges(), std::slice::from_ref(&(0..100_000)));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_000);
+        // Data past the last range (not the tail): nothing to free, nothing changes.
+        let mut inner = RangeSet::new();
+        inner.insert(0..50_000);
+        assert_eq!(
+            give_back(&file, &inner).unwrap().ranges(),
+            std::slice::from_ref(&(0..50_000))
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_000);
     }
 }

@@ -21,6 +21,7 @@ mod rights;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,12 @@ pub(crate) struct Gate {
     verified: Mutex<HashSet<[u8; 32]>>,
     key: [u8; 32],
     limiter: Limiter,
+    /// Verified in place of an unknown user's hash (one of the accounts' own, so of the same
+    /// kind and cost), so that an unknown user costs the same time as a wrong password and
+    /// answers do not tell which user names exist.
+    dummy: Option<Hash>,
+    /// Hash verifications run, for tests (timing-free proof that both cases cost one).
+    verifications: AtomicU64,
 }
 
 /// Most remembered logins (the set is emptied when full).
@@ -122,8 +129,14 @@ impl Gate {
         if shortcut.is_none() && accounts.is_empty() && rules.is_empty() {
             return None;
         }
+        let dummy = accounts
+            .iter()
+            .min_by(|a, b| a.0.cmp(b.0))
+            .map(|(_, hash)| hash.clone());
         Some(Self {
             shortcut,
+            dummy,
+            verifications: AtomicU64::new(0),
             accounts: Arc::new(accounts),
             rules,
             verified: Mutex::default(),
@@ -178,6 +191,13 @@ impl Gate {
             return true;
         }
         let Some(hash) = self.accounts.get(user).cloned() else {
+            // An unknown user: the same work as a wrong password (one verification, never
+            // successful), so that the answer's timing does not tell the user is unknown.
+            if let Some(dummy) = self.dummy.clone() {
+                let password = presented[user.len() + 1..].to_vec();
+                self.verifications.fetch_add(1, Ordering::Relaxed);
+                let _ = tokio::task::spawn_blocking(move || dummy.verify(&password)).await;
+            }
             return false;
         };
         let mut keyed = Sha256::new();
@@ -188,6 +208,7 @@ impl Gate {
             return true;
         }
         let password = presented[user.len() + 1..].to_vec();
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let ok = tokio::task::spawn_blocking(move || hash.verify(&password))
             .await
             .unwrap_or(false);
@@ -241,5 +262,49 @@ impl Gate {
             return who.user().is_some();
         }
         self.rules.iter().any(|r| r.names(who.user()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `openssl passwd -6 -salt alicesalt alice-pw` and the same for bob.
+    const USERS: &str = "\
+alice:$6$alicesalt$HFdxLk8wA2OrrIRe2fi88/dNWjVgW3Rgo//Lrtub09NaZ00EjCmK5ofIco9Wv57xiylXKDqqLmvAlfRMjg85W/
+bob:$6$bobsalt$rt.1WAPDQAm9w/bMx2NAc4Xf.JZ4.BiqVAcw2L1UeNjI8OkCzNXRPzkbFYvaOOnzK6liKZXUOSixQpLTF1l3K/
+";
+
+    fn basic(login: &str) -> HeaderMap {
+        use base64::Engine as _;
+        let mut headers = HeaderMap::new();
+        let value = base64::engine::general_purpose::STANDARD.encode(login);
+        headers.insert(
+            http::header::AUTHORIZATION,
+            format!("Basic {value}").parse().unwrap(),
+        );
+        headers
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_one_verification_like_a_wrong_password() {
+        let users = htpasswd::parse(Path::new("users"), USERS).unwrap();
+        let gate = Gate::new(None, Some(Accounts { users }), Vec::new()).unwrap();
+        let ip = IpAddr::from([127, 0, 0, 1]);
+        let count = || gate.verifications.load(Ordering::Relaxed);
+        for (login, ok, verifications) in [
+            ("alice:wrong", false, 1),
+            ("mallory:wrong", false, 1),
+            ("mallory:alice-pw", false, 1),
+            ("alice:alice-pw", true, 1),
+            // Remembered: no verification the second time.
+            ("alice:alice-pw", true, 0),
+            ("bob:bob-pw", true, 1),
+        ] {
+            let before = count();
+            let identity = gate.identify(&basic(login), ip).await;
+            assert_eq!(identity.is_ok(), ok, "{login}");
+            assert_eq!(count() - before, verifications, "{login}");
+        }
     }
 }

@@ -15,12 +15,19 @@ use crate::date;
 use crate::resolve::{RequestPath, encode_segment};
 use crate::upload;
 
+/// The upload area of a listing, shown where the user may upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UploadArea {
+    /// The server replaces files on request (`--overwrite`): the page may offer "Replace".
+    pub(crate) overwrite: bool,
+}
+
 /// The page for `entries` (sorted) at `request`; `now` in Unix seconds for the ages.
 pub(crate) fn page(
     request: &RequestPath,
     entries: &[Entry],
     view: View,
-    upload: bool,
+    upload: Option<UploadArea>,
     now: i64,
 ) -> String {
     let title = escape(&request.display());
@@ -34,7 +41,7 @@ pub(crate) fn page(
          <link rel=\"stylesheet\" href=\"{}\">",
         assets::LISTING_STYLE_PATH
     );
-    if upload {
+    if upload.is_some() {
         let _ = write!(
             html,
             "<link rel=\"stylesheet\" href=\"{}\">\
@@ -46,8 +53,8 @@ pub(crate) fn page(
     html.push_str("</head>\n<body>\n");
     breadcrumbs(&mut html, request);
     let _ = writeln!(html, "<main>\n<h1>Index of {title}</h1>");
-    if upload {
-        upload_area(&mut html, request.is_root());
+    if let Some(area) = upload {
+        upload_area(&mut html, request, area);
     }
     table(&mut html, request, entries, view, now);
     let files = entries.iter().filter(|e| !e.is_dir).count();
@@ -169,17 +176,22 @@ fn row(html: &mut String, entry: &Entry, now: i64) {
 }
 
 /// The upload area: hidden until the script runs (without it the picker could do nothing).
-/// Uploads go to the root: below it, the page says so.
-fn upload_area(html: &mut String, root: bool) {
+/// Files go into the directory shown (`data-directory`, checked again by the server);
+/// `data-overwrite` tells the script it may offer "Replace" on a name conflict.
+fn upload_area(html: &mut String, request: &RequestPath, area: UploadArea) {
     let _ = writeln!(
         html,
-        "<section id=\"durl-upload\" data-endpoint=\"{}/\" hidden>\
-         <h2>Upload</h2>",
-        upload::PREFIX
+        "<section id=\"durl-upload\" data-endpoint=\"{}/\" data-directory=\"{}\"{} hidden>\
+         <h2>Upload to {}</h2>",
+        upload::PREFIX,
+        escape(&request.href(true)),
+        if area.overwrite {
+            " data-overwrite"
+        } else {
+            ""
+        },
+        escape(&request.display()),
     );
-    if !root {
-        html.push_str("<p>Uploaded files go to the <a href=\"/\">top directory</a>.</p>\n");
-    }
     html.push_str(
         "<label class=\"durl-drop\">Drop files here or choose them: \
          <input type=\"file\" multiple></label>\n\
@@ -256,7 +268,7 @@ mod tests {
             &path("/x/%3Cy%3E/"),
             &entries,
             view(""),
-            false,
+            None,
             1_000_000_120,
         );
         assert!(html.contains("Index of /x/&lt;y&gt;/"));
@@ -277,7 +289,7 @@ mod tests {
 
     #[test]
     fn header_row_links_sort_and_says_which_is_current() {
-        let html = page(&path("/"), &[], view("sort=size"), false, 0);
+        let html = page(&path("/"), &[], view("sort=size"), None, 0);
         assert!(html.contains(
             "<th scope=\"col\" class=\"size\" aria-sort=\"descending\">\
              <a href=\"?sort=size&amp;order=asc\">Size \u{25be}</a></th>"
@@ -290,14 +302,14 @@ mod tests {
 
     #[test]
     fn breadcrumbs_link_every_ancestor() {
-        let html = page(&path("/a%20b/c&d/e/"), &[], view(""), false, 0);
+        let html = page(&path("/a%20b/c&d/e/"), &[], view(""), None, 0);
         assert!(html.contains(
             "<ol><li><a href=\"/\">Root</a></li>\
              <li><a href=\"/a%20b/\">a b</a></li>\
              <li><a href=\"/a%20b/c%26d/\">c&amp;d</a></li>\
              <li><a href=\"/a%20b/c%26d/e/\" aria-current=\"page\">e</a></li></ol>"
         ));
-        let root = page(&path("/"), &[], view(""), false, 0);
+        let root = page(&path("/"), &[], view(""), None, 0);
         assert!(root.contains("<li><a href=\"/\" aria-current=\"page\">Root</a></li></ol>"));
     }
 
@@ -305,7 +317,13 @@ mod tests {
     fn no_inline_script_or_style_with_or_without_uploads() {
         let entries = [entry(b"a.txt", false, Some(1))];
         for upload in [false, true] {
-            let html = page(&path("/"), &entries, view(""), upload, 0);
+            let html = page(
+                &path("/"),
+                &entries,
+                view(""),
+                upload.then_some(UploadArea { overwrite: false }),
+                0,
+            );
             assert!(html.contains("<link rel=\"stylesheet\" href=\"/.durl/listing.css\">"));
             assert_eq!(html.matches("<script").count(), usize::from(upload));
             assert!(!html.contains("<style") && !html.contains("style="));
@@ -321,16 +339,39 @@ mod tests {
     #[test]
     fn the_upload_area_links_its_script_and_says_where_files_go() {
         let entries = [entry(b"a.txt", false, Some(1))];
-        let root = page(&path("/"), &entries, view(""), true, 0);
+        let root = page(
+            &path("/"),
+            &entries,
+            view(""),
+            Some(UploadArea { overwrite: false }),
+            0,
+        );
         assert!(root.contains("<script src=\"/.durl/upload.js\" defer></script>"));
         assert!(root.contains("<link rel=\"stylesheet\" href=\"/.durl/upload.css\">"));
         assert!(root.contains("data-endpoint=\"/.durl/uploads/\""));
         assert!(root.contains("<input type=\"file\" multiple>"));
-        assert!(!root.contains("top directory"));
+        assert!(root.contains("data-directory=\"/\" hidden><h2>Upload to /</h2>"));
         assert!(root.find("durl-upload").unwrap() < root.find("<table>").unwrap());
         assert!(root.contains("<a href=\"./a.txt\">a.txt</a>"));
-        let sub = page(&path("/sub/"), &entries, view(""), true, 0);
-        assert!(sub.contains("<a href=\"/\">top directory</a>"));
+        let sub = page(
+            &path("/sub/"),
+            &entries,
+            view(""),
+            Some(UploadArea { overwrite: false }),
+            0,
+        );
+        assert!(sub.contains("data-directory=\"/sub/\" hidden><h2>Upload to /sub/</h2>"));
+        let odd = page(
+            &path("/a%20%22b%22/"),
+            &entries,
+            view(""),
+            Some(UploadArea { overwrite: true }),
+            0,
+        );
+        assert!(odd.contains(
+            "data-directory=\"/a%20%22b%22/\" data-overwrite hidden>\
+             <h2>Upload to /a &quot;b&quot;/</h2>"
+        ));
     }
 
     #[test]

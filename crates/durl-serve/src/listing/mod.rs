@@ -17,6 +17,7 @@ use crate::resolve::{self, RequestPath, Target};
 use crate::upload::PrivateArea;
 use crate::validators::Validators;
 
+pub(crate) use html::UploadArea;
 pub(crate) use query::{Format, View};
 
 /// One row of a listing.
@@ -134,12 +135,12 @@ pub(crate) fn read(
 }
 
 /// The listing of `entries` (sorted here) at `request` in `view`'s format: the body and its
-/// media type. `upload`: whether the page shows the upload area.
+/// media type. `upload`: the page's upload area, if it shows one.
 pub(crate) fn render(
     mut entries: Vec<Entry>,
     request: &RequestPath,
     view: View,
-    upload: bool,
+    upload: Option<UploadArea>,
 ) -> (String, &'static str) {
     view.sort(&mut entries);
     match view.format {

@@ -112,3 +112,23 @@ impl From<io::Error> for UploadError {
         Self::Io(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_and_other_io_errors_500() {
+        for (errno, want) in [
+            (libc::ENOSPC, StatusCode::INSUFFICIENT_STORAGE),
+            (libc::EDQUOT, StatusCode::INSUFFICIENT_STORAGE),
+            (libc::EACCES, StatusCode::INTERNAL_SERVER_ERROR),
+            (libc::EIO, StatusCode::INTERNAL_SERVER_ERROR),
+        ] {
+            let e = UploadError::Io(io::Error::from_raw_os_error(errno));
+            assert_eq!(e.status(), want, "{errno}");
+        }
+        assert_eq!(UploadError::NoDirectory.status(), StatusCode::NOT_FOUND);
+        assert_eq!(UploadError::Forbidden("x").status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -18,6 +18,7 @@ mod error;
 mod place;
 pub(crate) mod protocol;
 mod record;
+pub(crate) mod space;
 pub(crate) mod store;
 mod transfer;
 
@@ -166,7 +167,6 @@ where
     if let Length::Known(n) = length {
         // Creation › POST: over Tus-Max-Size "MUST respond with 413".
         check_size(store, n)?;
-        check_space(store, n).await?;
     }
     let name = metadata.file_name();
     // Where the file lands: the directory the page shows (durl's `directory` key), checked
@@ -230,6 +230,20 @@ where
         move || store.create(known, metadata.raw, name, destination)
     })
     .await?;
+    // A known length is promised whole (space.rs), so that uploads created at once cannot
+    // together promise more than the disk holds: 507 (and no upload) if it does not fit.
+    if let Some(n) = known {
+        let reserved = blocking({
+            let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
+            move || store.reserve(&upload, n)
+        })
+        .await;
+        if let Err(e) = reserved {
+            let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
+            blocking(move || store.remove(&upload)).await?;
+            return Err(e);
+        }
+    }
     tracing::info!(upload = %upload.id, length = ?known, "upload created");
     let location = format!("{PREFIX}/{}", upload.id);
     let outcome = match permit {
@@ -348,7 +362,6 @@ where
                 return Err(UploadError::BadRequest("Upload-Length below Upload-Offset"));
             }
             check_size(store, n)?;
-            check_space(store, n - offset).await?;
             Some(n)
         }
         (known, _) => known,
@@ -361,13 +374,20 @@ where
         };
     }
     let limit = limit(store, offset, length);
-    if let Some(n) = expected {
-        if n > limit {
-            return Err(UploadError::TooLarge);
-        }
-        if length.is_none() {
-            check_space(store, n).await?;
-        }
+    if expected.is_some_and(|n| n > limit) {
+        return Err(UploadError::TooLarge);
+    }
+    // Promise the space this PATCH needs before a byte is taken: the rest of a known (or
+    // just announced) length, else the Content-Length; a chunked body of unknown size is
+    // promised block by block as it is written (transfer.rs).
+    let needed = match (length, expected) {
+        (Some(n), _) => Some(n.saturating_sub(offset)),
+        (None, Some(n)) => Some(n),
+        (None, None) => None,
+    };
+    if let Some(needed) = needed {
+        let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
+        blocking(move || store.reserve(&upload, needed)).await?;
     }
     let permit = permit(store, peer)?;
     let job = transfer::Job {
@@ -456,19 +476,6 @@ fn check_size(store: &Store, length: u64) -> Result<(), UploadError> {
         Some(max) if length > max => Err(UploadError::TooLarge),
         _ => Ok(()),
     }
-}
-
-/// 507 unless `bytes` more fit on the upload directory's file system.
-async fn check_space(store: &Arc<Store>, bytes: u64) -> Result<(), UploadError> {
-    let available = blocking({
-        let store = Arc::clone(store);
-        move || store.available_space()
-    })
-    .await?;
-    if bytes > available {
-        return Err(UploadError::InsufficientStorage);
-    }
-    Ok(())
 }
 
 /// A transfer slot: one of the global cap and one of the client address's share.

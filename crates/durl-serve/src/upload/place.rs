@@ -55,6 +55,7 @@ pub(crate) fn place(
         Mode::empty(),
     )?;
     rustix::fs::fchmod(&data, Mode::from_raw_mode(0o644))?;
+    mark(&data);
     match settle(
         finished.from_dir,
         finished.from,
@@ -73,6 +74,7 @@ pub(crate) fn place(
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(0o644),
     )?;
+    mark(&copy);
     let copied = copy_and_sync(data, copy)
         .and_then(|()| settle(to_dir, &temporary, to_dir, finished, overwrite));
     match copied {
@@ -84,6 +86,20 @@ pub(crate) fn place(
             let _ = rustix::fs::unlinkat(to_dir, temporary.as_str(), AtFlags::empty());
             Err(e)
         }
+    }
+}
+
+/// Marks a file as uploaded (the `user.durl.upload` xattr): served, an active type is then
+/// sandboxed (`response.rs`). Where xattrs cannot be set, the server sandboxes every active
+/// file while uploads are on, so a failure here is only logged.
+fn mark(file: &OwnedFd) {
+    use xattr::FileExt as _;
+    let marked = file
+        .try_clone()
+        .map(File::from)
+        .and_then(|file| file.set_xattr(crate::response::UPLOAD_MARK, b"1"));
+    if let Err(e) = marked {
+        tracing::debug!(error = %e, "cannot mark an uploaded file");
     }
 }
 

@@ -33,6 +33,7 @@ use super::error::UploadError;
 use super::place::{self, Finished, sync_dir};
 use super::protocol::is_upload_id;
 pub(crate) use super::record::Info;
+use super::space::{Promise, Promises};
 use crate::activity::PerAddress;
 use crate::config::UploadSettings;
 use crate::error::ServeError;
@@ -50,6 +51,8 @@ pub(crate) struct Upload {
     pub(crate) transfer: Arc<tokio::sync::Mutex<()>>,
     /// The last durable record; updated only after the record is on disk.
     info: Mutex<Info>,
+    /// Disk space promised to it and not yet written (`space.rs`).
+    promise: Promise,
 }
 
 impl Upload {
@@ -85,6 +88,8 @@ pub(crate) struct Store {
     pub(crate) transfers: Arc<Semaphore>,
     /// Each client address's share of the transfer slots (three quarters).
     pub(crate) per_client: Arc<PerAddress>,
+    /// Disk space promised to uploads.
+    promises: Promises,
 }
 
 impl Store {
@@ -136,10 +141,15 @@ impl Store {
             private,
             root_dir,
             transfers: Arc::new(Semaphore::new(settings.max_transfers)),
-            per_client: PerAddress::new(settings.max_transfers - settings.max_transfers / 4),
+            per_client: PerAddress::new(
+                settings
+                    .max_transfers_per_ip
+                    .unwrap_or(settings.max_transfers - settings.max_transfers / 4),
+            ),
             settings,
             uploads: Mutex::new(HashMap::new()),
             gone: Mutex::new(HashSet::new()),
+            promises: Promises::default(),
         };
         let configured = store
             .private
@@ -199,6 +209,7 @@ impl Store {
             id: id.to_owned(),
             transfer: Arc::new(tokio::sync::Mutex::new(())),
             info: Mutex::new(info.clone()),
+            promise: Promise::default(),
         });
         if info.done.is_none() {
             match OpenOptions::new().write(true).open(self.data_path(id)) {
@@ -292,6 +303,7 @@ impl Store {
             id: id.clone(),
             transfer: Arc::new(tokio::sync::Mutex::new(())),
             info: Mutex::new(info),
+            promise: Promise::default(),
         });
         lock(&self.uploads).insert(id, Arc::clone(&upload));
         Ok(upload)
@@ -395,6 +407,7 @@ impl Store {
         })?;
         sync_dir(&target)?;
         tracing::info!(upload = %upload.id, name = %placed, bytes = info.offset, "upload complete");
+        self.promises.release(&upload.promise);
         info.done = Some(placed);
         info.expires_ms = self.expiry_from_now();
         self.write_info(&upload.id, &info)?;
@@ -404,6 +417,7 @@ impl Store {
 
     /// Terminates an upload: its files and its entry go; its id is remembered as gone.
     pub(crate) fn remove(&self, upload: &Upload) -> io::Result<()> {
+        self.promises.release(&upload.promise);
         lock(&self.uploads).remove(&upload.id);
         let mut gone = lock(&self.gone);
         if gone.len() >= MAX_GONE {
@@ -438,10 +452,30 @@ impl Store {
         rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok()
     }
 
-    /// Bytes available to us on the upload directory's file system.
-    pub(crate) fn available_space(&self) -> io::Result<u64> {
-        let stat = rustix::fs::statvfs(&self.dir)?;
-        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    /// Promises `upload` disk space for `bytes` more bytes from its durable offset (a top-up:
+    /// what it holds counts); 507 if the free space less the reserve and the other uploads'
+    /// promises cannot hold them. Blocking (statvfs).
+    pub(crate) fn reserve(&self, upload: &Upload, bytes: u64) -> Result<(), UploadError> {
+        if self
+            .promises
+            .ensure(&self.settings.space, &self.dir, &upload.promise, bytes)?
+        {
+            Ok(())
+        } else {
+            tracing::info!(upload = %upload.id, bytes, "not enough free disk space for an upload");
+            Err(UploadError::InsufficientStorage)
+        }
+    }
+
+    /// Before the writer writes `bytes`: `false` if they cannot be promised (507). Blocking.
+    pub(crate) fn before_write(&self, upload: &Upload, bytes: u64) -> io::Result<bool> {
+        self.promises
+            .before_write(&self.settings.space, &self.dir, &upload.promise, bytes)
+    }
+
+    /// After the writer wrote `bytes`.
+    pub(crate) fn written(&self, upload: &Upload, bytes: u64) {
+        self.promises.written(&upload.promise, bytes);
     }
 
     fn delete_files(&self, id: &str) -> io::Result<()> {

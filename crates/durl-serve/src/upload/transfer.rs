@@ -166,6 +166,9 @@ where
         Ok(result) => result?,
         Err(join) => return Err(UploadError::Io(std::io::Error::other(join))),
     };
+    // Out of space: like a body cut short (what arrived is kept), answered 507.
+    let full = written.no_space;
+    cut |= full;
     if expected.is_some_and(|n| received < n) {
         // The body ended early without an error (the connection went away).
         cut = true;
@@ -178,6 +181,7 @@ where
     let concluded = blocking(move || written.conclude(&store, &upload, end)).await?;
     match concluded {
         // What arrived is kept (as for any cut body); the answer says why it was cut.
+        Ok(_) | Err(UploadError::Cut) if full => Err(UploadError::InsufficientStorage),
         Ok(_) | Err(UploadError::Cut) if slow => Err(UploadError::TooSlow),
         other => other,
     }
@@ -204,6 +208,8 @@ struct Written {
     /// How many of them the record counts.
     recorded: u64,
     hasher: Option<Hasher>,
+    /// The writer stopped because the next bytes could not be promised disk space.
+    no_space: bool,
 }
 
 /// How the body ended.
@@ -231,7 +237,7 @@ impl Writer {
         let (mut received, mut requested) = (0u64, 0u64);
         let mut last_request = Instant::now();
         let mut batch = Vec::with_capacity(MAX_SLICES);
-        let mut failed = None;
+        let (mut failed, mut no_space) = (None, false);
         while let Some(first) = rx.blocking_recv() {
             let mut size = first.len();
             batch.push(first);
@@ -240,10 +246,25 @@ impl Writer {
                 size += more.len();
                 batch.push(more);
             }
+            // The space for these bytes is promised first (space.rs): a body that would
+            // eat into the reserve stops here, what was written before it is kept.
+            match self.store.before_write(&self.upload, size as u64) {
+                Ok(true) => {}
+                Ok(false) => {
+                    no_space = true;
+                    break;
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
             if let Some(hasher) = &mut self.hasher {
                 batch.iter().for_each(|b| hasher.update(b));
             }
-            if let Err(e) = write_all(&mut self.file, &batch) {
+            let wrote = write_all(&mut self.file, &batch);
+            self.store.written(&self.upload, size as u64);
+            if let Err(e) = wrote {
                 failed = Some(e);
                 break;
             }
@@ -270,6 +291,7 @@ impl Writer {
             received,
             recorded,
             hasher: self.hasher,
+            no_space,
         })
     }
 }

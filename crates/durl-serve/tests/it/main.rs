@@ -33,6 +33,8 @@ mod tus;
 mod upload_dir;
 // Uploads into a chosen directory: checks, links, conflicts (keep both, replace), rights.
 mod upload_target;
+// Disk space: promises for every write (chunked, deferred), a reserve, 507 on a fake disk.
+mod tus_space;
 // tus uploads: cut PATCHes, the per-upload lock, limits, expiry.
 mod tus_limits;
 // tus uploads: where a finished upload lands (planted links, long names, directories).

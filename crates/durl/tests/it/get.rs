@@ -347,11 +347,21 @@ fn a_write_error_exits_3_with_a_clear_message_and_keeps_the_partial() {
         .len();
     assert!(part > 0, "partial kept");
 
+    // The bytes written before the failure were synced and recorded (issue 14.2: the state
+    // was missing when the write failed before the first checkpoint, and the next run
+    // started from byte 0).
+    assert!(dir.path().join("file.bin.durl-state").exists(), "{stderr}");
+    assert!(!stderr.contains("an earlier write failed"), "{stderr}");
     let out = durl(dir.path())
-        .args(["get", "-q", &server.url("/file.bin")])
+        .args(["get", &server.url("/file.bin")])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resumed at"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(
         std::fs::read(dir.path().join("file.bin")).unwrap(),
         pattern_bytes(SEED, 0..len)
@@ -461,5 +471,69 @@ fn location_trusted_sends_headers_to_another_origin() {
         let last = target.log().pop().unwrap();
         assert_eq!(last.header("x-api-key"), want, "{last:?}");
         assert_eq!(last.header("referer"), None);
+    }
+}
+
+/// Regression (issue 14.7): "the partial download is kept: run the same command again" was
+/// printed when nothing was kept (a missing directory, a directory as -o, a name too long,
+/// connection refused). It is printed only when a partial with its state exists; otherwise the
+/// hint says what is true, or nothing.
+#[test]
+fn the_resume_hint_appears_only_when_a_partial_was_kept() {
+    let server = server(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a".repeat(300);
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/file.bin", l.local_addr().unwrap())
+    }; // closed again: nothing listens there
+    let cases: [(Vec<String>, u8, Option<&str>); 4] = [
+        (
+            vec![
+                "-o".into(),
+                "missing/sub/f.bin".into(),
+                server.url("/file.bin"),
+            ],
+            3,
+            Some("the directory missing/sub does not exist"),
+        ),
+        (
+            vec!["-o".into(), ".".into(), server.url("/file.bin")],
+            3,
+            Some("-o names a directory"),
+        ),
+        (
+            vec!["-o".into(), long, server.url("/file.bin")],
+            3,
+            Some("too long"),
+        ),
+        (vec!["--retries".into(), "0".into(), refused], 5, None),
+    ];
+    for (args, code, hint) in cases {
+        let out = durl(dir.path()).arg("get").args(&args).output().unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(code)),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("run the same command again"),
+            "{args:?}: {stderr}"
+        );
+        match hint {
+            Some(h) => assert!(
+                stderr
+                    .lines()
+                    .any(|l| l.starts_with("hint: ") && l.contains(h)),
+                "{args:?}: {stderr}"
+            ),
+            None => assert!(!stderr.contains("hint: "), "{args:?}: {stderr}"),
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{args:?} left files"
+        );
     }
 }

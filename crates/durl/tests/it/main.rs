@@ -12,7 +12,8 @@ mod put; // durl put to a real vsftpd: kill -9 and resume, refusals, FTPS
 mod put_many; // durl put with several files: lists, -j, --json, kill -9 mid-batch
 mod serve; // durl serve end to end
 mod serve_accounts; // durl serve --auth-file --allow, with curl
-mod serve_log; // durl serve's access log: Combined Log Format, JSON, bytes actually sent
+mod serve_limits;
+mod serve_log; // durl serve's access log: Combined Log Format, JSON, bytes actually sent // durl serve flags for per-address caps, the upload rate floor, the disk reserve
 
 use std::path::Path;
 use std::process::{Command, Stdio};

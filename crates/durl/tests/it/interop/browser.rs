@@ -249,25 +249,30 @@ fn the_page_and_its_script_exist_only_with_upload() {
 /// The file that browser_drop.mjs pauses and resumes: two chunks.
 const PAUSED_LEN: usize = 12 << 20;
 
+/// Files dropped on a subdirectory's page land in it; a taken name offers "Keep both" (no
+/// Retry, no Replace without --overwrite) and gets a numbered name; the rate and time left
+/// show; pause and resume work; no CSP violation. `DURL_SHOTS=DIR` keeps screenshots there.
 #[test]
-fn dropped_files_go_to_the_top_a_refusal_is_shown_and_pause_and_resume_work() {
+fn dropped_files_go_to_the_viewed_directory_a_conflict_keeps_both_and_pause_and_resume_work() {
     let dir = tempfile::tempdir().unwrap();
     let www = dir.path().join("www");
-    std::fs::create_dir_all(www.join("sub")).unwrap();
-    std::fs::write(www.join("taken.txt"), "already here").unwrap();
+    std::fs::create_dir_all(www.join("sub dir")).unwrap();
+    std::fs::write(www.join("sub dir/taken.txt"), "already here").unwrap();
     let server = Serve::start(&www, &["--quiet", "--upload"]);
     let text = "dropped on the page, ünïcødé\n";
 
-    let mut script = node("browser_drop.mjs")
-        .env("DURL_URL", server.url("/sub/"))
+    let mut cmd = node("browser_drop.mjs");
+    cmd.env("DURL_URL", server.url("/sub%20dir/"))
         .env("DURL_TEXT", text)
         .env("DURL_TAKEN", "taken.txt")
         .env("DURL_PAUSED_LEN", PAUSED_LEN.to_string())
         .env("DURL_CHROMIUM", chromium())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs");
+        .stderr(Stdio::inherit());
+    if let Some(shots) = std::env::var_os("DURL_SHOTS") {
+        cmd.env("DURL_SHOTS", shots);
+    }
+    let mut script = cmd.spawn().expect("node runs");
     let status = wait_within(&mut script, Duration::from_secs(120));
     let mut out = String::new();
     std::io::Read::read_to_string(&mut script.stdout.take().unwrap(), &mut out).unwrap();
@@ -278,10 +283,7 @@ fn dropped_files_go_to_the_top_a_refusal_is_shown_and_pause_and_resume_work() {
     let result: serde_json::Value =
         serde_json::from_str(out.trim().strip_prefix("result").unwrap()).unwrap();
 
-    assert!(
-        result["note"].as_str().unwrap().contains("top directory"),
-        "{result}"
-    );
+    assert_eq!(result["note"], "Upload to /sub dir/", "{result}");
     assert_eq!(
         result["lit"], true,
         "the area lights up under a drag: {result}"
@@ -294,24 +296,52 @@ fn dropped_files_go_to_the_top_a_refusal_is_shown_and_pause_and_resume_work() {
             .ends_with("(100%)")
     );
     assert_eq!(
-        std::fs::read_to_string(www.join("dropped.txt")).unwrap(),
+        std::fs::read_to_string(www.join("sub dir/dropped.txt")).unwrap(),
         text
     );
-    assert!(!www.join("sub/dropped.txt").exists());
+    assert!(!www.join("dropped.txt").exists());
 
-    let refused = &result["refused"];
-    assert_eq!(refused["state"], "failed", "{result}");
+    let conflict = &result["conflict"];
+    assert_eq!(conflict["state"], "conflict", "{result}");
     assert!(
-        refused["status"]
+        conflict["status"]
             .as_str()
             .unwrap()
-            .contains("already on the server"),
+            .contains("\"taken.txt\" is already here"),
         "{result}"
     );
-    assert_eq!(refused["button"], "Retry", "{result}");
     assert_eq!(
-        std::fs::read_to_string(www.join("taken.txt")).unwrap(),
+        conflict["buttons"],
+        serde_json::json!(["Keep both"]),
+        "no Retry that cannot succeed, no Replace without --overwrite: {result}"
+    );
+    assert_eq!(result["kept"]["state"], "done", "{result}");
+    assert_eq!(
+        std::fs::read_to_string(www.join("sub dir/taken.txt")).unwrap(),
         "already here"
+    );
+    assert_eq!(
+        std::fs::read_to_string(www.join("sub dir/taken (1).txt")).unwrap(),
+        "other bytes"
+    );
+    let rate = result["measured"]["rate"].as_str().unwrap();
+    let (speed, left) = rate.split_once(", ").expect("rate, time left");
+    assert!(speed.ends_with("/s"), "{rate}");
+    let left = left.strip_suffix(" left").expect("time left");
+    assert!(
+        left.split(':').all(|p| p.parse::<u32>().is_ok()) && left.contains(':'),
+        "{rate}"
+    );
+    assert_eq!(result["paused"]["state"], "paused", "{result}");
+    assert_eq!(result["resumed"]["state"], "done", "{result}");
+    let paused = std::fs::read(www.join("sub dir/paused.bin")).unwrap();
+    assert_eq!(paused.len(), PAUSED_LEN);
+    assert!(
+        paused
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| usize::from(b) == i * 7 % 251),
+        "paused.bin arrived byte for byte"
     );
     assert_eq!(
         result["stored"], 0,
