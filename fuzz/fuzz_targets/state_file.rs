@@ -4,7 +4,7 @@
 //! (decode(encode(x)) == x for every x a file can hold).
 #![no_main]
 
-use durl_fetch::journal::State;
+use durl_fetch::fuzzing::State;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u8, &str)| {

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::Redacted;
+
 /// Everything that can make a download fail.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The URL does not parse.
-    #[error("invalid URL {url:?}")]
+    #[error("invalid URL {:?}", crate::redact::redact_text(.url))]
     InvalidUrl {
         /// What was given.
         url: String,
@@ -20,7 +22,7 @@ pub enum Error {
         source: url::ParseError,
     },
     /// The scheme is not one durl-fetch speaks.
-    #[error("unsupported scheme {scheme:?} in {url} (http, https and ftp are supported)")]
+    #[error("unsupported scheme {scheme:?} in {} (http, https and ftp are supported)", Redacted(.url))]
     UnsupportedScheme {
         /// The URL.
         url: Url,
@@ -36,27 +38,26 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// The server answered with an error status.
-    #[error("HTTP {status} from {url}")]
-    Status {
-        /// The URL that answered.
+    /// The server refused the request: an HTTP error status, or an FTP command's reply
+    /// ([`Reply`] has the protocol's detail; [`Error::kind`] says what it means).
+    #[error("{}", refusal(.url, .reply))]
+    Refused {
+        /// The URL that answered (without its password).
         url: Url,
-        /// The status code.
-        status: u16,
-        /// The `Retry-After` delay the server asked for, if any.
-        retry_after: Option<Duration>,
+        /// What it answered (boxed: errors stay small).
+        reply: Box<Reply>,
     },
     /// Connecting, TLS, or reading the response failed.
-    #[error("network error talking to {url}")]
+    #[error("network error talking to {}", Redacted(.url))]
     Network {
         /// The URL.
         url: Url,
         /// The transport error.
         #[source]
-        source: reqwest::Error,
+        source: TransportError,
     },
     /// Redirects went on too long, in a loop, or to a URL that is not http(s).
-    #[error("redirect error for {url}: {detail}")]
+    #[error("redirect error for {}: {detail}", Redacted(.url))]
     Redirect {
         /// The URL first asked for.
         url: Url,
@@ -64,7 +65,7 @@ pub enum Error {
         detail: String,
     },
     /// No byte arrived for the stall timeout.
-    #[error("no data from {url} for {} s (stalled)", .timeout.as_secs_f64())]
+    #[error("no data from {} for {} s (stalled)", Redacted(.url), .timeout.as_secs_f64())]
     Stalled {
         /// The URL.
         url: Url,
@@ -72,7 +73,7 @@ pub enum Error {
         timeout: Duration,
     },
     /// The body ended before the length the server announced.
-    #[error("connection to {url} closed after {received} of {expected} bytes")]
+    #[error("connection to {} closed after {received} of {expected} bytes", Redacted(.url))]
     ShortBody {
         /// The URL.
         url: Url,
@@ -82,7 +83,7 @@ pub enum Error {
         expected: u64,
     },
     /// The server answered a range request with a range or length we did not ask for.
-    #[error("{url} answered with a range we did not ask for: {detail}")]
+    #[error("{} answered with a range we did not ask for: {detail}", Redacted(.url))]
     BadRange {
         /// The URL.
         url: Url,
@@ -90,7 +91,7 @@ pub enum Error {
         detail: String,
     },
     /// The remote file kept changing or the server kept ignoring ranges while we restarted.
-    #[error("gave up restarting {url}: {reason}")]
+    #[error("gave up restarting {}: {reason}", Redacted(.url))]
     TooManyRestarts {
         /// The URL.
         url: Url,
@@ -149,23 +150,10 @@ pub enum Error {
         /// Bytes safely on disk.
         durable: u64,
     },
-    /// An FTP server refused a command (wrong password, no such file, permission denied,
-    /// ...). `url` carries no password.
-    #[error("{url}: {command} refused: {code} {reply}")]
-    Ftp {
-        /// The URL (without its password).
-        url: Url,
-        /// What was refused, e.g. "login" or "RETR".
-        command: &'static str,
-        /// The server's reply code.
-        code: u16,
-        /// The server's reply text.
-        reply: Box<str>,
-    },
     /// An FTP transfer disagrees with the length `SIZE` announced (RFC 3659 §4): more bytes
     /// followed it, or the server reported a complete transfer (226) that is shorter. Not
     /// retried; the partial (never longer than `size`) is kept.
-    #[error("{url}: SIZE said {size} bytes, but {detail}")]
+    #[error("{}: SIZE said {size} bytes, but {detail}", Redacted(.url))]
     SizeMismatch {
         /// The URL (without its password).
         url: Url,
@@ -175,7 +163,7 @@ pub enum Error {
         detail: String,
     },
     /// The connection to an FTP server failed, was cut, or its reply made no sense.
-    #[error("FTP connection to {url} failed")]
+    #[error("FTP connection to {} failed", Redacted(.url))]
     FtpConnection {
         /// The URL (without its password).
         url: Url,
@@ -184,7 +172,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// TLS with an FTP server failed (certificate, handshake): not retried.
-    #[error("TLS with {url} failed: {detail}")]
+    #[error("TLS with {} failed: {detail}", Redacted(.url))]
     FtpTls {
         /// The URL (without its password).
         url: Url,
@@ -193,7 +181,7 @@ pub enum Error {
     },
     /// An upload would overwrite a remote file that is longer than the local one or differs
     /// from it; only [`crate::PutRequest::overwrite`] replaces it.
-    #[error("{url} {conflict} (remote {remote} bytes, local {local} bytes)")]
+    #[error("{} {conflict} (remote {remote} bytes, local {local} bytes)", Redacted(.url))]
     RemoteExists {
         /// The URL (without its password).
         url: Url,
@@ -204,39 +192,21 @@ pub enum Error {
         /// The local file's length.
         local: u64,
     },
-    /// A tus server refused to create the upload (409) because a file of its name exists
-    /// there (`durl serve` replaces files only with `--overwrite`).
-    #[error("{url} refused the upload: a file named {name:?} exists there")]
-    UploadNameTaken {
-        /// The endpoint (without its password).
-        url: Url,
-        /// The name sent in `Upload-Metadata`.
-        name: String,
-    },
     /// After an upload the server reports another length or digest than the local file's.
-    #[error("{url} does not match the local file after the upload: {detail}")]
+    #[error("{} does not match the local file after the upload: {detail}", Redacted(.url))]
     UploadMismatch {
         /// The URL (without its password).
         url: Url,
         /// What differs.
         detail: String,
     },
-    /// A tus server broke the protocol (no `Location`, an impossible `Upload-Offset`, ...).
-    #[error("{url}: {detail}")]
-    TusProtocol {
-        /// The endpoint (without its password).
+    /// A tus server refused or broke the protocol ([`TusProblem`] says how).
+    #[error("{}", tus_message(.url, .problem))]
+    Tus {
+        /// The endpoint or upload (without its password).
         url: Url,
-        /// What was wrong.
-        detail: String,
-    },
-    /// A tus server found that a chunk does not match its `Upload-Checksum` (460); it is
-    /// sent again.
-    #[error("{url} rejected the chunk at {offset}: checksum mismatch (460)")]
-    ChunkRejected {
-        /// The endpoint (without its password).
-        url: Url,
-        /// Where the chunk starts.
-        offset: u64,
+        /// What happened.
+        problem: TusProblem,
     },
     /// The local file changed while it was being uploaded.
     #[error("{} changed during the upload", .path.display())]
@@ -246,13 +216,13 @@ pub enum Error {
     },
     /// The run was cancelled before this transfer of a batch started: nothing was requested
     /// or written for it.
-    #[error("not started: the run was interrupted before {url}")]
+    #[error("not started: the run was interrupted before {}", Redacted(.url))]
     NotStarted {
         /// The URL (without its password).
         url: Url,
     },
     /// The upload was cancelled; the server keeps what it received and the next run continues.
-    #[error("interrupted after sending {sent} bytes to {url}{}", held(.server_has))]
+    #[error("interrupted after sending {sent} bytes to {}{}", Redacted(.url), held(.server_has))]
     UploadInterrupted {
         /// The URL (without its password).
         url: Url,
@@ -270,6 +240,92 @@ pub enum Error {
         #[source]
         last: Box<Error>,
     },
+}
+
+/// What a server answered when it refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// An HTTP error status (RFC 9110 §15).
+    Http {
+        /// The status code.
+        status: u16,
+        /// The `Retry-After` delay the server asked for, if any (RFC 9110 §10.2.3).
+        retry_after: Option<Duration>,
+    },
+    /// An FTP reply to a command (wrong password, no such file, permission denied, ...).
+    Ftp {
+        /// What was refused, e.g. "login" or "RETR".
+        command: &'static str,
+        /// The reply code (RFC 959 §4.2).
+        code: u16,
+        /// The reply's text.
+        text: Box<str>,
+    },
+}
+
+/// The message of [`Error::Refused`].
+fn refusal(url: &Url, reply: &Reply) -> String {
+    match reply {
+        Reply::Http { status, .. } => format!("HTTP {status} from {}", Redacted(url)),
+        Reply::Ftp {
+            command,
+            code,
+            text,
+        } => format!("{}: {command} refused: {code} {text}", Redacted(url)),
+    }
+}
+
+/// How a tus server refused an upload or broke the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TusProblem {
+    /// It refused to create the upload (409) because a file of this name (sent in
+    /// `Upload-Metadata`) exists there (`durl serve` replaces files only with `--overwrite`).
+    NameTaken(String),
+    /// It found that the chunk at this offset does not match its `Upload-Checksum` (460);
+    /// the chunk is sent again.
+    ChunkRejected(u64),
+    /// It broke the protocol (no `Location`, an impossible `Upload-Offset`, ...).
+    Protocol(String),
+}
+
+/// The message of [`Error::Tus`].
+fn tus_message(url: &Url, problem: &TusProblem) -> String {
+    let url = Redacted(url);
+    match problem {
+        TusProblem::NameTaken(name) => {
+            format!("{url} refused the upload: a file named {name:?} exists there")
+        }
+        TusProblem::ChunkRejected(offset) => {
+            format!("{url} rejected the chunk at {offset}: checksum mismatch (460)")
+        }
+        TusProblem::Protocol(detail) => format!("{url}: {detail}"),
+    }
+}
+
+/// A transport failure (connecting, TLS, reading a response) as the HTTP client reported
+/// it; its `source()` chain has the causes. Opaque, so that the HTTP client is no part of
+/// durl-fetch's API.
+#[derive(Debug)]
+pub struct TransportError(Box<dyn std::error::Error + Send + Sync>);
+
+impl TransportError {
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> TransportError {
+        TransportError(Box::new(e))
+    }
+}
+
+impl std::fmt::Display for TransportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// How an existing remote file conflicts with the local one.
@@ -333,12 +389,17 @@ impl Error {
             | Error::Stalled { .. }
             | Error::ShortBody { .. }
             | Error::BadRange { .. } => true,
-            // 423: a tus server is still busy with an earlier PATCH of the same upload.
-            Error::Status { status, .. } => matches!(status, 408 | 423 | 429 | 500..=599),
-            Error::ChunkRejected { .. } => true,
+            Error::Refused { reply, .. } => match **reply {
+                // 423: a tus server is still busy with an earlier PATCH of the same upload.
+                Reply::Http { status, .. } => matches!(status, 408 | 423 | 429 | 500..=599),
+                // RFC 959 §4.2: 4xx replies are transient; these are the ones worth a retry.
+                Reply::Ftp { code, .. } => matches!(code, 421 | 425 | 426 | 450 | 451 | 452),
+            },
+            Error::Tus {
+                problem: TusProblem::ChunkRejected(_),
+                ..
+            } => true,
             Error::FtpConnection { .. } => true,
-            // RFC 959 §4.2: 4xx replies are transient; these are the ones worth a retry.
-            Error::Ftp { code, .. } => matches!(code, 421 | 425 | 426 | 450 | 451 | 452),
             _ => false,
         }
     }
@@ -357,17 +418,18 @@ impl Error {
             Error::InvalidUrl { .. } | Error::UnsupportedScheme { .. } | Error::Setup { .. } => {
                 ErrorKind::Usage
             }
-            // RFC 9110 §15.5.2, §15.5.8: the server (or proxy) wants another login.
-            Error::Status {
-                status: 401 | 407, ..
-            } => ErrorKind::LoginRefused,
-            Error::Status { .. } => ErrorKind::Http,
-            Error::Ftp {
-                command,
-                code,
-                reply,
-                ..
-            } => ftp_kind(command, *code, reply),
+            Error::Refused { reply, .. } => match &**reply {
+                // RFC 9110 §15.5.2, §15.5.8: the server (or proxy) wants another login.
+                Reply::Http {
+                    status: 401 | 407, ..
+                } => ErrorKind::LoginRefused,
+                Reply::Http { .. } => ErrorKind::Http,
+                Reply::Ftp {
+                    command,
+                    code,
+                    text,
+                } => ftp_kind(command, *code, text),
+            },
             Error::Network { .. }
             | Error::Redirect { .. }
             | Error::Stalled { .. }
@@ -378,14 +440,19 @@ impl Error {
             | Error::TooManyRestarts { .. }
             | Error::SizeMismatch { .. }
             | Error::UploadMismatch { .. }
-            | Error::TusProtocol { .. }
-            | Error::ChunkRejected { .. } => ErrorKind::Protocol,
+            | Error::Tus {
+                problem: TusProblem::Protocol(_) | TusProblem::ChunkRejected(_),
+                ..
+            } => ErrorKind::Protocol,
             Error::Io { .. } | Error::LocalChanged { .. } | Error::NotRegularFile { .. } => {
                 ErrorKind::Io
             }
             Error::OutputExists { .. }
             | Error::RemoteExists { .. }
-            | Error::UploadNameTaken { .. } => ErrorKind::Exists,
+            | Error::Tus {
+                problem: TusProblem::NameTaken(_),
+                ..
+            } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
             Error::Interrupted { .. }
@@ -398,7 +465,32 @@ impl Error {
     /// The `Retry-After` delay the server asked for, if this is such an error.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Status { retry_after, .. } => *retry_after,
+            Error::Refused { reply, .. } => match **reply {
+                Reply::Http { retry_after, .. } => retry_after,
+                Reply::Ftp { .. } => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a refusal ([`Reply::Http`]), looking through [`Error::GaveUp`].
+    pub fn http_status(&self) -> Option<u16> {
+        match self.root() {
+            Error::Refused { reply, .. } => match **reply {
+                Reply::Http { status, .. } => Some(status),
+                Reply::Ftp { .. } => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The FTP reply code of a refusal ([`Reply::Ftp`]), looking through [`Error::GaveUp`].
+    pub fn ftp_code(&self) -> Option<u16> {
+        match self.root() {
+            Error::Refused { reply, .. } => match **reply {
+                Reply::Ftp { code, .. } => Some(code),
+                Reply::Http { .. } => None,
+            },
             _ => None,
         }
     }
@@ -446,6 +538,44 @@ fn held(server_has: &Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_refusals_are_classified_by_status() {
+        use ErrorKind::*;
+        let url = Url::parse("https://u:hunter2@h/f").unwrap();
+        // (status, kind, retryable)
+        let table = [
+            (400, Http, false),
+            (401, LoginRefused, false),
+            (403, Http, false),
+            (404, Http, false),
+            (407, LoginRefused, false),
+            (408, Http, true),
+            (423, Http, true),
+            (429, Http, true),
+            (500, Http, true),
+            (503, Http, true),
+        ];
+        for (status, kind, retryable) in table {
+            let e = Error::Refused {
+                url: url.clone(),
+                reply: Box::new(Reply::Http {
+                    status,
+                    retry_after: None,
+                }),
+            };
+            assert_eq!((e.kind(), e.is_retryable()), (kind, retryable), "{status}");
+            assert_eq!(e.http_status(), Some(status));
+            assert_eq!(e.ftp_code(), None);
+            assert_eq!(e.to_string(), format!("HTTP {status} from https://u@h/f"));
+            let gave_up = Error::GaveUp {
+                attempts: 3,
+                last: Box::new(e),
+            };
+            assert_eq!(gave_up.kind(), kind);
+            assert_eq!(gave_up.http_status(), Some(status));
+        }
+    }
 
     #[test]
     fn ftp_refusals_are_classified_by_code_command_and_text() {

@@ -5,6 +5,7 @@
 use reqwest::header::{HeaderMap, HeaderValue};
 
 pub use crate::download::ranges::RangeSet;
+pub use crate::store::journal::{DecodeError, State};
 pub use crate::store::verify::hex;
 
 /// `Content-Range` parsing and `Range` writing (RFC 9110 §14.2, §14.4).

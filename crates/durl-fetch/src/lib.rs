@@ -89,24 +89,23 @@ mod get;
 mod http;
 mod netrc;
 mod network;
+mod redact;
 mod request;
 mod store;
 mod tus;
 mod upload;
 mod version;
 
-// The state file's module, which the CLI reaches by path; not a stable API.
-#[doc(hidden)]
-pub use store::journal;
-
 pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
 pub use download::commit::Outcome;
 pub use download::mirrors::DropReason;
-pub use error::{Error, ErrorKind, RemoteConflict};
+pub use error::{Error, ErrorKind, RemoteConflict, Reply, TransportError, TusProblem};
 pub use events::{Event, Reporter, RestartReason};
 pub use filename::file_name_for;
 pub use get::get;
-pub use network::Network;
+pub use http::head::{Head, head};
+pub use network::{Network, Wire, WireObserver};
+pub use redact::{Redacted, redacted};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use store::verify::{Algorithm, Checksum};

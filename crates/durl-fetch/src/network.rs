@@ -35,6 +35,57 @@ pub struct Network {
     pub(crate) netrc: Option<PathBuf>,
     /// The `.netrc` entries, read once (on first use) and shared by the clones.
     netrc_entries: Arc<OnceLock<Vec<netrc::Entry>>>,
+    /// Sees every HTTP request and response head ([`Network::observe_wire`]).
+    pub(crate) wire: Option<WireHook>,
+}
+
+/// One HTTP message head as durl sent or received it, for a verbose display
+/// ([`Network::observe_wire`]). Header values are as on the wire: an observer that prints
+/// them masks the secrets (`Authorization`, `Cookie`, `Proxy-Authorization`) itself.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Wire<'a> {
+    /// A request is sent. `id` numbers the requests of the process: each redirect, range,
+    /// retry and segment has its own, and its response carries the same.
+    Request {
+        /// The request's number.
+        id: u64,
+        /// `GET`, `HEAD`, `POST`, `PATCH`, ...
+        method: &'a str,
+        /// The URL asked for (with its password, if any: show it through [`crate::Redacted`]).
+        url: &'a Url,
+        /// The headers sent, `Host` first.
+        headers: &'a HeaderMap,
+    },
+    /// The head of the response to request `id`.
+    Response {
+        /// The request's number.
+        id: u64,
+        /// `HTTP/1.1`, `HTTP/2`, ...
+        version: &'a str,
+        /// The status code.
+        status: u16,
+        /// The status's reason phrase (RFC 9110 §15), if it has a standard one.
+        reason: &'a str,
+        /// The headers received.
+        headers: &'a HeaderMap,
+    },
+}
+
+/// Receives [`Wire`] heads; called from the task that sends the request.
+pub trait WireObserver: Send + Sync {
+    /// One request or response head.
+    fn observe(&self, wire: Wire<'_>);
+}
+
+/// A shared [`WireObserver`] (its `Debug` shows no contents).
+#[derive(Clone)]
+pub(crate) struct WireHook(pub(crate) Arc<dyn WireObserver>);
+
+impl std::fmt::Debug for WireHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WireHook")
+    }
 }
 
 /// A user and password given besides the URL. Its `Debug` never shows the password.
@@ -87,6 +138,7 @@ impl Default for Network {
             login: Login::default(),
             netrc: None,
             netrc_entries: Arc::default(),
+            wire: None,
         }
     }
 }
@@ -161,6 +213,14 @@ impl Network {
     pub fn netrc(mut self, path: Option<PathBuf>) -> Self {
         self.netrc = path;
         self.netrc_entries = Arc::default();
+        self
+    }
+
+    /// Shows `observer` the head of every HTTP request sent and response received
+    /// (downloads, their redirects, ranges, retries and segments, and tus uploads): what
+    /// `durl -v` prints.
+    pub fn observe_wire(mut self, observer: Arc<dyn WireObserver>) -> Self {
+        self.wire = Some(WireHook(observer));
         self
     }
 

@@ -50,7 +50,7 @@ use crate::events::{Event, Reporter, RestartReason};
 use crate::store::durable;
 use crate::store::journal::url_key;
 use crate::store::rate::RateLimiter;
-use crate::{Error, PutOutcome, PutRequest, http};
+use crate::{Error, PutOutcome, PutRequest, TusProblem, http};
 
 /// The protocol version spoken.
 const TUS_VERSION: &str = "1.0.0";
@@ -234,9 +234,9 @@ impl Upload<'_> {
     }
 
     fn protocol(&self, detail: impl Into<String>) -> Error {
-        Error::TusProtocol {
+        Error::Tus {
             url: self.shown.clone(),
-            detail: detail.into(),
+            problem: TusProblem::Protocol(detail.into()),
         }
     }
 
@@ -403,9 +403,9 @@ impl Upload<'_> {
             .body(Bytes::new());
         let resp = self.send(rb).await?;
         if resp.status() == StatusCode::CONFLICT {
-            return Err(Error::UploadNameTaken {
+            return Err(Error::Tus {
                 url: self.shown.clone(),
-                name,
+                problem: TusProblem::NameTaken(name),
             });
         }
         if resp.status() != StatusCode::CREATED {
@@ -430,7 +430,7 @@ impl Upload<'_> {
             return Err(self.protocol(format!(
                 "the server put the upload on another origin ({}) than the endpoint; \
                  durl sends the login and -H headers only to the endpoint's scheme, host and port",
-                url_key(&location)
+                crate::Redacted(&location)
             )));
         }
         let location = with_login(location, &self.req.url);
@@ -476,6 +476,7 @@ impl Upload<'_> {
         let stall = self.req.network.stall_timeout;
         let url = self.shown.clone();
         let patch = self.with_headers(rb.body(reqwest::Body::wrap_stream(body)))?;
+        let id = http::observe_request(&self.req.network, &patch, &patch.url().clone());
         let client = self.client.clone();
         let request = async move {
             let send = client.execute(patch);
@@ -504,15 +505,16 @@ impl Upload<'_> {
             return Err(e);
         }
         let resp = resp?;
+        http::observe_response(&self.req.network, id, &resp);
         fed?;
         self.chunks.recycle(chunk.data);
         match resp.status() {
             StatusCode::CONFLICT => return Ok(Patched::Conflict),
             StatusCode::NOT_FOUND | StatusCode::GONE => return Ok(Patched::Gone),
             s if s.as_u16() == 460 => {
-                return Err(Error::ChunkRejected {
+                return Err(Error::Tus {
                     url: self.shown.clone(),
-                    offset,
+                    problem: TusProblem::ChunkRejected(offset),
                 });
             }
             s if !s.is_success() => return Err(http::status_error(&resp)),
@@ -622,6 +624,7 @@ impl Upload<'_> {
     /// Sends a body-less request; waiting for the answer counts against the stall timeout.
     async fn send(&self, rb: RequestBuilder) -> Result<Response, Error> {
         let request = self.with_headers(rb)?;
+        let id = http::observe_request(&self.req.network, &request, &request.url().clone());
         match tokio::time::timeout(self.req.network.stall_timeout, self.client.execute(request))
             .await
         {
@@ -630,7 +633,10 @@ impl Upload<'_> {
                 timeout: self.req.network.stall_timeout,
             }),
             Ok(Err(e)) => Err(http::transport_error(&self.shown, e)),
-            Ok(Ok(resp)) => Ok(resp),
+            Ok(Ok(resp)) => {
+                http::observe_response(&self.req.network, id, &resp);
+                Ok(resp)
+            }
         }
     }
 }

@@ -171,6 +171,12 @@ pub struct GetArgs {
     #[arg(short = 'L', long)]
     pub location: bool,
 
+    /// Print the response headers of a HEAD request (after redirects) on stdout and exit, as
+    /// curl -I; a server that refuses HEAD (405, 501) is asked with a GET whose body is not
+    /// read. Nothing is written. An error status exits as a download would (4, 11).
+    #[arg(short = 'I', long)]
+    pub head: bool,
+
     /// Accepted for curl: durl always names the file after the server's answer or the URL
     /// (use -o to choose).
     #[arg(short = 'O', long)]
@@ -311,6 +317,12 @@ pub struct NetworkArgs {
     /// default $NETRC, else ~/.netrc.
     #[arg(long, value_name = "FILE")]
     pub netrc_file: Option<PathBuf>,
+
+    /// Show every HTTP request and response head (redirects, ranges, retries, segments, tus
+    /// requests) on stderr, each line prefixed by the request's number; the values of
+    /// Authorization, Proxy-Authorization and Cookie and URL passwords are masked.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 
     /// For ftp:// URLs: explicit FTPS (AUTH TLS before login; data protected too). A server
     /// that refuses TLS is an error, never a fallback to plain FTP.

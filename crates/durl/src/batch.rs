@@ -35,7 +35,7 @@ pub fn run(
     tally.summary(
         args.quiet,
         "downloaded",
-        |i| durl_fetch::journal::url_key(requests[i].url()),
+        |i| durl_fetch::Redacted(requests[i].url()).to_string(),
         &results,
     );
     if args.json {
@@ -145,14 +145,14 @@ pub fn print_json(rows: &[(&GetRequest, &Entry, &Result<Outcome, Error>)]) {
     for (req, entry, result) in rows {
         let value = match result {
             Ok(o) => serde_json::json!({
-                "url": durl_fetch::journal::url_key(req.url()),
+                "url": durl_fetch::Redacted(req.url()).to_string(),
                 "path": o.path.display().to_string(),
                 "bytes": o.bytes,
                 "fetched": o.fetched,
                 "status": if o.already_complete { "already-complete" } else { "done" },
                 "checksum": entry.checksum.as_ref().map(ToString::to_string),
             }),
-            Err(e) => failure_json(&durl_fetch::journal::url_key(req.url()), e),
+            Err(e) => failure_json(&durl_fetch::Redacted(req.url()).to_string(), e),
         };
         let _ = writeln!(out, "{value}");
     }

@@ -30,6 +30,9 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|entry| request(&args, &network, entry, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.head {
+        return heads(&requests);
+    }
     create_dirs(&args, &entries)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -66,6 +69,53 @@ pub fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }))
+}
+
+/// `-I`: prints the response head of each request on stdout (status line, headers, an empty
+/// line, with CRLF as curl -I), errors on stderr; the exit code is the first failure's.
+#[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
+fn heads(requests: &[GetRequest]) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let mut code = exit::OK;
+    let mut out = std::io::stdout().lock();
+    for req in requests {
+        let failure = match runtime.block_on(durl_fetch::head(req)) {
+            Ok(head) => {
+                let mut text = format!("{} {} {}", head.version, head.status, head.reason)
+                    .trim_end()
+                    .to_owned();
+                text.push_str("\r\n");
+                for (name, value) in &head.headers {
+                    text.push_str(&format!(
+                        "{name}: {}\r\n",
+                        String::from_utf8_lossy(value.as_bytes())
+                    ));
+                }
+                text.push_str("\r\n");
+                out.write_all(text.as_bytes())
+                    .and_then(|()| out.flush())
+                    .context("cannot write to standard output")?;
+                head.refusal()
+            }
+            Err(e) => {
+                eprintln!("durl: {}", crate::error_line(&e));
+                Some(e)
+            }
+        };
+        if let Some(e) = failure
+            && code == exit::OK
+        {
+            if e.kind() == ErrorKind::LoginRefused {
+                eprintln!("hint: {LOGIN_HINT} ({})", durl_fetch::Redacted(req.url()));
+            }
+            code = exit::for_fetch_error(e.kind());
+        }
+    }
+    Ok(exit::code(code))
 }
 
 /// Says that `--max-time` stopped a list.
@@ -240,7 +290,7 @@ pub(crate) fn report_failure(
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::Redacted(req.url()));
     }
 }
 

@@ -21,6 +21,7 @@ mod put_list;
 mod queue;
 mod serve;
 mod stop;
+mod verbose;
 
 use std::io::IsTerminal as _;
 

@@ -31,6 +31,9 @@ pub fn network(args: &NetworkArgs, stdin_list: bool) -> Result<durl_fetch::Netwo
     if let Some(ca) = &args.cacert {
         net = net.root_certificate(ca);
     }
+    if args.verbose {
+        net = net.observe_wire(std::sync::Arc::new(crate::verbose::Verbose));
+    }
     Ok(net)
 }
 

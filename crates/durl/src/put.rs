@@ -168,7 +168,7 @@ fn check_collisions(
         }
         locals.insert(local, i);
         if req.url().scheme() == "ftp" {
-            let url = durl_fetch::journal::url_key(req.url());
+            let url = durl_fetch::Redacted(req.url()).to_string();
             if let Some(&j) = remotes.get(&url) {
                 return Err(UsageError(format!(
                     "{} and {} would both write {url}",
@@ -203,11 +203,11 @@ fn request(
 fn print_json(requests: &[PutRequest], results: &[Result<PutOutcome, Error>]) {
     let mut out = std::io::stdout().lock();
     for (req, result) in requests.iter().zip(results) {
-        let shown = durl_fetch::journal::url_key(req.url());
+        let shown = durl_fetch::Redacted(req.url()).to_string();
         let value = match result {
             Ok(o) => serde_json::json!({
                 "local": req.local().display().to_string(),
-                "url": o.url.as_str(),
+                "url": durl_fetch::Redacted(&o.url).to_string(),
                 "bytes": o.bytes,
                 "sent": o.sent,
                 "resumed_from": o.resumed_from,
@@ -266,6 +266,6 @@ fn report_failure(e: &durl_fetch::Error, req: &PutRequest, expired: Option<Strin
         _ => None,
     };
     if let Some(hint) = hint {
-        eprintln!("hint: {hint} ({})", durl_fetch::journal::url_key(req.url()));
+        eprintln!("hint: {hint} ({})", durl_fetch::Redacted(req.url()));
     }
 }

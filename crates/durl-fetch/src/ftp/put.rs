@@ -172,7 +172,7 @@ impl Upload<'_> {
         let size = s.ftp.size(&self.target.path);
         match timed(&self.target, self.req.network.stall_timeout, "SIZE", size).await {
             Ok(n) => Ok(Some(n as u64)),
-            Err(Error::Ftp { code: 550, .. }) => Ok(None),
+            Err(e) if e.ftp_code() == Some(550) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -191,7 +191,7 @@ impl Upload<'_> {
             let retr = s.ftp.retr_as_stream(&self.target.path);
             match timed(&self.target, stall, "RETR", retr).await {
                 Ok(st) => (stream, skip) = (Some(st), 0),
-                Err(Error::Ftp { code, .. }) if REST_REFUSED.contains(&code) => s.rest = false,
+                Err(e) if e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => s.rest = false,
                 Err(e) => return Err(e),
             }
         }
@@ -286,7 +286,7 @@ impl Upload<'_> {
             }
             match timed(&self.target, stall, "STOR", s.ftp.put_with_stream(path)).await {
                 Ok(stream) => return Ok(("STOR", stream)),
-                Err(Error::Ftp { code, .. }) if offset > 0 && REST_REFUSED.contains(&code) => {
+                Err(e) if offset > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
                     s.rest = false;
                 }
                 Err(e) => return Err(e),

@@ -149,10 +149,7 @@ pub(crate) async fn probe(
     let stall = req.network.stall_timeout;
     let optional = |r: Result<_, Error>| match r {
         Ok(v) => Ok(Some(v)),
-        Err(Error::Ftp {
-            code: 500 | 501 | 502 | 504,
-            ..
-        }) => Ok(None),
+        Err(e) if matches!(e.ftp_code(), Some(500 | 501 | 502 | 504)) => Ok(None),
         Err(e) => Err(e),
     };
     let size = optional(timed(target, stall, "SIZE", ftp.size(&target.path)).await)?;

@@ -81,11 +81,13 @@ impl Target {
     /// The typed error for a failed FTP command.
     pub(crate) fn error(&self, command: &'static str, e: FtpError) -> Error {
         match e {
-            FtpError::UnexpectedResponse(resp) => Error::Ftp {
+            FtpError::UnexpectedResponse(resp) => Error::Refused {
                 url: self.shown.clone(),
-                command,
-                code: u16::try_from(resp.status.code()).unwrap_or(0),
-                reply: reply_text(&resp.body).into(),
+                reply: Box::new(crate::error::Reply::Ftp {
+                    command,
+                    code: u16::try_from(resp.status.code()).unwrap_or(0),
+                    text: reply_text(&resp.body).into(),
+                }),
             },
             FtpError::ConnectionError(io) => self.connection_error(io),
             other => self.connection_error(std::io::Error::new(

@@ -175,7 +175,7 @@ impl Transport for FtpTransport<'_> {
         let retr = session.ftp.retr_as_stream(&target.path);
         let stream = match timed(&target, stall, "RETR", retr).await {
             Ok(stream) => stream,
-            Err(Error::Ftp { code, .. }) if start > 0 && REST_REFUSED.contains(&code) => {
+            Err(e) if start > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
                 self.rest.store(false, Ordering::Relaxed);
                 return Ok(Opened::Restart(RestartReason::ResumeRefused));
             }

@@ -2,11 +2,12 @@
 //! says about the remote file.
 
 use std::fs;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{
-    ACCEPT_ENCODING, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, HeaderMap, HeaderValue,
-    IF_RANGE, LOCATION, RANGE, RETRY_AFTER,
+    ACCEPT_ENCODING, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, HOST, HeaderMap,
+    HeaderValue, IF_RANGE, LOCATION, RANGE, RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{Client, Response, redirect};
 use url::Url;
@@ -18,6 +19,7 @@ use content_range::ContentRange;
 
 mod classify;
 pub(crate) mod content_range;
+pub(crate) mod head;
 pub(crate) mod transport;
 pub(crate) mod validator;
 
@@ -117,7 +119,7 @@ pub(crate) async fn send(
         if !matches!(next.scheme(), "http" | "https") {
             return Err(fail(format!(
                 "redirect to a URL that is not http(s): {}",
-                crate::store::journal::url_key(&next)
+                crate::Redacted(&next)
             )));
         }
         if next.username().is_empty() && (req.location_trusted || same_origin(url, &next)) {
@@ -127,10 +129,7 @@ pub(crate) async fn send(
             let _ = next.set_password(url.password());
         }
         if seen.iter().any(|u| u == &next) {
-            return Err(fail(format!(
-                "redirect loop at {}",
-                crate::store::journal::url_key(&next)
-            )));
+            return Err(fail(format!("redirect loop at {}", crate::Redacted(&next))));
         }
         if seen.len() > req.max_redirects {
             return Err(fail(format!("more than {} redirects", req.max_redirects)));
@@ -170,6 +169,14 @@ async fn send_one(
     } else {
         client.get(bare)
     };
+    // Set here rather than as the client's defaults, so that the request built is what is
+    // sent (and what `-v` shows); a `-H` of the same name replaces them.
+    let mut own = HeaderMap::new();
+    if let Ok(ua) = HeaderValue::try_from(req.user_agent.as_str()) {
+        own.insert(USER_AGENT, ua);
+    }
+    own.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    rb = rb.headers(own);
     if let Some(login) = login {
         rb = rb.basic_auth(&login.user, Some(&login.password));
     }
@@ -192,13 +199,65 @@ async fn send_one(
         ranges.insert(IF_RANGE, value);
     }
     rb = rb.headers(ranges);
-    match tokio::time::timeout(req.network.stall_timeout, rb.send()).await {
+    let request = rb.build().map_err(|e| transport_error(url, e))?;
+    let id = observe_request(&req.network, &request, url);
+    match tokio::time::timeout(req.network.stall_timeout, client.execute(request)).await {
         Err(_) => Err(Error::Stalled {
-            url: url.clone(),
+            url: crate::redacted(url),
             timeout: req.network.stall_timeout,
         }),
         Ok(Err(e)) => Err(transport_error(url, e)),
-        Ok(Ok(resp)) => Ok(resp),
+        Ok(Ok(resp)) => {
+            observe_response(&req.network, id, &resp);
+            Ok(resp)
+        }
+    }
+}
+
+/// The request numbers of [`Wire`](crate::Wire), unique in the process.
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Shows `request` (to `url`, which may hold the login) to the network's wire observer, if
+/// any, with `Host` first; returns its number.
+pub(crate) fn observe_request(
+    network: &crate::Network,
+    request: &reqwest::Request,
+    url: &Url,
+) -> u64 {
+    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
+    if let Some(hook) = &network.wire {
+        let mut headers = HeaderMap::new();
+        let host = match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        if let Ok(host) = HeaderValue::try_from(host) {
+            headers.insert(HOST, host);
+        }
+        for (name, value) in request.headers() {
+            headers.append(name.clone(), value.clone());
+        }
+        hook.0.observe(crate::Wire::Request {
+            id,
+            method: request.method().as_str(),
+            url,
+            headers: &headers,
+        });
+    }
+    id
+}
+
+/// Shows the head of the response to request `id` to the network's wire observer, if any.
+pub(crate) fn observe_response(network: &crate::Network, id: u64, resp: &Response) {
+    if let Some(hook) = &network.wire {
+        let version = format!("{:?}", resp.version());
+        hook.0.observe(crate::Wire::Response {
+            id,
+            version: &version,
+            status: resp.status().as_u16(),
+            reason: resp.status().canonical_reason().unwrap_or(""),
+            headers: resp.headers(),
+        });
     }
 }
 
@@ -222,8 +281,8 @@ pub(crate) enum RangeAsk<'a> {
 /// Maps a reqwest error to ours.
 pub(crate) fn transport_error(url: &Url, e: reqwest::Error) -> Error {
     Error::Network {
-        url: url.clone(),
-        source: e,
+        url: crate::redacted(url),
+        source: crate::error::TransportError::new(e),
     }
 }
 
@@ -234,10 +293,12 @@ pub(crate) fn status_error(resp: &Response) -> Error {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    Error::Status {
+    Error::Refused {
         url: resp.url().clone(),
-        status: resp.status().as_u16(),
-        retry_after,
+        reply: Box::new(crate::error::Reply::Http {
+            status: resp.status().as_u16(),
+            retry_after,
+        }),
     }
 }
 

@@ -65,9 +65,7 @@ pub enum DecodeError {
 /// sit beside the download, readable by whoever can read it). Also what a state's URL is
 /// compared with.
 pub fn url_key(url: &url::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_password(None);
-    url.to_string()
+    crate::Redacted(url).to_string()
 }
 
 impl State {

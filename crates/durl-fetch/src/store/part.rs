@@ -354,7 +354,12 @@ impl PartFile {
     /// Waits for the writer, cuts the file to `length`, fsyncs the finished data and gives
     /// back the file handle (still locked).
     pub(crate) async fn finish(mut self, length: Option<u64>) -> Result<Arc<File>, Error> {
-        self.barrier().await?;
+        if let Err(e) = self.barrier().await {
+            // A write failed after the whole body was queued: what was written before it
+            // is still recorded for the next run.
+            let _ = self.checkpoint_now().await;
+            return Err(e);
+        }
         let file = self.file.clone();
         self.stop();
         if let Some(len) = length {

@@ -27,7 +27,7 @@ pub use request::{PutOutcome, PutRequest};
 ///
 /// # Errors
 /// Any [`Error`]; notably [`Error::RemoteExists`], [`Error::UploadMismatch`],
-/// [`Error::Ftp`] (login, permission), [`Error::Status`] and [`Error::TusProtocol`] (tus),
+/// [`Error::Refused`] (an FTP login or permission refused, an HTTP status) and [`Error::Tus`],
 /// [`Error::LocalChanged`], [`Error::UploadInterrupted`].
 pub async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<PutOutcome, Error> {
     match req.url.scheme() {

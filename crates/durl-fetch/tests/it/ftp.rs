@@ -232,11 +232,14 @@ async fn a_missing_file_is_a_typed_error_naming_the_url_and_the_reply() {
         .await
         .unwrap_err();
     match &err {
-        Error::Ftp { code, reply, .. } => {
-            assert_eq!(*code, 550);
-            assert!(!reply.is_empty());
-        }
-        other => panic!("expected Error::Ftp, got {other:?}"),
+        Error::Refused { reply, .. } => match &**reply {
+            durl_fetch::Reply::Ftp { code, text, .. } => {
+                assert_eq!(*code, 550);
+                assert!(!text.is_empty());
+            }
+            other => panic!("expected an FTP reply, got {other:?}"),
+        },
+        other => panic!("expected Error::Refused, got {other:?}"),
     }
     assert_eq!(err.kind(), ErrorKind::RemoteNotFound);
     assert!(!err.is_retryable());
@@ -262,7 +265,7 @@ async fn a_wrong_login_is_a_typed_error_without_the_password() {
         .retries(0);
     let err = durl_fetch::get(&req, &()).await.unwrap_err();
     assert!(
-        matches!(err, Error::Ftp { code: 530, .. }),
+        matches!(err, Error::Refused { .. }) && err.ftp_code() == Some(530),
         "expected a 530, got {err:?}"
     );
     assert_eq!(err.kind(), ErrorKind::LoginRefused);
@@ -281,7 +284,10 @@ async fn an_unreadable_file_is_permission_denied() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err:?}");
-    assert!(matches!(err, Error::Ftp { code: 550, .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Refused { .. }) && err.ftp_code() == Some(550),
+        "{err:?}"
+    );
     assert!(!part_of(&out).exists() && !out.exists());
 }
 
@@ -310,7 +316,7 @@ async fn x_4_fetches_segments_over_four_connections_and_resumes_the_holes() {
         other => panic!("expected an interruption, got {other:?}"),
     };
     let state =
-        durl_fetch::journal::State::decode(&std::fs::read_to_string(state_of(&out)).unwrap())
+        durl_fetch::fuzzing::State::decode(&std::fs::read_to_string(state_of(&out)).unwrap())
             .unwrap();
     assert!(state.have.ranges().len() > 1, "{:?}", state.have);
     assert_eq!(state.have.total(), durable);

@@ -158,7 +158,7 @@ async fn a_wrong_login_is_a_typed_error_without_the_password() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::Ftp { code: 530, .. }),
+        matches!(err, Error::Refused { .. }) && err.ftp_code() == Some(530),
         "expected a 530, got {err:?}"
     );
     let msg = err.to_string();
@@ -189,7 +189,10 @@ async fn ftps_uploads_and_downloads_with_a_trusted_certificate_only() {
     let err = durl_fetch::put(&request(&local, &url).retries(0), &())
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Ftp { .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::Refused { .. }) && err.ftp_code().is_some(),
+        "{err:?}"
+    );
     assert!(server.read("up/f.bin").is_none());
 
     // Trusted through the CA file: upload, and download it back over FTPS.

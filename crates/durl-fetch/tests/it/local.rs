@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::time::Duration;
 
-use durl_fetch::{CancellationToken, ErrorKind, RestartReason, journal::State};
+use durl_fetch::{CancellationToken, ErrorKind, RestartReason, fuzzing::State};
 use durl_testkit::{FaultServer, Resource, pattern_bytes};
 
 use durl_fetch::fuzzing::RangeSet;

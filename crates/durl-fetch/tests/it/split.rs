@@ -4,7 +4,7 @@ use std::fs::File;
 use std::time::{Duration, Instant};
 
 use durl_fetch::fuzzing::RangeSet;
-use durl_fetch::{ErrorKind, RestartReason, journal::State};
+use durl_fetch::{ErrorKind, RestartReason, fuzzing::State};
 use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
 use crate::support::*;

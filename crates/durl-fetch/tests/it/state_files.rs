@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use durl_fetch::GetRequest;
-use durl_fetch::journal::State;
+use durl_fetch::fuzzing::State;
 use durl_testkit::{FaultServer, FtpServer, Resource, pattern_bytes};
 
 use crate::support::{Recorder, SEED, assert_complete, expected, gets, out, part, state};

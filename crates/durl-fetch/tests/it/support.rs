@@ -102,7 +102,7 @@ pub fn write_state(
     have: durl_fetch::fuzzing::RangeSet,
 ) {
     let etag = format!("\"s{SEED}-{pattern_len}\"");
-    let st = durl_fetch::journal::State {
+    let st = durl_fetch::fuzzing::State {
         url: server.url("/f"),
         final_url: server.url("/f"),
         length,

@@ -222,7 +222,12 @@ async fn a_rerun_after_success_is_already_complete_until_the_file_changes() {
     // Asked to (--force), it is sent again; the server refuses to replace its file.
     let forced = durl_fetch::put(&req.clone().overwrite(true), &()).await;
     match forced {
-        Err(e @ durl_fetch::Error::UploadNameTaken { .. }) => {
+        Err(
+            e @ durl_fetch::Error::Tus {
+                problem: durl_fetch::TusProblem::NameTaken(_),
+                ..
+            },
+        ) => {
             assert_eq!(e.kind(), ErrorKind::Exists);
             assert!(e.to_string().contains("local-8.bin"), "{e}");
         }
@@ -688,7 +693,13 @@ async fn credentials_and_headers_never_follow_a_location_to_another_origin() {
         let err = durl_fetch::put(&req, &()).await.unwrap_err();
         task.abort();
         assert!(
-            matches!(err.root(), durl_fetch::Error::TusProtocol { .. }),
+            matches!(
+                err.root(),
+                durl_fetch::Error::Tus {
+                    problem: durl_fetch::TusProblem::Protocol(_),
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert!(err.to_string().contains("another origin"), "{err}");

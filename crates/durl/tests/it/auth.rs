@@ -140,3 +140,53 @@ fn put_ftp_logs_in_with_user_and_netrc() {
     }
     assert_eq!(server.read("up/a.bin").unwrap(), data);
 }
+
+#[test]
+fn a_password_in_the_url_is_never_printed() {
+    // A closed port: every attempt fails with "connection refused", whose message names the
+    // URL.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = FaultServer::start();
+    server.put(
+        "/f.bin",
+        Resource::pattern(5, 1000).with_basic_auth("ann", "s3cret"),
+    );
+    let wrong = server
+        .url("/f.bin")
+        .replace("http://", "http://ann:hunter2@");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"data").unwrap();
+    let refused = |scheme: &str| format!("{scheme}://ann:hunter2@127.0.0.1:{port}/x/");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["get".into(), refused("http")],
+        vec!["get".into(), "--json".into(), refused("http")],
+        vec!["get".into(), refused("ftp") + "f"],
+        vec!["get".into(), "--json".into(), wrong.clone()],
+        vec!["get".into(), "-o".into(), "o.bin".into(), wrong],
+        vec!["get".into(), "http://ann:hunter2@127.0.0.1:bad/".into()],
+        vec![
+            "put".into(),
+            "--json".into(),
+            "a.bin".into(),
+            refused("http"),
+        ],
+        vec!["put".into(), "a.bin".into(), refused("ftp")],
+    ];
+    for case in cases {
+        let mut args = vec!["--retries", "0"];
+        args.splice(0..0, [case[0].as_str()]);
+        args.extend(case[1..].iter().map(String::as_str));
+        let (code, stdout, stderr) = run(dir.path(), &args, None);
+        assert_ne!(code, 0, "{args:?}");
+        let all = format!("{stdout}{stderr}");
+        assert!(
+            !all.contains("hunter2"),
+            "password shown for {args:?}: {all}"
+        );
+        assert!(all.contains("ann@127.0.0.1"), "{args:?}: {all}");
+    }
+}

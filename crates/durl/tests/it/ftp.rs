@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use durl_fetch::journal::State;
+use durl_fetch::fuzzing::State;
 use durl_testkit::{FaultServer, FtpServer, Resource, Vsftpd, pattern_bytes};
 
 use crate::durl;

@@ -537,3 +537,155 @@ fn the_resume_hint_appears_only_when_a_partial_was_kept() {
         );
     }
 }
+
+#[test]
+fn verbose_shows_every_request_and_response_head_with_secrets_masked() {
+    let server = FaultServer::start();
+    let len = 8 << 20;
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, len).with_basic_auth("ann", "s3cret"),
+    );
+    server.put("/r", Resource::redirect(302, "/file.bin"));
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/r").replace("http://", "http://ann:s3cret@");
+    let out = durl(dir.path())
+        .args(["get", "-v", "-q", "-x", "4", "-o", "f.bin"])
+        .args(["-H", "Cookie: session=abc123"])
+        .arg(&url)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("f.bin")).unwrap(),
+        pattern_bytes(SEED, 0..len)
+    );
+    for secret in ["s3cret", "YW5uOnMzY3JldA", "abc123"] {
+        assert!(!stderr.contains(secret), "{secret} shown: {stderr}");
+    }
+    // Every request the server saw has its head printed, and the response to it.
+    let seen = server.log();
+    let ids: std::collections::BTreeSet<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("] > GET "))
+        .map(|l| l.split(']').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), seen.len(), "{stderr}");
+    for id in &ids {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("{id}] < HTTP/1.1 "))),
+            "no response for {id}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{id}] > authorization: Basic ****\n")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("{id}] > cookie: ****\n")),
+            "{stderr}"
+        );
+    }
+    let url_shown = server.url("/r").replace("http://", "http://ann@");
+    assert!(stderr.contains(&format!("> GET {url_shown}\n")), "{stderr}");
+    assert!(stderr.contains("< HTTP/1.1 302 Found"), "{stderr}");
+    assert!(stderr.contains("< location: /file.bin"), "{stderr}");
+    // The segments: ranged requests and their 206 answers.
+    assert!(stderr.matches("> range: bytes=").count() >= 3, "{stderr}");
+    assert!(
+        stderr.contains("< HTTP/1.1 206 Partial Content"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("< content-range: bytes "), "{stderr}");
+}
+
+/// Response heads as curl -I prints them, compared without case in names and without the
+/// order of fields: sorted lines `name: value`, the status line first.
+fn head_lines(out: &[u8]) -> Vec<String> {
+    let text = text(out);
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default().to_owned();
+    let mut fields: Vec<String> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (name, value) = l.split_once(':').unwrap_or((l, ""));
+            format!("{}: {}", name.to_ascii_lowercase(), value.trim())
+        })
+        .collect();
+    fields.sort();
+    fields.insert(0, status);
+    fields
+}
+
+#[test]
+fn head_prints_the_response_head_as_curl_does_and_writes_nothing() {
+    let server = server(100_000);
+    server.put("/r", Resource::redirect(302, "/file.bin"));
+    let dir = tempfile::tempdir().unwrap();
+    let durl_head = durl(dir.path())
+        .args(["get", "-I", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(durl_head.status.success(), "{}", text(&durl_head.stderr));
+    let curl_head = std::process::Command::new("curl")
+        .args(["-sI", &server.url("/file.bin")])
+        .output()
+        .expect("curl runs");
+    assert!(curl_head.status.success());
+    assert_eq!(head_lines(&durl_head.stdout), head_lines(&curl_head.stdout));
+    assert!(text(&durl_head.stdout).ends_with("\r\n\r\n"));
+    assert!(durl_head.stderr.is_empty(), "{}", text(&durl_head.stderr));
+    // After a redirect: the final head (curl -sIL prints both; durl the last).
+    let out = durl(dir.path())
+        .args(["get", "-I", &server.url("/r")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        text(&out.stdout).starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stdout).contains("content-length: 100000\r\n"));
+    // Only HEAD requests were sent, and nothing was written.
+    assert!(
+        server.log().iter().all(|s| s.method == "HEAD"),
+        "{:?}",
+        server.log()
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn head_falls_back_to_get_when_head_is_refused_and_error_statuses_exit_as_downloads_do() {
+    let server = server(50_000_000);
+    server.push_fault(
+        "/file.bin",
+        durl_testkit::Fault::Status {
+            code: 405,
+            retry_after: None,
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-I", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(text(&out.stdout).contains("content-length: 50000000\r\n"));
+    let methods: Vec<String> = server.log().into_iter().map(|s| s.method).collect();
+    assert_eq!(methods, ["HEAD", "GET"]);
+    // The GET's body was not read.
+    assert!(server.body_bytes_served("/file.bin") < 50_000_000);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let out = durl(dir.path())
+        .args(["get", "-I", &server.url("/missing")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 404 Not Found\r\n"));
+}
