@@ -129,6 +129,14 @@ pub enum StoreError {
         /// Why.
         source: Box<redb::DatabaseError>,
     },
+    /// A new database cannot be created.
+    #[error("cannot create the queue database {path}: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A read or write failed.
     #[error("queue database: {0}")]
     Db(#[from] Box<redb::Error>),
@@ -160,6 +168,41 @@ pub struct Store {
     db: Arc<Database>,
 }
 
+/// Where a new database is made before it is linked into place.
+fn creating_path(path: &Path) -> PathBuf {
+    path.with_extension("redb.creating")
+}
+
+/// Creates an empty database at `path` atomically: made complete (and synced) under another
+/// name, then hard-linked into place (which never replaces a file another daemon put there in
+/// the meantime), so `kill -9` at any moment leaves either no database or a whole one.
+fn create(path: &Path) -> std::io::Result<()> {
+    let creating = creating_path(path);
+    match std::fs::remove_file(&creating) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let db = Database::create(&creating).map_err(std::io::Error::other)?;
+    let txn = db.begin_write().map_err(std::io::Error::other)?;
+    txn.open_table(DOWNLOADS).map_err(std::io::Error::other)?;
+    txn.open_table(META).map_err(std::io::Error::other)?;
+    txn.commit().map_err(std::io::Error::other)?;
+    drop(db);
+    std::fs::File::open(&creating)?.sync_all()?;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        std::fs::remove_file(path)?;
+    }
+    match std::fs::hard_link(&creating, path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::remove_file(&creating)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// The database file inside a state directory.
 pub fn path_in(state_dir: &Path) -> PathBuf {
     state_dir.join("queue.redb")
@@ -173,7 +216,18 @@ impl Store {
     /// process has it open.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
         let path = path_in(state_dir);
-        let db = Database::create(&path).map_err(|source| StoreError::Open {
+        let io = |source: std::io::Error| StoreError::Create {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::metadata(&path) {
+            // An empty file is what an earlier release left when killed while creating it.
+            Ok(m) if m.len() == 0 => create(&path).map_err(io)?,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(&path).map_err(io)?,
+            Err(e) => return Err(io(e)),
+        }
+        let db = Database::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source: Box::new(source),
         })?;
@@ -275,6 +329,36 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `kill -9` while the first start was creating the database left a file
+    /// without redb's header, and every later start failed ("Not a redb database: magic
+    /// number mismatch"). The database is now created under another name and linked into
+    /// place once complete; what a killed creation leaves is ignored.
+    #[test]
+    fn a_creation_killed_half_way_never_blocks_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a killed creation leaves: the temporary file, half written.
+        std::fs::write(creating_path(&path_in(dir.path())), [0u8; 1000]).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.load().unwrap().records.is_empty());
+        drop(store);
+        assert!(!creating_path(&path_in(dir.path())).exists());
+        // An empty queue.redb (an earlier release killed in the same window) is no database.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(path_in(dir.path()), b"").unwrap();
+        Store::open(dir.path()).unwrap();
+        // Anything else that is not a database is refused, never replaced.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(path_in(dir.path()), b"not a database").unwrap();
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Open { .. })
+        ));
+        assert_eq!(
+            std::fs::read(path_in(dir.path())).unwrap(),
+            b"not a database"
+        );
+    }
 
     fn record(gid: u64, status: Status) -> Record {
         Record {

@@ -316,6 +316,52 @@ impl TransportError {
     }
 }
 
+impl TransportError {
+    /// A failure that the same request cannot escape by trying again: the server's
+    /// certificate was refused (unknown issuer, wrong name, expired), or the client's own
+    /// configuration is wrong (an unsupported proxy scheme, a bad header).
+    pub(crate) fn is_permanent(&self) -> bool {
+        if let Some(e) = self.0.downcast_ref::<reqwest::Error>()
+            && e.is_builder()
+        {
+            return true;
+        }
+        causes(self.0.as_ref()).any(|cause| {
+            matches!(
+                cause.downcast_ref::<rustls::Error>(),
+                Some(rustls::Error::InvalidCertificate(_))
+            )
+        })
+    }
+
+    /// Whether the connection itself failed (refused, no route, DNS): servers restart and
+    /// laptops wake up, so these stay retryable whatever their number.
+    pub(crate) fn is_connect(&self) -> bool {
+        self.0
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_connect)
+    }
+}
+
+/// `e` and its causes; an `io::Error` wrapping another error counts that one as a cause too
+/// (`io::Error::source` skips it).
+fn causes<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    let mut next = Some(e);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+        Some(current)
+    })
+}
+
 impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -385,10 +431,8 @@ impl Error {
     /// bodies, bad ranges, and the statuses 408, 429 and 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Network { .. }
-            | Error::Stalled { .. }
-            | Error::ShortBody { .. }
-            | Error::BadRange { .. } => true,
+            Error::Network { source, .. } => !source.is_permanent(),
+            Error::Stalled { .. } | Error::ShortBody { .. } | Error::BadRange { .. } => true,
             Error::Refused { reply, .. } => match **reply {
                 // 423: a tus server is still busy with an earlier PATCH of the same upload.
                 Reply::Http { status, .. } => matches!(status, 408 | 423 | 429 | 500..=599),
@@ -400,6 +444,18 @@ impl Error {
                 ..
             } => true,
             Error::FtpConnection { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the same failure repeated at the same offset (no byte written in between)
+    /// means the server will not do better: a body cut at the same byte, the same broken
+    /// range, the same read error after the response began. Connection failures (servers
+    /// restart) and error statuses (servers come back from maintenance) are not counted.
+    pub(crate) fn repeats_hopelessly(&self) -> bool {
+        match self {
+            Error::ShortBody { .. } | Error::BadRange { .. } => true,
+            Error::Network { source, .. } => !source.is_connect(),
             _ => false,
         }
     }

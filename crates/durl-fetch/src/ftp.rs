@@ -12,7 +12,6 @@ mod data;
 pub(crate) mod put;
 mod session;
 mod target;
-mod tls;
 mod transport;
 
 pub(crate) use transport::FtpTransport;

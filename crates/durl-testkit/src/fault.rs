@@ -12,6 +12,10 @@ pub enum Fault {
     /// Send the headers and only `k` body bytes, then close the socket (FIN).
     /// Also covers "short body".
     CutAfter(u64),
+    /// Send the body only up to the resource's byte `offset` (wherever the response starts),
+    /// then close (FIN): every response, ranged or not, ends at the same byte of the file,
+    /// as a server whose `Content-Length` is larger than what it has.
+    CutAtOffset(u64),
     /// Like [`Fault::CutAfter`], but an abortive close (RST, `SO_LINGER` 0).
     ResetAfter(u64),
     /// Send `k` body bytes, then nothing for the duration, then continue normally.

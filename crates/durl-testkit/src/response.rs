@@ -384,6 +384,13 @@ fn finish(
     } = draft;
     let (framing, delivery) = match fault {
         Some(Fault::CutAfter(k)) => (Framing::Length, Delivery::Cut(*k)),
+        Some(Fault::CutAtOffset(at)) => {
+            let start = match &payload {
+                Payload::Slice { range, .. } | Payload::Padded { range, .. } => range.start,
+                Payload::Owned(_) => 0,
+            };
+            (Framing::Length, Delivery::Cut(at.saturating_sub(start)))
+        }
         Some(Fault::ResetAfter(k)) => (Framing::Length, Delivery::Reset(*k)),
         Some(Fault::StallAfter(k, d)) => (Framing::Length, Delivery::Stall(*k, *d)),
         Some(Fault::LongBody(k)) => (Framing::Length, Delivery::Long(*k)),
@@ -533,6 +540,28 @@ mod tests {
         let mut pieces = plan.payload.chunk(0, 3);
         pieces.extend(plan.payload.chunk(3, 47));
         assert_eq!(pieces, body);
+    }
+
+    #[test]
+    fn a_cut_at_an_offset_ends_every_response_at_that_byte_of_the_file() {
+        let res = Resource::pattern(1, 100);
+        // (request headers, body bytes sent before the cut)
+        for (headers, want) in [
+            (&[][..], 60),
+            (&["Range: bytes=10-"][..], 50),
+            (&["Range: bytes=60-"][..], 0),
+            (&["Range: bytes=70-79"][..], 0),
+        ] {
+            let plan = plan(
+                &req("GET", headers),
+                Some(&res),
+                Some(&Fault::CutAtOffset(60)),
+            );
+            assert!(
+                matches!(plan.delivery, Delivery::Cut(k) if k == want),
+                "{headers:?}"
+            );
+        }
     }
 
     #[test]

@@ -34,7 +34,14 @@ pub fn delay(
 pub(crate) struct Budget {
     in_a_row: u32,
     total: u32,
+    /// The last failure, when it [repeats hopelessly](Error::repeats_hopelessly), and how
+    /// many times in a row it came with no progress.
+    same: Option<(String, u32)>,
 }
+
+/// The same hopeless failure at the same offset this many times in a row gives up, whatever
+/// the retry count.
+const SAME_FAILURE_LIMIT: u32 = 3;
 
 impl Budget {
     /// Records a failed attempt (`progressed`: it wrote bytes before failing). Returns the
@@ -65,8 +72,21 @@ impl Budget {
         self.total += 1;
         if progressed {
             self.in_a_row = 0;
+            self.same = None;
         }
-        if !e.is_retryable() || self.in_a_row >= policy.retries {
+        let repeated = if e.repeats_hopelessly() {
+            let text = e.to_string();
+            let count = match self.same.take() {
+                Some((last, n)) if !progressed && last == text => n + 1,
+                _ => 1,
+            };
+            self.same = Some((text, count));
+            count >= SAME_FAILURE_LIMIT
+        } else {
+            self.same = None;
+            false
+        };
+        if !e.is_retryable() || self.in_a_row >= policy.retries || repeated {
             return Err(if self.total > 1 {
                 Error::GaveUp {
                     attempts: self.total,

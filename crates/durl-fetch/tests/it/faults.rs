@@ -224,3 +224,30 @@ async fn redirects_are_followed_and_loops_refused() {
         .unwrap_err();
     assert!(matches!(err, durl_fetch::Error::Redirect { .. }), "{err:?}");
 }
+
+/// Regression (issue 14.5): a server whose every response ends at the same byte (its
+/// Content-Length larger than what it has) was retried with back-off for minutes. The same
+/// failure at the same offset with no progress three times in a row gives up.
+#[tokio::test]
+async fn the_same_cut_at_the_same_byte_three_times_gives_up_early() {
+    let server = server();
+    server.set_fault("/f", Some(Fault::CutAtOffset(100_000)));
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::default();
+    // The default retry count (10).
+    let err = durl_fetch::get(&request(&server, "/f", dir.path()), &rec)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    // The first request got 100000 bytes and was cut there; the next two were cut at the
+    // same byte with nothing new: three identical failures give up.
+    assert_eq!(server.requests_for("/f"), 3, "{err}");
+    assert_eq!(rec.retries(), 2);
+    assert_eq!(std::fs::metadata(part(dir.path())).unwrap().len(), 100_000);
+    // The partial is kept for a later run (a fixed server).
+    server.set_fault("/f", None);
+    durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap();
+    assert_complete(dir.path(), &expected(LEN));
+}
