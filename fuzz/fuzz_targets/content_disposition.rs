@@ -2,7 +2,7 @@
 //! the chosen name is one plain, visible component that fits beside durl's suffixes.
 #![no_main]
 
-use durl_fetch::filename;
+use durl_fetch::fuzzing::filename;
 use libfuzzer_sys::fuzz_target;
 
 fn check(name: &str, from: &str) {

@@ -2,7 +2,7 @@
 //! inside the complete length, and formatting it again gives a value that parses the same.
 #![no_main]
 
-use durl_fetch::content_range::{self, ContentRange};
+use durl_fetch::fuzzing::content_range::{self, ContentRange};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|value: &str| {

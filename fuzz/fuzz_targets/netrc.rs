@@ -2,7 +2,7 @@
 //! back the same, and a lookup finds an entry for the host asked (or the default).
 #![no_main]
 
-use durl_fetch::netrc;
+use durl_fetch::fuzzing::netrc;
 use libfuzzer_sys::fuzz_target;
 
 fn quote(s: &str) -> String {

@@ -4,7 +4,7 @@
 //! `Content-Range` the server writes reads back (through the client's parser) as that part.
 #![no_main]
 
-use durl_fetch::content_range::{self, ContentRange};
+use durl_fetch::fuzzing::content_range::{self, ContentRange};
 use durl_serve::range::{self, COALESCE_GAP, MAX_PARTS, MAX_SPECS, RangeOutcome};
 use libfuzzer_sys::fuzz_target;
 

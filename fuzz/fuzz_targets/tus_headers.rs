@@ -104,7 +104,7 @@ fn metadata(value: &[u8]) {
         assert!(
             !name
                 .chars()
-                .any(|c| c.is_control() || durl_fetch::filename::is_bidi_control(c))
+                .any(|c| c.is_control() || durl_fetch::fuzzing::filename::is_bidi_control(c))
         );
         assert!(name.len() <= 255);
         assert_eq!(

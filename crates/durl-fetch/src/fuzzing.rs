@@ -1,10 +1,27 @@
-//! Entry points for the fuzz targets in `fuzz/` (not a stable API: hidden from the docs).
-//!
-//! The parsers the targets exercise that are public already (`content_range`, `filename`,
-//! `journal`, `netrc`) are used directly; this module reaches the private ones without
-//! making their modules public.
+//! The one entry point for the fuzz targets in `fuzz/` and for tests that read or write state
+//! files (not a stable API: hidden from the docs). The modules it reaches stay private; this
+//! re-exports the parsers the targets exercise and the types the tests need.
 
 use reqwest::header::{HeaderMap, HeaderValue};
+
+pub use crate::download::ranges::RangeSet;
+pub use crate::store::journal::{DecodeError, State};
+pub use crate::store::verify::hex;
+
+/// `Content-Range` parsing and `Range` writing (RFC 9110 §14.2, §14.4).
+pub mod content_range {
+    pub use crate::http::content_range::{ContentRange, parse, range_from, range_header};
+}
+
+/// File names from `Content-Disposition` and URLs.
+pub mod filename {
+    pub use crate::filename::{choose, disposition_filename, is_bidi_control, sanitize};
+}
+
+/// `.netrc` parsing.
+pub mod netrc {
+    pub use crate::netrc::{Entry, lookup, parse};
+}
 
 /// Decodes an upload state file (`LOCAL.durl-upload`) and encodes it again; `None` when the
 /// text is not a state file.

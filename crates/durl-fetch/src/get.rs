@@ -1,10 +1,13 @@
-//! `get`: the only place that chooses a download's protocol by the URL's scheme.
+//! `get`: the only place that chooses a download's protocol by the URL's scheme; the engine
+//! ([`crate::download::run`]) does the rest the same for every protocol.
 
 use reqwest::Client;
 
 use crate::download::commit::Outcome;
 use crate::events::Reporter;
-use crate::{Error, GetRequest, ftp, http};
+use crate::ftp::FtpTransport;
+use crate::http::transport::HttpTransport;
+use crate::{Error, GetRequest, download, http};
 
 /// Downloads `req`, resuming whatever an earlier run left, and reports through `reporter`.
 ///
@@ -21,8 +24,23 @@ pub(crate) async fn get_with(
     req: &GetRequest,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, Error> {
-    match req.url.scheme() {
-        "ftp" => ftp::get(req, reporter).await,
-        _ => http::get::get(client, req, reporter).await,
+    let ftp = req.url.scheme() == "ftp";
+    if let Some(other) = req.mirrors.iter().find(|m| (m.scheme() == "ftp") != ftp) {
+        let mut shown = other.clone();
+        let _ = shown.set_password(None);
+        return Err(Error::Setup {
+            what: format!(
+                "mirror {shown} speaks another protocol than {}",
+                crate::store::journal::url_key(&req.url)
+            ),
+            source: None,
+        });
+    }
+    if ftp {
+        let transport = FtpTransport::new(req)?;
+        download::run(&transport, req, reporter).await
+    } else {
+        let transport = HttpTransport { client, req };
+        download::run(&transport, req, reporter).await
     }
 }

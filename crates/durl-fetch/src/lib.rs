@@ -6,41 +6,53 @@
 //! botch `Range`, files that change on the server, and `kill -9` at any moment.
 //!
 //! # How `get` works
-//! Steps 4 and 5 are HTTP's; for `ftp://` they are: log in (the URL's user, else
-//! [`Network::login`], else `.netrc`, else `anonymous`), `SIZE` and `MDTM` as length and
-//! version (a partial of another `SIZE` or `MDTM` is dropped), `REST <offset>` + `RETR`, and a
-//! transfer that ends before or goes on past `SIZE` is never completed.
-//! 1. **Destination.** The given file, or a safe name in the given directory
-//!    (`filename`): the URL's, if an earlier run left something under it; otherwise the
-//!    first GET is sent and its `Content-Disposition` (else the URL) names the file.
-//! 2. **Lock.** `<out>.durl-part` is opened and locked; a second process gets
+//! One engine (`download`) does every step for both protocols; only step 6 speaks HTTP or FTP,
+//! through a transport (`http::transport`, `ftp::transport`).
+//! 1. **Protocol.** [`get`] picks the transport by the URL's scheme, the one place that does;
+//!    mirrors ([`GetRequest::mirrors`]) must speak the same protocol.
+//! 2. **Destination.** The given file, or a safe name in the given directory (`filename`):
+//!    the URL's, if an earlier run left something under it; otherwise, over HTTP, the first
+//!    GET is sent now and its `Content-Disposition` names the file (its body is then used: no
+//!    second request).
+//! 3. **Finished already?** A file durl finished (its mark) whose remote version is unchanged
+//!    (HTTP: `Range: bytes=LEN-` with `If-Range` answered 416; FTP: the same `SIZE` and
+//!    `MDTM`) is complete without a transfer; any other existing file needs
+//!    [`GetRequest::continue_existing`] or [`GetRequest::overwrite`].
+//! 4. **Lock.** `<out>.durl-part` is opened and locked; a second process gets
 //!    [`Error::Locked`].
-//! 3. **Recover.** `<out>.durl-state` (`journal`) is loaded and checked against the URL and
-//!    the part file; its `durable` bytes are kept, anything after them dropped.
-//! 4. **Request.** `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
-//!    Last-Modified date that is strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`,
-//!    and the login (the URL's, [`Network::login`] or `.netrc`'s, chosen per URL by origin:
-//!    [`Network`]) as Basic credentials.
-//! 5. **Check.** A 206 is used only if its `Content-Range` starts at or before N, its length
-//!    matches and its validators match (`content_range`, `validator`); a 200 rewrites from
-//!    byte 0; a 416 with `bytes */N` means complete.
-//! 6. **Stream.** Chunks go to the part file; silence past the stall timeout is an error; a
-//!    body longer than announced is cut.
-//! 7. **Checkpoint.** Every second: `sync_data` the part file on the writer's helper
-//!    thread, then atomically replace the state file. The state never claims a byte that is
-//!    not durable.
-//! 8. **Split** (with [`GetRequest::connections`] > 1): when the length is known and the
+//! 5. **Recover or adopt.** `<out>.durl-state` (`journal`, format 3; formats 1 and 2 of
+//!    earlier releases are read) is loaded and checked against the URL and the part file; its
+//!    `durable` bytes are kept, anything after them dropped. With `-c` and no state, the last
+//!    64 KiB of an existing file are fetched again and compared; a match makes it the part
+//!    file, a mismatch starts from byte 0 with a message.
+//! 6. **Open.** Each attempt asks the transport for the bytes from the first one missing (up
+//!    to the next held range), of the [`Version`] held, which the transport minted and alone
+//!    compares. HTTP: `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
+//!    Last-Modified date strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`; what a
+//!    206, 200 or 416 means is one pure function (`http::classify`, RFC 9110 §14.4, §15.3.7,
+//!    §15.5.17); the login goes only to the origin named. FTP: log in (the URL's user, else
+//!    [`Network::login`] on that server, else `.netrc`, else `anonymous`), `TYPE I`, `EPSV`
+//!    or `PASV`, `SIZE` and `MDTM` checked against the version held, `REST <N>` + `RETR`.
+//!    The answer is a body (from where, to where), the whole file (the range was ignored:
+//!    start again from 0), "complete", another version (a mirror is dropped, else the partial
+//!    is), or a restart with its reason.
+//! 7. **Stream.** Each stream writes at its own running offset, never past the end its
+//!    transport announced (a longer body is a protocol error, never file content); silence
+//!    past the stall timeout is an error; an FTP data connection must end exactly at `SIZE`.
+//! 8. **Checkpoint.** Every second: `sync_data` the part file on the writer's helper thread,
+//!    then atomically replace the state file. The state never claims a byte that is not
+//!    durable.
+//! 9. **Split** (with [`GetRequest::connections`] > 1): when the length is known and the
 //!    version can be proven on every connection (HTTP: a validator for `If-Range`; FTP:
 //!    `SIZE` and `MDTM`), the missing bytes are planned into segments (`plan`) and fetched
-//!    over several connections; a connection that finishes takes over half of the largest
-//!    remaining segment. The state records the held ranges (`ranges`). The segment engine
-//!    is the same for both protocols: each opens "the bytes of this version from START" its
-//!    own way (a ranged GET; `REST` + `RETR` on a control connection of its own), and every
-//!    stream writes at its own running offset, never past the end its protocol announced.
-//! 9. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with jitter
-//!    (or as `Retry-After` says) and continue from the last written byte.
-//! 10. **Verify and commit.** fsync the part file, check the optional checksum
-//!     (`verify`), rename it to the destination, fsync the directory, remove the state.
+//!    over several connections (each of its own for FTP), round-robin over the mirrors; a
+//!    connection that finishes takes over half of the largest remaining segment. One writer
+//!    owns the part file; the state records the held ranges (`ranges`).
+//! 10. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with
+//!     jitter (or as `Retry-After` says) and continue from the last written byte; a mirror
+//!     that fails three times in a row is dropped while another remains.
+//! 11. **Verify and commit.** fsync the part file, check the optional checksum (`verify`),
+//!     rename it to the destination, fsync the directory, mark it, remove the state.
 //!
 //! # How `put` works
 //! [`put`] uploads a local file to an `ftp://` URL: `SIZE` says how much the server holds, the
@@ -69,13 +81,13 @@ mod batch;
 mod download;
 mod error;
 mod events;
+mod filename;
 mod ftp;
 #[doc(hidden)]
 pub mod fuzzing;
 mod get;
 mod http;
-#[doc(hidden)]
-pub mod netrc;
+mod netrc;
 mod network;
 mod redact;
 mod request;
@@ -83,21 +95,14 @@ mod store;
 mod tls;
 mod tus;
 mod upload;
-
-// Modules whose items the CLI and the tests reach by path (state files, ranges, names);
-// not a stable API.
-#[doc(hidden)]
-pub use download::{plan, ranges};
-#[doc(hidden)]
-pub use http::{content_range, filename, validator};
-#[doc(hidden)]
-pub use store::{journal, verify};
+mod version;
 
 pub use batch::{BatchOptions, BatchReporter, get_all, put_all};
 pub use download::commit::Outcome;
 pub use download::mirrors::DropReason;
 pub use error::{Error, ErrorKind, RemoteConflict, Reply, TransportError, TusProblem};
 pub use events::{Event, Reporter, RestartReason};
+pub use filename::file_name_for;
 pub use get::get;
 pub use http::head::{Head, head};
 pub use http::stream::stream;
@@ -105,6 +110,7 @@ pub use network::{Network, Wire, WireObserver};
 pub use redact::{Redacted, redact_text, redacted};
 pub use request::{Destination, GetRequest};
 pub use reqwest::header;
+pub use store::verify::{Algorithm, Checksum};
 pub use tokio_util::sync::CancellationToken;
 pub use upload::{PutOutcome, PutRequest, put};
-pub use verify::{Algorithm, Checksum};
+pub use version::Version;

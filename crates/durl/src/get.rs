@@ -221,7 +221,7 @@ fn shown_name(args: &GetArgs, entry: &Entry) -> String {
     match entry.out.as_ref().or(args.output.as_ref()) {
         Some(out) => out.display().to_string(),
         None => url::Url::parse(&entry.urls[0])
-            .map(|u| durl_fetch::filename::choose(None, &u))
+            .map(|u| durl_fetch::file_name_for(&u))
             .unwrap_or_default(),
     }
 }
@@ -275,7 +275,7 @@ fn check_collisions(args: &GetArgs, entries: &[Entry]) -> Result<(), UsageError>
         };
         let name = match &entry.out {
             Some(out) => out.clone(),
-            None => durl_fetch::filename::choose(None, &url).into(),
+            None => durl_fetch::file_name_for(&url).into(),
         };
         let path = dir_of(args, entry).join(name);
         if let Some(&j) = seen.get(&path) {

@@ -137,10 +137,16 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
             }
             let parsed = url::Url::parse(u).map_err(|e| err(format!("invalid URL {u:?}: {e}")))?;
             match parsed.scheme() {
-                "http" | "https" => {}
-                // One FTP source per file: mirrors are fetched over HTTP only.
-                "ftp" if urls.len() == 1 => {}
-                "ftp" => return Err(err(format!("{u:?}: ftp:// entries take no mirrors"))),
+                // Mirrors of one file speak one protocol: the engine proves each segment is of
+                // the same version with that protocol's validators.
+                "http" | "https" | "ftp"
+                    if urls.iter().any(|other| is_ftp(other)) != (parsed.scheme() == "ftp") =>
+                {
+                    return Err(err(format!(
+                        "{u:?}: ftp:// and http(s):// URLs cannot be mirrors of one file"
+                    )));
+                }
+                "http" | "https" | "ftp" => {}
                 _ => {
                     return Err(err(format!(
                         "unsupported scheme in {u:?} (http, https and ftp)"
@@ -157,6 +163,13 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, ParseError> {
         });
     }
     Ok(entries)
+}
+
+/// Whether `url` (as written in the list) is an `ftp://` URL.
+fn is_ftp(url: &str) -> bool {
+    url.as_bytes()
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"ftp:"))
 }
 
 #[cfg(test)]
@@ -197,6 +210,12 @@ mod tests {
     }
 
     #[test]
+    fn ftp_urls_are_mirrors_of_each_other() {
+        let entries = parse("ftp://a/f\tFTP://b/f\n").unwrap();
+        assert_eq!(entries[0].urls, ["ftp://a/f", "FTP://b/f"]);
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let table: &[(&str, usize, &str)] = &[
             ("  out=x\nhttp://a/b\n", 1, "before any URL"),
@@ -208,7 +227,8 @@ mod tests {
             ("http://a/b\n  checksum=sha256=12\n", 2, "invalid checksum"),
             ("# c\nnot a url\n", 2, "invalid URL"),
             ("gopher://a/b\n", 1, "unsupported scheme"),
-            ("http://a/b\tftp://m/b\n", 1, "no mirrors"),
+            ("http://a/b\tftp://m/b\n", 1, "cannot be mirrors"),
+            ("ftp://a/b\thttps://m/b\n", 1, "cannot be mirrors"),
             ("http://a/b\thttp://[bad\n", 1, "invalid URL"),
             ("http://a/b\rhttp://a/c\r", 1, "control character in URL"),
         ];

@@ -84,7 +84,7 @@ pub(crate) struct Split<'a, T> {
     pub(crate) req: &'a GetRequest,
     pub(crate) transport: &'a T,
     pub(crate) reporter: &'a dyn Reporter,
-    /// The state of the version being fetched (length and validators).
+    /// The state of the version being fetched (length and `Version`).
     pub(crate) state: State,
     /// `--limit-rate`, shared by every connection.
     pub(crate) limiter: Option<&'a RateLimiter>,
@@ -249,12 +249,25 @@ impl<T: Transport> Split<'_, T> {
         let want = slot.remaining();
         let ask = Ask {
             start: want.start,
-            end: want.end,
-            version: &self.state,
+            end: Some(want.end),
+            version: Some(&self.state),
         };
+        let len = self.state.length.unwrap_or(want.end);
         match self.transport.open(source, ask).await? {
-            Opened::Body { range, body } => self.stream(body, range, source, slot, tx).await,
-            Opened::Changed => self.changed(source),
+            Opened::Body {
+                from, end, body, ..
+            } => {
+                let announced = from..end.unwrap_or(len);
+                self.stream(body, announced, source, slot, tx).await
+            }
+            // RFC 9110 §13.1.5: the whole file instead of a segment means the file changed
+            // (or the server ignores ranges): its bytes are never mixed with the segments.
+            Opened::Whole {
+                same_version: true, ..
+            } => Ok(Some(RestartReason::RangeIgnored)),
+            Opened::Whole { .. } | Opened::Changed => self.changed(source),
+            // A segment always ends before the file does.
+            Opened::Complete { .. } => Ok(Some(RestartReason::RangeNotSatisfiable)),
             Opened::Restart(reason) => Ok(Some(reason)),
         }
     }

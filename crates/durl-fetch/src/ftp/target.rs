@@ -7,7 +7,7 @@ use percent_encoding::percent_decode_str;
 use suppaftp::FtpError;
 use url::Url;
 
-use crate::{Error, GetRequest, Network};
+use crate::{Error, Network};
 
 /// The read buffer for the data connection.
 pub(crate) const CHUNK: usize = 256 << 10;
@@ -56,11 +56,6 @@ impl Target {
             path,
             shown,
         })
-    }
-
-    /// [`Target::parse`] of the request's URL, with the login of [`Target::for_url`].
-    pub(crate) fn for_request(req: &GetRequest) -> Result<Target, Error> {
-        Target::for_url(&req.url, &req.url, &req.network)
     }
 
     /// [`Target::parse`] of `url` (`named`, the URL the user named, or one of its mirrors),

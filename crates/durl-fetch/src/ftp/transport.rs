@@ -1,9 +1,12 @@
 //! FTP as a [`Transport`]: each body has its own control connection: login, `SIZE` and
-//! `MDTM` (the same version as the one being fetched, as `If-Range` proves it for HTTP), then
-//! `REST <start>` + `RETR`. FTP cannot ask for a range's end, so a body runs to the end of
-//! the file; the engine stops reading once it has what it wanted, and closing the data
-//! connection ends the transfer (RFC 959 §3.3: the server sees an aborted transfer).
+//! `MDTM` (RFC 3659 §4, §3: the length and version of the file, checked against the version
+//! held as `If-Range` proves it for HTTP), then `REST <start>` (RFC 3659 §5) + `RETR`. FTP
+//! cannot ask for a range's end, so a body runs to the end of the file; the engine stops
+//! reading once it has what it wanted, and closing the data connection ends the transfer
+//! (RFC 959 §3.3: the server sees an aborted transfer).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,41 +16,77 @@ use super::data::{chunk_size, ended_early, fill, nothing_follows};
 use super::session::{Session, Transfer};
 use super::session::{connect_for_get, probe};
 use super::target::{REST_REFUSED, Target, timed};
-use crate::download::transport::{Ask, Body, Opened, Transport};
+use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::events::RestartReason;
+use crate::store::journal::State;
+use crate::version::Version;
 use crate::{Error, GetRequest};
 
-/// Opens bodies of one FTP file (FTP has no mirrors: the URL is always the target's).
+/// The name of the [`Version`] value FTP mints: the `MDTM` reply (RFC 3659 §3), with the
+/// length from `SIZE` beside it in the state.
+const MDTM: &str = "mdtm";
+
+/// Opens bodies of one FTP file, at its URL or a mirror.
 pub(crate) struct FtpTransport<'a> {
-    pub(crate) target: &'a Target,
-    pub(crate) req: &'a GetRequest,
+    /// Each source's URL and where it logs in.
+    targets: Vec<(Url, Arc<Target>)>,
+    req: &'a GetRequest,
     /// Read in small chunks, so that a rate limit paces the transfer smoothly.
-    pub(crate) limited: bool,
+    limited: bool,
+    /// Cleared once a server refused `REST`: from then on only whole transfers.
+    rest: AtomicBool,
+}
+
+impl<'a> FtpTransport<'a> {
+    /// The transport for `req`'s URL and mirrors (each an `ftp://` URL naming a file).
+    pub(crate) fn new(req: &'a GetRequest) -> Result<FtpTransport<'a>, Error> {
+        let targets = std::iter::once(&req.url)
+            .chain(&req.mirrors)
+            .map(|url| {
+                Ok((
+                    url.clone(),
+                    Arc::new(Target::for_url(url, &req.url, &req.network)?),
+                ))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(FtpTransport {
+            targets,
+            req,
+            limited: req.rate_limiter().is_some(),
+            rest: AtomicBool::new(true),
+        })
+    }
+
+    fn target(&self, url: &Url) -> Arc<Target> {
+        let found = self.targets.iter().find(|(u, _)| u == url);
+        found.unwrap_or(&self.targets[0]).1.clone()
+    }
 }
 
 /// A data connection from `REST` on, with the control connection it belongs to.
-pub(crate) struct FtpBody<'a> {
-    target: &'a Target,
+pub(crate) struct FtpBody {
+    target: Arc<Target>,
     stall: Duration,
     /// Kept logged in while the data connection runs.
-    _session: Session,
+    session: Session,
     /// Taken when the transfer is finished.
     stream: Option<Transfer>,
     /// The offset of the next byte the data connection delivers.
     at: u64,
-    /// The file's length (`SIZE`).
-    size: u64,
+    /// The file's length (`SIZE`), if the server told it.
+    size: Option<u64>,
     chunk: usize,
     /// A read error that came after bytes that were handed over: reported next.
     pending: Option<Error>,
 }
 
-impl Body for FtpBody<'_> {
+impl Body for FtpBody {
     async fn next_chunk(&mut self, max: u64) -> Result<Option<Bytes>, Error> {
         if let Some(e) = self.pending.take() {
             return Err(e);
         }
-        let room = max.min(self.size - self.at).min(self.chunk as u64) as usize;
+        let left = self.size.map_or(u64::MAX, |size| size - self.at);
+        let room = max.min(left).min(self.chunk as u64) as usize;
         if room == 0 {
             // `SIZE`'s length has arrived; `close` checks that nothing follows.
             return Ok(None);
@@ -55,15 +94,20 @@ impl Body for FtpBody<'_> {
         let Some(stream) = self.stream.as_mut() else {
             return Ok(None);
         };
-        let (chunk, read) = fill(self.target, self.stall, stream, room).await;
+        let (chunk, read) = fill(&self.target, self.stall, stream, room).await;
         if chunk.is_empty() {
             read?;
+            let Some(size) = self.size else {
+                // Without SIZE only the completion reply (in `close`) tells a whole file
+                // from a cut.
+                return Ok(None);
+            };
             // The data connection ended before `SIZE`'s length.
             let Some(stream) = self.stream.take() else {
                 return Ok(None);
             };
             let finish = stream.finish();
-            return Err(ended_early(self.target, self.stall, finish, self.size, self.at).await);
+            return Err(ended_early(&self.target, self.stall, finish, size, self.at).await);
         }
         self.at += chunk.len() as u64;
         self.pending = read.err();
@@ -71,60 +115,118 @@ impl Body for FtpBody<'_> {
     }
 
     async fn close(mut self, reached: u64) -> Result<(), Error> {
-        if reached == self.size
-            && let Some(stream) = self.stream.as_mut()
-        {
-            nothing_follows(self.target, self.stall, stream, self.size).await?;
+        let stall = self.stall;
+        let Some(mut stream) = self.stream.take() else {
+            return Ok(());
+        };
+        match self.size {
+            // SIZE's length has arrived; the data connection must end there. The completion
+            // reply adds nothing (a server may even answer 426 to a close right at the end).
+            Some(size) if reached == size => {
+                nothing_follows(&self.target, stall, &mut stream, size).await?;
+                let _ = tokio::time::timeout(stall, stream.finish()).await;
+            }
+            // Stopped before the end: dropping the stream closes the data connection.
+            Some(_) => return Ok(()),
+            None => timed(&self.target, stall, "RETR", stream.finish()).await?,
         }
-        // Dropping the stream closes the data connection.
+        let _ = tokio::time::timeout(stall, self.session.ftp.quit()).await;
         Ok(())
     }
 }
 
-impl<'a> Transport for FtpTransport<'a> {
-    type Body = FtpBody<'a>;
+impl Transport for FtpTransport<'_> {
+    type Body = FtpBody;
 
-    async fn open(&self, _url: &Url, ask: Ask<'_>) -> Result<Opened<FtpBody<'a>>, Error> {
-        let target = self.target;
+    /// FTP names no file: the URL's name is used.
+    const NAMES_FILE: bool = false;
+
+    async fn open(&self, url: &Url, ask: Ask<'_>) -> Result<Opened<FtpBody>, Error> {
+        let target = self.target(url);
         let req = self.req;
         let stall = req.network.stall_timeout;
-        let mut session = connect_for_get(target, req).await?;
-        // RFC 3659 §4 (SIZE) and §3 (MDTM) on every connection: a file replaced while the
-        // segments run is noticed before any of its bytes are written.
-        let remote = probe(target, req, &mut session.ftp).await?;
-        let version = ask.version;
-        let Some(size) = remote.size.filter(|&s| Some(s) == version.length) else {
-            return Ok(Opened::Changed);
-        };
-        if remote.mdtm != version.validators.last_modified {
+        let mut session = connect_for_get(&target, req).await?;
+        if !session.rest {
+            self.rest.store(false, Ordering::Relaxed);
+        }
+        // RFC 3659 §4 (SIZE) and §3 (MDTM) on every connection: a file replaced meanwhile is
+        // noticed before any of its bytes are written.
+        let remote = probe(&target, req, &mut session.ftp).await?;
+        if let Some(version) = ask.version
+            && (version.length != remote.size
+                || version.version.get(MDTM) != remote.mdtm.as_deref())
+        {
             return Ok(Opened::Changed);
         }
         let start = ask.start;
+        // A start equal to SIZE still sends `RETR`: only the data connection ending there
+        // (`FtpBody::close`) shows that SIZE told the truth.
+        if remote.size.is_some_and(|size| start > size) {
+            return Ok(Opened::Restart(RestartReason::PartialTooLong));
+        }
+        if start > 0 && !self.rest.load(Ordering::Relaxed) {
+            return Ok(Opened::Restart(RestartReason::ResumeRefused));
+        }
         if start > 0 {
             // RFC 3659 §5: suppaftp sends `REST` right before `RETR`, after `EPSV`/`PASV`,
             // as §5.3 requires. Never fails: a refusal is the RETR's error.
             let _ = session.ftp.resume_transfer(start as usize).await;
         }
         let retr = session.ftp.retr_as_stream(&target.path);
-        let stream = match timed(target, stall, "RETR", retr).await {
+        let stream = match timed(&target, stall, "RETR", retr).await {
             Ok(stream) => stream,
             Err(e) if start > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
+                self.rest.store(false, Ordering::Relaxed);
                 return Ok(Opened::Restart(RestartReason::ResumeRefused));
             }
             Err(e) => return Err(e),
         };
+        let splittable =
+            self.rest.load(Ordering::Relaxed) && remote.size.is_some() && remote.mdtm.is_some();
+        let version = match remote.mdtm {
+            Some(mdtm) => Version::new().with(MDTM, mdtm),
+            None => Version::new(),
+        };
         Ok(Opened::Body {
-            range: start..size,
+            remote: Remote {
+                url: url.clone(),
+                length: remote.size,
+                version,
+                splittable,
+                name: None,
+            },
+            from: start,
+            end: remote.size,
             body: FtpBody {
                 target,
                 stall,
-                _session: session,
+                session,
                 stream: Some(stream),
                 at: start,
-                size,
+                size: remote.size,
                 chunk: chunk_size(self.limited),
                 pending: None,
             },
         })
+    }
+
+    /// The same `SIZE` and `MDTM` (RFC 3659 §4, §3), without a transfer.
+    async fn unchanged(&self, url: &Url, state: &State, length: u64) -> bool {
+        let target = self.target(url);
+        let Ok(mut session) = connect_for_get(&target, self.req).await else {
+            return false;
+        };
+        let current = probe(&target, self.req, &mut session.ftp)
+            .await
+            .is_ok_and(|remote| {
+                remote.size == Some(length) && remote.mdtm.as_deref() == state.version.get(MDTM)
+            });
+        let _ = tokio::time::timeout(self.req.network.stall_timeout, session.ftp.quit()).await;
+        current
+    }
+
+    /// `SIZE` and `MDTM` prove the version on another connection.
+    fn proves(&self, state: &State) -> bool {
+        state.length.is_some() && state.version.get(MDTM).is_some()
     }
 }

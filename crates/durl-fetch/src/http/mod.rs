@@ -17,14 +17,11 @@ use crate::{Error, GetRequest};
 use content_range::ContentRange;
 
 mod classify;
-pub mod content_range;
-pub mod filename;
-pub(crate) mod get;
+pub(crate) mod content_range;
 pub(crate) mod head;
 pub(crate) mod stream;
-pub(crate) mod transfer;
 pub(crate) mod transport;
-pub mod validator;
+pub(crate) mod validator;
 
 pub(crate) use classify::{Asked, Held, Verdict};
 

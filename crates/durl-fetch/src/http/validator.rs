@@ -8,6 +8,13 @@ use std::time::Duration;
 
 use reqwest::header::{DATE, ETAG, HeaderMap, LAST_MODIFIED};
 
+use crate::version::Version;
+
+/// The names of HTTP's values in a [`Version`] (and the state file's lines before version 3).
+const ETAG_NAME: &str = "etag";
+const LAST_MODIFIED_NAME: &str = "last-modified";
+const IF_RANGE_NAME: &str = "if-range";
+
 /// The validators a response carried, as raw header values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Validators {
@@ -40,9 +47,29 @@ impl Validators {
         }
     }
 
-    /// True when there is nothing at all to tell two versions of the file apart.
-    pub fn is_empty(&self) -> bool {
-        self.etag.is_none() && self.last_modified.is_none()
+    /// The [`Version`] these validators make: `etag`, `last-modified` and `if-range` values.
+    pub(crate) fn to_version(&self) -> Version {
+        let mut version = Version::new();
+        for (name, value) in [
+            (ETAG_NAME, &self.etag),
+            (LAST_MODIFIED_NAME, &self.last_modified),
+            (IF_RANGE_NAME, &self.if_range),
+        ] {
+            if let Some(value) = value {
+                version.set(name, value.clone());
+            }
+        }
+        version
+    }
+
+    /// The validators an HTTP [`Version`] holds.
+    pub(crate) fn from_version(version: &Version) -> Validators {
+        let value = |name| version.get(name).map(str::to_owned);
+        Validators {
+            etag: value(ETAG_NAME),
+            last_modified: value(LAST_MODIFIED_NAME),
+            if_range: value(IF_RANGE_NAME),
+        }
     }
 
     /// Whether a later response plausibly describes the same version of the file as `self`.

@@ -1,34 +1,38 @@
 //! The state file (`<out>.durl-state`): what a later run needs to continue a download safely.
 //!
 //! It is a few lines of text, rewritten whole at every checkpoint (temporary file, fsync,
-//! rename, fsync of the directory), so after a crash it is always one complete version. Its one invariant: `have` never
-//! claims a byte that was not fsync'd in the part file before the state was written.
-//! `have` lists the held byte ranges, half-open (`0-524288` is the first 512 KiB); a
-//! single-connection download holds one range, a split one a range per segment.
+//! rename, fsync of the directory), so after a crash it is always one complete version. Its
+//! one invariant: `have` never claims a byte that was not fsync'd in the part file before the
+//! state was written. `have` lists the held byte ranges, half-open (`0-524288` is the first
+//! 512 KiB); a single-connection download holds one range, a split one a range per segment.
+//! The `version` lines are the [`Version`] its transport minted, `version NAME VALUE` each.
 //!
 //! ```text
-//! durl-state 2
+//! durl-state 3
 //! url https://example.com/a.iso
 //! final-url https://cdn.example.com/a.iso
 //! length 1048576
-//! etag "abc"
-//! last-modified Tue, 01 Jan 2030 00:00:00 GMT
-//! if-range "abc"
+//! version etag "abc"
+//! version last-modified Tue, 01 Jan 2030 00:00:00 GMT
+//! version if-range "abc"
 //! have 0-524288 1048576-1572864
 //! ```
 //!
-//! Version 1 (which had `durable N` for a prefix instead of `have`) is still read.
+//! Versions 1 and 2, written by earlier releases, are still read: their `etag`,
+//! `last-modified` and `if-range` lines become the version's values of those names, except
+//! that an `ftp://` download stored its `MDTM` as `last-modified`, which becomes `mdtm`.
+//! Version 1 had `durable N` (a prefix) instead of `have`.
 
 use std::fs;
 use std::io;
 use std::path::Path;
 
 use crate::download::ranges::RangeSet;
-use crate::http::validator::Validators;
 use crate::store::durable;
+use crate::version::Version;
 
-/// The current format version. Version 1 is read too; any other version is not trusted.
-pub const VERSION: u32 = 2;
+/// The current format version. Versions 1 and 2 are read too; any other is not trusted.
+pub const VERSION: u32 = 3;
 const MAGIC: &str = "durl-state";
 
 /// One download's recoverable state.
@@ -40,8 +44,8 @@ pub struct State {
     pub final_url: String,
     /// The complete length of the remote file, if the server told it.
     pub length: Option<u64>,
-    /// The validators of the version whose bytes are in the part file.
-    pub validators: Validators,
+    /// The version whose bytes are in the part file.
+    pub version: Version,
     /// The byte ranges of the part file that are fsync'd and belong to that version.
     pub have: RangeSet,
 }
@@ -50,7 +54,7 @@ pub struct State {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     /// Not a durl state file, or an unknown version.
-    #[error("not a durl state file of version 1 or {VERSION}")]
+    #[error("not a durl state file of version 1 to {VERSION}")]
     Version,
     /// A line is malformed or a required field is missing.
     #[error("malformed state file: {0}")]
@@ -72,7 +76,7 @@ impl State {
             url: url_key(url),
             final_url: url_key(url),
             length: None,
-            validators: Validators::default(),
+            version: Version::new(),
             have: RangeSet::new(),
         }
     }
@@ -94,15 +98,8 @@ impl State {
             }
             None => s.push_str("length unknown\n"),
         }
-        let v = &self.validators;
-        for (key, value) in [
-            ("etag", &v.etag),
-            ("last-modified", &v.last_modified),
-            ("if-range", &v.if_range),
-        ] {
-            if let Some(value) = value {
-                let _ = writeln!(s, "{key} {value}");
-            }
+        for (name, value) in self.version.iter() {
+            let _ = writeln!(s, "version {name} {value}");
         }
         let _ = writeln!(s, "have {}", self.have);
         s
@@ -114,13 +111,14 @@ impl State {
     /// [`DecodeError`] when the text is not a complete state of this version.
     pub fn decode(text: &str) -> Result<State, DecodeError> {
         let mut lines = text.lines();
-        let version = match lines.next() {
-            Some(l) if l == format!("{MAGIC} 1") => 1,
-            Some(l) if l == format!("{MAGIC} {VERSION}") => VERSION,
+        let format = match lines.next().and_then(|l| l.strip_prefix(MAGIC)) {
+            Some(" 1") => 1,
+            Some(" 2") => 2,
+            Some(" 3") => 3,
             _ => return Err(DecodeError::Version),
         };
         let (mut url, mut final_url, mut length, mut have) = (None, None, None, None);
-        let mut validators = Validators::default();
+        let mut version = Version::new();
         for line in lines {
             let (key, value) = line.split_once(' ').ok_or(DecodeError::Malformed("line"))?;
             // durl writes none (URLs and header values hold no controls); a value ending in
@@ -138,27 +136,43 @@ impl State {
                         n => Some(n.parse().map_err(|_| DecodeError::Malformed("length"))?),
                     });
                 }
-                "etag" => validators.etag = Some(value),
-                "last-modified" => validators.last_modified = Some(value),
-                "if-range" => validators.if_range = Some(value),
+                "version" if format >= 3 => {
+                    let (name, value) = value
+                        .split_once(' ')
+                        .filter(|(name, _)| !name.is_empty())
+                        .ok_or(DecodeError::Malformed("version"))?;
+                    version.set(name, value.to_owned());
+                }
+                // Versions 1 and 2: HTTP's validators (FTP's MDTM as `last-modified`).
+                "etag" | "last-modified" | "if-range" if format <= 2 => {
+                    version.set(key, value);
+                }
                 // Version 1: a durable prefix.
-                "durable" if version == 1 => {
+                "durable" if format == 1 => {
                     let n = value
                         .parse()
                         .map_err(|_| DecodeError::Malformed("durable"))?;
                     have = Some(RangeSet::prefix(n));
                 }
-                "have" if version >= 2 => {
+                "have" if format >= 2 => {
                     have = Some(RangeSet::parse(&value).ok_or(DecodeError::Malformed("have"))?);
                 }
                 _ => return Err(DecodeError::Malformed("unknown key")),
             }
         }
+        let url = url.ok_or(DecodeError::Malformed("url"))?;
+        if format <= 2
+            && url.starts_with("ftp:")
+            && let Some(mdtm) = version.get("last-modified")
+        {
+            // Versions 1 and 2 stored an FTP download's MDTM where HTTP keeps Last-Modified.
+            version = Version::new().with("mdtm", mdtm);
+        }
         let state = State {
-            url: url.ok_or(DecodeError::Malformed("url"))?,
+            url,
             final_url: final_url.ok_or(DecodeError::Malformed("final-url"))?,
             length: length.ok_or(DecodeError::Malformed("length"))?,
-            validators,
+            version,
             have: have.ok_or(DecodeError::Malformed("have"))?,
         };
         if state.length.is_some_and(|len| state.have.end() > len) {
@@ -202,11 +216,10 @@ mod tests {
             url: "https://example.com/a b.iso".into(),
             final_url: "https://cdn.example.com/a.iso".into(),
             length: Some(5_000_000_000),
-            validators: Validators {
-                etag: Some("\"abc def\"".into()),
-                last_modified: Some("Tue, 01 Jan 2030 00:00:00 GMT".into()),
-                if_range: Some("\"abc def\"".into()),
-            },
+            version: Version::new()
+                .with("etag", "\"abc def\"")
+                .with("last-modified", "Tue, 01 Jan 2030 00:00:00 GMT")
+                .with("if-range", "\"abc def\""),
             have: {
                 let mut have = RangeSet::prefix(4_294_967_296);
                 have.insert(4_500_000_000..4_600_000_000);
@@ -221,7 +234,7 @@ mod tests {
         assert_eq!(State::decode(&s.encode()), Ok(s.clone()));
         let bare = State {
             length: None,
-            validators: Validators::default(),
+            version: Version::new(),
             have: RangeSet::new(),
             ..s
         };
@@ -234,7 +247,7 @@ mod tests {
         let have = "have 0-4294967296 4500000000-4600000000";
         let table: &[(String, DecodeError)] = &[
             (
-                text.replace("durl-state 2", "durl-state 3"),
+                text.replace("durl-state 3", "durl-state 4"),
                 DecodeError::Version,
             ),
             (String::new(), DecodeError::Version),
@@ -270,11 +283,11 @@ mod tests {
             // decode(encode(x)) == x needs values without controls: `etag x\r` at the end
             // would come back as `x` once encoded (`lines()` strips `\r\n`, not a bare `\r`).
             (
-                format!("{text}etag \"x\"\r"),
+                format!("{text}version etag \"x\"\r"),
                 DecodeError::Malformed("control character"),
             ),
             (
-                format!("{text}etag a\u{1b}b\n"),
+                format!("{text}version etag a\u{1b}b\n"),
                 DecodeError::Malformed("control character"),
             ),
         ];
@@ -291,12 +304,69 @@ mod tests {
         let v1 = "durl-state 1\nurl http://h/f\nfinal-url http://h/f\nlength 100\netag \"a\"\ndurable 40\n";
         let state = State::decode(v1).unwrap();
         assert_eq!(state.have, RangeSet::prefix(40));
-        assert_eq!(state.validators.etag.as_deref(), Some("\"a\""));
+        assert_eq!(state.version.get("etag"), Some("\"a\""));
         let bad = v1.replace("durable 40", "have 0-40");
         assert_eq!(
             State::decode(&bad),
             Err(DecodeError::Malformed("unknown key"))
         );
+    }
+
+    #[test]
+    fn reads_version_2_and_writes_version_3() {
+        let v2 = "durl-state 2\nurl http://h/f\nfinal-url http://h/f\nlength 100\n\
+                  etag \"a\"\nlast-modified Tue, 01 Jan 2030 00:00:00 GMT\nif-range \"a\"\n\
+                  have 0-40 60-80\n";
+        let state = State::decode(v2).unwrap();
+        let want = Version::new()
+            .with("etag", "\"a\"")
+            .with("last-modified", "Tue, 01 Jan 2030 00:00:00 GMT")
+            .with("if-range", "\"a\"");
+        assert_eq!(state.version, want);
+        assert_eq!(state.have.ranges(), [0..40, 60..80]);
+        let v3 = state.encode();
+        assert!(v3.starts_with("durl-state 3\n"), "{v3}");
+        assert!(v3.contains("\nversion etag \"a\"\n"), "{v3}");
+        assert!(v3.contains("\nversion last-modified Tue, 01 Jan 2030 00:00:00 GMT\n"));
+        assert_eq!(State::decode(&v3), Ok(state));
+        // Version 3 has no bare validator lines; `version` needs a name.
+        let bare = v3.replace("version etag", "etag");
+        assert_eq!(
+            State::decode(&bare),
+            Err(DecodeError::Malformed("unknown key"))
+        );
+        let nameless = format!("{v3}version x\n");
+        assert_eq!(
+            State::decode(&nameless),
+            Err(DecodeError::Malformed("version"))
+        );
+        // Version 2 has no `version` lines.
+        let mixed = format!("{v2}version etag \"b\"\n");
+        assert_eq!(
+            State::decode(&mixed),
+            Err(DecodeError::Malformed("unknown key"))
+        );
+    }
+
+    #[test]
+    fn an_ftp_state_of_versions_1_and_2_keeps_its_mdtm_as_mdtm() {
+        for head in ["durl-state 1", "durl-state 2"] {
+            let held = if head.ends_with('1') {
+                "durable 40"
+            } else {
+                "have 0-40"
+            };
+            let old = format!(
+                "{head}\nurl ftp://h/f\nfinal-url ftp://h/f\nlength 100\n\
+                 last-modified 2030-01-01 00:00:00\n{held}\n"
+            );
+            let state = State::decode(&old).unwrap();
+            assert_eq!(
+                state.version,
+                Version::new().with("mdtm", "2030-01-01 00:00:00")
+            );
+            assert_eq!(State::decode(&state.encode()), Ok(state));
+        }
     }
 
     #[test]

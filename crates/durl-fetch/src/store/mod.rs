@@ -2,9 +2,9 @@
 //! a finished file, atomic replacement, checksums, the rate limiter and the retry policy.
 
 pub(crate) mod durable;
-pub mod journal;
+pub(crate) mod journal;
 pub(crate) mod mark;
 pub(crate) mod part;
 pub(crate) mod rate;
 pub(crate) mod retry;
-pub mod verify;
+pub(crate) mod verify;

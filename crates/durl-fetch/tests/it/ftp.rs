@@ -136,6 +136,48 @@ async fn resumes_with_rest_fetching_only_the_missing_bytes() {
 }
 
 #[tokio::test]
+async fn continue_adopts_a_prefix_left_by_another_tool_after_checking_its_tail() {
+    let server = Vsftpd::start();
+    let body = data(6, LEN);
+    server.put("f.bin", &body);
+    let dir = tempfile::tempdir().unwrap();
+
+    // A matching prefix (as `curl -O` leaves it) is continued with REST.
+    let out = dir.path().join("a.bin");
+    let prefix = 1_000_000;
+    std::fs::write(&out, &body[..prefix]).unwrap();
+    let req = request(&server, "f.bin", &out).continue_existing(true);
+    let reporter = Recorder::default();
+    let outcome = durl_fetch::get(&req, &reporter).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), body);
+    assert_eq!(outcome.resumed_from, prefix as u64);
+    assert_eq!(outcome.fetched, (LEN - prefix) as u64);
+    assert!(reporter.restarts.lock().unwrap().is_empty());
+
+    // A prefix of another file is downloaded again from byte 0, with a message.
+    let out = dir.path().join("b.bin");
+    std::fs::write(&out, &data(7, LEN)[..prefix]).unwrap();
+    let req = request(&server, "f.bin", &out).continue_existing(true);
+    let reporter = Recorder::default();
+    let outcome = durl_fetch::get(&req, &reporter).await.unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), body);
+    assert_eq!(outcome.fetched, LEN as u64);
+    assert_eq!(
+        *reporter.restarts.lock().unwrap(),
+        [RestartReason::PrefixMismatch]
+    );
+
+    // The whole file is "already complete".
+    let out = dir.path().join("c.bin");
+    std::fs::write(&out, &body).unwrap();
+    let req = request(&server, "f.bin", &out).continue_existing(true);
+    let outcome = durl_fetch::get(&req, &()).await.unwrap();
+    assert!(outcome.already_complete, "{outcome:?}");
+    assert_eq!(std::fs::read(&out).unwrap(), body);
+    assert!(!part_of(&out).exists() && !state_of(&out).exists());
+}
+
+#[tokio::test]
 async fn a_changed_remote_file_restarts_from_zero() {
     let server = Vsftpd::start();
     let dir = tempfile::tempdir().unwrap();
@@ -274,7 +316,7 @@ async fn x_4_fetches_segments_over_four_connections_and_resumes_the_holes() {
         other => panic!("expected an interruption, got {other:?}"),
     };
     let state =
-        durl_fetch::journal::State::decode(&std::fs::read_to_string(state_of(&out)).unwrap())
+        durl_fetch::fuzzing::State::decode(&std::fs::read_to_string(state_of(&out)).unwrap())
             .unwrap();
     assert!(state.have.ranges().len() > 1, "{:?}", state.have);
     assert_eq!(state.have.total(), durable);

@@ -3,10 +3,10 @@
 use std::fs::File;
 use std::time::Duration;
 
-use durl_fetch::{CancellationToken, ErrorKind, RestartReason, journal::State};
+use durl_fetch::{CancellationToken, ErrorKind, RestartReason, fuzzing::State};
 use durl_testkit::{FaultServer, Resource, pattern_bytes};
 
-use durl_fetch::ranges::RangeSet;
+use durl_fetch::fuzzing::RangeSet;
 
 use crate::support::*;
 
@@ -200,7 +200,7 @@ async fn a_state_for_another_url_is_not_trusted() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(part(dir.path()), vec![0u8; 5000]).unwrap();
     let st = State {
-        have: durl_fetch::ranges::RangeSet::prefix(5000),
+        have: durl_fetch::fuzzing::RangeSet::prefix(5000),
         ..State::fresh(&url::Url::parse("http://elsewhere.invalid/f").unwrap())
     };
     std::fs::write(state(dir.path()), st.encode()).unwrap();

@@ -1,9 +1,9 @@
 //! Validated resume (RFC 9110 §13.1.5, §14, §15.3.7, §15.5.17).
 
-use durl_fetch::{ErrorKind, RestartReason, journal::State};
+use durl_fetch::{ErrorKind, RestartReason, fuzzing::State};
 use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
-use durl_fetch::ranges::RangeSet;
+use durl_fetch::fuzzing::RangeSet;
 
 use crate::support::*;
 

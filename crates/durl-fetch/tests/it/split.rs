@@ -3,8 +3,8 @@
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use durl_fetch::ranges::RangeSet;
-use durl_fetch::{ErrorKind, RestartReason, journal::State};
+use durl_fetch::fuzzing::RangeSet;
+use durl_fetch::{ErrorKind, RestartReason, fuzzing::State};
 use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
 use crate::support::*;
@@ -256,7 +256,7 @@ async fn checksum_pass_and_fail() {
     let server = server(len);
     let good = format!(
         "sha256={}",
-        durl_fetch::verify::hex(&sha2::Sha256::digest(expected(len)))
+        durl_fetch::fuzzing::hex(&sha2::Sha256::digest(expected(len)))
     );
     let dir = tempfile::tempdir().unwrap();
     let req = request(&server, "/f", dir.path())

@@ -99,18 +99,16 @@ pub fn write_state(
     dir: &Path,
     pattern_len: u64,
     length: Option<u64>,
-    have: durl_fetch::ranges::RangeSet,
+    have: durl_fetch::fuzzing::RangeSet,
 ) {
     let etag = format!("\"s{SEED}-{pattern_len}\"");
-    let st = durl_fetch::journal::State {
+    let st = durl_fetch::fuzzing::State {
         url: server.url("/f"),
         final_url: server.url("/f"),
         length,
-        validators: durl_fetch::validator::Validators {
-            etag: Some(etag.clone()),
-            last_modified: None,
-            if_range: Some(etag),
-        },
+        version: durl_fetch::Version::new()
+            .with("etag", etag.clone())
+            .with("if-range", etag),
         have,
     };
     std::fs::write(state(dir), st.encode()).unwrap();

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use durl_fetch::journal::State;
+use durl_fetch::fuzzing::State;
 use durl_testkit::{FaultServer, Resource, pattern_bytes};
 
 use crate::durl;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use durl_fetch::journal::State;
+use durl_fetch::fuzzing::State;
 use durl_testkit::{FaultServer, FtpServer, Resource, Vsftpd, pattern_bytes};
 
 use crate::durl;
@@ -195,4 +195,66 @@ fn lists_take_ftp_entries_beside_http_ones() {
     let out = run();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(ftp.retrs().len(), retrs);
+}
+
+#[test]
+fn continue_adopts_an_ftp_prefix_and_knows_a_complete_file() {
+    let body = pattern_bytes(31, 0..3_000_000);
+    let server = Vsftpd::start();
+    server.put("f.bin", &body);
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        durl(dir.path())
+            .args(["get", "-c", "-o", "f.bin", &server.url("f.bin")])
+            .output()
+            .unwrap()
+    };
+    // A prefix left by another tool: its tail is compared, the rest fetched with REST.
+    std::fs::write(dir.path().join("f.bin"), &body[..1_000_000]).unwrap();
+    let out = run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read(dir.path().join("f.bin")).unwrap() == body);
+    // Run again: complete, nothing fetched but the tail check.
+    let out = run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already complete"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(std::fs::read(dir.path().join("f.bin")).unwrap() == body);
+}
+
+#[test]
+fn ftp_mirrors_in_a_list_drop_one_of_another_version() {
+    let len = 4 << 20;
+    let body = pattern_bytes(41, 0..len);
+    let (a, b, c) = (FtpServer::start(), FtpServer::start(), FtpServer::start());
+    a.put_with_mdtm("f.bin", body.clone(), "20300101000000");
+    b.put_with_mdtm("f.bin", body.clone(), "20300101000000");
+    c.put_with_mdtm("f.bin", pattern_bytes(42, 0..len), "20310101000000");
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!(
+        "{}\t{}\t{}\n  out=f.bin\n",
+        a.url("f.bin"),
+        b.url("f.bin"),
+        c.url("f.bin")
+    );
+    std::fs::write(dir.path().join("list.txt"), list).unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-x", "4", "-i", "list.txt"])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(std::fs::read(dir.path().join("f.bin")).unwrap() == body);
+    assert!(
+        stderr.contains("mirror") && stderr.contains("differs"),
+        "{stderr}"
+    );
+    assert!(!a.retrs().is_empty() && !b.retrs().is_empty());
+    assert!(
+        c.retrs().is_empty(),
+        "no byte of the other version was fetched"
+    );
 }

@@ -1,18 +1,22 @@
-//! One download from start to commit: recover, request, check, stream, retry, commit.
+//! The attempts of one download, for every protocol: the retry/restart loop, one stream or
+//! segments over several connections, and the commit. Each attempt asks its [`Transport`]
+//! for the bytes from the first one missing (up to the next held range, so that a state
+//! with holes is filled exactly), and the stream writes at its own running offset, never past
+//! the end its transport announced.
 
 use std::sync::Arc;
 
-use reqwest::{Client, Response};
+use bytes::Bytes;
+use url::Url;
 
 use crate::download::commit::{
     MAX_RESTARTS, Outcome, Paths, commit, disagrees, discard_if_empty, interrupted, overlong,
 };
 use crate::download::mirrors::{DropReason, Sources};
+use crate::download::prepare::{First, Start};
 use crate::download::split::{self, Split, SplitEnd};
+use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::events::{Event, Reporter, RestartReason};
-use crate::http::transport::{HttpBody, HttpTransport};
-use crate::http::validator::Validators;
-use crate::http::{self, Asked, Held, RangeAsk, Verdict};
 use crate::store::journal::{State, url_key};
 use crate::store::part::PartFile;
 use crate::store::rate::RateLimiter;
@@ -20,43 +24,68 @@ use crate::store::retry;
 use crate::{Error, GetRequest};
 
 /// How one attempt ended, short of an error.
-enum Step {
+enum Step<B> {
     /// All bytes are in the part file.
     Complete,
     /// One hole of the held ranges is filled; the next attempt asks for the next one.
     Filled,
     /// The partial must be dropped and the download started over.
     Restart(RestartReason),
-    /// Continue over several connections; the response's body starts at the given byte.
-    Split(Response, u64),
+    /// Continue over several connections; the body starts at the given byte.
+    Split(B, u64),
 }
 
-pub(crate) struct Transfer<'a> {
-    pub(crate) req: &'a GetRequest,
-    pub(crate) client: Client,
-    pub(crate) reporter: &'a dyn Reporter,
-    pub(crate) paths: Paths,
-    pub(crate) part: PartFile,
-    pub(crate) resumed_from: u64,
-    pub(crate) restarts: u32,
-    pub(crate) warned_weak: bool,
+/// One download from its first attempt to its commit.
+pub(crate) struct Attempts<'a, T: Transport> {
+    req: &'a GetRequest,
+    transport: &'a T,
+    reporter: &'a dyn Reporter,
+    paths: Paths,
+    part: PartFile,
+    resumed_from: u64,
+    restarts: u32,
+    warned_weak: bool,
     /// The URL and its mirrors.
-    pub(crate) sources: Sources,
+    sources: Sources,
     /// The source of the last request (to charge a failure to).
-    pub(crate) last_url: url::Url,
+    last_url: Url,
     /// Bytes written by this run.
-    pub(crate) fetched: u64,
+    fetched: u64,
     /// Set when the server answered a segment with the whole file: no more splitting.
-    pub(crate) no_split: bool,
+    no_split: bool,
     /// `--limit-rate`, shared by every connection.
-    pub(crate) limiter: Option<Arc<RateLimiter>>,
+    limiter: Option<Arc<RateLimiter>>,
 }
 
-impl Transfer<'_> {
+impl<'a, T: Transport> Attempts<'a, T> {
+    pub(crate) fn new(
+        req: &'a GetRequest,
+        transport: &'a T,
+        reporter: &'a dyn Reporter,
+        start: Start<T::Body>,
+    ) -> (Attempts<'a, T>, First<T::Body>) {
+        let attempts = Attempts {
+            req,
+            transport,
+            reporter,
+            paths: start.paths,
+            part: start.part,
+            resumed_from: start.resumed_from,
+            restarts: 0,
+            warned_weak: false,
+            sources: Sources::new(&req.url, &req.mirrors),
+            last_url: req.url.clone(),
+            fetched: 0,
+            no_split: false,
+            limiter: req.rate_limiter(),
+        };
+        (attempts, start.first)
+    }
+
     /// Runs attempts until the file is complete, a non-retryable error occurs, retries run
-    /// out, or the request is cancelled; then commits. `first` is a response already
-    /// received (from adopting an existing file) to use for the first attempt.
-    pub(crate) async fn run(mut self, mut first: Option<Response>) -> Result<Outcome, Error> {
+    /// out, or the request is cancelled; then commits. `first` is an answer already received
+    /// (naming the file, or adopting an existing one) for the first attempt.
+    pub(crate) async fn run(mut self, mut first: First<T::Body>) -> Result<Outcome, Error> {
         let mut budget = retry::Budget::default();
         loop {
             let before = self.part.have().total();
@@ -67,7 +96,7 @@ impl Transfer<'_> {
                 () = cancel.cancelled() => None,
             };
             let Some(result) = result else {
-                return Err(self.interrupted().await);
+                return Err(interrupted(&mut self.part, &self.paths).await);
             };
             match result {
                 Ok(Step::Complete) => break,
@@ -88,7 +117,9 @@ impl Transfer<'_> {
                     let wait = match budget.failed(self.req, self.reporter, e, progressed) {
                         Ok(wait) => wait,
                         Err(e) => {
-                            self.discard_if_empty()?;
+                            // After a final failure with no byte on disk (a 404, say), nothing
+                            // is left behind: never an error page under the output name.
+                            discard_if_empty(&self.part, &self.paths)?;
                             return Err(e);
                         }
                     };
@@ -97,22 +128,20 @@ impl Transfer<'_> {
                         () = cancel.cancelled() => false,
                     };
                     if !slept {
-                        return Err(self.interrupted().await);
+                        return Err(interrupted(&mut self.part, &self.paths).await);
                     }
                 }
             }
         }
-        self.commit().await
-    }
-
-    /// After a final failure with no byte on disk (a 404, say), leaves nothing behind: no
-    /// empty part file, no state, and never an error page under the output name.
-    fn discard_if_empty(&self) -> Result<(), Error> {
-        discard_if_empty(&self.part, &self.paths)
-    }
-
-    async fn interrupted(&mut self) -> Error {
-        interrupted(&mut self.part, &self.paths).await
+        commit(
+            self.req,
+            self.reporter,
+            self.paths,
+            self.part,
+            self.resumed_from,
+            self.fetched,
+        )
+        .await
     }
 
     /// Drops the partial and starts again from byte 0.
@@ -126,18 +155,17 @@ impl Transfer<'_> {
     fn count_restart(&mut self, reason: RestartReason) -> Result<(), Error> {
         self.restarts += 1;
         if self.restarts > MAX_RESTARTS {
-            return Err(Error::TooManyRestarts {
-                url: self.req.url.clone(),
-                reason,
-            });
+            let mut url = self.req.url.clone();
+            let _ = url.set_password(None);
+            return Err(Error::TooManyRestarts { url, reason });
         }
         self.reporter.report(Event::Restarted { reason });
         Ok(())
     }
 
     /// One attempt: a split download when the state allows one, else one request (which
-    /// may turn into a split download once its answer shows the server can).
-    async fn step(&mut self, pending: Option<Response>) -> Result<Step, Error> {
+    /// may turn into a split download once its answer shows the remote can).
+    async fn step(&mut self, pending: First<T::Body>) -> Result<Step<T::Body>, Error> {
         if pending.is_none() && self.splittable() {
             let resumed_from = self.part.have().total();
             self.reporter.report(Event::Started {
@@ -148,14 +176,14 @@ impl Transfer<'_> {
             return self.split(None).await;
         }
         match self.attempt(pending).await? {
-            Step::Split(resp, start) => self.split(Some((resp, start))).await,
+            Step::Split(body, start) => self.split(Some((body, start))).await,
             step => Ok(step),
         }
     }
 
-    /// Whether the rest of the file can be fetched as segments: its length and a validator
-    /// for `If-Range` are known, bytes are missing, and either several connections are
-    /// wanted or the held bytes have holes (left by an earlier split run).
+    /// Whether the rest of the file can be fetched as segments: its length is known and its
+    /// version can be proven on every connection, bytes are missing, and either several
+    /// connections are wanted or the held bytes have holes (left by an earlier split run).
     fn splittable(&self) -> bool {
         let Some(state) = self.part.state() else {
             return false;
@@ -163,7 +191,7 @@ impl Transfer<'_> {
         let Some(len) = state.length else {
             return false;
         };
-        if self.no_split || state.validators.if_range.is_none() {
+        if self.no_split || !self.transport.proves(&state) {
             return false;
         }
         let have = self.part.have();
@@ -172,29 +200,22 @@ impl Transfer<'_> {
         missing > 0 && (holes || (self.req.connections > 1 && missing >= 2 * split::MIN_SPLIT))
     }
 
-    async fn split(&mut self, first: Option<(Response, u64)>) -> Result<Step, Error> {
+    async fn split(&mut self, first: Option<(T::Body, u64)>) -> Result<Step<T::Body>, Error> {
         let state = self
             .part
             .state()
             .expect("split after a state with a length");
         let length = state.length.expect("split after a state with a length");
-        let transport = HttpTransport {
-            client: &self.client,
-            req: self.req,
-        };
         let split = Split {
             req: self.req,
-            transport: &transport,
+            transport: self.transport,
             reporter: self.reporter,
             state,
             limiter: self.limiter.as_deref(),
             sources: &self.sources,
         };
-        // A first response (a 200 from byte `start`) serves the segment it starts in.
-        let first = first.map(|(resp, start)| {
-            let body = HttpBody::new(resp, self.req.network.stall_timeout);
-            (body, start..length)
-        });
+        // A first body (the whole file from byte `start`) serves the segment it starts in.
+        let first = first.map(|(body, start)| (body, start..length));
         let end = split.run(&mut self.part, &mut self.fetched, first).await;
         self.reporter.report(Event::Connections { active: 0 });
         match end? {
@@ -210,7 +231,7 @@ impl Transfer<'_> {
 
     /// One request and its body: the first missing byte onwards, up to the next held range
     /// when the held bytes have holes (so exactly the holes are fetched, one per attempt).
-    async fn attempt(&mut self, pending: Option<Response>) -> Result<Step, Error> {
+    async fn attempt(&mut self, pending: First<T::Body>) -> Result<Step<T::Body>, Error> {
         let offset = self.part.written();
         let hole_end = self
             .part
@@ -219,99 +240,67 @@ impl Transfer<'_> {
             .iter()
             .find(|r| r.start > offset)
             .map(|r| r.start);
+        let held = offset > 0 || hole_end.is_some();
         let state = self
             .part
             .state()
             .unwrap_or_else(|| State::fresh(&self.req.url));
-        let resp = match pending {
-            Some(resp) => resp,
+        let opened = match pending {
+            Some(opened) => opened?,
             None => {
-                let if_range = state.validators.if_range.as_deref();
-                let ask = match hole_end {
-                    Some(end) => RangeAsk::Bounded {
-                        range: offset..end,
-                        if_range,
-                    },
-                    None if offset > 0 => RangeAsk::From {
-                        start: offset,
-                        if_range,
-                    },
-                    None => RangeAsk::None,
+                let ask = Ask {
+                    start: offset,
+                    end: hole_end,
+                    version: held.then_some(&state),
                 };
                 self.last_url = self.sources.pick();
-                http::send(&self.client, self.req, &self.last_url, false, ask).await?
+                self.transport.open(&self.last_url, ask).await?
             }
         };
-        let url = resp.url().clone();
-        let seen = Validators::from_headers(resp.headers());
         self.sources.succeeded(&self.last_url);
-        let asked = Asked {
-            start: offset,
-            ranged: offset > 0 || hole_end.is_some(),
-            length: state.length,
-        };
-        match http::classify(&resp, asked, state.validators.same_version_as(&seen)) {
-            Verdict::Partial { range, length } => {
-                self.part.set_length(length);
+        match opened {
+            Opened::Body {
+                remote,
+                from,
+                end,
+                body,
+            } if held => {
+                self.part.set_length(remote.length);
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
-                    total: length,
+                    total: remote.length,
                     resumed_from: offset,
                 });
-                // A 206 that starts earlier than asked is usable: the overlap is skipped.
-                let body = Body {
-                    from: range.start,
-                    announced: Some(range.end),
+                // A body that starts earlier than asked is usable: the overlap is skipped.
+                let piece = Piece {
+                    from,
+                    announced: end,
                     want: offset,
-                    stop: hole_end.or(length),
+                    stop: hole_end.or(remote.length),
                 };
-                self.stream(resp, body).await
+                self.stream(body, piece, &remote.url).await
             }
-            Verdict::Whole { length, held } => {
-                let reason = match held {
-                    Held::Nothing => None,
-                    Held::SameVersion => Some(RestartReason::RangeIgnored),
-                    Held::OtherVersion if self.drop_mirror() => return Err(disagrees(&url)),
-                    Held::OtherVersion => Some(RestartReason::RemoteChanged),
+            Opened::Body {
+                remote, end, body, ..
+            } => self.fresh(remote, end, body).await,
+            Opened::Whole {
+                remote,
+                same_version,
+                body,
+            } => {
+                let reason = match (held, same_version) {
+                    (false, _) => None,
+                    (true, true) => Some(RestartReason::RangeIgnored),
+                    (true, false) if self.drop_mirror() => return Err(disagrees(&remote.url)),
+                    (true, false) => Some(RestartReason::RemoteChanged),
                 };
                 if let Some(reason) = reason {
                     self.count_restart(reason)?;
                 }
-                // RFC 9110 §15.3.1: a 200 carries the whole representation; write it from 0,
-                // never append it.
-                let fresh = State {
-                    final_url: url_key(&url),
-                    length,
-                    validators: seen,
-                    ..State::fresh(&self.req.url)
-                };
-                if fresh.validators.if_range.is_none() && !self.warned_weak {
-                    self.warned_weak = true;
-                    self.reporter.report(Event::NoStrongValidator);
-                }
-                let can_split = self.req.connections > 1
-                    && !self.no_split
-                    && fresh.validators.if_range.is_some()
-                    && length.is_some_and(|l| l >= 2 * split::MIN_SPLIT)
-                    && accepts_ranges(&resp);
-                self.part.begin(fresh).await?;
-                self.reporter.report(Event::Started {
-                    path: &self.paths.dest,
-                    total: length,
-                    resumed_from: 0,
-                });
-                if can_split {
-                    return Ok(Step::Split(resp, 0));
-                }
-                let body = Body {
-                    from: 0,
-                    announced: length,
-                    want: 0,
-                    stop: length,
-                };
-                self.stream(resp, body).await
+                let end = remote.length;
+                self.fresh(remote, end, body).await
             }
-            Verdict::Complete { length } => {
+            Opened::Complete { length } => {
                 self.part.set_length(Some(length));
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
@@ -320,16 +309,57 @@ impl Transfer<'_> {
                 });
                 Ok(Step::Complete)
             }
-            Verdict::Changed => self.changed(),
-            Verdict::Restart(reason) => Ok(Step::Restart(reason)),
-            Verdict::Invalid(detail) => Err(bad_range(&url, detail)),
-            Verdict::Failed => Err(http::status_error(&resp)),
+            Opened::Changed => self.changed(),
+            Opened::Restart(reason) => Ok(Step::Restart(reason)),
         }
+    }
+
+    /// A body of the whole file from byte 0 (nothing held, or what was held is dropped):
+    /// written from 0 under a fresh state with the remote's version, never appended; or
+    /// split over several connections when the remote allows it.
+    async fn fresh(
+        &mut self,
+        remote: Remote,
+        end: Option<u64>,
+        body: T::Body,
+    ) -> Result<Step<T::Body>, Error> {
+        let length = remote.length;
+        let fresh = State {
+            final_url: url_key(&remote.url),
+            length,
+            version: remote.version,
+            ..State::fresh(&self.req.url)
+        };
+        if !self.transport.proves(&fresh) && !self.warned_weak {
+            self.warned_weak = true;
+            self.reporter.report(Event::NoStrongValidator);
+        }
+        let can_split = self.req.connections > 1
+            && !self.no_split
+            && remote.splittable
+            && self.transport.proves(&fresh)
+            && length.is_some_and(|l| l >= 2 * split::MIN_SPLIT);
+        self.part.begin(fresh).await?;
+        self.reporter.report(Event::Started {
+            path: &self.paths.dest,
+            total: length,
+            resumed_from: 0,
+        });
+        if can_split {
+            return Ok(Step::Split(body, 0));
+        }
+        let piece = Piece {
+            from: 0,
+            announced: end,
+            want: 0,
+            stop: length,
+        };
+        self.stream(body, piece, &remote.url).await
     }
 
     /// The last source answered with another version: drop it if it is a mirror (and
     /// retry elsewhere), else the remote file changed.
-    fn changed(&self) -> Result<Step, Error> {
+    fn changed(&self) -> Result<Step<T::Body>, Error> {
         if self.drop_mirror() {
             return Err(disagrees(&self.last_url));
         }
@@ -352,51 +382,64 @@ impl Transfer<'_> {
     }
 
     /// Streams a body into the part file. The stream owns its offset: each chunk is written
-    /// where its bytes belong (from `body.from` on), whatever else the part file holds.
-    async fn stream(&mut self, mut resp: Response, body: Body) -> Result<Step, Error> {
-        let url = resp.url().clone();
-        let mut at = body.from;
-        if body.stop.is_some_and(|stop| stop <= body.want) {
+    /// where its bytes belong (from `piece.from` on), whatever else the part file holds.
+    async fn stream(
+        &mut self,
+        mut body: T::Body,
+        piece: Piece,
+        url: &Url,
+    ) -> Result<Step<T::Body>, Error> {
+        let mut at = piece.from;
+        if piece.stop.is_some_and(|stop| stop <= piece.want) {
+            // Nothing wanted (FTP: `RETR` from the end): the transport checks that nothing
+            // follows.
+            body.close(at).await?;
             return Ok(self.stopped());
         }
-        while let Some(chunk) =
-            http::next_chunk(&mut resp, self.req.network.stall_timeout, &url).await?
-        {
+        loop {
+            let max = piece.stop.map_or(u64::MAX, |stop| stop.saturating_sub(at));
+            let Some(chunk) = body.next_chunk(max).await? else {
+                break;
+            };
             let chunk_start = at;
             at += chunk.len() as u64;
-            if body.announced.is_some_and(|end| at > end) {
+            if piece.announced.is_some_and(|end| at > end) {
                 // Nothing past the announced end is written, nor anything after it.
-                let range = body.from..body.announced.unwrap_or(at);
-                return Err(overlong(&url, &range));
+                let range = piece.from..piece.announced.unwrap_or(at);
+                return Err(overlong(url, &range));
             }
-            let Some(piece) = body.piece(chunk, chunk_start) else {
+            let Some(bytes) = piece.cut(chunk, chunk_start) else {
                 continue;
             };
-            let n = piece.len() as u64;
-            let write_at = chunk_start.max(body.want);
+            let n = bytes.len() as u64;
+            let write_at = chunk_start.max(piece.want);
             if let Some(limiter) = &self.limiter {
                 limiter.take(n).await;
             }
-            self.part.write(write_at, piece).await?;
+            self.part.write(write_at, bytes).await?;
             self.fetched += n;
             self.reporter.report(Event::Progress { bytes: n });
             self.part.maybe_checkpoint().await?;
-            if body.stop.is_some_and(|stop| write_at + n >= stop) {
+            if piece.stop.is_some_and(|stop| write_at + n >= stop) {
+                body.close(at).await?;
                 return Ok(self.stopped());
             }
         }
-        match body.stop {
+        match piece.stop {
             Some(expected) if at < expected => Err(Error::ShortBody {
-                url,
+                url: url.clone(),
                 received: at,
                 expected,
             }),
-            _ => Ok(Step::Complete),
+            _ => {
+                body.close(at).await?;
+                Ok(Step::Complete)
+            }
         }
     }
 
     /// The step after a stream reached the end it was asked to fill.
-    fn stopped(&self) -> Step {
+    fn stopped(&self) -> Step<T::Body> {
         let done = match self.part.state().and_then(|s| s.length) {
             Some(len) => self.part.have().covers(len),
             // Only the server can say where a file of unknown length ends (416 `bytes */N`).
@@ -404,37 +447,14 @@ impl Transfer<'_> {
         };
         if done { Step::Complete } else { Step::Filled }
     }
-
-    /// Makes the finished file durable under its final name and removes the state.
-    async fn commit(self) -> Result<Outcome, Error> {
-        let Transfer {
-            req,
-            reporter,
-            paths,
-            part,
-            resumed_from,
-            fetched,
-            ..
-        } = self;
-        commit(req, reporter, paths, part, resumed_from, fetched).await
-    }
-}
-
-/// RFC 9110 §14.3: `Accept-Ranges: bytes` says the server takes byte ranges.
-fn accepts_ranges(resp: &Response) -> bool {
-    resp.headers()
-        .get_all(reqwest::header::ACCEPT_RANGES)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"))
 }
 
 /// Where one body's bytes go.
-struct Body {
+struct Piece {
     /// The offset of the body's first byte.
     from: u64,
-    /// Where the transport said the body ends (a 206's `Content-Range`, a 200's length).
+    /// Where the transport said the body ends (a 206's `Content-Range`, a 200's length,
+    /// FTP's `SIZE`).
     announced: Option<u64>,
     /// The first byte wanted (bytes before it are already held).
     want: u64,
@@ -442,9 +462,9 @@ struct Body {
     stop: Option<u64>,
 }
 
-impl Body {
+impl Piece {
     /// The part of `chunk` (which holds the bytes from `at`) between `want` and `stop`.
-    fn piece(&self, mut chunk: bytes::Bytes, at: u64) -> Option<bytes::Bytes> {
+    fn cut(&self, mut chunk: Bytes, at: u64) -> Option<Bytes> {
         let end = at + chunk.len() as u64;
         if end <= self.want {
             return None;
@@ -460,12 +480,5 @@ impl Body {
             chunk.truncate((stop - start).min(chunk.len() as u64) as usize);
         }
         (!chunk.is_empty()).then_some(chunk)
-    }
-}
-
-fn bad_range(url: &url::Url, detail: String) -> Error {
-    Error::BadRange {
-        url: url.clone(),
-        detail,
     }
 }

@@ -1,5 +1,5 @@
-//! Choosing a safe local file name from `Content-Disposition` (RFC 6266, with RFC 8187
-//! `filename*`) or from the URL.
+//! Choosing a safe local file name, for every protocol: from the name the remote suggests
+//! (HTTP `Content-Disposition`, RFC 6266, with RFC 8187 `filename*`) or from the URL.
 //!
 //! A server-supplied name can never write outside the target directory: any directory part is
 //! stripped, and names that are empty, `.`/`..`, or hold NUL, control or bidi control
@@ -18,6 +18,12 @@ const MAX_NAME_BYTES: usize = 255 - LONGEST_SUFFIX.len();
 
 /// The longest extension kept whole when a name is cut.
 const MAX_EXTENSION_BYTES: usize = 16;
+
+/// The name a download of `url` gets in a directory when the server suggests none: the
+/// URL's last path segment, made safe (the same rule as a download itself uses).
+pub fn file_name_for(url: &Url) -> String {
+    choose(None, url)
+}
 
 /// Picks the file name for a download: the `Content-Disposition` name if it is present and
 /// safe, else the last segment of the URL path (percent-decoded), else `index.html`.
