@@ -25,6 +25,7 @@
 //! the engine's final rename and the record's update finds the complete file and adopts it).
 
 pub mod client;
+mod clients;
 mod error;
 pub mod options;
 pub mod queue;
@@ -47,6 +48,9 @@ use tokio_util::sync::CancellationToken;
 pub use error::{Error, RpcError};
 pub use options::GlobalOptions;
 
+/// How long a connection may take to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How the daemon runs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -58,6 +62,8 @@ pub struct Config {
     max_per_host: usize,
     checkpoint_interval: Duration,
     retries: u32,
+    rpc_clients: usize,
+    rpc_per_client: usize,
 }
 
 impl Config {
@@ -73,7 +79,17 @@ impl Config {
             max_per_host: 8,
             checkpoint_interval: Duration::from_secs(1),
             retries: 10,
+            rpc_clients: 256,
+            rpc_per_client: 32,
         }
+    }
+
+    /// RPC connections (HTTP and WebSocket) held at once, in all and from one client address
+    /// (default 256 and 32); a connection over either limit is closed at once.
+    pub fn rpc_connections(mut self, max: usize, per_client: usize) -> Config {
+        self.rpc_clients = max.max(1);
+        self.rpc_per_client = per_client.clamp(1, self.rpc_clients);
+        self
     }
 
     /// The RPC secret (`token:SECRET`); required for a non-loopback listener.
@@ -162,6 +178,7 @@ pub async fn run(
         closing: closing.clone(),
     });
     let stop_requested = queue.stop_requested();
+    let slots = clients::Slots::new(config.rpc_clients, config.rpc_per_client);
     tokio::pin!(shutdown);
     tokio::pin!(stop_requested);
     loop {
@@ -169,16 +186,25 @@ pub async fn run(
             _ = &mut shutdown => break,
             () = &mut stop_requested => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
+                let Ok((stream, peer)) = accepted else {
                     // EMFILE and the like: wait a little rather than spin.
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let Some(slot) = slots.take(peer.ip()) else {
+                    tracing::debug!(%peer, "RPC connection refused: over the connection limit");
+                    drop(stream);
                     continue;
                 };
                 let server = Arc::clone(&server);
                 let closing = closing.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let service = service_fn(move |req| Arc::clone(&server).serve(req));
+                    // A client that opens a connection and sends nothing gives its slot back.
                     let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), service)
                         .with_upgrades();
                     tokio::pin!(conn);

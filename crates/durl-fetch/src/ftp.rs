@@ -26,7 +26,6 @@ mod data;
 pub(crate) mod put;
 mod session;
 mod target;
-mod tls;
 mod transport;
 
 use session::{connect_for_get, probe};

@@ -89,6 +89,7 @@ mod network;
 mod redact;
 mod request;
 mod store;
+mod tls;
 mod tus;
 mod upload;
 

@@ -134,10 +134,13 @@ fn client(req: &PutRequest) -> Result<Client, Error> {
         .default_headers(headers)
         .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
-        .referer(false)
-        .tls_danger_accept_invalid_certs(req.network.insecure);
+        .referer(false);
     let builder = req.network.apply_proxy(builder)?;
-    http::finish_client(builder, &req.network.root_certificates)
+    http::finish_client(
+        builder,
+        &req.network.root_certificates,
+        req.network.insecure,
+    )
 }
 
 /// Headers the protocol sets itself; a caller's header of the same name is not added.

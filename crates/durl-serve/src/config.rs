@@ -245,8 +245,8 @@ impl Config {
         self
     }
 
-    /// Disk space kept free by uploads, in bytes (default: 1% of the upload directory's file
-    /// system, at least 64 MiB). Every byte an upload will write is promised before it is
+    /// Disk space kept free by uploads, in bytes (default 64 MiB, on top of the file system's
+    /// own reserve for root, which the free space read already leaves out). Every byte an upload will write is promised before it is
     /// written (a known length at creation, a chunked body of unknown size as it comes), and
     /// promises never reach into this reserve: an upload that does not fit gets 507, so
     /// several uploads started together cannot fill the disk. 0: no reserve.

@@ -130,6 +130,13 @@ impl FaultServer {
         FaultServer::spawn(Some(TlsIdentity::generate()))
     }
 
+    /// [`FaultServer::start_tls`] with a self-signed certificate as `openssl req -x509` makes
+    /// one (`CA:TRUE`), for `names` only (e.g. `["127.0.0.1"]`, or a name the URL does not
+    /// use, to test name checks).
+    pub fn start_tls_ca(names: &[&str]) -> FaultServer {
+        FaultServer::spawn(Some(TlsIdentity::generate_ca(names)))
+    }
+
     /// The certificate (PEM) a client must trust; `None` for plain HTTP.
     pub fn ca_cert_pem(&self) -> Option<String> {
         self.cert_pem.clone()

@@ -52,11 +52,27 @@ impl TlsIdentity {
     pub(crate) fn generate() -> TlsIdentity {
         let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
         let certified = rcgen::generate_simple_self_signed(names).expect("rcgen self-signed cert");
-        let cert_pem = certified.cert.pem();
-        let cert_der: CertificateDer<'static> = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
+        Self::presenting(certified.cert, &certified.signing_key)
+    }
+
+    /// A self-signed certificate as `openssl req -x509` makes one: `CA:TRUE` in its basic
+    /// constraints, for `names` (DNS names or IP addresses).
+    ///
+    /// # Panics
+    /// If certificate generation or the TLS configuration fails (a bug).
+    pub(crate) fn generate_ca(names: &[&str]) -> TlsIdentity {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = rcgen::CertificateParams::new(names).expect("rcgen names");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().expect("rcgen key");
+        let cert = params.self_signed(&key).expect("rcgen self-signed CA cert");
+        Self::presenting(cert, &key)
+    }
+
+    fn presenting(cert: rcgen::Certificate, signing_key: &rcgen::KeyPair) -> TlsIdentity {
+        let cert_pem = cert.pem();
+        let cert_der: CertificateDer<'static> = cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -462,8 +462,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u16).range(1..), requires = "upload")]
     pub max_uploads_per_ip: Option<u16>,
 
-    /// Disk space uploads leave free, e.g. 1G (default: 1% of the file system, at least
-    /// 64M; 0: none). Space is promised before bytes are written: an upload that would eat
+    /// Disk space uploads leave free, e.g. 1G (default 64M, besides the file system's own
+    /// reserve for root; 0: none). Space is promised before bytes are written: an upload that would eat
     /// into this reserve gets 507.
     #[arg(long, value_name = "SIZE", value_parser = parse_size_or_zero, requires = "upload")]
     pub upload_reserve: Option<u64>,
@@ -559,6 +559,16 @@ pub struct DaemonArgs {
     /// this much of each is fetched again.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub checkpoint_interval: f64,
+
+    /// RPC connections (HTTP and WebSocket) held at once; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub rpc_max_connections: u16,
+
+    /// RPC connections one client address may hold (its share of --rpc-max-connections).
+    #[arg(long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub rpc_max_per_client: u16,
 }
 
 /// Parses a size such as `500M` or `4G` (the same syntax as a rate).

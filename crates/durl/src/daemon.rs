@@ -34,7 +34,11 @@ pub fn run(args: DaemonArgs) -> anyhow::Result<ExitCode> {
             usize::from(args.max_connections),
             usize::from(args.max_per_host),
         )
-        .checkpoint_interval(Duration::from_secs_f64(args.checkpoint_interval));
+        .checkpoint_interval(Duration::from_secs_f64(args.checkpoint_interval))
+        .rpc_connections(
+            usize::from(args.rpc_max_connections),
+            usize::from(args.rpc_max_per_client),
+        );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -22,7 +22,6 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::session::{self, Link, Session, Transfer};
 use super::target::{REST_REFUSED, Target, timed};
-use super::tls;
 use crate::events::{Event, Reporter};
 use crate::store::rate::RateLimiter;
 use crate::store::verify::{Algorithm, digest_file, hex};
@@ -38,7 +37,7 @@ pub(crate) async fn put(req: &PutRequest, reporter: &dyn Reporter) -> Result<Put
     let target = Target::for_url(&req.url, &req.url, &req.network)?;
     let local = Snapshot::of(&req.local)?;
     let tls = match req.network.ftp_tls {
-        true => Some(tls::client_config(
+        true => Some(crate::tls::client_config(
             &req.network.root_certificates,
             req.network.insecure,
         )?),

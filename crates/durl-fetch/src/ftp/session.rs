@@ -125,7 +125,7 @@ impl Target {
 /// Connects and logs in for a download (explicit FTPS with [`GetRequest::ftp_tls`]).
 pub(crate) async fn connect_for_get(target: &Target, req: &GetRequest) -> Result<Session, Error> {
     let tls = match req.network.ftp_tls {
-        true => Some(super::tls::client_config(
+        true => Some(crate::tls::client_config(
             &req.network.root_certificates,
             req.network.insecure,
         )?),

@@ -1,7 +1,6 @@
 //! The HTTP side: building the client, sending one request, and reading what a response
 //! says about the remote file.
 
-use std::fs;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -55,44 +54,34 @@ pub(crate) fn client(req: &GetRequest) -> Result<Client, Error> {
         .default_headers(headers)
         .connect_timeout(req.network.connect_timeout)
         .redirect(redirect::Policy::none())
-        .referer(false)
-        .tls_danger_accept_invalid_certs(req.network.insecure);
+        .referer(false);
     let builder = req.network.apply_proxy(builder)?;
-    finish_client(builder, &req.network.root_certificates)
+    finish_client(
+        builder,
+        &req.network.root_certificates,
+        req.network.insecure,
+    )
 }
 
 pub(crate) use crate::network::same_origin;
 
-/// Adds the PEM certificates in `roots` to the system roots and builds the client.
+/// Builds the client with durl's TLS configuration ([`crate::tls`]: the system roots, the
+/// PEM certificates in `roots`, a pinned self-signed `--cacert`, or `insecure`), offering
+/// HTTP/2 and HTTP/1.1.
 pub(crate) fn finish_client(
-    mut builder: reqwest::ClientBuilder,
+    builder: reqwest::ClientBuilder,
     roots: &[std::path::PathBuf],
+    insecure: bool,
 ) -> Result<Client, Error> {
-    let mut certs = Vec::new();
-    for path in roots {
-        let pem = fs::read(path).map_err(|e| Error::Setup {
-            what: format!("cannot read certificate file {}", path.display()),
+    let mut tls = (*crate::tls::client_config(roots, insecure)?).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    builder
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| Error::Setup {
+            what: "cannot build the HTTP client".into(),
             source: Some(Box::new(e)),
-        })?;
-        let bundle = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Setup {
-            what: format!("no PEM certificate in {}", path.display()),
-            source: Some(Box::new(e)),
-        })?;
-        if bundle.is_empty() {
-            return Err(Error::Setup {
-                what: format!("no PEM certificate in {}", path.display()),
-                source: None,
-            });
-        }
-        certs.extend(bundle);
-    }
-    if !certs.is_empty() {
-        builder = builder.tls_certs_merge(certs);
-    }
-    builder.build().map_err(|e| Error::Setup {
-        what: "cannot build the HTTP client".into(),
-        source: Some(Box::new(e)),
-    })
+        })
 }
 
 /// Sends a GET (or HEAD) for `url` (the request's URL or a mirror), asking for `range`, and

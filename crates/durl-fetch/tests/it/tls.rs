@@ -61,3 +61,57 @@ async fn an_untrusted_certificate_is_not_retried() {
     assert!(!matches!(err, durl_fetch::Error::GaveUp { .. }), "{err}");
     assert_eq!(rec.retries(), 0, "{err}");
 }
+
+/// Issue 15: a self-signed certificate made the usual way (`openssl req -x509`: `CA:TRUE`)
+/// failed with `CaUsedAsEndEntity` even when given with `--cacert`, where curl accepts it.
+/// Presented exactly as listed, it is pinned; its names are still checked, and it is trusted
+/// for nothing else.
+#[tokio::test]
+async fn a_self_signed_ca_certificate_given_as_cacert_is_pinned_and_its_names_checked() {
+    let server = FaultServer::start_tls_ca(&["127.0.0.1", "localhost"]);
+    server.put("/f", Resource::pattern(SEED, 5000));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("self.pem");
+    std::fs::write(&ca, server.ca_cert_pem().unwrap()).unwrap();
+    durl_fetch::get(
+        &request(&server, "/f", dir.path())
+            .retries(0)
+            .root_certificate(&ca),
+        &(),
+    )
+    .await
+    .unwrap();
+    assert_complete(dir.path(), &expected(5000));
+
+    // Another server's CA:TRUE certificate is not this one: refused.
+    let other = FaultServer::start_tls_ca(&["127.0.0.1"]);
+    other.put("/f", Resource::pattern(SEED, 5000));
+    let dir = tempfile::tempdir().unwrap();
+    let err = durl_fetch::get(
+        &request(&other, "/f", dir.path())
+            .retries(0)
+            .root_certificate(&ca),
+        &(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+
+    // The pinned certificate for other names only: refused for 127.0.0.1.
+    let misnamed = FaultServer::start_tls_ca(&["files.example"]);
+    misnamed.put("/f", Resource::pattern(SEED, 5000));
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("misnamed.pem");
+    std::fs::write(&pem, misnamed.ca_cert_pem().unwrap()).unwrap();
+    let err = durl_fetch::get(
+        &request(&misnamed, "/f", dir.path())
+            .retries(0)
+            .root_certificate(&pem),
+        &(),
+    )
+    .await
+    .unwrap_err();
+    let chain = format!("{:?}", err);
+    assert!(chain.contains("NotValidForName"), "{chain}");
+    assert!(!out(dir.path()).exists());
+}

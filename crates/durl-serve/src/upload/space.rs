@@ -25,8 +25,10 @@ use std::sync::{Mutex, PoisonError};
 /// Bytes promised at a time to a body whose size is unknown (chunked, deferred length).
 pub(crate) const BLOCK: u64 = 8 << 20;
 
-/// The smallest default reserve, 64 MiB; the default is 1% of the file system if larger.
-pub(crate) const MIN_RESERVE: u64 = 64 << 20;
+/// The default reserve, 64 MiB: kept free on top of the file system's own reserve for root
+/// (which `f_bavail` already leaves out, 5% on ext4 by default). A flat amount rather than
+/// a share of the disk, so that a big, nearly full disk still takes small uploads.
+pub(crate) const DEFAULT_RESERVE: u64 = 64 << 20;
 
 /// A file system's size and the bytes free for the server's user (`f_bavail`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub type SpaceFn = dyn Fn(&Path) -> io::Result<DiskSpace> + Send + Sync;
 pub(crate) struct Space {
     /// `statvfs` unless configured otherwise.
     pub(crate) source: Option<Arc<SpaceFn>>,
-    /// Bytes never promised; `None`: 1% of the file system, at least [`MIN_RESERVE`].
+    /// Bytes never promised; `None`: [`DEFAULT_RESERVE`].
     pub(crate) reserve: Option<u64>,
 }
 
@@ -73,9 +75,9 @@ impl Space {
         }
     }
 
-    /// The bytes kept free on a file system of `total` bytes.
-    pub(crate) fn reserve(&self, total: u64) -> u64 {
-        self.reserve.unwrap_or((total / 100).max(MIN_RESERVE))
+    /// The bytes kept free.
+    pub(crate) fn reserve(&self) -> u64 {
+        self.reserve.unwrap_or(DEFAULT_RESERVE)
     }
 }
 
@@ -109,7 +111,7 @@ impl Promises {
         let disk = space.read(dir)?;
         let free = disk
             .available
-            .saturating_sub(space.reserve(disk.total))
+            .saturating_sub(space.reserve())
             .saturating_sub(*total);
         if more > free {
             return Ok(false);
@@ -171,16 +173,15 @@ mod tests {
     }
 
     #[test]
-    fn the_default_reserve_is_one_percent_or_64_mib() {
+    fn the_default_reserve_is_64_mib() {
         let space = Space::default();
-        assert_eq!(space.reserve(1 << 30), MIN_RESERVE);
-        assert_eq!(space.reserve(100 << 30), 1 << 30);
+        assert_eq!(space.reserve(), 64 << 20);
         assert_eq!(
             Space {
                 reserve: Some(0),
                 ..space
             }
-            .reserve(100 << 30),
+            .reserve(),
             0
         );
     }

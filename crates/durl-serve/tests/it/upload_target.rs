@@ -309,6 +309,26 @@ async fn write_rights_are_checked_for_the_target_and_uploads_belong_to_their_cre
         let (status, _) = post(&server, 3, "a.txt", &incoming, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+        // The page shows the upload area only where the user may upload, for that directory.
+        for (path, area) in [("/", false), ("/other/", false), ("/incoming/deep/", true)] {
+            let page = crate::harness::client()
+                .get(server.url(path))
+                .basic_auth("alice", Some("alice-pw"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(page.contains("id=\"durl-upload\""), area, "{path}: {page}");
+            if area {
+                assert!(
+                    page.contains(&format!("data-directory=\"{path}\"")),
+                    "{page}"
+                );
+            }
+        }
+
         // alice's unfinished upload: carol (who may write there too) can neither continue,
         // query nor delete it; alice can.
         let (status, location) = post(&server, 3, "mine.txt", &incoming, alice).await;

@@ -388,3 +388,66 @@ fn an_overall_limit_does_not_restart_running_downloads_as_others_come_and_go() {
     assert_eq!(server.body_bytes_served("/m.bin"), 24 << 20);
     assert_eq!(server.requests_for("/m.bin"), 24);
 }
+
+/// Every limit a client can exhaust has a per-client share: one address holding its share of
+/// RPC connections (idle, sending nothing) gets no more, while another address is answered.
+#[test]
+fn one_client_cannot_take_every_rpc_connection() {
+    let d = Dirs::new();
+    let daemon = Daemon::start(&d.state, &d.dl, &["--rpc-max-per-client", "3"]);
+    let version = json!({"jsonrpc": "2.0", "id": 1, "method": "aria2.getVersion", "params": []});
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&daemon.addr).unwrap())
+        .collect();
+    // The listener takes the idle ones before the next: wait until a 4th is turned away.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while super::post(&daemon.addr, &version).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a 4th connection was served"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Another address (127.0.0.2 is loopback too) is answered.
+    let port: u16 = daemon.addr.rsplit_once(':').unwrap().1.parse().unwrap();
+    let other = std::net::SocketAddr::from(([127, 0, 0, 2], 0));
+    let mut s = bind_connect(other, ([127, 0, 0, 1], port).into());
+    let body = version.to_string();
+    write!(
+        s,
+        "POST /jsonrpc HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        daemon.addr,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A slot given back is usable again.
+    drop(idle);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while super::post(&daemon.addr, &version).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slots never came back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A TCP connection from `local` to `remote`.
+fn bind_connect(local: std::net::SocketAddr, remote: std::net::SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(local).unwrap();
+        let stream = socket.connect(remote).await.unwrap();
+        let std = stream.into_std().unwrap();
+        std.set_nonblocking(false).unwrap();
+        std
+    })
+}

@@ -1,6 +1,12 @@
-//! The rustls client configuration for explicit FTPS (RFC 4217): the same trust as the HTTP
-//! side (reqwest's rustls backend) — the platform's roots plus the `--cacert` PEM files, through
-//! `rustls-platform-verifier` — or no verification at all with `--insecure`.
+//! The rustls client configuration of every TLS connection (HTTPS, tus, explicit FTPS per
+//! RFC 4217): the platform's roots plus the `--cacert` PEM files, through
+//! `rustls-platform-verifier`, or no verification at all with `--insecure`.
+//!
+//! A self-signed server certificate made the usual way (`openssl req -x509`) carries
+//! `CA:TRUE`, which WebPKI refuses as a server's own certificate (`CaUsedAsEndEntity`). When
+//! the server presents exactly a certificate listed in `--cacert`, it is accepted as curl
+//! accepts it: the certificate is pinned, and its validity period (which WebPKI checks before
+//! the CA flag) and its names are still checked.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,15 +59,98 @@ pub(crate) fn client_config(
             .with_custom_certificate_verifier(Arc::new(NoVerifier(provider)))
             .with_no_client_auth()
     } else {
+        let pinned = extra.clone();
         let verifier =
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
                 .map_err(|e| setup("cannot load the TLS root certificates", e))?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_custom_certificate_verifier(Arc::new(Pinning {
+                inner: Arc::new(verifier),
+                pinned,
+            }))
             .with_no_client_auth()
     };
     Ok(Arc::new(config))
+}
+
+/// The platform's verification, and a `--cacert` certificate presented as it is (see the
+/// module docs).
+#[derive(Debug)]
+struct Pinning {
+    inner: Arc<dyn ServerCertVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(e)
+                if is_ca_used_as_end_entity(&e)
+                    && self
+                        .pinned
+                        .iter()
+                        .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                // The period was checked before the CA flag; the names are checked here.
+                let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| e.clone())?;
+                cert.verify_is_valid_for_subject_name(server_name)
+                    .map_err(|_| {
+                        rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+                    })?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// WebPKI's "a CA certificate used as a server's own" refusal, as rustls reports it.
+fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
+    match e {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            matches!(
+                other.0.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            )
+        }
+        _ => false,
+    }
 }
 
 fn setup(what: &str, e: rustls::Error) -> Error {
