@@ -63,6 +63,15 @@
 //! [`put`] speaks tus 1.0 (`POST`, then `PATCH` chunks with `Upload-Checksum`; `HEAD` to
 //! resume), remembering the upload in `<local>.durl-upload`.
 //!
+//! # Settings, logins and the rest
+//! [`Network`] holds what downloads and uploads share: retries, back-off, timeouts, headers,
+//! TLS roots, FTPS, the login and `.netrc` (chosen per URL by one rule:
+//! the URL's own login and [`Network::login`] only to the origin named, a `.netrc` entry only
+//! to its host), proxies, and a [`WireObserver`] that sees every HTTP head (`durl -v`).
+//! [`head`] returns a URL's response head (`durl get -I`); [`stream`] writes a download to
+//! any `AsyncWrite` as it arrives (`durl get -o -`). URLs are shown through [`Redacted`], the
+//! one place passwords are stripped.
+//!
 //! The library never prints: progress and notices go to a [`Reporter`].
 //!
 //! # Example
