@@ -53,12 +53,7 @@ pub fn run(mut args: GetArgs) -> anyhow::Result<ExitCode> {
         return to_stdout_run(&args, &requests[0], &stop);
     }
     create_dirs(&args, &entries)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    stop.start(&runtime);
+    let runtime = stop.runtime()?;
     let mode = Mode::of(args.quiet, args.progress);
     let names: Vec<String> = entries.iter().map(|e| shown_name(&args, e)).collect();
 
@@ -123,12 +118,7 @@ fn http_url(url: &str) -> bool {
 /// written); progress and messages on stderr.
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
 fn to_stdout_run(args: &GetArgs, req: &GetRequest, stop: &Stop) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    stop.start(&runtime);
+    let runtime = stop.runtime()?;
     let progress = Progress::new(Mode::of(args.quiet, args.progress), "-".to_owned());
     let result = runtime.block_on(async {
         let mut out = tokio::io::stdout();

@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
 
 use crate::args::PutArgs;
@@ -32,12 +31,7 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .map(|(entry, url)| request(&args, &network, &entry.local, url, &stop.cancel))
         .collect::<anyhow::Result<Vec<_>>>()?;
     check_collisions(&args, &entries, &requests)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    stop.start(&runtime);
+    let runtime = stop.runtime()?;
     let mode = Mode::of(args.quiet, args.progress);
     let names: Vec<String> = entries
         .iter()

@@ -27,6 +27,18 @@ impl Stop {
         }
     }
 
+    /// The runtime of a transfer command (two worker threads), with this stop's signal
+    /// handlers and deadline already running on it.
+    pub fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+        self.start(&runtime);
+        Ok(runtime)
+    }
+
     /// Starts watching the signals and the deadline on `runtime`.
     pub fn start(&self, runtime: &tokio::runtime::Runtime) {
         runtime.spawn(watch_signals(self.clone()));

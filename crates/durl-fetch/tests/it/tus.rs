@@ -440,6 +440,30 @@ struct Seen {
     body: Vec<u8>,
 }
 
+/// The method and the headers (names in lower case) of the request on `conn`; `None` when
+/// the client closed without sending one.
+async fn read_head(
+    conn: &mut BufReader<tokio::net::TcpStream>,
+) -> Option<(String, HashMap<String, String>)> {
+    let mut line = String::new();
+    if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let method = line.split(' ').next().unwrap_or_default().to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        conn.read_line(&mut h).await.unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+    }
+    Some((method, headers))
+}
+
 /// A tus server on 127.0.0.1:0 that offers checksums, answers the first PATCH with 460 and
 /// records every request; the task ends when the test drops the listener's handle.
 async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
@@ -466,22 +490,9 @@ async fn scripted_locating(
             };
             let mut conn = BufReader::new(stream);
             {
-                let mut line = String::new();
-                if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+                let Some((method, headers)) = read_head(&mut conn).await else {
                     continue;
-                }
-                let method = line.split(' ').next().unwrap_or_default().to_owned();
-                let mut headers = HashMap::new();
-                loop {
-                    let mut h = String::new();
-                    conn.read_line(&mut h).await.unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
-                }
+                };
                 let n: usize = headers
                     .get("content-length")
                     .map_or(0, |v| v.parse().unwrap());
@@ -539,22 +550,9 @@ async fn plain_cutting(cut: usize) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::tas
                 return;
             };
             let mut conn = BufReader::new(stream);
-            let mut line = String::new();
-            if conn.read_line(&mut line).await.unwrap_or(0) == 0 {
+            let Some((method, headers)) = read_head(&mut conn).await else {
                 continue;
-            }
-            let method = line.split(' ').next().unwrap_or_default().to_owned();
-            let mut headers = HashMap::new();
-            loop {
-                let mut h = String::new();
-                conn.read_line(&mut h).await.unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
-            }
+            };
             let n: usize = headers
                 .get("content-length")
                 .map_or(0, |v| v.parse().unwrap());
