@@ -83,6 +83,9 @@ pub(crate) struct State {
     pub(crate) running: usize,
     /// Shutting down: nothing new starts.
     pub(crate) closing: bool,
+    /// Stopped results purged while their engine task was still winding down: no longer
+    /// listed, and forgotten (memory and database) when the task ends.
+    pub(crate) purged: std::collections::HashSet<u64>,
 }
 
 /// The queue. Cheap to clone.
@@ -168,6 +171,7 @@ impl Queue {
                     stopped_seq: loaded.stopped_seq,
                     running: 0,
                     closing: false,
+                    purged: std::collections::HashSet::new(),
                 }),
                 gate: tokio::sync::Mutex::new(()),
                 store,
@@ -571,11 +575,11 @@ impl Queue {
             let mut delete = Vec::new();
             for gid in gids {
                 if state.entries.get(&gid).is_some_and(|e| e.live.is_some()) {
-                    // Still winding down: forget it when its task ends.
-                    state.stopped.push(gid);
-                    continue;
+                    // Still winding down: unlisted now, forgotten when its task ends.
+                    state.purged.insert(gid);
+                } else {
+                    state.entries.remove(&gid);
                 }
-                state.entries.remove(&gid);
                 delete.push(gid);
             }
             Batch {
@@ -599,13 +603,13 @@ impl Queue {
                     "could not remove download result of GID#{gid:016x}"
                 )));
             };
-            if state.entries.get(&gid).is_some_and(|e| e.live.is_some()) {
-                return Err(RpcError::Failed(format!(
-                    "GID {gid:016x} is still stopping"
-                )));
-            }
             state.stopped.remove(at);
-            state.entries.remove(&gid);
+            if state.entries.get(&gid).is_some_and(|e| e.live.is_some()) {
+                // Still winding down: unlisted now, forgotten when its task ends.
+                state.purged.insert(gid);
+            } else {
+                state.entries.remove(&gid);
+            }
             Batch {
                 delete: vec![gid],
                 ..Batch::default()
@@ -617,6 +621,9 @@ impl Queue {
     /// One download.
     pub fn view(&self, gid: u64) -> Option<View> {
         let state = lock(&self.shared.state);
+        if state.purged.contains(&gid) {
+            return None;
+        }
         state.entries.get(&gid).map(|e| self.view_of(e))
     }
 
@@ -775,6 +782,27 @@ impl Queue {
         result: Result<durl_fetch::Outcome, durl_fetch::Error>,
     ) {
         let _gate = self.shared.gate.lock().await;
+        let forgotten = {
+            let mut state = lock(&self.shared.state);
+            let purged = state.purged.remove(&gid);
+            if purged {
+                // Its result was purged while it wound down: nothing more to record.
+                state.running = state.running.saturating_sub(1);
+                state.entries.remove(&gid);
+            }
+            purged
+        };
+        if forgotten {
+            let _ = self
+                .commit(Batch {
+                    delete: vec![gid],
+                    ..Batch::default()
+                })
+                .await;
+            drop(_gate);
+            self.schedule();
+            return;
+        }
         let (batch, notice) = {
             let mut state = lock(&self.shared.state);
             state.running = state.running.saturating_sub(1);
