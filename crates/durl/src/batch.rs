@@ -23,7 +23,7 @@ pub fn run(
     names: Vec<String>,
     interrupted: impl Fn() -> u8,
 ) -> anyhow::Result<ExitCode> {
-    let reporter = Batch::new(Mode::of(args.quiet, args.progress), names);
+    let reporter = Batch::new(Mode::of(args.quiet, args.progress, args.net.verbose), names);
     let options = BatchOptions {
         jobs: usize::from(args.jobs),
         max_connections: usize::from(args.max_connections),

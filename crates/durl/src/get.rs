@@ -54,7 +54,7 @@ pub fn run(mut args: GetArgs) -> anyhow::Result<ExitCode> {
     }
     create_dirs(&args, &entries)?;
     let runtime = stop.runtime()?;
-    let mode = Mode::of(args.quiet, args.progress);
+    let mode = Mode::of(args.quiet, args.progress, args.net.verbose);
     let names: Vec<String> = entries.iter().map(|e| shown_name(&args, e)).collect();
 
     if requests.len() > 1 || args.input_file.is_some() {
@@ -119,7 +119,10 @@ fn http_url(url: &str) -> bool {
 #[expect(clippy::print_stderr, reason = "the binary reports errors on stderr")]
 fn to_stdout_run(args: &GetArgs, req: &GetRequest, stop: &Stop) -> anyhow::Result<ExitCode> {
     let runtime = stop.runtime()?;
-    let progress = Progress::new(Mode::of(args.quiet, args.progress), "-".to_owned());
+    let progress = Progress::new(
+        Mode::of(args.quiet, args.progress, args.net.verbose),
+        "-".to_owned(),
+    );
     let result = runtime.block_on(async {
         let mut out = tokio::io::stdout();
         durl_fetch::stream(req, &mut out, &progress).await

@@ -27,16 +27,20 @@ pub enum Mode {
     Quiet,
     /// A bar on a terminal, plain lines elsewhere.
     Auto,
+    /// Plain lines even on a terminal: with `-v`, whose request and response heads would
+    /// cut through a bar.
+    Lines,
     /// JSON objects on stderr.
     Json,
 }
 
 impl Mode {
-    /// The mode of `-q` and `--progress`.
-    pub fn of(quiet: bool, progress: ProgressMode) -> Mode {
+    /// The mode of `-q`, `--progress` and `-v`.
+    pub fn of(quiet: bool, progress: ProgressMode, verbose: bool) -> Mode {
         match (quiet, progress) {
             (true, _) => Mode::Quiet,
             (false, ProgressMode::Json) => Mode::Json,
+            (false, ProgressMode::Auto) if verbose => Mode::Lines,
             (false, ProgressMode::Auto) => Mode::Auto,
         }
     }
@@ -195,7 +199,7 @@ impl Progress {
         match self.mode {
             Mode::Quiet => {}
             Mode::Json => self.json("notice", Some(text)),
-            Mode::Auto => {
+            Mode::Auto | Mode::Lines => {
                 let mut line = format!("durl: {text}");
                 if self.bar.is_some() {
                     let width = usize::from(console::Term::stderr().size().1).max(20);
@@ -270,12 +274,12 @@ impl Progress {
                 },
                 None,
             ),
-            Mode::Auto if already_complete => self.line(&format!(
+            Mode::Auto | Mode::Lines if already_complete => self.line(&format!(
                 "{}: already complete ({})",
                 path.display(),
                 HumanBytes(bytes)
             )),
-            Mode::Auto => {
+            Mode::Auto | Mode::Lines => {
                 let (moved, resumed) = {
                     let s = lock(&self.state);
                     (s.meter.moved(), s.resumed.unwrap_or(0))
@@ -336,12 +340,13 @@ impl Progress {
             let mut s = lock(&self.state);
             s.position += bytes;
             s.meter.add(now, bytes);
-            let plain = (self.mode == Mode::Auto && self.bar.is_none()).then(|| {
-                let (position, total) = (s.position, s.total);
-                s.ticker
-                    .due(now, position, total)
-                    .then(|| meter::plain_line(&s.name, position, total, s.meter.rate(now)))
-            });
+            let plain =
+                (matches!(self.mode, Mode::Auto | Mode::Lines) && self.bar.is_none()).then(|| {
+                    let (position, total) = (s.position, s.total);
+                    s.ticker
+                        .due(now, position, total)
+                        .then(|| meter::plain_line(&s.name, position, total, s.meter.rate(now)))
+                });
             let json_due = s
                 .last_json
                 .is_none_or(|t| now.saturating_duration_since(t) >= JSON_EVERY);

@@ -32,7 +32,7 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     check_collisions(&args, &entries, &requests)?;
     let runtime = stop.runtime()?;
-    let mode = Mode::of(args.quiet, args.progress);
+    let mode = Mode::of(args.quiet, args.progress, args.net.verbose);
     let names: Vec<String> = entries
         .iter()
         .map(|(e, _)| e.local.display().to_string())

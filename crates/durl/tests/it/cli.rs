@@ -826,3 +826,35 @@ fn on_a_terminal_a_list_has_a_total_line_with_files_bytes_rate_and_eta() {
         "{frames:#?}"
     );
 }
+
+/// `-v` on a terminal: the request and response heads are whole lines, never cut through by
+/// a redrawn bar (the progress falls back to plain lines).
+#[test]
+fn verbose_on_a_terminal_draws_no_bar_through_the_heads() {
+    let server = FaultServer::start();
+    server.put("/v.bin", Resource::pattern(SEED, 400_000));
+    let dir = tempfile::tempdir().unwrap();
+    let inner = format!(
+        "stty cols 120 rows 40; exec {} get -v --limit-rate 200K {}",
+        env!("CARGO_BIN_EXE_durl"),
+        server.url("/v.bin"),
+    );
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .env_remove("DURL_LOG")
+        .output()
+        .expect("script(1) runs");
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("[1] > GET "), "{shown}");
+    assert!(shown.contains("[1] < HTTP/1.1 200"), "{shown}");
+    // No bar drawing: no cursor movement or line erasing escapes.
+    assert!(
+        !shown.contains("\u{1b}[2K") && !shown.contains("\u{1b}[1A"),
+        "{shown:?}"
+    );
+    assert!(std::fs::read(dir.path().join("v.bin")).unwrap() == pattern_bytes(SEED, 0..400_000));
+}
