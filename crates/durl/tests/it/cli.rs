@@ -711,19 +711,10 @@ fn on_a_terminal_the_bar_says_connecting_then_percent_and_this_runs_rate_after_a
         .assert()
         .code(5);
     // script(1) gives durl a terminal of 120 columns.
-    let inner = format!(
-        "stty cols 120 rows 40; exec {} get --limit-rate 100K -m 2 {}",
-        env!("CARGO_BIN_EXE_durl"),
-        server.url("/file.bin")
+    let out = on_a_terminal(
+        dir.path(),
+        &format!("get --limit-rate 100K -m 2 {}", server.url("/file.bin")),
     );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &inner, "/dev/null"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-        .env_remove("DURL_LOG")
-        .output()
-        .expect("script(1) runs");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stdout));
     let frames = frames(&out.stdout);
     let first_bar = frames
@@ -791,18 +782,7 @@ fn on_a_terminal_a_list_has_a_total_line_with_files_bytes_rate_and_eta() {
         server.url("/missing.bin")
     );
     std::fs::write(dir.path().join("list"), list).unwrap();
-    let inner = format!(
-        "stty cols 120 rows 40; exec {} get --retries 0 --limit-rate 300K -i list",
-        env!("CARGO_BIN_EXE_durl"),
-    );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &inner, "/dev/null"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-        .env_remove("DURL_LOG")
-        .output()
-        .expect("script(1) runs");
+    let out = on_a_terminal(dir.path(), "get --retries 0 --limit-rate 300K -i list");
     assert_eq!(out.status.code(), Some(10), "{}", text(&out.stdout));
     let frames = frames(&out.stdout);
     let totals: Vec<&String> = frames.iter().filter(|f| f.starts_with("total: ")).collect();
@@ -834,19 +814,10 @@ fn verbose_on_a_terminal_draws_no_bar_through_the_heads() {
     let server = FaultServer::start();
     server.put("/v.bin", Resource::pattern(SEED, 400_000));
     let dir = tempfile::tempdir().unwrap();
-    let inner = format!(
-        "stty cols 120 rows 40; exec {} get -v --limit-rate 200K {}",
-        env!("CARGO_BIN_EXE_durl"),
-        server.url("/v.bin"),
+    let out = on_a_terminal(
+        dir.path(),
+        &format!("get -v --limit-rate 200K {}", server.url("/v.bin")),
     );
-    let out = Command::new("script")
-        .args(["-q", "-e", "-c", &inner, "/dev/null"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
-        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
-        .env_remove("DURL_LOG")
-        .output()
-        .expect("script(1) runs");
     let shown = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{shown}");
     assert!(shown.contains("[1] > GET "), "{shown}");
@@ -857,4 +828,21 @@ fn verbose_on_a_terminal_draws_no_bar_through_the_heads() {
         "{shown:?}"
     );
     assert!(std::fs::read(dir.path().join("v.bin")).unwrap() == pattern_bytes(SEED, 0..400_000));
+}
+
+/// Runs `durl ARGS` (a shell word list) on a terminal of 120 columns (script(1)), in `dir`;
+/// everything it showed is the output's stdout.
+fn on_a_terminal(dir: &std::path::Path, args: &str) -> std::process::Output {
+    let inner = format!(
+        "stty cols 120 rows 40; exec {} {args}",
+        env!("CARGO_BIN_EXE_durl")
+    );
+    Command::new("script")
+        .args(["-q", "-e", "-c", &inner, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .env_remove("DURL_LOG")
+        .output()
+        .expect("script(1) runs")
 }
