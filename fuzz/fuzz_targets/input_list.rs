@@ -31,7 +31,9 @@ fn get_list(text: &str) {
         for u in &e.urls {
             let url = url::Url::parse(u).expect("accepted URL parses");
             assert!(matches!(url.scheme(), "http" | "https" | "ftp"));
-            assert!(url.scheme() != "ftp" || e.urls.len() == 1);
+            // FTP mirrors are mirrors of FTP URLs only, never mixed with http(s)://.
+            let ftp = |u: &String| u.to_ascii_lowercase().starts_with("ftp:");
+            assert!(url.scheme() != "ftp" || e.urls.iter().all(ftp), "{text:?}");
             assert!(!u.contains(['\t', '\n', '\r']));
         }
         if let Some(out) = &e.out {
