@@ -119,7 +119,7 @@ pub(crate) enum Segment {
 }
 
 impl Segment {
-    fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Self::Bytes(b) => b.len() as u64,
             Self::Slice(r) => r.end - r.start,
@@ -167,23 +167,17 @@ impl FileStream {
         self.sendfile = Some(pending);
     }
 
-    /// Total bytes the stream will yield.
-    pub(crate) fn len(&self) -> u64 {
-        self.remaining
-    }
-
     /// Reads the first chunk now, on the calling thread, unless it is in the page cache
-    /// (then the async side reads or sends it without blocking). The handler calls this from
-    /// the blocking task that opened the file, so a small cold file costs a single trip to the
-    /// blocking pool.
+    /// (then the async side reads or sends it without blocking). The local storage calls this
+    /// on the blocking pool when [`FileStream::wants_prefetch`], before the body is handed
+    /// to hyper.
     pub(crate) fn prefetch(&mut self) -> io::Result<()> {
+        if !self.wants_prefetch() {
+            return Ok(());
+        }
         let Some(Segment::Slice(range)) = self.segments.front_mut() else {
             return Ok(());
         };
-        let (offset, n) = peek_chunk(range);
-        if self.try_nowait && matches!(is_cached(&self.file, offset, n), Ok(true)) {
-            return Ok(());
-        }
         let (offset, n) = take_chunk(range);
         if range.is_empty() {
             self.segments.pop_front();
@@ -191,6 +185,16 @@ impl FileStream {
         let data = read_chunk(&self.file, &mut self.buf, offset, n)?;
         self.segments.push_front(Segment::Bytes(data));
         Ok(())
+    }
+
+    /// Whether [`FileStream::prefetch`] would read anything: the stream starts with a file
+    /// slice whose first chunk is not in the page cache. Does not block.
+    pub(crate) fn wants_prefetch(&self) -> bool {
+        let Some(Segment::Slice(range)) = self.segments.front() else {
+            return false;
+        };
+        let (offset, n) = peek_chunk(range);
+        !(self.try_nowait && matches!(is_cached(&self.file, offset, n), Ok(true)))
     }
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
@@ -425,7 +429,7 @@ mod tests {
         want.extend_from_slice(&content[content.len() - 3..]);
 
         let stream = FileStream::new(file_with(&content), segments);
-        assert_eq!(stream.len(), want.len() as u64);
+        assert_eq!(stream.remaining, want.len() as u64);
         let body = Body::file(stream);
         assert_eq!(
             http_body::Body::size_hint(&body).exact(),

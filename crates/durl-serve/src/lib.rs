@@ -100,6 +100,7 @@ pub mod range;
 mod resolve;
 mod response;
 mod service;
+mod storage;
 mod upload;
 pub mod validators;
 mod zerocopy;
