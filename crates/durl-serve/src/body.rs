@@ -62,6 +62,52 @@ enum Kind {
     Empty,
     Bytes(Option<Bytes>),
     File(FileStream),
+    Stream(ByteStream),
+}
+
+/// A boxed stream of body chunks.
+pub(crate) type Chunks = Pin<Box<dyn futures_util::Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Content from a stream of known length (an object store's ranged GETs): exactly
+/// `remaining` bytes, or an error that cuts the connection.
+struct ByteStream {
+    chunks: Chunks,
+    remaining: u64,
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteStream")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ByteStream {
+    /// The next chunk; a stream that ends early or runs long is an error (the
+    /// Content-Length already sent cannot be honoured otherwise).
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        match ready!(self.chunks.as_mut().poll_next(cx)) {
+            Some(Ok(data)) if data.len() as u64 > self.remaining => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(io::Error::other(
+                    "the content is longer than announced",
+                ))))
+            }
+            Some(Ok(data)) => {
+                self.remaining -= data.len() as u64;
+                Poll::Ready(Some(Ok(data)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            None => Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the content ended before its announced length",
+            )))),
+        }
+    }
 }
 
 impl Body {
@@ -98,6 +144,17 @@ impl Body {
         if let Kind::File(stream) = &mut self.kind {
             stream.use_sendfile(pending);
         }
+    }
+
+    /// Content from `chunks`, which must yield exactly `len` bytes.
+    pub(crate) fn stream(chunks: Chunks, len: u64) -> Self {
+        if len == 0 {
+            return Self::empty();
+        }
+        Self::of(Kind::Stream(ByteStream {
+            chunks,
+            remaining: len,
+        }))
     }
 
     /// Content streamed from a file.
@@ -358,6 +415,7 @@ impl http_body::Body for Body {
             Kind::Empty => Poll::Ready(None),
             Kind::Bytes(bytes) => Poll::Ready(bytes.take().map(Ok)),
             Kind::File(stream) => stream.poll_next(cx),
+            Kind::Stream(stream) => stream.poll_next(cx),
         };
         if let (Poll::Ready(Some(Ok(data))), Some(log)) = (&next, &mut this.log) {
             log.last = data.len() as u64;
@@ -371,6 +429,7 @@ impl http_body::Body for Body {
             Kind::Empty => true,
             Kind::Bytes(bytes) => bytes.is_none(),
             Kind::File(stream) => stream.remaining == 0 && stream.reading.is_none(),
+            Kind::Stream(stream) => stream.remaining == 0,
         }
     }
 
@@ -381,6 +440,7 @@ impl http_body::Body for Body {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Kind::File(stream) => SizeHint::with_exact(stream.remaining),
+            Kind::Stream(stream) => SizeHint::with_exact(stream.remaining),
         }
     }
 }

@@ -111,6 +111,8 @@ pub use access_log::LogFormat;
 pub use auth::{AccessRule, Accounts};
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
+pub use storage::object::S3Storage;
+pub use storage::object_key::BucketUrlError;
 pub use upload::space::DiskSpace;
 
 /// Serves `config`'s directory on `listener` until `shutdown` completes.

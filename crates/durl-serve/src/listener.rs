@@ -37,8 +37,9 @@ use crate::auth::Gate;
 use crate::body::CHUNK;
 use crate::config::Config;
 use crate::error::ServeError;
-use crate::service::{self, Service};
+use crate::service::{self, Backend, Service};
 use crate::storage::local::{Local, Root};
+use crate::storage::object::Objects;
 use crate::upload;
 use crate::zerocopy::{Pending, SendfileStream};
 
@@ -64,27 +65,39 @@ pub(crate) async fn run(
     config: Config,
     shutdown: impl Future,
 ) -> Result<(), ServeError> {
-    let root = Root::open(&config.root)?;
     let limits = config.limits;
-    let uploads = if config.upload.enabled {
-        let settings = crate::config::UploadSettings {
-            hidden: config.hidden,
-            ..config.upload.clone()
-        };
-        Some(Arc::new(upload::Store::open(&root.path, settings)?))
-    } else {
-        None
+    let (storage, uploads) = match &config.objects {
+        Some(objects) => {
+            if config.upload.enabled {
+                return Err(ServeError::UploadsNeedDirectory);
+            }
+            let objects = Objects::connect(objects, config.hidden).await?;
+            (Backend::Objects(objects), None)
+        }
+        None => {
+            let root = Root::open(&config.root)?;
+            let uploads = if config.upload.enabled {
+                let settings = crate::config::UploadSettings {
+                    hidden: config.hidden,
+                    ..config.upload.clone()
+                };
+                Some(Arc::new(upload::Store::open(&root.path, settings)?))
+            } else {
+                None
+            };
+            let private = uploads.as_ref().and_then(|s| s.private_area()).cloned();
+            let local = Local::new(root, config.follow_symlinks, config.hidden, private);
+            if config.precompute_digests {
+                let local = local.clone();
+                tokio::task::spawn_blocking(move || local.precompute_digests());
+            }
+            (Backend::Local(local), uploads)
+        }
     };
     // Expired uploads are deleted in the background while the server runs.
     let sweeper = uploads
         .as_ref()
         .map(|store| tokio::spawn(upload::sweep_forever(Arc::clone(store))));
-    let private = uploads.as_ref().and_then(|s| s.private_area()).cloned();
-    let storage = Local::new(root, config.follow_symlinks, config.hidden, private);
-    if config.precompute_digests {
-        let storage = storage.clone();
-        tokio::task::spawn_blocking(move || storage.precompute_digests());
-    }
     let shared = Arc::new(Shared {
         builder: builder(&config),
         tls: config

@@ -20,6 +20,7 @@ use crate::listing;
 use crate::resolve::RequestPath;
 use crate::response;
 use crate::storage::local::Local;
+use crate::storage::object::Objects;
 use crate::storage::{Content, Found, Storage};
 use crate::upload;
 use crate::zerocopy::Pending;
@@ -29,11 +30,20 @@ pub(crate) struct Service {
     /// The configuration as given.
     pub(crate) config: Config,
     /// Where the files are.
-    pub(crate) storage: Local,
+    pub(crate) storage: Backend,
     /// The tus upload store, when uploads are enabled.
     pub(crate) uploads: Option<Arc<upload::Store>>,
     /// Accounts, rights and login state; `None` when nothing is restricted.
     pub(crate) gate: Option<Gate>,
+}
+
+/// The storage backends: one match per request, then one generic pipeline ([`serve`]).
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// A local directory.
+    Local(Local),
+    /// An S3-API object store.
+    Objects(Objects),
 }
 
 impl Service {
@@ -209,16 +219,17 @@ where
     }
     // Step 2b onwards: the storage (storage/), one generic pipeline per backend.
     let query = uri.query();
-    serve(
-        shared,
-        &shared.storage,
-        method,
-        &headers,
-        &request,
-        query,
-        &identity,
-    )
-    .await
+    match &shared.storage {
+        Backend::Local(local) => {
+            serve(shared, local, method, &headers, &request, query, &identity).await
+        }
+        Backend::Objects(objects) => {
+            serve(
+                shared, objects, method, &headers, &request, query, &identity,
+            )
+            .await
+        }
+    }
 }
 
 /// The response, or the status answer for the error (500s are logged).

@@ -13,8 +13,11 @@
 //! would have hidden that behind a byte stream.
 //!
 //! * `local.rs`: a directory, resolved relative to its descriptor (`resolve.rs`).
+//! * `object.rs`: an S3-API object store (`object_store`), keys mapped by `object_key.rs`.
 
 pub(crate) mod local;
+pub(crate) mod object;
+pub(crate) mod object_key;
 
 use std::future::Future;
 use std::io;
