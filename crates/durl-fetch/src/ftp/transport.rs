@@ -229,4 +229,9 @@ impl Transport for FtpTransport<'_> {
     fn proves(&self, state: &State) -> bool {
         state.length.is_some() && state.version.get(MDTM).is_some()
     }
+
+    /// FTP publishes no digest of a file.
+    fn digest(&self, _state: &State) -> Option<crate::store::verify::Checksum> {
+        None
+    }
 }
