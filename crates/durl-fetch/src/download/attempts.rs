@@ -278,6 +278,9 @@ impl<'a, T: Transport> Attempts<'a, T> {
                 body,
             } if held => {
                 self.part.set_length(remote.length);
+                if let Some(version) = self.transport.learn(&state.version, &remote.version) {
+                    self.part.set_version(version);
+                }
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: remote.length,

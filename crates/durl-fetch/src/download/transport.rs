@@ -108,4 +108,8 @@ pub(crate) trait Transport: Sync {
     /// The digest the remote published for the version `state` describes (HTTP:
     /// `Repr-Digest`), which the finished file must have before it gets its name.
     fn digest(&self, state: &State) -> Option<Checksum>;
+
+    /// The version `held` with what a later answer of it (`seen`) adds that the transport
+    /// keeps (HTTP: a `Repr-Digest` the first answer lacked); `None` when it adds nothing.
+    fn learn(&self, held: &Version, seen: &Version) -> Option<Version>;
 }

@@ -234,4 +234,9 @@ impl Transport for FtpTransport<'_> {
     fn digest(&self, _state: &State) -> Option<crate::store::verify::Checksum> {
         None
     }
+
+    /// `SIZE` and `MDTM` are all FTP tells, and the first answer had them.
+    fn learn(&self, _held: &Version, _seen: &Version) -> Option<Version> {
+        None
+    }
 }

@@ -14,6 +14,7 @@ use super::{Asked, Held, RangeAsk, Verdict};
 use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::store::journal::State;
 use crate::store::verify::Checksum;
+use crate::version::Version;
 use crate::{Error, GetRequest};
 
 /// Opens bodies with one client.
@@ -118,6 +119,23 @@ impl Transport for HttpTransport<'_> {
     /// The `Repr-Digest` recorded with the version (RFC 9530 §3), sha-256 preferred.
     fn digest(&self, state: &State) -> Option<Checksum> {
         Validators::from_version(&state.version).digests.checksum()
+    }
+
+    /// A `Repr-Digest` first seen on a later answer of the version held (a server that
+    /// computes digests in the background, as `durl serve` does for large files).
+    fn learn(&self, held: &Version, seen: &Version) -> Option<Version> {
+        let before = Validators::from_version(held);
+        let later = Validators::from_version(seen);
+        if !before.digests.is_empty() || later.digests.is_empty() {
+            return None;
+        }
+        let mut version = held.clone();
+        for (name, value) in later.to_version().iter() {
+            if name.starts_with(super::validator::DIGEST_PREFIX) {
+                version.set(name, value.to_owned());
+            }
+        }
+        Some(version)
     }
 }
 

@@ -16,7 +16,7 @@ const ETAG_NAME: &str = "etag";
 const LAST_MODIFIED_NAME: &str = "last-modified";
 const IF_RANGE_NAME: &str = "if-range";
 /// A [`Version`]'s digest values are `repr-sha-256` and `repr-sha-512` (base64).
-const DIGEST_PREFIX: &str = "repr-";
+pub(crate) const DIGEST_PREFIX: &str = "repr-";
 
 /// The validators a response carried, as raw header values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

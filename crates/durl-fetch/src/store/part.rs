@@ -304,6 +304,14 @@ impl PartFile {
         }
     }
 
+    /// Records more of the version (a digest learnt from a later answer). It reaches the
+    /// state file with the next checkpoint.
+    pub(crate) fn set_version(&mut self, version: crate::version::Version) {
+        if let Some(state) = &mut self.template {
+            state.version = version;
+        }
+    }
+
     /// Writes `data` at `offset`.
     pub(crate) async fn write(&mut self, offset: u64, data: Bytes) -> Result<(), Error> {
         if self.shared.failed.load(Ordering::Acquire) {

@@ -224,3 +224,51 @@ async fn durl_serve_digests_are_verified_across_runs() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_digest_first_seen_on_a_resume_is_kept_and_checked() {
+    // The first answer had no digest (a server that hashes large files in the background);
+    // the resume's 206 has one: it is recorded and the file checked against it.
+    let server = FaultServer::start();
+    server.put("/f", Resource::pattern(SEED, LEN));
+    server.push_fault("/f", Fault::CutAfter(CUT));
+    let dir = tempfile::tempdir().unwrap();
+    durl_fetch::get(&request(&server, "/f", dir.path()).retries(0), &())
+        .await
+        .unwrap_err();
+    server.put(
+        "/f",
+        Resource::pattern(SEED, LEN).with_header("Repr-Digest", &wrong()),
+    );
+    let err = durl_fetch::get(&request(&server, "/f", dir.path()), &())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Checksum, "{err}");
+    let saved = std::fs::read_to_string(state(dir.path())).unwrap();
+    assert!(saved.contains("\nversion repr-sha-256 "), "{saved}");
+}
+
+#[tokio::test]
+async fn a_mirror_with_another_digest_is_dropped_and_the_file_checked() {
+    let len = 4 << 20;
+    let body = pattern_bytes(SEED, 0..len);
+    let server = FaultServer::start();
+    let right = Resource::pattern(SEED, len).with_header("Repr-Digest", &sha256(&body));
+    server.put("/f", right);
+    server.put(
+        "/m",
+        Resource::pattern(SEED, len).with_header("Repr-Digest", &wrong()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::default();
+    let req = request(&server, "/f", dir.path())
+        .connections(4)
+        .mirrors(&[server.url("/m")])
+        .unwrap();
+    durl_fetch::get(&req, &rec).await.unwrap();
+    assert_complete(dir.path(), &body);
+    assert_eq!(
+        *rec.dropped.lock().unwrap(),
+        [durl_fetch::DropReason::Disagrees]
+    );
+}
