@@ -19,23 +19,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::RpcError;
 use crate::options::{DownloadOptions, GlobalOptions};
-use crate::runner::{self, Live, StopWhy};
+pub use crate::runner::QueueSettings;
+use crate::runner::{self, Live, Owner, StopWhy};
 use crate::store::{Batch, Failure, Record, Status, Store, StoreError};
-
-/// Settings of the queue that do not change while it runs.
-#[derive(Debug, Clone)]
-pub struct QueueSettings {
-    /// Where files go when a download names no `dir`.
-    pub dir: PathBuf,
-    /// The engine's checkpoint interval.
-    pub checkpoint_interval: Duration,
-    /// Connections open in all (a download asking for more gets fewer).
-    pub max_connections: usize,
-    /// Connections a download may open to its host.
-    pub max_per_host: usize,
-    /// The engine's retries per download.
-    pub retries: u32,
-}
 
 /// A lifecycle notification, sent to WebSocket clients as `aria2.<method>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,10 +221,7 @@ impl Queue {
 
     /// The default directory, or a download's `dir` resolved against it.
     pub fn dir_of(&self, options: &DownloadOptions) -> PathBuf {
-        match &options.dir {
-            Some(d) => self.shared.settings.dir.join(d),
-            None => self.shared.settings.dir.clone(),
-        }
+        self.shared.settings.dir_of(options)
     }
 
     /// The daemon's default directory.
@@ -744,7 +727,13 @@ impl Queue {
                 continue;
             };
             entry.record.status = Status::Active;
-            let live = runner::launch(self, &entry.record, limit);
+            let live = runner::launch(
+                self,
+                &self.shared.tasks,
+                &self.shared.settings,
+                &entry.record,
+                limit,
+            );
             entry.live = Some(live);
         }
         drop(state);
@@ -988,5 +977,16 @@ fn rebalance(state: &State) {
                 live.stop(StopWhy::Restart);
             }
         }
+    }
+}
+
+/// The queue hears from the downloads it launched.
+impl Owner for Queue {
+    async fn started(&self, gid: u64, path: PathBuf, total: Option<u64>) {
+        self.record_started(gid, path, total).await;
+    }
+
+    async fn finished(&self, gid: u64, result: Result<durl_fetch::Outcome, durl_fetch::Error>) {
+        Queue::finished(self, gid, result).await;
     }
 }

@@ -3,15 +3,62 @@
 //! by cancelling the request's token, after which the engine checkpoints and returns
 //! [`durl_fetch::ErrorKind::Interrupted`]).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use durl_fetch::header::{HeaderMap, HeaderName, HeaderValue};
 use durl_fetch::{CancellationToken, ErrorKind, Event, GetRequest, Reporter};
+use tokio_util::task::TaskTracker;
 
-use crate::queue::Queue;
+use crate::options::DownloadOptions;
 use crate::store::Record;
+
+/// How the queue runs downloads: settings that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct QueueSettings {
+    /// Where files go when a download names no `dir`.
+    pub dir: PathBuf,
+    /// The engine's checkpoint interval.
+    pub checkpoint_interval: Duration,
+    /// Connections open in all (a download asking for more gets fewer).
+    pub max_connections: usize,
+    /// Connections a download may open to its host.
+    pub max_per_host: usize,
+    /// The engine's retries per download.
+    pub retries: u32,
+}
+
+impl QueueSettings {
+    /// The default directory, or a download's `dir` resolved against it.
+    pub fn dir_of(&self, options: &DownloadOptions) -> PathBuf {
+        match &options.dir {
+            Some(d) => self.dir.join(d),
+            None => self.dir.clone(),
+        }
+    }
+}
+
+/// Whoever launched a download (the queue): hears when the engine names the file and when
+/// the run ends. A trait, so that this module does not name the queue that uses it.
+pub(crate) trait Owner: Clone + Send + Sync + 'static {
+    /// The engine chose the download's path (and knows its length, if the server said).
+    fn started(
+        &self,
+        gid: u64,
+        path: PathBuf,
+        total: Option<u64>,
+    ) -> impl Future<Output = ()> + Send;
+
+    /// The run ended.
+    fn finished(
+        &self,
+        gid: u64,
+        result: Result<durl_fetch::Outcome, durl_fetch::Error>,
+    ) -> impl Future<Output = ()> + Send;
+}
 
 /// Why a running download was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +152,14 @@ pub(crate) fn effective_limit(own: Option<u64>, share: Option<u64>) -> Option<u6
     }
 }
 
-struct DownloadReporter {
-    queue: Queue,
+struct DownloadReporter<O: Owner> {
+    owner: O,
+    tasks: TaskTracker,
     gid: u64,
     progress: Arc<Progress>,
 }
 
-impl Reporter for DownloadReporter {
+impl<O: Owner> Reporter for DownloadReporter<O> {
     fn report(&self, event: Event<'_>) {
         let p = &self.progress;
         match event {
@@ -124,10 +172,10 @@ impl Reporter for DownloadReporter {
                 p.last_sample.store(resumed_from, Ordering::Relaxed);
                 p.total.store(total.unwrap_or(u64::MAX), Ordering::Relaxed);
                 *p.path.lock().unwrap_or_else(|e| e.into_inner()) = Some(path.to_owned());
-                let queue = self.queue.clone();
+                let owner = self.owner.clone();
                 let (gid, path) = (self.gid, path.to_owned());
-                self.queue.shared.tasks.spawn(async move {
-                    queue.record_started(gid, path, total).await;
+                self.tasks.spawn(async move {
+                    owner.started(gid, path, total).await;
                 });
             }
             Event::Progress { bytes } => {
@@ -149,14 +197,13 @@ impl Reporter for DownloadReporter {
 
 /// The engine request for `record`.
 fn request(
-    queue: &Queue,
+    settings: &QueueSettings,
     record: &Record,
     limit: Option<u64>,
     cancel: CancellationToken,
 ) -> Result<GetRequest, Box<durl_fetch::Error>> {
-    let settings = &queue.shared.settings;
     let o = &record.options;
-    let dir = queue.dir_of(o);
+    let dir = settings.dir_of(o);
     let mut req = GetRequest::new(&record.uris[0])?
         .mirrors(&record.uris[1..])
         .map_err(Box::new)?;
@@ -194,8 +241,14 @@ fn request(
 }
 
 /// Starts the engine on `record` in a task of the queue; the task reports back through
-/// [`Queue::finished`].
-pub(crate) fn launch(queue: &Queue, record: &Record, share: Option<u64>) -> Live {
+/// [`Owner::finished`].
+pub(crate) fn launch<O: Owner>(
+    owner: &O,
+    tasks: &TaskTracker,
+    settings: &QueueSettings,
+    record: &Record,
+    share: Option<u64>,
+) -> Live {
     let cancel = CancellationToken::new();
     let limit = effective_limit(record.options.max_download_limit, share);
     let progress = Arc::new(Progress {
@@ -210,13 +263,15 @@ pub(crate) fn launch(queue: &Queue, record: &Record, share: Option<u64>) -> Live
         progress: Arc::clone(&progress),
         limit,
     };
-    let req = request(queue, record, limit, cancel);
+    let req = request(settings, record, limit, cancel);
     let gid = record.gid;
-    let dir = queue.dir_of(&record.options);
-    let q = queue.clone();
-    queue.shared.tasks.spawn(async move {
+    let dir = settings.dir_of(&record.options);
+    let owner = owner.clone();
+    let reporter_tasks = tasks.clone();
+    tasks.spawn(async move {
         let reporter = DownloadReporter {
-            queue: q.clone(),
+            owner: owner.clone(),
+            tasks: reporter_tasks,
             gid,
             progress,
         };
@@ -229,7 +284,7 @@ pub(crate) fn launch(queue: &Queue, record: &Record, share: Option<u64>) -> Live
             }
             Err(e) => Err(*e),
         };
-        q.finished(gid, result).await;
+        owner.finished(gid, result).await;
     });
     live
 }

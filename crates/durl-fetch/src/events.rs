@@ -63,7 +63,8 @@ pub enum Event<'a> {
         /// Why.
         reason: crate::DropReason,
     },
-    /// The server gave no strong validator, so a resume can only be checked by length.
+    /// The server gave no strong validator, so a resume is checked by fetching the bytes
+    /// before the resume point again and comparing them with the partial's.
     NoStrongValidator,
     /// The download is complete under its final name.
     Finished {
@@ -99,6 +100,9 @@ pub enum RestartReason {
     UploadGone,
     /// The local file is not the one an earlier run began to upload: a new upload starts.
     LocalChanged,
+    /// Without a strong validator, the bytes just before the resume point were fetched again
+    /// and differ from the partial's: the remote file changed.
+    OverlapDiffers,
 }
 
 impl fmt::Display for RestartReason {
@@ -115,6 +119,9 @@ impl fmt::Display for RestartReason {
                 "the server no longer has the earlier upload (expired or terminated)"
             }
             RestartReason::LocalChanged => "the local file changed since the earlier upload",
+            RestartReason::OverlapDiffers => {
+                "the remote file changed (the bytes before the resume point differ)"
+            }
         })
     }
 }

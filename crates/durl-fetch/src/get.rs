@@ -40,7 +40,7 @@ pub(crate) async fn get_with(
         let transport = FtpTransport::new(req)?;
         download::run(&transport, req, reporter).await
     } else {
-        let transport = HttpTransport { client, req };
+        let transport = HttpTransport::new(client, req);
         download::run(&transport, req, reporter).await
     }
 }

@@ -58,4 +58,8 @@ pub enum Fault {
     /// Honour `Range` but ignore `If-Range`, as some servers and caches do: a changed file
     /// is then answered with 206 and the new validator.
     IgnoreIfRange,
+    /// Answer a `Range` request that carries an entity tag in `If-Range` with 200 and the
+    /// whole body, even when the tag matches, but honour a plain `Range` (and a date in
+    /// `If-Range`): a CDN that honours only date validators in `If-Range`.
+    IgnoreIfRangeEtag,
 }

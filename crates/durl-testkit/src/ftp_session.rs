@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::ftp::{FtpFault, Retr, Shared, key};
+use crate::ftp_files::{FtpFault, Retr, Shared, key};
 
 /// The longest command line read (RFC 959 has no limit; 4 KiB is plenty for tests).
 const MAX_LINE: u64 = 4096;

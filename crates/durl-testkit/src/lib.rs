@@ -33,6 +33,7 @@ mod connection;
 mod corpus;
 mod fault;
 mod ftp;
+mod ftp_files;
 mod ftp_session;
 mod proxy;
 mod range;

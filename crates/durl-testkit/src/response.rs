@@ -318,10 +318,15 @@ fn draft_resource(req: &Request, res: &Resource, fault: Option<&Fault>) -> Draft
         Some(r) if res.accept_ranges && fault != Some(&Fault::IgnoreRange) => parse_range(r),
         _ => None,
     };
-    let if_range_ok = fault == Some(&Fault::IgnoreIfRange)
-        || req
-            .header("if-range")
-            .is_none_or(|ir| v.if_range_matches(ir));
+    let if_range_ok = match req.header("if-range") {
+        _ if fault == Some(&Fault::IgnoreIfRange) => true,
+        None => true,
+        // RFC 9110 §8.8.3: an entity tag is quoted (`"x"` or `W/"x"`); a date is not.
+        Some(ir) if fault == Some(&Fault::IgnoreIfRangeEtag) => {
+            !(ir.starts_with('"') || ir.starts_with("W/")) && v.if_range_matches(ir)
+        }
+        Some(ir) => v.if_range_matches(ir),
+    };
     let outcome = match spec {
         Some(spec) if if_range_ok => resolve(spec, len),
         _ => RangeOutcome::Full,

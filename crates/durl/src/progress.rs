@@ -460,7 +460,7 @@ impl Reporter for Progress {
             }
             Event::NoStrongValidator => self.notice(
                 "the server sends no strong validator (ETag or Last-Modified): \
-                 a resume can only be checked by length",
+                 a resume fetches the 64 KiB before it again to compare",
             ),
             Event::Finished {
                 path,

@@ -10,10 +10,10 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::download::commit::{
-    MAX_RESTARTS, Outcome, Paths, commit, disagrees, discard_if_empty, interrupted, overlong,
+    Done, MAX_RESTARTS, Outcome, Paths, commit, disagrees, discard_if_empty, interrupted, overlong,
 };
 use crate::download::mirrors::{DropReason, Sources};
-use crate::download::prepare::{First, Start};
+use crate::download::prepare::{First, OVERLAP, Start};
 use crate::download::split::{self, Split, SplitEnd};
 use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::events::{Event, Reporter, RestartReason};
@@ -133,15 +133,13 @@ impl<'a, T: Transport> Attempts<'a, T> {
                 }
             }
         }
-        commit(
-            self.req,
-            self.reporter,
-            self.paths,
-            self.part,
-            self.resumed_from,
-            self.fetched,
-        )
-        .await
+        let digest = self.part.state().and_then(|s| self.transport.digest(&s));
+        let done = Done {
+            resumed_from: self.resumed_from,
+            fetched: self.fetched,
+            digest,
+        };
+        commit(self.req, self.reporter, self.paths, self.part, done).await
     }
 
     /// Drops the partial and starts again from byte 0.
@@ -245,11 +243,25 @@ impl<'a, T: Transport> Attempts<'a, T> {
             .part
             .state()
             .unwrap_or_else(|| State::fresh(&self.req.url));
+        let mut check = None;
         let opened = match pending {
             Some(opened) => opened?,
             None => {
+                // Without a strong validator nothing proves that the remote file is still the
+                // one the held bytes came from: the bytes before the offset are asked for
+                // too, in the same request, and compared before anything is written.
+                let back = if held && !self.transport.proves(&state) {
+                    offset.min(OVERLAP)
+                } else {
+                    0
+                };
+                if back > 0 {
+                    let from = offset - back;
+                    let expected = self.part.read_at(from..offset).await?;
+                    check = Some(Overlap { from, expected });
+                }
                 let ask = Ask {
-                    start: offset,
+                    start: offset - back,
                     end: hole_end,
                     version: held.then_some(&state),
                 };
@@ -266,6 +278,9 @@ impl<'a, T: Transport> Attempts<'a, T> {
                 body,
             } if held => {
                 self.part.set_length(remote.length);
+                if let Some(version) = self.transport.learn(&state.version, &remote.version) {
+                    self.part.set_version(version);
+                }
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: remote.length,
@@ -277,6 +292,7 @@ impl<'a, T: Transport> Attempts<'a, T> {
                     announced: end,
                     want: offset,
                     stop: hole_end.or(remote.length),
+                    check,
                 };
                 self.stream(body, piece, &remote.url).await
             }
@@ -353,6 +369,7 @@ impl<'a, T: Transport> Attempts<'a, T> {
             announced: end,
             want: 0,
             stop: length,
+            check: None,
         };
         self.stream(body, piece, &remote.url).await
     }
@@ -364,6 +381,15 @@ impl<'a, T: Transport> Attempts<'a, T> {
             return Err(disagrees(&self.last_url));
         }
         Ok(Step::Restart(RestartReason::RemoteChanged))
+    }
+
+    /// The bytes before the resume point differ from the partial's: another version of the
+    /// file (a mirror is dropped, the last source means a restart).
+    fn overlap_differs(&self) -> Result<Step<T::Body>, Error> {
+        if self.drop_mirror() {
+            return Err(disagrees(&self.last_url));
+        }
+        Ok(Step::Restart(RestartReason::OverlapDiffers))
     }
 
     /// Drops the last source if another remains, saying so.
@@ -390,7 +416,11 @@ impl<'a, T: Transport> Attempts<'a, T> {
         url: &Url,
     ) -> Result<Step<T::Body>, Error> {
         let mut at = piece.from;
-        if piece.stop.is_some_and(|stop| stop <= piece.want) {
+        if piece.check.as_ref().is_some_and(|c| c.from < piece.from) {
+            // The body starts after the bytes to compare (transports never answer so).
+            return self.overlap_differs();
+        }
+        if piece.check.is_none() && piece.stop.is_some_and(|stop| stop <= piece.want) {
             // Nothing wanted (FTP: `RETR` from the end): the transport checks that nothing
             // follows.
             body.close(at).await?;
@@ -403,6 +433,11 @@ impl<'a, T: Transport> Attempts<'a, T> {
             };
             let chunk_start = at;
             at += chunk.len() as u64;
+            if let Some(check) = &piece.check
+                && !check.agrees(&chunk, chunk_start)
+            {
+                return self.overlap_differs();
+            }
             if piece.announced.is_some_and(|end| at > end) {
                 // Nothing past the announced end is written, nor anything after it.
                 let range = piece.from..piece.announced.unwrap_or(at);
@@ -460,6 +495,29 @@ struct Piece {
     want: u64,
     /// Where to stop writing: the end of the hole being filled, or the file's length.
     stop: Option<u64>,
+    /// Held bytes the body must repeat before `want` (a resume without a strong validator).
+    check: Option<Overlap>,
+}
+
+/// The held bytes from `from` on, which a body must repeat exactly.
+struct Overlap {
+    from: u64,
+    expected: Bytes,
+}
+
+impl Overlap {
+    /// Whether `chunk` (which holds the bytes from `at`) agrees with the expected bytes
+    /// where the two meet.
+    fn agrees(&self, chunk: &[u8], at: u64) -> bool {
+        let end = self.from + self.expected.len() as u64;
+        let start = at.max(self.from);
+        let stop = (at + chunk.len() as u64).min(end);
+        if start >= stop {
+            return true;
+        }
+        let got = &chunk[(start - at) as usize..(stop - at) as usize];
+        got == &self.expected[(start - self.from) as usize..(stop - self.from) as usize]
+    }
 }
 
 impl Piece {
@@ -480,5 +538,33 @@ impl Piece {
             chunk.truncate((stop - start).min(chunk.len() as u64) as usize);
         }
         (!chunk.is_empty()).then_some(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overlap_compares_only_where_a_chunk_meets_it() {
+        let check = Overlap {
+            from: 10,
+            expected: Bytes::from_static(b"abcd"),
+        };
+        // (chunk, the offset of its first byte, agrees)
+        let table: &[(&[u8], u64, bool)] = &[
+            (b"xxxxxxxxxx", 0, true), // before the overlap
+            (b"xxabcdyy", 8, true),   // around it
+            (b"xxabXdyy", 8, false),  // one byte differs
+            (b"cd", 12, true),        // its end
+            (b"cX", 12, false),
+            (b"xxxa", 7, true), // its start
+            (b"xxxZ", 7, false),
+            (b"zzzz", 14, true), // after it
+            (b"", 11, true),
+        ];
+        for (chunk, at, want) in table {
+            assert_eq!(check.agrees(chunk, *at), *want, "{chunk:?} at {at}");
+        }
     }
 }

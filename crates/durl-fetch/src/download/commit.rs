@@ -74,18 +74,33 @@ pub(crate) async fn interrupted(part: &mut PartFile, paths: &Paths) -> Error {
     }
 }
 
+/// What the attempts of a finished download tell its commit.
+pub(crate) struct Done {
+    /// Bytes already held when the run started.
+    pub(crate) resumed_from: u64,
+    /// Bytes written by this run.
+    pub(crate) fetched: u64,
+    /// The digest the remote published for the version (RFC 9530 `Repr-Digest`).
+    pub(crate) digest: Option<Checksum>,
+}
+
 /// Makes the finished part file durable under its final name and removes the state (shared
-/// by HTTP and FTP downloads).
+/// by HTTP and FTP downloads). The file must first match `--checksum` and the remote's
+/// digest, however many runs, segments and mirrors it took.
 pub(crate) async fn commit(
     req: &GetRequest,
     reporter: &dyn Reporter,
     paths: Paths,
     mut part: PartFile,
-    resumed_from: u64,
-    fetched: u64,
+    done: Done,
 ) -> Result<Outcome, Error> {
+    let Done {
+        resumed_from,
+        fetched,
+        digest,
+    } = done;
     let bytes = part.written();
-    if req.checksum.is_some() {
+    if req.checksum.is_some() || digest.is_some() {
         // On a mismatch the state must describe the whole part file that is kept.
         part.checkpoint_now().await?;
     }
@@ -98,6 +113,20 @@ pub(crate) async fn commit(
     let file = part.finish(Some(bytes)).await?;
     if let Some(checksum) = &req.checksum {
         verify(checksum, &part_path).await?;
+    }
+    if let Some(digest) = &digest {
+        verify(digest, &part_path).await.map_err(|e| match e {
+            Error::ChecksumMismatch {
+                expected,
+                actual,
+                kept,
+            } => Error::ChecksumMismatch {
+                expected: format!("{expected} (the server's Repr-Digest)"),
+                actual,
+                kept,
+            },
+            other => other,
+        })?;
     }
     let mut mark = part_state;
     mark.have = crate::download::ranges::RangeSet::prefix(bytes);

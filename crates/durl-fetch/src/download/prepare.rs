@@ -17,8 +17,10 @@ use crate::store::journal::{State, url_key};
 use crate::store::part::PartFile;
 use crate::{Error, GetRequest};
 
-/// How much of an adopted file's tail is fetched again and compared (`continue_existing`).
-const ADOPT_OVERLAP: u64 = 64 << 10;
+/// How many bytes before a point that no validator proves are fetched again and compared
+/// with what is held: an adopted file's tail (`continue_existing`), and the bytes before a
+/// resume point without a strong validator ([`super::attempts`]).
+pub(crate) const OVERLAP: u64 = 64 << 10;
 
 /// An answer already received, for the first attempt to use (or its error, to report).
 pub(crate) type First<B> = Option<Result<Opened<B>, Error>>;
@@ -220,7 +222,7 @@ enum Adopted<B> {
 }
 
 /// Checks an existing output file (no state) against the remote file by fetching its last
-/// `ADOPT_OVERLAP` bytes again; a match makes it the part file.
+/// `OVERLAP` bytes again; a match makes it the part file.
 async fn adopt<T: Transport>(
     transport: &T,
     req: &GetRequest,
@@ -228,7 +230,7 @@ async fn adopt<T: Transport>(
     part: &mut PartFile,
     len: u64,
 ) -> Result<Adopted<T::Body>, Error> {
-    let overlap = len.min(ADOPT_OVERLAP);
+    let overlap = len.min(OVERLAP);
     let ask = Ask {
         start: len - overlap,
         end: Some(len),

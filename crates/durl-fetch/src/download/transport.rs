@@ -9,6 +9,7 @@ use url::Url;
 use crate::Error;
 use crate::events::RestartReason;
 use crate::store::journal::State;
+use crate::store::verify::Checksum;
 use crate::version::Version;
 
 /// What the engine asks for: the bytes from `start`, up to `end` where the protocol can bound
@@ -103,4 +104,12 @@ pub(crate) trait Transport: Sync {
     /// Whether a later connection can prove it serves the version `state` describes (so that
     /// its bytes may be fetched in segments, or a finished file found still current).
     fn proves(&self, state: &State) -> bool;
+
+    /// The digest the remote published for the version `state` describes (HTTP:
+    /// `Repr-Digest`), which the finished file must have before it gets its name.
+    fn digest(&self, state: &State) -> Option<Checksum>;
+
+    /// The version `held` with what a later answer of it (`seen`) adds that the transport
+    /// keeps (HTTP: a `Repr-Digest` the first answer lacked); `None` when it adds nothing.
+    fn learn(&self, held: &Version, seen: &Version) -> Option<Version>;
 }

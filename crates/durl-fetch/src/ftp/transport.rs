@@ -229,4 +229,14 @@ impl Transport for FtpTransport<'_> {
     fn proves(&self, state: &State) -> bool {
         state.length.is_some() && state.version.get(MDTM).is_some()
     }
+
+    /// FTP publishes no digest of a file.
+    fn digest(&self, _state: &State) -> Option<crate::store::verify::Checksum> {
+        None
+    }
+
+    /// `SIZE` and `MDTM` are all FTP tells, and the first answer had them.
+    fn learn(&self, _held: &Version, _seen: &Version) -> Option<Version> {
+        None
+    }
 }

@@ -18,6 +18,7 @@ use content_range::ContentRange;
 
 mod classify;
 pub(crate) mod content_range;
+pub(crate) mod digest;
 pub(crate) mod head;
 pub(crate) mod stream;
 pub(crate) mod transport;
@@ -167,6 +168,10 @@ async fn send_one(
         own.insert(USER_AGENT, ua);
     }
     own.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+    if !head {
+        // RFC 9530 §4: the digest checked before the file gets its name.
+        own.insert("want-repr-digest", HeaderValue::from_static(digest::WANT));
+    }
     rb = rb.headers(own);
     if let Some(login) = login {
         rb = rb.basic_auth(&login.user, Some(&login.password));

@@ -1,22 +1,37 @@
 //! HTTP(S) as a [`Transport`]: a GET (ranged, with `If-Range` when a version is held) for the
 //! bytes asked, its answer read by [`super::classify`].
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::{Client, Response};
-use url::Url;
+use url::{Origin, Url};
 
+use super::digest::Digests;
 use super::validator::Validators;
 use super::{Asked, Held, RangeAsk, Verdict};
 use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
 use crate::store::journal::State;
+use crate::store::verify::Checksum;
+use crate::version::Version;
 use crate::{Error, GetRequest};
 
 /// Opens bodies with one client.
 pub(crate) struct HttpTransport<'a> {
-    pub(crate) client: &'a Client,
-    pub(crate) req: &'a GetRequest,
+    client: &'a Client,
+    req: &'a GetRequest,
+    /// Origins that answered a ranged request with `If-Range` by a 200 of the version held
+    /// (CDNs that honour only dates there): later requests to them, the segments of a split
+    /// download included, send `Range` alone and check the validators of every 206.
+    ignore_if_range: Mutex<Vec<Origin>>,
+}
+
+/// One request's answer, read.
+struct Answer {
+    resp: Response,
+    seen: Validators,
+    verdict: Verdict,
 }
 
 /// A response body.
@@ -57,57 +72,29 @@ impl Transport for HttpTransport<'_> {
     async fn open(&self, url: &Url, ask: Ask<'_>) -> Result<Opened<HttpBody>, Error> {
         let held = ask.version.map(|v| Validators::from_version(&v.version));
         let if_range = held.as_ref().and_then(|v| v.if_range.as_deref());
-        let range = match ask.end {
-            Some(end) => RangeAsk::Bounded {
-                range: ask.start..end,
-                if_range,
-            },
-            None if ask.start > 0 || ask.version.is_some() => RangeAsk::From {
-                start: ask.start,
-                if_range,
-            },
-            None => RangeAsk::None,
-        };
-        let ranged = !matches!(range, RangeAsk::None);
-        let resp = super::send(self.client, self.req, url, false, range).await?;
-        let seen = Validators::from_headers(resp.headers());
-        let asked = Asked {
-            start: ask.start,
-            ranged,
-            length: ask.version.and_then(|v| v.length),
-        };
-        let same = held.as_ref().is_none_or(|v| v.same_version_as(&seen));
-        let verdict = super::classify(&resp, asked, same);
-        let remote = |length: Option<u64>| Remote {
-            url: resp.url().clone(),
-            length,
-            splittable: seen.if_range.is_some() && accepts_ranges(&resp),
-            name: super::content_disposition(&resp),
-            version: seen.to_version(),
-        };
-        match verdict {
-            Verdict::Partial { range, length } => Ok(Opened::Body {
-                remote: remote(length),
-                from: range.start,
-                end: Some(range.end),
-                body: HttpBody::new(resp, self.req.network.stall_timeout),
-            }),
-            // RFC 9110 §15.3.1: a 200 carries the whole representation, from byte 0; §13.1.5:
-            // to a request with If-Range it means the file changed, or the range was ignored.
-            Verdict::Whole { length, held } => Ok(Opened::Whole {
-                remote: remote(length),
-                same_version: held != Held::OtherVersion,
-                body: HttpBody::new(resp, self.req.network.stall_timeout),
-            }),
-            Verdict::Complete { length } => Ok(Opened::Complete { length }),
-            Verdict::Changed => Ok(Opened::Changed),
-            Verdict::Restart(reason) => Ok(Opened::Restart(reason)),
-            Verdict::Invalid(detail) => Err(Error::BadRange {
-                url: resp.url().clone(),
-                detail,
-            }),
-            Verdict::Failed => Err(super::status_error(&resp)),
+        if if_range.is_some() && self.ignores_if_range(url) {
+            let answer = self.ask(url, ask, held.as_ref(), None).await?;
+            return self.opened(answer);
         }
+        let answer = self.ask(url, ask, held.as_ref(), if_range).await?;
+        // RFC 9110 §13.1.5 says a 200 to `Range` + `If-Range` means another version, but some
+        // CDNs answer so whenever `If-Range` holds an entity tag. When the 200 carries exactly
+        // the validator held, the same range is asked again once without `If-Range`, and its
+        // 206 is used only if it carries that validator too.
+        let cdn = matches!(
+            answer.verdict,
+            Verdict::Whole {
+                held: Held::SameVersion,
+                ..
+            }
+        ) && held.as_ref().is_some_and(|h| h.proves_same(&answer.seen));
+        if !cdn {
+            return self.opened(answer);
+        }
+        drop(answer);
+        self.remember_ignores_if_range(url);
+        let answer = self.ask(url, ask, held.as_ref(), None).await?;
+        self.opened(answer)
     }
 
     /// `Range: bytes=LEN-` with `If-Range` is answered 416 `bytes */LEN` exactly when the
@@ -127,6 +114,153 @@ impl Transport for HttpTransport<'_> {
     /// A strong validator that `If-Range` can carry (RFC 9110 §13.1.5).
     fn proves(&self, state: &State) -> bool {
         Validators::from_version(&state.version).if_range.is_some()
+    }
+
+    /// The `Repr-Digest` recorded with the version (RFC 9530 §3), sha-256 preferred.
+    fn digest(&self, state: &State) -> Option<Checksum> {
+        Validators::from_version(&state.version).digests.checksum()
+    }
+
+    /// A `Repr-Digest` first seen on a later answer of the version held (a server that
+    /// computes digests in the background, as `durl serve` does for large files).
+    fn learn(&self, held: &Version, seen: &Version) -> Option<Version> {
+        let before = Validators::from_version(held);
+        let later = Validators::from_version(seen);
+        if !before.digests.is_empty() || later.digests.is_empty() {
+            return None;
+        }
+        let mut version = held.clone();
+        for (name, value) in later.to_version().iter() {
+            if name.starts_with(super::validator::DIGEST_PREFIX) {
+                version.set(name, value.to_owned());
+            }
+        }
+        Some(version)
+    }
+}
+
+impl<'a> HttpTransport<'a> {
+    pub(crate) fn new(client: &'a Client, req: &'a GetRequest) -> HttpTransport<'a> {
+        HttpTransport {
+            client,
+            req,
+            ignore_if_range: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn ignores_if_range(&self, url: &Url) -> bool {
+        let known = self
+            .ignore_if_range
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        known.contains(&url.origin())
+    }
+
+    fn remember_ignores_if_range(&self, url: &Url) {
+        let mut known = self
+            .ignore_if_range
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if !known.contains(&url.origin()) {
+            known.push(url.origin());
+        }
+    }
+
+    /// Sends one GET for what `ask` describes, with `if_range` (when the version `held` has
+    /// one to send), and reads its answer. Without `If-Range` nothing but the answer's own
+    /// validators proves its version: they must be those held, exactly.
+    async fn ask(
+        &self,
+        url: &Url,
+        ask: Ask<'_>,
+        held: Option<&Validators>,
+        if_range: Option<&str>,
+    ) -> Result<Answer, Error> {
+        let range = match ask.end {
+            Some(end) => RangeAsk::Bounded {
+                range: ask.start..end,
+                if_range,
+            },
+            None if ask.start > 0 || ask.version.is_some() => RangeAsk::From {
+                start: ask.start,
+                if_range,
+            },
+            None => RangeAsk::None,
+        };
+        let ranged = !matches!(range, RangeAsk::None);
+        let resp = super::send(self.client, self.req, url, false, range).await?;
+        let mut seen = Validators::from_headers(resp.headers());
+        if seen.digests.is_empty()
+            && resp.status() == reqwest::StatusCode::OK
+            && !resp
+                .headers()
+                .contains_key(reqwest::header::CONTENT_ENCODING)
+        {
+            // RFC 9530 §2, §3: the content of a 200 sent without a content coding is the
+            // whole representation, so its `Content-Digest` is the representation's digest.
+            seen.digests = Digests::parse(
+                resp.headers()
+                    .get_all("content-digest")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
+        }
+        let asked = Asked {
+            start: ask.start,
+            ranged,
+            length: ask.version.and_then(|v| v.length),
+        };
+        let same = match held {
+            None => true,
+            Some(held) if held.if_range.is_some() && if_range.is_none() => held.proves_same(&seen),
+            Some(held) => held.same_version_as(&seen),
+        };
+        let verdict = super::classify(&resp, asked, same);
+        Ok(Answer {
+            resp,
+            seen,
+            verdict,
+        })
+    }
+
+    /// What an answer means for the engine.
+    fn opened(&self, answer: Answer) -> Result<Opened<HttpBody>, Error> {
+        let Answer {
+            resp,
+            seen,
+            verdict,
+        } = answer;
+        let remote = |length: Option<u64>| Remote {
+            url: resp.url().clone(),
+            length,
+            splittable: seen.if_range.is_some() && accepts_ranges(&resp),
+            name: super::content_disposition(&resp),
+            version: seen.to_version(),
+        };
+        let stall = self.req.network.stall_timeout;
+        match verdict {
+            Verdict::Partial { range, length } => Ok(Opened::Body {
+                remote: remote(length),
+                from: range.start,
+                end: Some(range.end),
+                body: HttpBody::new(resp, stall),
+            }),
+            // RFC 9110 §15.3.1: a 200 carries the whole representation, from byte 0; §13.1.5:
+            // to a request with If-Range it means the file changed, or the range was ignored.
+            Verdict::Whole { length, held } => Ok(Opened::Whole {
+                remote: remote(length),
+                same_version: held != Held::OtherVersion,
+                body: HttpBody::new(resp, stall),
+            }),
+            Verdict::Complete { length } => Ok(Opened::Complete { length }),
+            Verdict::Changed => Ok(Opened::Changed),
+            Verdict::Restart(reason) => Ok(Opened::Restart(reason)),
+            Verdict::Invalid(detail) => Err(Error::BadRange {
+                url: resp.url().clone(),
+                detail,
+            }),
+            Verdict::Failed => Err(super::status_error(&resp)),
+        }
     }
 }
 

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use reqwest::header::{DATE, ETAG, HeaderMap, LAST_MODIFIED};
 
+use super::digest::Digests;
 use crate::version::Version;
 
 /// The names of HTTP's values in a [`Version`] (and the state file's lines before version 3).
 const ETAG_NAME: &str = "etag";
 const LAST_MODIFIED_NAME: &str = "last-modified";
 const IF_RANGE_NAME: &str = "if-range";
+/// A [`Version`]'s digest values are `repr-sha-256` and `repr-sha-512` (base64).
+pub(crate) const DIGEST_PREFIX: &str = "repr-";
 
 /// The validators a response carried, as raw header values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +27,9 @@ pub struct Validators {
     pub last_modified: Option<String>,
     /// The value to send in `If-Range` when resuming, if any is allowed.
     pub if_range: Option<String>,
+    /// The representation's digests (RFC 9530 `Repr-Digest`): not validators in RFC 9110's
+    /// sense, but two answers whose digests differ are of two versions all the same.
+    pub(crate) digests: Digests,
 }
 
 impl Validators {
@@ -40,10 +46,17 @@ impl Validators {
         let last_modified = text(LAST_MODIFIED);
         let date = text(DATE);
         let if_range = if_range_value(etag.as_deref(), last_modified.as_deref(), date.as_deref());
+        let digests = Digests::parse(
+            headers
+                .get_all("repr-digest")
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
         Validators {
             etag,
             last_modified,
             if_range,
+            digests,
         }
     }
 
@@ -59,16 +72,26 @@ impl Validators {
                 version.set(name, value.clone());
             }
         }
+        for (algorithm, value) in self.digests.encoded() {
+            version.set(&format!("{DIGEST_PREFIX}{algorithm}"), value);
+        }
         version
     }
 
     /// The validators an HTTP [`Version`] holds.
     pub(crate) fn from_version(version: &Version) -> Validators {
         let value = |name| version.get(name).map(str::to_owned);
+        let mut digests = Digests::default();
+        for (name, value) in version.iter() {
+            if let Some(algorithm) = name.strip_prefix(DIGEST_PREFIX) {
+                digests.set_encoded(algorithm, value);
+            }
+        }
         Validators {
             etag: value(ETAG_NAME),
             last_modified: value(LAST_MODIFIED_NAME),
             if_range: value(IF_RANGE_NAME),
+            digests,
         }
     }
 
@@ -80,6 +103,10 @@ impl Validators {
     /// `If-Range` is already proven by the server; this check catches servers that ignore
     /// `If-Range`.
     pub fn same_version_as(&self, later: &Validators) -> bool {
+        // RFC 9530 §2: one representation has one digest per algorithm.
+        if !self.digests.agree(&later.digests) {
+            return false;
+        }
         if let (Some(a), Some(b)) = (&self.etag, &later.etag) {
             return opaque_tag(a) == opaque_tag(b);
         }
@@ -90,6 +117,33 @@ impl Validators {
             };
         }
         true
+    }
+}
+
+impl Validators {
+    /// Whether `later` carries exactly the strong validator held (the one `If-Range` would
+    /// carry): the proof of version that an answer to a request without `If-Range` must give
+    /// itself. RFC 9110 §8.8.3.2's strong comparison for entity tags; a date must be the same
+    /// instant. Without a strong validator held, nothing proves it.
+    pub fn proves_same(&self, later: &Validators) -> bool {
+        self.if_range.is_some()
+            && self.digests.agree(&later.digests)
+            && match (
+                &self.etag,
+                &later.etag,
+                &self.last_modified,
+                &later.last_modified,
+            ) {
+                (Some(a), Some(b), ..) => is_strong_etag(a) && a == b,
+                (Some(_), None, ..) => false,
+                (None, _, Some(a), Some(b)) => {
+                    match (httpdate::parse_http_date(a), httpdate::parse_http_date(b)) {
+                        (Ok(x), Ok(y)) => x == y,
+                        _ => false,
+                    }
+                }
+                (None, ..) => false,
+            }
     }
 }
 
@@ -163,11 +217,49 @@ mod tests {
     }
 
     #[test]
+    fn proof_without_if_range_needs_the_strong_validator_held() {
+        let v = |etag: Option<&str>, lm: Option<&str>| {
+            let if_range = if_range_value(etag, lm, Some("Wed, 01 Jan 2031 00:00:00 GMT"));
+            Validators {
+                etag: etag.map(str::to_owned),
+                last_modified: lm.map(str::to_owned),
+                if_range,
+                digests: Digests::default(),
+            }
+        };
+        let later_lm = "Tue, 01 Jan 2030 00:00:01 GMT";
+        // (held, answer, proves)
+        let table = [
+            (v(Some("\"a\""), None), v(Some("\"a\""), None), true),
+            (
+                v(Some("\"a\""), Some(LM)),
+                v(Some("\"a\""), Some(later_lm)),
+                true,
+            ),
+            // §8.8.3.2: strong comparison, no weak match, no missing tag.
+            (v(Some("\"a\""), None), v(Some("W/\"a\""), None), false),
+            (v(Some("\"a\""), None), v(Some("\"b\""), None), false),
+            (v(Some("\"a\""), Some(LM)), v(None, Some(LM)), false),
+            // A date held: the answer must carry the same instant.
+            (v(None, Some(LM)), v(None, Some(LM)), true),
+            (v(None, Some(LM)), v(None, Some(later_lm)), false),
+            (v(None, Some(LM)), v(None, None), false),
+            // Nothing strong held: nothing proves the version.
+            (v(Some("W/\"a\""), None), v(Some("W/\"a\""), None), false),
+            (v(None, None), v(None, None), false),
+        ];
+        for (held, answer, want) in table {
+            assert_eq!(held.proves_same(&answer), want, "{held:?} {answer:?}");
+        }
+    }
+
+    #[test]
     fn same_version_compares_what_both_carry() {
         let v = |etag: Option<&str>, lm: Option<&str>| Validators {
             etag: etag.map(str::to_owned),
             last_modified: lm.map(str::to_owned),
             if_range: None,
+            digests: Digests::default(),
         };
         assert!(v(Some("\"a\""), None).same_version_as(&v(Some("\"a\""), None)));
         assert!(v(Some("\"a\""), None).same_version_as(&v(Some("W/\"a\""), None)));
@@ -175,5 +267,26 @@ mod tests {
         assert!(v(Some("\"a\""), Some(LM)).same_version_as(&v(None, Some(LM))));
         assert!(!v(None, Some(LM)).same_version_as(&v(None, Some(DATE_LATER))));
         assert!(v(None, None).same_version_as(&v(Some("\"x\""), None)));
+        // RFC 9530: one version, one digest per algorithm; a missing digest proves nothing.
+        let with = |d: u8| Validators {
+            digests: Digests {
+                sha256: Some(vec![d; 32]),
+                sha512: None,
+            },
+            ..v(Some("\"a\""), None)
+        };
+        assert!(with(1).same_version_as(&with(1)));
+        assert!(with(1).same_version_as(&v(Some("\"a\""), None)));
+        assert!(!with(1).same_version_as(&with(2)));
+        let strong = |d: u8| Validators {
+            if_range: Some("\"a\"".into()),
+            ..with(d)
+        };
+        assert!(strong(1).proves_same(&with(1)));
+        assert!(!strong(1).proves_same(&with(2)));
+        // Kept in the version (and so in the state file), and read back.
+        let version = with(1).to_version();
+        assert!(version.get("repr-sha-256").is_some());
+        assert_eq!(Validators::from_version(&version), with(1));
     }
 }

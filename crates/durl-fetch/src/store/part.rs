@@ -226,9 +226,11 @@ impl PartFile {
         self.barrier().await?;
         // Record the new state before touching the data: the state never claims bytes the
         // file does not hold, whichever of the two steps a crash interrupts. A state that
-        // holds nothing need not exist at all (a part file without state is discarded), so
-        // a fresh start only removes an older one: small files then cost no fsync for it.
-        if state.have.is_empty() {
+        // knows nothing (no byte, no length, no version) need not exist at all, so a
+        // restart only removes an older one. Once an answer told the length and version,
+        // the state is written before the first body byte: a partial always has its state,
+        // even when the disk fills before the first checkpoint.
+        if state.have.is_empty() && state.length.is_none() && state.version.is_empty() {
             crate::store::durable::remove(&self.state_path)
                 .map_err(Error::io("cannot remove", &self.state_path))?;
         } else {
@@ -283,11 +285,30 @@ impl PartFile {
         Ok(())
     }
 
+    /// The bytes `range` of the part file as written so far (every queued write first
+    /// reaches the file).
+    pub(crate) async fn read_at(&self, range: std::ops::Range<u64>) -> Result<Bytes, Error> {
+        self.barrier().await?;
+        let mut buf = vec![0; (range.end - range.start) as usize];
+        self.file
+            .read_exact_at(&mut buf, range.start)
+            .map_err(Error::io("cannot read", &self.path))?;
+        Ok(Bytes::from(buf))
+    }
+
     /// Records the remote length once it becomes known (from a 206 or 416 after a body of
     /// unknown length). It reaches the state file with the next checkpoint.
     pub(crate) fn set_length(&mut self, length: Option<u64>) {
         if let Some(state) = &mut self.template {
             state.length = length;
+        }
+    }
+
+    /// Records more of the version (a digest learnt from a later answer). It reaches the
+    /// state file with the next checkpoint.
+    pub(crate) fn set_version(&mut self, version: crate::version::Version) {
+        if let Some(state) = &mut self.template {
+            state.version = version;
         }
     }
 

@@ -2,6 +2,8 @@
 //! One binary; modules by behaviour.
 
 mod auth; // HTTP Basic credentials: -u, .netrc, the URL; only to the origin named
+mod cdn; // CDNs that answer If-Range with 200: asked again with Range alone, validators checked
+mod digest; // RFC 9530: Repr-Digest asked for, recorded in the state, verified before the rename
 mod faults; // transport faults: cuts, resets, stalls, 5xx, long/short bodies, framing
 mod ftp; // ftp:// against a real vsftpd: download, REST resume, changed remote, errors, -x
 mod ftp_adopt; // ftp:// -c: an existing file adopted after its tail is read back and compared
@@ -18,4 +20,5 @@ mod state_files; // state files of formats 1 and 2 (fixtures) resumed; format 3 
 mod support;
 mod tls; // HTTPS with a test CA
 mod tus; // http:// uploads (tus 1.0) to durl-serve and a scripted server: resume, restarts, checksums
+mod validatorless; // no strong validator: the bytes before the resume point are compared
 mod wrong_file; // the two wrong-file regressions: a 206 longer than its Content-Range; a single stream over holes

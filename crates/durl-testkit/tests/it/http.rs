@@ -1,6 +1,6 @@
 //! Fault-free behaviour: a correct RFC 9110 server.
 
-use durl_testkit::{FaultServer, Resource, pattern_bytes};
+use durl_testkit::{Fault, FaultServer, Resource, pattern_bytes};
 
 use crate::client::{Conn, get};
 
@@ -84,6 +84,28 @@ fn if_range() {
             &[("Range", "bytes=500-"), ("If-Range", if_range)],
         );
         assert_eq!(head.status, *status, "{if_range}");
+        let expected = if *status == 206 { 500..1000 } else { 0..1000 };
+        assert_eq!(body, pattern_bytes(4, expected));
+    }
+}
+
+#[test]
+fn a_cdn_that_drops_etags_in_if_range() {
+    let server = server_with("/f", Resource::pattern(4, 1000));
+    server.set_fault("/f", Some(Fault::IgnoreIfRangeEtag));
+    let date = "Tue, 14 Nov 2023 22:13:20 GMT";
+    let cases: &[(Option<&str>, u16)] = &[
+        (Some("\"s4-1000\""), 200),
+        (Some("W/\"s4-1000\""), 200),
+        (Some(date), 206),
+        (Some("Tue, 14 Nov 2023 22:13:21 GMT"), 200),
+        (None, 206),
+    ];
+    for (if_range, status) in cases {
+        let mut headers = vec![("Range", "bytes=500-")];
+        headers.extend(if_range.map(|v| ("If-Range", v)));
+        let (head, body) = get(server.addr(), "/f", &headers);
+        assert_eq!(head.status, *status, "{if_range:?}");
         let expected = if *status == 206 { 500..1000 } else { 0..1000 };
         assert_eq!(body, pattern_bytes(4, expected));
     }

@@ -352,6 +352,9 @@ fn a_write_error_exits_3_with_a_clear_message_and_keeps_the_partial() {
     // started from byte 0).
     assert!(dir.path().join("file.bin.durl-state").exists(), "{stderr}");
     assert!(!stderr.contains("an earlier write failed"), "{stderr}");
+    // The message names the OS cause (EFBIG, as ENOSPC would be "No space left on device").
+    assert!(stderr.contains("File too large"), "{stderr}");
+    let before = server.body_bytes_served("/file.bin");
     let out = durl(dir.path())
         .args(["get", &server.url("/file.bin")])
         .output()
@@ -362,10 +365,46 @@ fn a_write_error_exits_3_with_a_clear_message_and_keeps_the_partial() {
         "{}",
         text(&out.stderr)
     );
+    let rerun = server.body_bytes_served("/file.bin") - before;
+    assert!(rerun < len, "the rerun fetched {rerun} of {len} bytes");
     assert_eq!(
         std::fs::read(dir.path().join("file.bin")).unwrap(),
         pattern_bytes(SEED, 0..len)
     );
+}
+
+#[test]
+fn a_file_changed_without_validators_is_fetched_again_with_a_notice() {
+    // Issue 14.3: no ETag, no Last-Modified, same length, new content between two runs.
+    let len = 1 << 20;
+    let bare = |seed| {
+        Resource::pattern(seed, len)
+            .with_etag(None)
+            .with_last_modified(None)
+    };
+    let server = FaultServer::start();
+    server.put("/file.bin", bare(SEED));
+    server.push_fault("/file.bin", durl_testkit::Fault::CutAfter(300_000));
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "--retries", "0", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    server.put("/file.bin", bare(SEED + 1));
+    let out = durl(dir.path())
+        .args(["get", &server.url("/file.bin")])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read(dir.path().join("file.bin")).unwrap(),
+        pattern_bytes(SEED + 1, 0..len)
+    );
+    let notice = "the remote file changed (the bytes before the resume point differ); \
+                  downloading again from the start";
+    assert_eq!(stderr.matches(notice).count(), 1, "{stderr}");
 }
 
 #[test]
