@@ -112,3 +112,103 @@ fn bad_storage_arguments_exit_2_with_one_line() {
         assert!(!stderr.contains(S3_SECRET_KEY), "{args:?}: {stderr}");
     }
 }
+
+/// The server's peak resident set (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"));
+    kib * 1024
+}
+
+#[test]
+fn fifty_concurrent_8_mib_ranges_stay_under_128_mib() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const MIB: u64 = 1 << 20;
+    let store = SeaweedFs::start("durl");
+    let dir = tempfile::tempdir().unwrap();
+    let len = 64 * MIB;
+    let content = Arc::new(pattern_bytes(9, 0..len));
+    let local = dir.path().join("big.bin");
+    std::fs::write(&local, &*content).unwrap();
+    curl_put(&store, &local, "big.bin");
+    std::fs::remove_file(&local).unwrap();
+    let url = format!("s3://{}", store.bucket());
+    let server = Serve::start_cmd(durl_for(dir.path(), &store), Path::new(&url), &["--quiet"]);
+
+    // Every client reads the head and a first piece, waits until all fifty are that far
+    // (so fifty bodies are open at once), then reads the rest and checks every byte.
+    let clients = 50;
+    let started = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..clients as u64)
+        .map(|i| {
+            let (addr, content, started) = (
+                server.addr.clone(),
+                Arc::clone(&content),
+                Arc::clone(&started),
+            );
+            std::thread::spawn(move || {
+                let start = (i * MIB) % (len - 8 * MIB);
+                let end = start + 8 * MIB;
+                let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(60)))
+                    .unwrap();
+                let request = format!(
+                    "GET /big.bin HTTP/1.1\r\nHost: {addr}\r\nRange: bytes={start}-{}\r\n\
+                     Connection: close\r\n\r\n",
+                    end - 1
+                );
+                stream.write_all(request.as_bytes()).unwrap();
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut head = Vec::new();
+                let mut body = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let n = stream.read(&mut buf[..1]).unwrap();
+                    assert!(n == 1, "cut in the head");
+                    head.push(buf[0]);
+                }
+                assert!(head.starts_with(b"HTTP/1.1 206"), "{}", text(&head));
+                let n = stream.read(&mut buf).unwrap();
+                body.extend_from_slice(&buf[..n]);
+                // Bounded: a client that failed before this point never arrives.
+                started.fetch_add(1, Ordering::SeqCst);
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                while started.load(Ordering::SeqCst) < clients
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let mut at = start + body.len() as u64;
+                assert!(body == content[start as usize..at as usize]);
+                loop {
+                    let n = stream.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    let want = &content[at as usize..at as usize + n];
+                    assert!(&buf[..n] == want, "client {i}: bytes differ at {at}");
+                    at += n as u64;
+                }
+                assert_eq!(at, end, "client {i}: short body");
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let peak = peak_rss(server.child.id());
+    assert!(
+        peak < 128 * MIB,
+        "peak RSS {} MiB serving 50 concurrent 8 MiB ranges",
+        peak / MIB
+    );
+    let (status, _, _) = server.terminate(Duration::from_secs(20));
+    assert!(status.success());
+}
