@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::access_log::LogFormat;
 use crate::auth::{AccessRule, Accounts, BasicAuth};
 use crate::error::ServeError;
-use crate::storage::object::S3Storage;
+use crate::storage::object_key::{BucketUrl, BucketUrlError, endpoint_allowed};
 use crate::upload::space::{DiskSpace, Space};
 
 /// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
@@ -539,5 +539,100 @@ impl TlsConfig {
         Ok(Self {
             server: Arc::new(server),
         })
+    }
+}
+
+/// Where `durl serve s3://…` finds its objects, and how it signs its requests.
+#[derive(Clone)]
+pub struct S3Storage {
+    pub(crate) url: BucketUrl,
+    pub(crate) access_key_id: Option<String>,
+    pub(crate) secret_access_key: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Storage")
+            .field("url", &self.url.display())
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Storage {
+    /// The objects below `s3://BUCKET[/PREFIX]`.
+    ///
+    /// # Errors
+    ///
+    /// A URL that is not `s3://`, a bucket name S3 would refuse, a prefix with an empty, `.`
+    /// or `..` segment.
+    pub fn parse(url: &str) -> Result<Self, BucketUrlError> {
+        Ok(Self {
+            url: BucketUrl::parse(url)?,
+            access_key_id: None,
+            secret_access_key: None,
+            region: None,
+            endpoint: None,
+            allow_http: false,
+        })
+    }
+
+    /// Signs requests with this key (AWS Signature Version 4); without, requests go
+    /// unsigned (a public bucket).
+    #[must_use]
+    pub fn credentials(mut self, access_key_id: &str, secret_access_key: &str) -> Self {
+        self.access_key_id = Some(access_key_id.to_owned());
+        self.secret_access_key = Some(secret_access_key.to_owned());
+        self
+    }
+
+    /// The region the requests are signed for (default `us-east-1`).
+    #[must_use]
+    pub fn region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self
+    }
+
+    /// Another S3-API endpoint than AWS's (`https://…`, or `http://` to a loopback
+    /// address; elsewhere only with [`S3Storage::allow_http`]). Requests are path-style.
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: &str) -> Self {
+        self.endpoint = Some(endpoint.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Allows a plain-HTTP endpoint that is not a loopback address.
+    #[must_use]
+    pub fn allow_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// `s3://BUCKET/PREFIX`.
+    pub fn url(&self) -> String {
+        self.url.display()
+    }
+
+    /// Checks what can be checked without the network: a plain-HTTP endpoint must be a
+    /// loopback address unless allowed. [`run`](crate::run) checks it too.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::PlainHttpEndpoint`].
+    pub fn check(&self) -> Result<(), ServeError> {
+        match &self.endpoint {
+            Some(endpoint) if !endpoint_allowed(endpoint, self.allow_http) => {
+                Err(ServeError::PlainHttpEndpoint {
+                    endpoint: endpoint.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 }

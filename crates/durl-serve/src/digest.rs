@@ -317,14 +317,10 @@ impl DigestCache {
     }
 
     /// Hashes every regular file below `root` whose digests are not known yet (dotfiles
-    /// only if `hidden`; symbolic links are not followed). Blocking: the server runs it on
-    /// the blocking pool at startup.
-    pub(crate) fn precompute(
-        &self,
-        root: &Path,
-        hidden: bool,
-        private: Option<&crate::upload::PrivateArea>,
-    ) {
+    /// only if `hidden`; symbolic links are not followed; directories for which `private`
+    /// holds, the upload directory inside the root, are skipped). Blocking: the server runs
+    /// it on the blocking pool at startup.
+    pub(crate) fn precompute(&self, root: &Path, hidden: bool, private: impl Fn(&Path) -> bool) {
         let mut dirs = vec![root.to_path_buf()];
         while let Some(dir) = dirs.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -340,7 +336,7 @@ impl DigestCache {
                 };
                 if kind.is_dir() {
                     // The upload directory inside the root is not part of the served tree.
-                    if private.is_none_or(|p| !p.holds(&entry.path())) {
+                    if !private(&entry.path()) {
                         dirs.push(entry.path());
                     }
                 } else if kind.is_file() {

@@ -2,8 +2,15 @@
 //!
 //! # Brief overview
 //!
-//! One entry point, [`run`], serves a directory on a listener you bound, until a shutdown
-//! future completes. The `durl serve` command and every test use it the same way.
+//! One entry point, [`run`], serves a directory (or, with [`Config::object_store`], the
+//! objects of an S3-API store) on a listener you bound, until a shutdown future completes.
+//! The `durl serve` command and every test use it the same way.
+//!
+//! Where the files live is behind one boundary (`storage/`: a `Storage` trait, the local
+//! directory in `storage/local.rs`, the object store in `storage/object.rs`), so steps 3–9
+//! below are written once, generic over it. Steps 2, 3 and 6 describe the local directory;
+//! over an object store a path maps to a key below the prefix (same refusals), the
+//! validators come from the object's ETag, and the body is ranged `GET`s pinned to it.
 //!
 //! Each request goes through a linear pipeline:
 //!
@@ -109,9 +116,8 @@ use std::future::Future;
 
 pub use access_log::LogFormat;
 pub use auth::{AccessRule, Accounts};
-pub use config::{Config, TlsConfig};
+pub use config::{Config, S3Storage, TlsConfig};
 pub use error::ServeError;
-pub use storage::object::S3Storage;
 pub use storage::object_key::BucketUrlError;
 pub use upload::space::DiskSpace;
 

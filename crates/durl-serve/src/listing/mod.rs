@@ -17,23 +17,9 @@ use crate::resolve::{self, RequestPath, Target};
 use crate::upload::PrivateArea;
 use crate::validators::Validators;
 
+pub(crate) use crate::storage::Entry;
 pub(crate) use html::UploadArea;
 pub(crate) use query::{Format, View};
-
-/// One row of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Entry {
-    /// A directory (its link ends with `/`).
-    pub(crate) is_dir: bool,
-    /// The raw file name.
-    pub(crate) name: Vec<u8>,
-    /// Size in bytes (files only).
-    pub(crate) size: Option<u64>,
-    /// Modification time, Unix seconds.
-    pub(crate) modified: Option<i64>,
-    /// The strong ETag a GET of the file would carry (files only).
-    pub(crate) etag: Option<String>,
-}
 
 /// What decides which entries a listing shows.
 #[derive(Debug, Clone, Copy)]

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use crate::body::{Body, FileStream, Segment};
 use crate::digest::{DigestCache, Digests};
 use crate::error::{RequestError, ServeError};
-use crate::listing::{self, Entry};
+use crate::listing;
 use crate::resolve::{self, RequestPath, Target};
 use crate::response::UPLOAD_MARK;
 use crate::upload::PrivateArea;
 use crate::validators::Validators;
 
-use super::{Content, Found, Stat, Storage};
+use super::{Content, Entry, Found, Stat, Storage};
 
 /// The served directory, opened once.
 #[derive(Debug)]
@@ -95,7 +95,9 @@ impl Local {
         let inner = &self.inner;
         inner
             .digests
-            .precompute(&inner.root.path, inner.hidden, inner.private.as_ref());
+            .precompute(&inner.root.path, inner.hidden, |path| {
+                inner.private.as_ref().is_some_and(|p| p.holds(path))
+            });
     }
 
     /// Whether `path` (a resolved file's path) lies in the upload directory inside the root.

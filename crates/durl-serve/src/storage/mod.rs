@@ -26,7 +26,6 @@ use std::path::PathBuf;
 use crate::body::{Body, Segment};
 use crate::digest::Digests;
 use crate::error::RequestError;
-use crate::listing::Entry;
 use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
@@ -39,6 +38,21 @@ pub(crate) struct Stat {
     pub(crate) validators: Validators,
     /// Its name (links resolved), for the `Content-Type` guess only: never opened again.
     pub(crate) name: PathBuf,
+}
+
+/// One row of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// A directory (its link ends with `/`).
+    pub(crate) is_dir: bool,
+    /// The raw file name.
+    pub(crate) name: Vec<u8>,
+    /// Size in bytes (files only).
+    pub(crate) size: Option<u64>,
+    /// Modification time, Unix seconds.
+    pub(crate) modified: Option<i64>,
+    /// The strong ETag a GET of the file would carry (files only).
+    pub(crate) etag: Option<String>,
 }
 
 /// What a request path names.

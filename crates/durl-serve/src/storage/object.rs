@@ -26,107 +26,12 @@ use object_store::{
 use crate::body::{Body, Chunks, Segment};
 use crate::digest::Digests;
 use crate::error::{RequestError, ServeError};
-use crate::listing::Entry;
 use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
-use super::object_key::{self, BucketUrl, BucketUrlError};
-use super::{Content, Found, Stat, Storage};
-
-/// Where `durl serve s3://…` finds its objects, and how it signs its requests.
-#[derive(Clone)]
-pub struct S3Storage {
-    url: BucketUrl,
-    access_key_id: Option<String>,
-    secret_access_key: Option<String>,
-    region: Option<String>,
-    endpoint: Option<String>,
-    allow_http: bool,
-}
-
-impl std::fmt::Debug for S3Storage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Storage")
-            .field("url", &self.url.display())
-            .field("access_key_id", &self.access_key_id)
-            .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("allow_http", &self.allow_http)
-            .finish_non_exhaustive()
-    }
-}
-
-impl S3Storage {
-    /// The objects below `s3://BUCKET[/PREFIX]`.
-    ///
-    /// # Errors
-    ///
-    /// A URL that is not `s3://`, a bucket name S3 would refuse, a prefix with an empty, `.`
-    /// or `..` segment.
-    pub fn parse(url: &str) -> Result<Self, BucketUrlError> {
-        Ok(Self {
-            url: BucketUrl::parse(url)?,
-            access_key_id: None,
-            secret_access_key: None,
-            region: None,
-            endpoint: None,
-            allow_http: false,
-        })
-    }
-
-    /// Signs requests with this key (AWS Signature Version 4); without, requests go
-    /// unsigned (a public bucket).
-    #[must_use]
-    pub fn credentials(mut self, access_key_id: &str, secret_access_key: &str) -> Self {
-        self.access_key_id = Some(access_key_id.to_owned());
-        self.secret_access_key = Some(secret_access_key.to_owned());
-        self
-    }
-
-    /// The region the requests are signed for (default `us-east-1`).
-    #[must_use]
-    pub fn region(mut self, region: &str) -> Self {
-        self.region = Some(region.to_owned());
-        self
-    }
-
-    /// Another S3-API endpoint than AWS's (`https://…`, or `http://` to a loopback
-    /// address; elsewhere only with [`S3Storage::allow_http`]). Requests are path-style.
-    #[must_use]
-    pub fn endpoint(mut self, endpoint: &str) -> Self {
-        self.endpoint = Some(endpoint.trim_end_matches('/').to_owned());
-        self
-    }
-
-    /// Allows a plain-HTTP endpoint that is not a loopback address.
-    #[must_use]
-    pub fn allow_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
-
-    /// `s3://BUCKET/PREFIX`.
-    pub fn url(&self) -> String {
-        self.url.display()
-    }
-
-    /// Checks what can be checked without the network: a plain-HTTP endpoint must be a
-    /// loopback address unless allowed. [`run`](crate::run) checks it too.
-    ///
-    /// # Errors
-    ///
-    /// [`ServeError::PlainHttpEndpoint`].
-    pub fn check(&self) -> Result<(), ServeError> {
-        match &self.endpoint {
-            Some(endpoint) if !object_key::endpoint_allowed(endpoint, self.allow_http) => {
-                Err(ServeError::PlainHttpEndpoint {
-                    endpoint: endpoint.clone(),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-}
+use super::object_key::BucketUrl;
+use super::{Content, Entry, Found, Stat, Storage};
+use crate::config::S3Storage;
 
 /// The object store as a [`Storage`].
 #[derive(Debug, Clone)]
