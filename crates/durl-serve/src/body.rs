@@ -62,6 +62,52 @@ enum Kind {
     Empty,
     Bytes(Option<Bytes>),
     File(FileStream),
+    Stream(ByteStream),
+}
+
+/// A boxed stream of body chunks.
+pub(crate) type Chunks = Pin<Box<dyn futures_util::Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Content from a stream of known length (an object store's ranged GETs): exactly
+/// `remaining` bytes, or an error that cuts the connection.
+struct ByteStream {
+    chunks: Chunks,
+    remaining: u64,
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteStream")
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ByteStream {
+    /// The next chunk; a stream that ends early or runs long is an error (the
+    /// Content-Length already sent cannot be honoured otherwise).
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        match ready!(self.chunks.as_mut().poll_next(cx)) {
+            Some(Ok(data)) if data.len() as u64 > self.remaining => {
+                self.remaining = 0;
+                Poll::Ready(Some(Err(io::Error::other(
+                    "the content is longer than announced",
+                ))))
+            }
+            Some(Ok(data)) => {
+                self.remaining -= data.len() as u64;
+                Poll::Ready(Some(Ok(data)))
+            }
+            Some(Err(e)) => Poll::Ready(Some(Err(e))),
+            None => Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the content ended before its announced length",
+            )))),
+        }
+    }
 }
 
 impl Body {
@@ -100,6 +146,17 @@ impl Body {
         }
     }
 
+    /// Content from `chunks`, which must yield exactly `len` bytes.
+    pub(crate) fn stream(chunks: Chunks, len: u64) -> Self {
+        if len == 0 {
+            return Self::empty();
+        }
+        Self::of(Kind::Stream(ByteStream {
+            chunks,
+            remaining: len,
+        }))
+    }
+
     /// Content streamed from a file.
     pub(crate) fn file(stream: FileStream) -> Self {
         if stream.remaining == 0 {
@@ -119,7 +176,7 @@ pub(crate) enum Segment {
 }
 
 impl Segment {
-    fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Self::Bytes(b) => b.len() as u64,
             Self::Slice(r) => r.end - r.start,
@@ -167,23 +224,17 @@ impl FileStream {
         self.sendfile = Some(pending);
     }
 
-    /// Total bytes the stream will yield.
-    pub(crate) fn len(&self) -> u64 {
-        self.remaining
-    }
-
     /// Reads the first chunk now, on the calling thread, unless it is in the page cache
-    /// (then the async side reads or sends it without blocking). The handler calls this from
-    /// the blocking task that opened the file, so a small cold file costs a single trip to the
-    /// blocking pool.
+    /// (then the async side reads or sends it without blocking). The local storage calls this
+    /// on the blocking pool when [`FileStream::wants_prefetch`], before the body is handed
+    /// to hyper.
     pub(crate) fn prefetch(&mut self) -> io::Result<()> {
+        if !self.wants_prefetch() {
+            return Ok(());
+        }
         let Some(Segment::Slice(range)) = self.segments.front_mut() else {
             return Ok(());
         };
-        let (offset, n) = peek_chunk(range);
-        if self.try_nowait && matches!(is_cached(&self.file, offset, n), Ok(true)) {
-            return Ok(());
-        }
         let (offset, n) = take_chunk(range);
         if range.is_empty() {
             self.segments.pop_front();
@@ -191,6 +242,16 @@ impl FileStream {
         let data = read_chunk(&self.file, &mut self.buf, offset, n)?;
         self.segments.push_front(Segment::Bytes(data));
         Ok(())
+    }
+
+    /// Whether [`FileStream::prefetch`] would read anything: the stream starts with a file
+    /// slice whose first chunk is not in the page cache. Does not block.
+    pub(crate) fn wants_prefetch(&self) -> bool {
+        let Some(Segment::Slice(range)) = self.segments.front() else {
+            return false;
+        };
+        let (offset, n) = peek_chunk(range);
+        !(self.try_nowait && matches!(is_cached(&self.file, offset, n), Ok(true)))
     }
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
@@ -354,6 +415,7 @@ impl http_body::Body for Body {
             Kind::Empty => Poll::Ready(None),
             Kind::Bytes(bytes) => Poll::Ready(bytes.take().map(Ok)),
             Kind::File(stream) => stream.poll_next(cx),
+            Kind::Stream(stream) => stream.poll_next(cx),
         };
         if let (Poll::Ready(Some(Ok(data))), Some(log)) = (&next, &mut this.log) {
             log.last = data.len() as u64;
@@ -367,6 +429,7 @@ impl http_body::Body for Body {
             Kind::Empty => true,
             Kind::Bytes(bytes) => bytes.is_none(),
             Kind::File(stream) => stream.remaining == 0 && stream.reading.is_none(),
+            Kind::Stream(stream) => stream.remaining == 0,
         }
     }
 
@@ -377,6 +440,7 @@ impl http_body::Body for Body {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Kind::File(stream) => SizeHint::with_exact(stream.remaining),
+            Kind::Stream(stream) => SizeHint::with_exact(stream.remaining),
         }
     }
 }
@@ -425,7 +489,7 @@ mod tests {
         want.extend_from_slice(&content[content.len() - 3..]);
 
         let stream = FileStream::new(file_with(&content), segments);
-        assert_eq!(stream.len(), want.len() as u64);
+        assert_eq!(stream.remaining, want.len() as u64);
         let body = Body::file(stream);
         assert_eq!(
             http_body::Body::size_hint(&body).exact(),

@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::access_log::LogFormat;
 use crate::auth::{AccessRule, Accounts, BasicAuth};
 use crate::error::ServeError;
+use crate::storage::object::S3Storage;
 use crate::upload::space::{DiskSpace, Space};
 
 /// Everything [`run`](crate::run) needs besides the listener. Built with [`Config::new`] and
@@ -20,6 +21,8 @@ use crate::upload::space::{DiskSpace, Space};
 pub struct Config {
     /// The directory served. Resolved (symlinks and all) once, when the server starts.
     pub(crate) root: PathBuf,
+    /// The object store served instead of `root` ([`Config::object_store`]).
+    pub(crate) objects: Option<S3Storage>,
     /// When set, every request must carry these Basic credentials.
     pub(crate) auth: Option<BasicAuth>,
     /// Accounts with hashed passwords (`--auth-file`).
@@ -158,6 +161,7 @@ impl Config {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self {
             root: root.into(),
+            objects: None,
             auth: None,
             accounts: None,
             rules: Vec::new(),
@@ -173,6 +177,15 @@ impl Config {
             limits: Limits::default(),
             upload: UploadSettings::default(),
         }
+    }
+
+    /// Serves the objects of an S3-API object store instead of a directory: the same
+    /// answers (Range, conditional requests, listings, auth), from ranged `GET`s pinned to
+    /// the object's version. Uploads and digests are not offered over an object store yet.
+    pub fn object_store(storage: S3Storage) -> Self {
+        let mut config = Self::new(storage.url());
+        config.objects = Some(storage);
+        config
     }
 
     /// Accepts tus 1.0 uploads at `/.durl/uploads/` (off by default). With

@@ -84,6 +84,28 @@ pub enum ServeError {
     /// rustls rejected the certificate and key.
     #[error("invalid TLS certificate or key")]
     Tls(#[source] rustls::Error),
+    /// The object store cannot be reached, or refuses to list the bucket (credentials,
+    /// missing bucket, endpoint).
+    #[error("cannot serve {url}")]
+    ObjectStore {
+        /// `s3://BUCKET/PREFIX`.
+        url: String,
+        /// The store's answer.
+        #[source]
+        source: Box<object_store::Error>,
+    },
+    /// A plain-HTTP endpoint that is not a loopback address, without permission.
+    #[error(
+        "the endpoint {endpoint} is plain HTTP and not a loopback address: credentials and data \
+         would cross the network in the clear (use https://, or allow it explicitly)"
+    )]
+    PlainHttpEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+    },
+    /// Uploads were asked for over an object store, which takes none yet.
+    #[error("uploads into an object store are not supported yet; serve a directory for uploads")]
+    UploadsNeedDirectory,
 }
 
 /// Why one request failed; each variant maps to a status code ([`RequestError::status`]), in

@@ -100,6 +100,7 @@ pub mod range;
 mod resolve;
 mod response;
 mod service;
+mod storage;
 mod upload;
 pub mod validators;
 mod zerocopy;
@@ -110,6 +111,8 @@ pub use access_log::LogFormat;
 pub use auth::{AccessRule, Accounts};
 pub use config::{Config, TlsConfig};
 pub use error::ServeError;
+pub use storage::object::S3Storage;
+pub use storage::object_key::BucketUrlError;
 pub use upload::space::DiskSpace;
 
 /// Serves `config`'s directory on `listener` until `shutdown` completes.

@@ -18,8 +18,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -38,27 +36,17 @@ use crate::activity::{AddressSlot, Guarded, PerAddress, Streams, Tracked};
 use crate::auth::Gate;
 use crate::body::CHUNK;
 use crate::config::Config;
-use crate::digest::DigestCache;
 use crate::error::ServeError;
-use crate::service;
+use crate::service::{self, Backend, Service};
+use crate::storage::local::{Local, Root};
+use crate::storage::object::Objects;
 use crate::upload;
 use crate::zerocopy::{Pending, SendfileStream};
 
-/// State shared by every connection and request.
-pub(crate) struct Shared {
-    /// The canonical root; every served path is below it.
-    pub(crate) root: PathBuf,
-    /// The root directory, opened once: every lookup starts from this descriptor
-    /// (`resolve.rs`), never from the path.
-    pub(crate) root_dir: OwnedFd,
-    /// The configuration as given.
-    pub(crate) config: Config,
-    /// The tus upload store, when uploads are enabled.
-    pub(crate) uploads: Option<Arc<upload::Store>>,
-    /// Accounts, rights and login state; `None` when nothing is restricted.
-    pub(crate) gate: Option<Gate>,
-    /// Files' digests (RFC 9530), computed on request and kept.
-    pub(crate) digests: Arc<DigestCache>,
+/// State shared by every connection.
+struct Shared {
+    /// What answers the requests.
+    service: Arc<Service>,
     /// hyper's connection builder (HTTP/1.1 and HTTP/2), configured once with our limits.
     builder: auto::Builder<TokioExecutor>,
     /// The TLS acceptor when serving HTTPS.
@@ -66,26 +54,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Which active files are sandboxed (`Content-Security-Policy: sandbox`).
-    pub(crate) fn sandbox(&self) -> crate::response::Sandbox {
-        crate::response::Sandbox {
-            all: self.config.sandbox_all,
-            uploads_on: self.uploads.is_some(),
-        }
-    }
-
-    /// The upload directory, when it lies inside the root: never served or listed.
-    pub(crate) fn private(&self) -> Option<&upload::PrivateArea> {
-        self.uploads.as_ref().and_then(|s| s.private_area())
-    }
-}
-
-impl std::fmt::Debug for Shared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
-            .field("root", &self.root)
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+    fn limits(&self) -> &crate::config::Limits {
+        &self.service.config.limits
     }
 }
 
@@ -95,68 +65,56 @@ pub(crate) async fn run(
     config: Config,
     shutdown: impl Future,
 ) -> Result<(), ServeError> {
-    let root = std::fs::canonicalize(&config.root).map_err(|source| ServeError::Root {
-        path: config.root.clone(),
-        source,
-    })?;
-    if !root.is_dir() {
-        return Err(ServeError::RootNotDirectory {
-            path: config.root.clone(),
-        });
-    }
     let limits = config.limits;
-    let root_dir = std::fs::File::open(&root)
-        .map(OwnedFd::from)
-        .map_err(|source| ServeError::Root {
-            path: config.root.clone(),
-            source,
-        })?;
-    let uploads = if config.upload.enabled {
-        let settings = crate::config::UploadSettings {
-            hidden: config.hidden,
-            ..config.upload.clone()
-        };
-        Some(Arc::new(upload::Store::open(&root, settings)?))
-    } else {
-        None
+    let (storage, uploads) = match &config.objects {
+        Some(objects) => {
+            if config.upload.enabled {
+                return Err(ServeError::UploadsNeedDirectory);
+            }
+            let objects = Objects::connect(objects, config.hidden).await?;
+            (Backend::Objects(objects), None)
+        }
+        None => {
+            let root = Root::open(&config.root)?;
+            let uploads = if config.upload.enabled {
+                let settings = crate::config::UploadSettings {
+                    hidden: config.hidden,
+                    ..config.upload.clone()
+                };
+                Some(Arc::new(upload::Store::open(&root.path, settings)?))
+            } else {
+                None
+            };
+            let private = uploads.as_ref().and_then(|s| s.private_area()).cloned();
+            let local = Local::new(root, config.follow_symlinks, config.hidden, private);
+            if config.precompute_digests {
+                let local = local.clone();
+                tokio::task::spawn_blocking(move || local.precompute_digests());
+            }
+            (Backend::Local(local), uploads)
+        }
     };
     // Expired uploads are deleted in the background while the server runs.
     let sweeper = uploads
         .as_ref()
         .map(|store| tokio::spawn(upload::sweep_forever(Arc::clone(store))));
     let shared = Arc::new(Shared {
-        root,
-        root_dir,
-        uploads,
-        digests: Arc::default(),
-        gate: Gate::new(
-            config.auth.clone(),
-            config.accounts.clone(),
-            config.rules.clone(),
-        ),
         builder: builder(&config),
         tls: config
             .tls
             .as_ref()
             .map(|t| TlsAcceptor::from(Arc::clone(&t.server))),
-        config,
+        service: Arc::new(Service {
+            storage,
+            uploads,
+            gate: Gate::new(
+                config.auth.clone(),
+                config.accounts.clone(),
+                config.rules.clone(),
+            ),
+            config,
+        }),
     });
-    if shared.config.precompute_digests {
-        let shared = Arc::clone(&shared);
-        tokio::task::spawn_blocking(move || {
-            shared
-                .digests
-                .precompute(&shared.root, shared.config.hidden, shared.private());
-        });
-    }
-    if shared.config.precompute_digests {
-        let shared = Arc::clone(&shared);
-        tokio::task::spawn_blocking(move || {
-            shared
-                .digests
-                .precompute(&shared.root, shared.config.hidden, shared.private());
-        });
-    }
 
     // `true` once shutdown has started; every connection task watches it.
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -270,7 +228,7 @@ async fn accept_loop(
                 drop(permit);
                 let permits = Arc::clone(permits);
                 connections.spawn(async move {
-                    let wait = shared.config.limits.header_read_timeout;
+                    let wait = shared.limits().header_read_timeout;
                     let Ok(Some(slot)) = tokio::time::timeout(wait, share.slot()).await else {
                         tracing::debug!(%peer, "no connection slot for this address in time; closing");
                         return;
@@ -295,8 +253,8 @@ async fn connection(
     _slots: (OwnedSemaphorePermit, AddressSlot),
 ) {
     let _ = stream.set_nodelay(true);
-    let deadline = Instant::now() + shared.config.limits.header_read_timeout;
-    let idle_timeout = shared.config.limits.idle_timeout;
+    let deadline = Instant::now() + shared.limits().header_read_timeout;
+    let idle_timeout = shared.limits().idle_timeout;
     let closed = |peer| tracing::debug!(%peer, "no progress within the idle timeout; closing");
     if let Some(acceptor) = &shared.tls {
         let (stream, progress) = Tracked::new(stream);
@@ -384,7 +342,8 @@ async fn drive<I>(
             let shared = Arc::clone(&shared);
             let sendfile = sendfile.clone();
             async move {
-                let response = service::handle(shared, request, peer, sendfile).await;
+                let response =
+                    service::handle(Arc::clone(&shared.service), request, peer, sendfile).await;
                 Ok::<_, Infallible>(response.map(|body| Guarded::new(body, guard)))
             }
         })
@@ -396,7 +355,7 @@ async fn drive<I>(
     let first_request = tokio::time::sleep_until(deadline);
     tokio::pin!(first_request);
     let mut waiting_first = true;
-    let idle_timeout = shared.config.limits.idle_timeout;
+    let idle_timeout = shared.limits().idle_timeout;
     let mut idle_checks =
         tokio::time::interval_at(Instant::now() + idle_timeout / 2, idle_timeout / 2);
     idle_checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -422,7 +381,7 @@ async fn drive<I>(
                 if seen_request.load(Ordering::Relaxed) && streams.idle_for() >= idle_timeout {
                     tracing::debug!(%peer, "no request open within the idle timeout; closing");
                     conn.as_mut().graceful_shutdown();
-                    let grace = shared.config.limits.grace_period;
+                    let grace = shared.limits().grace_period;
                     if let Ok(Err(e)) = tokio::time::timeout(grace, conn).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }

@@ -2,11 +2,9 @@
 //! small fixed answers (errors, redirects, 405, 401).
 
 use std::collections::hash_map::RandomState;
-use std::fs::{File, Metadata};
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::ops::Range;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -17,41 +15,45 @@ use http::header::{
 };
 use http::{Method, Response, StatusCode};
 
-use crate::body::{Body, FileStream, Segment};
+use crate::body::{Body, Segment};
 use crate::conditional::{self, Precondition};
 use crate::range::{self, RangeOutcome};
+use crate::storage::{Content, Stat};
 use crate::validators::Validators;
 
-/// Answers a GET or HEAD for an open regular file. With `prefetch`, the first chunk is read
-/// here unless it is in the page cache, which may block: call it from `spawn_blocking` then.
-/// Without, nothing here blocks.
-pub(crate) fn file(
+/// Answers a GET or HEAD for an open file of any storage (steps 4–8 of the pipeline). The
+/// storage may read the first chunk of the body before this returns.
+pub(crate) async fn file<F: Content>(
     method: &Method,
     headers: &HeaderMap,
-    file: File,
-    meta: &Metadata,
-    path: &Path,
-    prefetch: bool,
+    file: F,
     sandbox: Sandbox,
 ) -> io::Result<Response<Body>> {
-    let len = meta.len();
-    let validators = Validators::from_metadata(meta);
+    let Stat {
+        len,
+        ref validators,
+        ref name,
+    } = *file.stat();
+    let validators = &validators.clone();
+    let mime = mime_guess::from_path(name)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
     let head_only = method == Method::HEAD;
 
     // Step 4: preconditions, in RFC 9110 §13.2.2 order.
-    let use_range = match conditional::evaluate(method, headers, &validators) {
+    let use_range = match conditional::evaluate(method, headers, validators) {
         Precondition::NotModified => {
             // RFC 9110 §15.4.5: a 304 carries the validators a 200 would have had.
             return Ok(with_validators(
                 StatusCode::NOT_MODIFIED,
-                &validators,
+                validators,
                 Body::empty(),
             ));
         }
         Precondition::Failed => {
             return Ok(with_validators(
                 StatusCode::PRECONDITION_FAILED,
-                &validators,
+                validators,
                 Body::empty(),
             ));
         }
@@ -69,12 +71,9 @@ pub(crate) fn file(
         RangeOutcome::Ignore
     };
 
-    let mime = mime_guess::from_path(path)
-        .first_raw()
-        .unwrap_or("application/octet-stream");
     let content_type = HeaderValue::from_static(mime);
     // Only active types are looked at (a read of the upload mark, one system call).
-    let sandboxed = is_active(mime) && sandbox.applies_to(&file);
+    let sandboxed = is_active(mime) && sandbox.applies_to(file.upload_mark());
 
     // Steps 6 and 7: status, body layout and header fields.
     let (status, segments, content_type, content_range) = match outcome {
@@ -86,11 +85,8 @@ pub(crate) fn file(
         ),
         RangeOutcome::Unsatisfiable => {
             // RFC 9110 §15.5.17: 416 with `Content-Range: bytes */len`.
-            let mut response = with_validators(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                &validators,
-                Body::empty(),
-            );
+            let mut response =
+                with_validators(StatusCode::RANGE_NOT_SATISFIABLE, validators, Body::empty());
             let h = response.headers_mut();
             h.insert(CONTENT_RANGE, header_value(range::unsatisfied_range(len)));
             h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -114,18 +110,14 @@ pub(crate) fn file(
         }
     };
 
-    let mut stream = FileStream::new(file, segments);
-    let content_length = stream.len();
+    let content_length = segments.iter().map(Segment::len).sum::<u64>();
     let body = if head_only {
         // Step 8 (RFC 9110 §9.3.2): HEAD gets the same header fields, and no content.
         Body::empty()
     } else {
-        if prefetch {
-            stream.prefetch()?;
-        }
-        Body::file(stream)
+        file.body(segments).await?
     };
-    let mut response = with_validators(status, &validators, body);
+    let mut response = with_validators(status, validators, body);
     let h = response.headers_mut();
     h.insert(CONTENT_TYPE, content_type);
     // Browsers must not guess a type (a text file read as HTML), and a file of an active type
@@ -159,13 +151,12 @@ pub(crate) struct Sandbox {
 pub(crate) const UPLOAD_MARK: &str = "user.durl.upload";
 
 impl Sandbox {
-    /// Whether `file` is sandboxed: always with `all`; else if it carries the upload mark,
+    /// Whether a file is sandboxed: always with `all`; else if it carries the upload mark,
     /// or if the mark cannot be read (a file system without user xattrs) while uploads are on.
-    fn applies_to(self, file: &File) -> bool {
-        use xattr::FileExt as _;
+    fn applies_to(self, mark: io::Result<bool>) -> bool {
         self.all
-            || match file.get_xattr(UPLOAD_MARK) {
-                Ok(mark) => mark.is_some(),
+            || match mark {
+                Ok(mark) => mark,
                 Err(_) => self.uploads_on,
             }
     }
@@ -379,12 +370,43 @@ mod tests {
         );
     }
 
+    /// A file held in memory: the pipeline above the storage, without any storage.
+    struct Memory {
+        stat: Stat,
+        bytes: Bytes,
+    }
+
+    impl Content for Memory {
+        fn stat(&self) -> &Stat {
+            &self.stat
+        }
+
+        fn upload_mark(&self) -> io::Result<bool> {
+            Ok(false)
+        }
+
+        async fn digests(&self) -> Option<crate::digest::Digests> {
+            None
+        }
+
+        async fn body(self, segments: Vec<Segment>) -> io::Result<Body> {
+            let mut out = Vec::new();
+            for segment in segments {
+                match segment {
+                    Segment::Bytes(b) => out.extend_from_slice(&b),
+                    Segment::Slice(r) => {
+                        let r = usize::try_from(r.start).unwrap()..usize::try_from(r.end).unwrap();
+                        out.extend_from_slice(&self.bytes[r]);
+                    }
+                }
+            }
+            Ok(Body::bytes(out))
+        }
+    }
+
     /// Handler-level tests: `file` answers without any socket (SWS style).
     fn answer(method: Method, fields: &[(&str, &str)], content: &[u8]) -> Response<Body> {
-        use std::io::Write;
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(content).unwrap();
-        let meta = f.as_file().metadata().unwrap();
+        use futures_util::FutureExt as _;
         let mut headers = HeaderMap::new();
         for (name, value) in fields {
             headers.append(
@@ -392,20 +414,23 @@ mod tests {
                 HeaderValue::from_str(value).unwrap(),
             );
         }
-        let file = f.reopen().unwrap();
-        self::file(
-            &method,
-            &headers,
-            file,
-            &meta,
-            Path::new("x.txt"),
-            true,
-            Sandbox {
-                all: true,
-                uploads_on: false,
+        let len = content.len() as u64;
+        let file = Memory {
+            stat: Stat {
+                len,
+                validators: Validators::new(len, 1_700_000_000, 0, 7),
+                name: "x.txt".into(),
             },
-        )
-        .unwrap()
+            bytes: Bytes::copy_from_slice(content),
+        };
+        let sandbox = Sandbox {
+            all: true,
+            uploads_on: false,
+        };
+        self::file(&method, &headers, file, sandbox)
+            .now_or_never()
+            .expect("an in-memory body is ready at once")
+            .unwrap()
     }
 
     fn field<'a>(r: &'a Response<Body>, name: &str) -> Option<&'a str> {

@@ -1,6 +1,6 @@
-//! The per-request handler: auth, method, target checks, then resolution and the file or
-//! listing answer on the blocking pool, and the access-log record each response's body
-//! writes when it is done.
+//! The per-request handler: auth, method, target checks, then the file or listing answer
+//! from the storage (`storage/`), and the access-log record each response's body writes when
+//! it is done.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,19 +13,61 @@ use crate::access_log;
 use crate::assets;
 use crate::auth::{Gate, Identity, Refusal, Right};
 use crate::body::Body;
+use crate::config::Config;
 use crate::digest;
 use crate::error::RequestError;
-use crate::listener::Shared;
 use crate::listing;
-use crate::resolve::{self, RequestPath, Target};
+use crate::resolve::RequestPath;
 use crate::response;
+use crate::storage::local::Local;
+use crate::storage::object::Objects;
+use crate::storage::{Content, Found, Storage};
 use crate::upload;
 use crate::zerocopy::Pending;
+
+/// What every request needs, shared by all connections.
+pub(crate) struct Service {
+    /// The configuration as given.
+    pub(crate) config: Config,
+    /// Where the files are.
+    pub(crate) storage: Backend,
+    /// The tus upload store, when uploads are enabled.
+    pub(crate) uploads: Option<Arc<upload::Store>>,
+    /// Accounts, rights and login state; `None` when nothing is restricted.
+    pub(crate) gate: Option<Gate>,
+}
+
+/// The storage backends: one match per request, then one generic pipeline ([`serve`]).
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// A local directory.
+    Local(Local),
+    /// An S3-API object store.
+    Objects(Objects),
+}
+
+impl Service {
+    /// Which active files are sandboxed (`Content-Security-Policy: sandbox`).
+    fn sandbox(&self) -> response::Sandbox {
+        response::Sandbox {
+            all: self.config.sandbox_all,
+            uploads_on: self.uploads.is_some(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Answers one request, and logs it (target `durl_serve::access`, level INFO). `sendfile`:
 /// the connection's sendfile queue, if it has one (plain-text connections).
 pub(crate) async fn handle<B>(
-    shared: Arc<Shared>,
+    shared: Arc<Service>,
     request: Request<B>,
     peer: SocketAddr,
     sendfile: Option<Pending>,
@@ -76,7 +118,7 @@ where
 /// Steps 1–2 of the pipeline here; steps 3–8 in [`prepare`] on the blocking pool. Also
 /// returns the authenticated user, if any.
 async fn respond<B>(
-    shared: &Arc<Shared>,
+    shared: &Arc<Service>,
     peer: SocketAddr,
     method: &Method,
     uri: &Uri,
@@ -115,7 +157,7 @@ fn refuse(gate: &Gate, identity: &Identity) -> Response<Body> {
 
 /// The answer to a request from `identity`, whose credentials (if any) are checked.
 async fn answer_for<B>(
-    shared: &Arc<Shared>,
+    shared: &Arc<Service>,
     peer: SocketAddr,
     method: &Method,
     uri: &Uri,
@@ -175,54 +217,17 @@ where
     {
         return refuse(gate, &identity);
     }
-    // Step 2b onwards touch the file system. A regular file whose path is in the kernel's
-    // caches opens right here without blocking; the body then reads or sends cached data
-    // inline too, and goes to the blocking pool only for what is on disk.
-    // A request for a digest may hash the file: the blocking pool. A file needs the read
-    // right on itself (the check above also let through directories leading to one).
-    if !digest::asked(&headers)
-        && shared
-            .gate
-            .as_ref()
-            .is_none_or(|g| g.may(&identity, request.segments(), Right::Read))
-        && let Some((file, meta, path)) =
-            resolve::open_cached(&shared.root_dir, &shared.root, &request)
-        && !private(shared, &path)
-    {
-        return answer(
-            response::file(
-                method,
-                &headers,
-                file,
-                &meta,
-                &path,
-                false,
-                shared.sandbox(),
+    // Step 2b onwards: the storage (storage/), one generic pipeline per backend.
+    let query = uri.query();
+    match &shared.storage {
+        Backend::Local(local) => {
+            serve(shared, local, method, &headers, &request, query, &identity).await
+        }
+        Backend::Objects(objects) => {
+            serve(
+                shared, objects, method, &headers, &request, query, &identity,
             )
-            .map_err(Into::into),
-        );
-    }
-    // Everything else: one trip to the blocking pool, which also reads the first chunk of
-    // the body if it is not cached.
-    let shared = Arc::clone(shared);
-    let method = method.clone();
-    let query = uri.query().map(str::to_owned);
-    let prepared = tokio::task::spawn_blocking(move || {
-        prepare(
-            &shared,
-            &method,
-            &headers,
-            &request,
-            query.as_deref(),
-            &identity,
-        )
-    })
-    .await;
-    match prepared {
-        Ok(prepared) => answer(prepared),
-        Err(join) => {
-            tracing::error!(error = %join, "request handler panicked");
-            response::status(StatusCode::INTERNAL_SERVER_ERROR)
+            .await
         }
     }
 }
@@ -241,9 +246,41 @@ fn answer(prepared: Result<Response<Body>, RequestError>) -> Response<Body> {
     }
 }
 
-/// Resolves the path and builds the answer. Blocking.
-fn prepare(
-    shared: &Shared,
+/// Steps 2b–9 over `storage`: the file's answer, an index page, a listing or a redirect.
+async fn serve<S: Storage>(
+    shared: &Service,
+    storage: &S,
+    method: &Method,
+    headers: &HeaderMap,
+    request: &RequestPath,
+    query: Option<&str>,
+    identity: &Identity,
+) -> Response<Body> {
+    // A file the storage opens without waiting (a local file in the kernel's caches) is
+    // answered right here; the body then reads or sends cached data inline too, and goes to
+    // the blocking pool only for what is on disk. A request for a digest may hash the file,
+    // and a file needs the read right on itself (the check before this one also let through
+    // directories leading to one).
+    if !digest::asked(headers)
+        && shared
+            .gate
+            .as_ref()
+            .is_none_or(|g| g.may(identity, request.segments(), Right::Read))
+        && let Some(file) = storage.open_now(request)
+    {
+        return answer(
+            response::file(method, headers, file, shared.sandbox())
+                .await
+                .map_err(Into::into),
+        );
+    }
+    answer(prepare(shared, storage, method, headers, request, query, identity).await)
+}
+
+/// Resolves the path and builds the answer.
+async fn prepare<S: Storage>(
+    shared: &Service,
+    storage: &S,
     method: &Method,
     headers: &HeaderMap,
     request: &RequestPath,
@@ -251,13 +288,7 @@ fn prepare(
     identity: &Identity,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
-    let opened = resolve::open(
-        &shared.root_dir,
-        &shared.root,
-        request,
-        config.follow_symlinks,
-    );
-    let target = match opened {
+    let found = match storage.open(request).await {
         // No favicon.ico in the root: the embedded icon rather than a 404 on every visit.
         Err(e)
             if e.status() == StatusCode::NOT_FOUND
@@ -265,15 +296,10 @@ fn prepare(
         {
             return Ok(assets::answer(method, assets::FAVICON_PATH, headers));
         }
-        target => target?,
+        found => found?,
     };
-    match target {
-        // The upload directory inside the root: as if absent, however it was reached.
-        Target::File { path, .. } if private(shared, &path) => Err(RequestError::NotFound),
-        Target::Dir { dir } if shared.private().is_some_and(|p| p.is(&dir)) => {
-            Err(RequestError::NotFound)
-        }
-        Target::File { file, meta, path } => {
+    match found {
+        Found::File(file) => {
             // "/file.txt/" names a directory that does not exist.
             if request.has_trailing_slash() {
                 return Err(RequestError::NotFound);
@@ -283,9 +309,9 @@ fn prepare(
             {
                 return Ok(refuse(gate, identity));
             }
-            file_answer(shared, method, headers, file, &meta, &path)
+            file_answer(shared, method, headers, file).await
         }
-        Target::Dir { dir } => {
+        Found::Dir(dir) => {
             if !config.list_directories && config.index.is_none() {
                 return Err(RequestError::NotFound);
             }
@@ -303,17 +329,12 @@ fn prepare(
                 && readable(&request.child(index.as_bytes()))
             {
                 let index = request.child(index.as_bytes());
-                match resolve::open(
-                    &shared.root_dir,
-                    &shared.root,
-                    &index,
-                    config.follow_symlinks,
-                ) {
-                    Ok(Target::File { file, meta, path }) if !private(shared, &path) => {
-                        return file_answer(shared, method, headers, file, &meta, &path);
+                match storage.open(&index).await {
+                    Ok(Found::File(file)) => {
+                        return file_answer(shared, method, headers, file).await;
                     }
                     // A directory named index.html, or none: the listing.
-                    Ok(_) => {}
+                    Ok(Found::Dir(_)) => {}
                     Err(e) if e.status() == StatusCode::NOT_FOUND => {}
                     Err(e) => return Err(e),
                 }
@@ -321,14 +342,7 @@ fn prepare(
             if !config.list_directories {
                 return Err(RequestError::NotFound);
             }
-            let visibility = listing::Visibility {
-                root_dir: &shared.root_dir,
-                root: &shared.root,
-                follow_symlinks: config.follow_symlinks,
-                hidden: config.hidden,
-                private: shared.private(),
-            };
-            let mut entries = listing::read(dir, request, visibility)?;
+            let mut entries = storage.list(dir, request).await?;
             // A user never sees an entry they cannot read.
             if let Some(gate) = &shared.gate {
                 entries.retain(|e| {
@@ -361,29 +375,24 @@ fn prepare(
     }
 }
 
-/// Whether `path` (a resolved file's path) lies in the upload directory inside the root.
-fn private(shared: &Shared, path: &std::path::Path) -> bool {
-    shared.private().is_some_and(|p| p.holds(path))
-}
-
-/// The answer for an open regular file, with the digests asked for (RFC 9530). Blocking.
-fn file_answer(
-    shared: &Shared,
+/// The answer for an open file, with the digests asked for (RFC 9530).
+async fn file_answer<F: Content>(
+    shared: &Service,
     method: &Method,
     headers: &HeaderMap,
-    file: std::fs::File,
-    meta: &std::fs::Metadata,
-    path: &std::path::Path,
+    file: F,
 ) -> Result<Response<Body>, RequestError> {
     let wanted = if digest::asked(headers) {
         digest::wanted(headers)
     } else {
         digest::Wanted::default()
     };
-    let digests = (wanted.repr.is_some() || wanted.content.is_some())
-        .then(|| shared.digests.get(&file, meta))
-        .flatten();
-    let mut response = response::file(method, headers, file, meta, path, true, shared.sandbox())?;
+    let digests = if wanted.repr.is_some() || wanted.content.is_some() {
+        file.digests().await
+    } else {
+        None
+    };
+    let mut response = response::file(method, headers, file, shared.sandbox()).await?;
     if let Some(digests) = digests {
         let status = response.status();
         let h = response.headers_mut();

@@ -1,6 +1,6 @@
 //! A fault-injecting HTTP/1.1 (and HTTPS) server for durl's tests, a small FTP one
-//! ([`FtpServer`]) for faults a real server will not make, and [`Vsftpd`], a real FTP(S)
-//! server started for a test.
+//! ([`FtpServer`]) for faults a real server will not make, [`Vsftpd`], a real FTP(S)
+//! server started for a test, and [`SeaweedFs`], a real S3-API object store.
 //!
 //! [`FaultServer`] listens on `127.0.0.1:0` on its own thread and runtime,
 //! so it serves `#[test]` and `#[tokio::test]` alike, and stops when dropped.
@@ -40,6 +40,7 @@ mod range;
 mod request;
 mod resource;
 mod response;
+mod seaweedfs;
 mod server;
 mod state;
 mod tls;
@@ -51,6 +52,7 @@ pub use fault::Fault;
 pub use ftp::{DEFAULT_MDTM, FtpFault, FtpServer, Retr};
 pub use proxy::{Asked, Proxy};
 pub use resource::{DEFAULT_LAST_MODIFIED_UNIX, Redirect, Resource};
+pub use seaweedfs::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, SeaweedFs};
 pub use server::FaultServer;
 pub use state::Served;
 pub use vsftpd::{Vsftpd, VsftpdOptions};
