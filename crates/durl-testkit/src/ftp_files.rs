@@ -10,8 +10,8 @@ use bytes::Bytes;
 /// The `MDTM` of a file put without one (RFC 3659 §2.3 time-val, UTC).
 pub const DEFAULT_MDTM: &str = "20240101120000";
 
-/// A misbehaviour of one `RETR`, scheduled with [`FtpServer::push_fault`] (one-shot) or
-/// [`FtpServer::set_fault`] (every `RETR` of the path while no one-shot is queued).
+/// A misbehaviour of one `RETR`, scheduled with [`FtpServer::push_fault`](crate::FtpServer::push_fault) (one-shot) or
+/// [`FtpServer::set_fault`](crate::FtpServer::set_fault) (every `RETR` of the path while no one-shot is queued).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FtpFault {
     /// Send `k` bytes (from the `REST` offset), then close the data connection and answer
