@@ -345,9 +345,24 @@ pub struct NetworkArgs {
 /// Arguments of `durl serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Directory to serve.
+    /// Directory to serve, or s3://BUCKET[/PREFIX]: the objects of an S3-API store (keys from
+    /// $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY; none: unsigned requests).
     #[arg(default_value = ".", value_name = "DIR")]
     pub dir: PathBuf,
+
+    /// With s3://: the store's endpoint (default $AWS_ENDPOINT_URL, else AWS). Plain http://
+    /// only to a loopback address unless --allow-http.
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// With s3://: the region requests are signed for (default $AWS_REGION, else us-east-1).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+
+    /// With s3://: allow a plain-HTTP endpoint that is not a loopback address (keys and data
+    /// cross the network in the clear).
+    #[arg(long)]
+    pub allow_http: bool,
 
     /// Address to listen on.
     #[arg(short, long, default_value = "127.0.0.1", value_name = "ADDR")]

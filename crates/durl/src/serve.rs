@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use durl_serve::{AccessRule, Accounts, Config, LogFormat, TlsConfig};
+use durl_serve::{AccessRule, Accounts, Config, LogFormat, S3Storage, ServeError, TlsConfig};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
@@ -52,13 +52,21 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// Validates the raw arguments: the directory exists, `--auth` is `USER:PASS`, the TLS files
 /// load.
 fn config(args: &ServeArgs) -> anyhow::Result<Config> {
-    let meta = std::fs::metadata(&args.dir)
-        .with_context(|| format!("cannot serve {}", args.dir.display()))
-        .map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
-    if !meta.is_dir() {
-        return Err(UsageError(format!("{} is not a directory", args.dir.display())).into());
-    }
-    let mut config = Config::new(&args.dir)
+    let config = match args.dir.to_str().filter(|d| d.starts_with("s3://")) {
+        Some(url) => Config::object_store(s3_storage(url, args, |name| std::env::var(name).ok())?),
+        None => {
+            let meta = std::fs::metadata(&args.dir)
+                .with_context(|| format!("cannot serve {}", args.dir.display()))
+                .map_err(|e| anyhow::Error::new(UsageError(format!("{e:#}"))))?;
+            if !meta.is_dir() {
+                return Err(
+                    UsageError(format!("{} is not a directory", args.dir.display())).into(),
+                );
+            }
+            Config::new(&args.dir)
+        }
+    };
+    let mut config = config
         .follow_symlinks(args.follow_symlinks)
         .index_file((!args.no_index).then_some(args.index.as_str()))
         .hidden(args.hidden)
@@ -121,6 +129,46 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// `s3://BUCKET[/PREFIX]` with the keys, region and endpoint from the flags, else from the
+/// standard AWS variables (read through `var`).
+fn s3_storage(
+    url: &str,
+    args: &ServeArgs,
+    var: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<S3Storage> {
+    let mut storage = S3Storage::parse(url)
+        .map_err(|e| UsageError(format!("cannot serve {url}: {e}")))?
+        .allow_http(args.allow_http);
+    let nonempty = |name: &str| var(name).filter(|v| !v.is_empty());
+    match (
+        nonempty("AWS_ACCESS_KEY_ID"),
+        nonempty("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(id), Some(secret)) => storage = storage.credentials(&id, &secret),
+        (None, None) => {}
+        _ => {
+            return Err(UsageError(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together".to_owned(),
+            )
+            .into());
+        }
+    }
+    if let Some(region) = args.s3_region.clone().or_else(|| nonempty("AWS_REGION")) {
+        storage = storage.region(&region);
+    }
+    if let Some(endpoint) = args
+        .s3_endpoint
+        .clone()
+        .or_else(|| nonempty("AWS_ENDPOINT_URL"))
+    {
+        storage = storage.endpoint(&endpoint);
+    }
+    storage
+        .check()
+        .map_err(|e| UsageError(crate::error_line(&e)))?;
+    Ok(storage)
+}
+
 async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
     // tokio's bind sets SO_REUSEADDR (on Unix): after a crash or kill -9, a restart can
     // listen on the same port at once, though connections of the old process linger in
@@ -162,8 +210,22 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
     tokio::select! {
         result = &mut server => {
             signals_abort.abort();
-            result.context("server failed")?;
-            Ok(ExitCode::SUCCESS)
+            match result {
+                // What was given cannot be served: a bad argument (exit 2), in one line.
+                Err(
+                    e @ (ServeError::ObjectStore { .. }
+                    | ServeError::PlainHttpEndpoint { .. }
+                    | ServeError::UploadsNeedDirectory),
+                ) => {
+                    // The store's answer may hold its XML error document: one line.
+                    let line = crate::error_line(&e);
+                    Err(UsageError(line.split_whitespace().collect::<Vec<_>>().join(" ")).into())
+                }
+                result => {
+                    result.context("server failed")?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         code = signals_second(signals) => Ok(exit::code(code)),
     }
@@ -196,7 +258,11 @@ fn warn(line: &str) {
 /// Prints where we serve: the URL on stdout (scripts using `--port 0` read it there).
 #[expect(clippy::print_stdout, reason = "the URL is the command's output")]
 fn announce(args: &ServeArgs, scheme: &str, addr: SocketAddr) {
-    let dir = std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone());
+    let dir = if args.dir.to_str().is_some_and(|d| d.starts_with("s3://")) {
+        args.dir.clone()
+    } else {
+        std::fs::canonicalize(&args.dir).unwrap_or_else(|_| args.dir.clone())
+    };
     println!("Serving {} at {scheme}://{addr}/", dir.display());
     let _ = std::io::stdout().flush();
 }

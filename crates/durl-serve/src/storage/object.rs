@@ -109,6 +109,23 @@ impl S3Storage {
     pub fn url(&self) -> String {
         self.url.display()
     }
+
+    /// Checks what can be checked without the network: a plain-HTTP endpoint must be a
+    /// loopback address unless allowed. [`run`](crate::run) checks it too.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::PlainHttpEndpoint`].
+    pub fn check(&self) -> Result<(), ServeError> {
+        match &self.endpoint {
+            Some(endpoint) if !object_key::endpoint_allowed(endpoint, self.allow_http) => {
+                Err(ServeError::PlainHttpEndpoint {
+                    endpoint: endpoint.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The object store as a [`Storage`].
@@ -152,12 +169,8 @@ impl Objects {
             // No key: unsigned requests, never the instance-metadata service.
             _ => builder = builder.with_skip_signature(true),
         }
+        config.check()?;
         if let Some(endpoint) = &config.endpoint {
-            if !object_key::endpoint_allowed(endpoint, config.allow_http) {
-                return Err(ServeError::PlainHttpEndpoint {
-                    endpoint: endpoint.clone(),
-                });
-            }
             builder = builder
                 .with_endpoint(endpoint)
                 .with_allow_http(endpoint.starts_with("http://"))

@@ -41,3 +41,6 @@ mod tus_limits;
 mod tus_place;
 // Uploaded active files (HTML, SVG, ...) are sandboxed and never sniffed.
 mod stored_xss;
+// durl serve s3://: a real S3 store (SeaweedFS), two instances, ranges, conditions, listings,
+// curl -C - and aria2c -x 8; an overwrite never mixes versions; bad stores refused at start.
+mod objstore;
