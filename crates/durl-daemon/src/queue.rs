@@ -747,6 +747,11 @@ impl Queue {
         let _gate = self.shared.gate.lock().await;
         let batch = {
             let mut state = lock(&self.shared.state);
+            if state.purged.contains(&gid) {
+                // Purged while this report was on its way: writing the record again would
+                // bring it back after a restart.
+                return;
+            }
             let Some(entry) = state.entries.get_mut(&gid) else {
                 return;
             };

@@ -30,12 +30,17 @@
 //!    compares. HTTP: `GET` with `Range: bytes=N-` and `If-Range` (a strong ETag, or a
 //!    Last-Modified date strong per RFC 9110 §8.8.2.2), `Accept-Encoding: identity`; what a
 //!    206, 200 or 416 means is one pure function (`http::classify`, RFC 9110 §14.4, §15.3.7,
-//!    §15.5.17); the login goes only to the origin named. FTP: log in (the URL's user, else
+//!    §15.5.17); a 200 that carries the validator held is asked again once with `Range`
+//!    alone (a CDN that ignores entity tags in `If-Range`; its origin is remembered for the
+//!    run); `Want-Repr-Digest` asks for the RFC 9530 digest (`http::digest`), which becomes
+//!    part of the version; the login goes only to the origin named. FTP: log in (the URL's user, else
 //!    [`Network::login`] on that server, else `.netrc`, else `anonymous`), `TYPE I`, `EPSV`
 //!    or `PASV`, `SIZE` and `MDTM` checked against the version held, `REST <N>` + `RETR`.
 //!    The answer is a body (from where, to where), the whole file (the range was ignored:
 //!    start again from 0), "complete", another version (a mirror is dropped, else the partial
-//!    is), or a restart with its reason.
+//!    is), or a restart with its reason. Without a strong validator the request also asks for
+//!    the 64 KiB held before the offset, which must repeat the partial's bytes (else the file
+//!    changed: start again from 0).
 //! 7. **Stream.** Each stream writes at its own running offset, never past the end its
 //!    transport announced (a longer body is a protocol error, never file content); silence
 //!    past the stall timeout is an error; an FTP data connection must end exactly at `SIZE`.
@@ -51,8 +56,9 @@
 //! 10. **Retry.** Retryable errors ([`Error::is_retryable`]) back off exponentially with
 //!     jitter (or as `Retry-After` says) and continue from the last written byte; a mirror
 //!     that fails three times in a row is dropped while another remains.
-//! 11. **Verify and commit.** fsync the part file, check the optional checksum (`verify`),
-//!     rename it to the destination, fsync the directory, mark it, remove the state.
+//! 11. **Verify and commit.** fsync the part file, check the optional checksum and the
+//!     remote's digest recorded with the version (`verify`), rename it to the destination,
+//!     fsync the directory, mark it, remove the state.
 //!
 //! # How `put` works
 //! [`put`] uploads a local file to an `ftp://` URL: `SIZE` says how much the server holds, the

@@ -364,6 +364,25 @@ mod tests {
         assert_eq!(Digests::parse(lines.iter().map(String::as_str)), both);
     }
 
+    proptest::proptest! {
+        /// Any field value parses without panicking, and a sha-256 of any bytes written the
+        /// RFC 9530 way, among other members, reads back.
+        #[test]
+        fn any_value_parses_and_written_digests_read_back(
+            noise in "\\PC{0,80}",
+            digest in proptest::collection::vec(proptest::num::u8::ANY, 32),
+            other in "[a-z][a-z0-9-]{0,8}",
+        ) {
+            let _ = Digests::parse([noise.as_str()]);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&digest);
+            let value = format!("{other}=:AAAA:, sha-256=:{encoded}:;p=1");
+            let parsed = Digests::parse([value.as_str()]);
+            if other != "sha-256" && other != "sha-512" {
+                proptest::prop_assert_eq!(parsed.sha256, Some(digest));
+            }
+        }
+    }
+
     #[test]
     fn digests_agree_unless_one_algorithm_differs() {
         let a = Digests::parse([format!("sha-256=:{E256}:").as_str()]);

@@ -532,16 +532,13 @@ fn is_full(e: &io::Error) -> bool {
     )
 }
 
-/// Frees the blocks of the last [`GIVE_BACK`] bytes of the written data when they are the
-/// file's tail (a single stream; a split download's tail is usually its last segment) and
-/// returns the ranges still held.
+/// Frees the blocks of the last [`GIVE_BACK`] bytes of the written data, and of anything
+/// after them (the part of a write that failed half-way, which no state claims), and returns
+/// the ranges still held.
 fn give_back(file: &File, have: &RangeSet) -> io::Result<RangeSet> {
     let Some(last) = have.ranges().last().cloned() else {
         return Ok(have.clone());
     };
-    if file.metadata()?.len() > last.end {
-        return Ok(have.clone()); // not the tail: truncating would free nothing of it
-    }
     let cut = last.end.saturating_sub(GIVE_BACK) / 4096 * 4096;
     let cut = cut.max(last.start);
     file.set_len(cut)?;
@@ -561,7 +558,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn giving_back_frees_the_tail_of_the_last_range_only() {
+    fn giving_back_frees_the_end_of_the_last_range_and_what_follows_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p");
         std::fs::write(&path, vec![7u8; 300_000]).unwrap();
@@ -580,13 +577,15 @@ mod tests {
         let kept = give_back(&file, &short).unwrap();
         assert_eq!(kept.ranges(), std::slice::from_ref(&(0..100_000)));
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_000);
-        // Data past the last range (not the tail): nothing to free, nothing changes.
+        // Data past the last range (a write that failed half-way, claimed by no state) goes
+        // too: a full disk gets its blocks back (it kept the state from being written).
         let mut inner = RangeSet::new();
-        inner.insert(0..50_000);
+        inner.insert(0..150_000);
+        // 150000 - 65536 = 84464, down to a 4 KiB boundary: 81920.
         assert_eq!(
             give_back(&file, &inner).unwrap().ranges(),
-            std::slice::from_ref(&(0..50_000))
+            std::slice::from_ref(&(0..81_920))
         );
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_000);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 81_920);
     }
 }
