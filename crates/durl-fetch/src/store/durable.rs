@@ -19,13 +19,33 @@ use std::path::{Path, PathBuf};
 /// # Errors
 /// Any I/O error, with the temporary file removed where possible.
 pub fn replace(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_and_rename(path, contents, true)
+}
+
+/// [`replace`] without the fsyncs: atomic for every reader now, but after a crash the old
+/// file, the new one, or an empty or truncated one may be found. Only for content whose
+/// loss costs nothing (a download's first state, which claims no byte yet: a truncated
+/// state is refused on load and the download starts over, as it would have anyway).
+///
+/// # Errors
+/// Any I/O error, with the temporary file removed where possible.
+pub fn replace_unsynced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    write_and_rename(path, contents, false)
+}
+
+fn write_and_rename(path: &Path, contents: &[u8], durable: bool) -> io::Result<()> {
     let tmp = sibling(path, ".tmp");
     let result = (|| {
         let mut file = create_new(&tmp)?;
         file.write_all(contents)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        sync_parent(path)
+        if durable {
+            sync_parent(path)?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -189,6 +189,15 @@ impl State {
         durable::replace(path, self.encode().as_bytes())
     }
 
+    /// Writes the state atomically but not durably ([`durable::replace_unsynced`]): for a
+    /// first state that claims no byte, whose loss in a crash costs nothing.
+    ///
+    /// # Errors
+    /// Any I/O error.
+    pub fn store_unsynced(&self, path: &Path) -> io::Result<()> {
+        durable::replace_unsynced(path, self.encode().as_bytes())
+    }
+
     /// Loads the state at `path`: `Ok(None)` when there is none.
     ///
     /// # Errors

@@ -233,6 +233,14 @@ impl PartFile {
         if state.have.is_empty() && state.length.is_none() && state.version.is_empty() {
             crate::store::durable::remove(&self.state_path)
                 .map_err(Error::io("cannot remove", &self.state_path))?;
+        } else if state.have.is_empty() && std::fs::symlink_metadata(&self.state_path).is_err() {
+            // A fresh download's first state claims no byte: a crash that loses it costs
+            // nothing, so it needs no fsync (three per file, which a list of small files
+            // felt). One that replaces an older state (a restart) stays durable: the older
+            // one must never come back claiming bytes.
+            state
+                .store_unsynced(&self.state_path)
+                .map_err(Error::io("cannot write", &self.state_path))?;
         } else {
             state
                 .store(&self.state_path)
