@@ -224,14 +224,11 @@ impl FileStream {
         self.sendfile = Some(pending);
     }
 
-    /// Reads the first chunk now, on the calling thread, unless it is in the page cache
-    /// (then the async side reads or sends it without blocking). The local storage calls this
-    /// on the blocking pool when [`FileStream::wants_prefetch`], before the body is handed
-    /// to hyper.
+    /// Reads the first chunk now, on the calling thread. The local storage calls this on the
+    /// blocking pool when [`FileStream::wants_prefetch`] says the chunk is not in the page
+    /// cache (a cached one the async side reads or sends without blocking), before the body
+    /// is handed to hyper; the cache is not probed again here.
     pub(crate) fn prefetch(&mut self) -> io::Result<()> {
-        if !self.wants_prefetch() {
-            return Ok(());
-        }
         let Some(Segment::Slice(range)) = self.segments.front_mut() else {
             return Ok(());
         };
