@@ -166,7 +166,7 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         // reqwest and hyper sometimes repeat a cause's text in their own message.
         if !text.is_empty() && !line.contains(text) {
             line.push_str(": ");
-            line.push_str(&text);
+            line.push_str(text);
         }
         source = cause.source();
     }
