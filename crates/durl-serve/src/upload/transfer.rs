@@ -28,8 +28,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 
-use super::blocking;
 use super::error::UploadError;
+use super::local::blocking;
 use super::protocol::{Checksum, Hasher};
 use super::store::{Info, Store, Upload};
 
@@ -69,7 +69,7 @@ pub(crate) struct Job {
     /// The upload's transfer lock, held until the job ends.
     pub(crate) guard: OwnedMutexGuard<()>,
     /// The transfer slot (global and the client's share), held until the job ends.
-    pub(crate) permit: super::TransferSlot,
+    pub(crate) permit: super::backend::TransferSlot,
 }
 
 /// Receives `body` into the job's upload; the durable record afterwards. A body cut short
