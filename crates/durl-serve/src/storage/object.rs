@@ -11,6 +11,8 @@
 //!   store refuse the `GET` (412) instead of handing out bytes of another version, so a body
 //!   is never mixed. The first `GET` is made before the answer's head is sent; later ones
 //!   (multipart parts) as the client reads, so memory stays bounded by the stream's buffers.
+//!   A first `GET` refused that way is [`Replaced`]: the pipeline answers once more from the
+//!   version the key holds now; a later one cuts the body.
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -30,7 +32,7 @@ use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
 use super::object_key::BucketUrl;
-use super::{Content, Entry, Found, Stat, Storage};
+use super::{Content, Entry, Found, Replaced, Stat, Storage};
 use crate::config::S3Storage;
 
 /// The object store as a [`Storage`].
@@ -45,6 +47,17 @@ pub(crate) struct Objects {
 /// An `object_store` error as an I/O error (answered 500 and logged).
 fn io_error(e: object_store::Error) -> std::io::Error {
     std::io::Error::other(e)
+}
+
+/// A pinned `GET`'s error: the key no longer holds the version opened (412 to `If-Match`, or
+/// gone) is [`Replaced`]; anything else an I/O error.
+fn read_error(e: object_store::Error) -> std::io::Error {
+    match e {
+        object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. } => {
+            std::io::Error::other(Replaced)
+        }
+        e => io_error(e),
+    }
 }
 
 impl Objects {
@@ -274,7 +287,7 @@ async fn get_range(
     let got = store
         .get_opts(&meta.location, options)
         .await
-        .map_err(io_error)?;
+        .map_err(read_error)?;
     if got.range != range {
         return Err(std::io::Error::other(format!(
             "the store answered bytes {:?} for {range:?}",
