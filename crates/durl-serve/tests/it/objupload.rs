@@ -1,8 +1,10 @@
 //! tus uploads into a real S3-API store (SeaweedFS, started once per test and killed by PID
 //! at its end) through two `durl serve s3://…` instances over one bucket: an upload begun on
 //! one continues on the other from the offset it reports; two PATCHes at once never mix (one
-//! is 423); completion never replaces an object without `--overwrite`; the uploads' area is
-//! never served; termination and expiry abort the multipart upload.
+//! is 423); completion never replaces an object without `--overwrite`; a chunk failing its
+//! `Upload-Checksum` is discarded whole (parts already in the store included); a deferred
+//! length; the uploads' area is never served; termination and expiry abort the multipart
+//! upload.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -280,6 +282,67 @@ async fn completion_never_replaces_an_object_and_expired_uploads_are_aborted() {
         assert_eq!(status, 201);
         assert_eq!(patch(&over.url(&path), 0, big.clone().into()).await.0, 204);
         assert!(get_bytes(&a.url("/taken.txt")).await.1 == big);
+
+        // Upload-Checksum: a chunk that does not match is discarded whole (460), even the
+        // part already sent to the store; the same chunk right then completes the upload.
+        let data = Bytes::from(content(10 * MIB));
+        let (_, path) = create(&a.url(""), data.len() as u64, "summed.bin", &[]).await;
+        let sha1 = |b: &[u8]| {
+            use sha1::Digest as _;
+            base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(b))
+        };
+        for (sum, want) in [
+            (sha1(b"other"), (460, Some(0))),
+            (sha1(&data), (204, Some(data.len() as u64))),
+        ] {
+            let r = client()
+                .patch(a.url(&path))
+                .header("tus-resumable", "1.0.0")
+                .header("upload-offset", "0")
+                .header("upload-checksum", format!("sha1 {sum}"))
+                .header("content-type", "application/offset+octet-stream")
+                .body(data.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), want.0);
+            assert_eq!(head(&a.url(&path)).await.1, want.1);
+        }
+        assert!(get_bytes(&a.url("/summed.bin")).await.1 == data);
+
+        // A deferred length, announced with the last chunk.
+        let r = client()
+            .post(a.url("/.durl/uploads/"))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-defer-length", "1")
+            .header(
+                "upload-metadata",
+                format!(
+                    "filename {}",
+                    base64::engine::general_purpose::STANDARD.encode("later.bin")
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let path = r.headers()["location"].to_str().unwrap().to_owned();
+        assert_eq!(
+            patch(&a.url(&path), 0, data.slice(..9 * MIB).into()).await,
+            (204, Some(9 * MIB as u64))
+        );
+        let r = client()
+            .patch(over.url(&path))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-offset", (9 * MIB).to_string())
+            .header("upload-length", data.len().to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(data.slice(9 * MIB..))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 204);
+        assert!(get_bytes(&a.url("/later.bin")).await.1 == data);
 
         // Expiry: an upload with a part and a tail in the store, left alone past its expiry,
         // is swept by an instance: multipart upload aborted, objects deleted.
