@@ -344,6 +344,31 @@ async fn completion_never_replaces_an_object_and_expired_uploads_are_aborted() {
         assert_eq!(r.status().as_u16(), 204);
         assert!(get_bytes(&a.url("/later.bin")).await.1 == data);
 
+        // A lease left by an instance that died (never released): 423 until it expires,
+        // then taken over.
+        let (_, path) = create(&a.url(""), 5, "orphan.txt", &[]).await;
+        let id = path.rsplit('/').next().unwrap().to_owned();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        let until = now_ms + 3000;
+        store
+            .put(
+                &format!("site/.durl/uploads/{id}/lease"),
+                format!("durl-lease 1\nholder dead\nexpires {until}\n"),
+            )
+            .await;
+        let five = || Bytes::from_static(b"12345");
+        assert_eq!(patch(&a.url(&path), 0, five().into()).await.0, 423);
+        assert_eq!(patch(&over.url(&path), 0, five().into()).await.0, 423);
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(
+            patch(&over.url(&path), 0, five().into()).await,
+            (204, Some(5))
+        );
+        assert_eq!(get_bytes(&a.url("/orphan.txt")).await, (200, five()));
+
         // Expiry: an upload with a part and a tail in the store, left alone past its expiry,
         // is swept by an instance: multipart upload aborted, objects deleted.
         let short =
