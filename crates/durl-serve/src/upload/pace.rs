@@ -1,6 +1,6 @@
 //! Reading an upload body under the rate floor: each window must bring `min_rate × window`
 //! bytes or the body is cut (408), so a trickling client cannot hold its transfer slot at a
-//! byte every few seconds. (`transfer.rs` runs the same rule inside its own loop.)
+//! byte every few seconds. Used by both upload backends' transfers.
 
 use std::time::Duration;
 
