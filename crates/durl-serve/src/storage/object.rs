@@ -139,11 +139,11 @@ impl Storage for Objects {
         request: &RequestPath,
     ) -> Result<Found<ObjectFile, ListResult>, RequestError> {
         // The uploads' area (records, leases, unfinished data) is never served, even with
-        // dotfiles on.
+        // dotfiles on: nor another prefix's, seen from an instance serving a shorter one.
         if request
             .segments()
-            .first()
-            .is_some_and(|s| s == crate::upload::AREA.as_bytes())
+            .iter()
+            .any(|s| s == crate::upload::AREA.as_bytes())
         {
             return Err(RequestError::NotFound);
         }
@@ -171,10 +171,10 @@ impl Storage for Objects {
     async fn list(
         &self,
         listed: ListResult,
-        request: &RequestPath,
+        _request: &RequestPath,
     ) -> Result<Vec<Entry>, RequestError> {
         let mut entries = Vec::new();
-        let area = |name: &str| request.is_root() && name == crate::upload::AREA;
+        let area = |name: &str| name == crate::upload::AREA;
         let shown =
             |name: &str| !name.is_empty() && (self.hidden || !name.starts_with('.')) && !area(name);
         for prefix in &listed.common_prefixes {

@@ -132,7 +132,7 @@ impl BucketUploads {
         }))
     }
 
-    /// The key of `name` in the upload area (`None`: the area itself).
+    /// The key of `parts` joined below the upload area (none: the area itself).
     fn area_key(&self, parts: &[&str]) -> Path {
         let mut segments = vec![AREA.as_bytes().to_vec(), b"uploads".to_vec()];
         segments.extend(parts.iter().map(|p| p.as_bytes().to_vec()));
@@ -154,11 +154,7 @@ impl BucketUploads {
         if !self.0.settings.hidden && request.is_hidden() {
             return Err(UploadError::NoDirectory);
         }
-        if request
-            .segments()
-            .first()
-            .is_some_and(|s| s == AREA.as_bytes())
-        {
+        if request.segments().iter().any(|s| s == AREA.as_bytes()) {
             return Err(UploadError::NoDirectory);
         }
         Ok(request.segments().to_vec())

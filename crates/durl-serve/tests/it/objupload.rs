@@ -211,6 +211,17 @@ async fn an_upload_moves_between_instances_and_two_patches_never_mix() {
             listing.contains("big.bin") && !listing.contains(".durl"),
             "{listing}"
         );
+        // Nor from an instance serving the whole bucket (the area is then `/site/.durl/`).
+        let whole = Instance::start(Config::object_store(store.storage("")).hidden(true)).await;
+        let (status, _) = get_bytes(&whole.url(&format!("/site/.durl/uploads/{id}/info"))).await;
+        assert_eq!(status, 404);
+        let (_, listing) = get_bytes(&whole.url("/site/?format=json")).await;
+        let listing = String::from_utf8_lossy(&listing).into_owned();
+        assert!(
+            listing.contains("big.bin") && !listing.contains(".durl"),
+            "{listing}"
+        );
+        whole.stop().await;
 
         // Termination aborts the multipart upload and deletes the upload's objects.
         assert!(multipart_uploads(&store).contains("pending.txt"));
