@@ -303,9 +303,24 @@ impl BucketUploads {
         }
         let key = Path::from(record.key.as_str());
         let replace = record.info.replace.unwrap_or(self.0.settings.overwrite);
+        if record.completing {
+            // A completion began before and its end was not recorded (the instance died in
+            // between): an object of the upload's length at the key is that completion's.
+            match self.0.store.head(&key).await {
+                Ok(meta) if meta.size == record.info.offset => {
+                    return self.completed(upload, record, &key).await;
+                }
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
         if !replace && self.exists(&key).await? {
             tracing::warn!(upload = %upload.id, key = %key, "the name of a complete upload was taken meanwhile");
             return Err(UploadError::NameTaken);
+        }
+        if !record.completing {
+            record.completing = true;
+            self.write_record(upload, record.clone()).await?;
         }
         let tail = self
             .read_tail(&upload.id, record.next_part(), record.tail)
@@ -351,6 +366,16 @@ impl BucketUploads {
                 .await
                 .map_err(io)?;
         }
+        self.completed(upload, record, &key).await
+    }
+
+    /// The object is at `key`: the record says so, the tail goes.
+    async fn completed(
+        &self,
+        upload: &BucketUpload,
+        mut record: BucketRecord,
+        key: &Path,
+    ) -> Result<Info, UploadError> {
         let tail_key = self.tail_key(&upload.id, record.next_part());
         record.info.done = Some(record.info.name.clone());
         let info = self.write_record(upload, record).await?;
@@ -439,6 +464,7 @@ impl UploadStore for BucketUploads {
             multipart,
             parts: Vec::new(),
             tail: 0,
+            completing: false,
         };
         let options = PutOptions {
             mode: PutMode::Create,

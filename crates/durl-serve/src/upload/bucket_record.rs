@@ -4,7 +4,9 @@
 //! * `key K`: the final object key (the multipart upload is bound to it);
 //! * `multipart ID`: the store's multipart upload id;
 //! * `part ETAG`: one line per uploaded part, in order (each exactly [`PART`] bytes);
-//! * `tail N`: bytes kept in the tail object (below one part), after the parts.
+//! * `tail N`: bytes kept in the tail object (below one part), after the parts;
+//! * `completing 1`: the completion has begun (the object may exist: a completion cut by a
+//!   crash is recognised when retried).
 //!
 //! The offset is always `parts × PART + tail`. [`Info::decode`] skips the extra keys, and
 //! the extra keys' decoder skips Info's.
@@ -28,6 +30,8 @@ pub(crate) struct BucketRecord {
     pub(crate) parts: Vec<String>,
     /// Bytes in the tail object.
     pub(crate) tail: u64,
+    /// The completion has begun.
+    pub(crate) completing: bool,
 }
 
 impl BucketRecord {
@@ -40,6 +44,9 @@ impl BucketRecord {
             out.push_str(&format!("part {part}\n"));
         }
         out.push_str(&format!("tail {}\n", self.tail));
+        if self.completing {
+            out.push_str("completing 1\n");
+        }
         out
     }
 
@@ -47,7 +54,7 @@ impl BucketRecord {
     /// inconsistent (the offset must be the parts and the tail).
     pub(crate) fn decode(text: &str) -> Option<Self> {
         let info = Info::decode(text)?;
-        let (mut key, mut multipart, mut tail) = (None, None, None);
+        let (mut key, mut multipart, mut tail, mut completing) = (None, None, None, false);
         let mut parts = Vec::new();
         for line in text.lines().skip(1) {
             let (name, value) = line.split_once(' ')?;
@@ -56,6 +63,7 @@ impl BucketRecord {
                 "multipart" => multipart = Some(value.to_owned()),
                 "part" => parts.push(value.to_owned()),
                 "tail" => tail = Some(value.parse().ok()?),
+                "completing" => completing = value == "1",
                 _ => {}
             }
         }
@@ -65,6 +73,7 @@ impl BucketRecord {
             multipart: multipart?,
             parts,
             tail: tail?,
+            completing,
         };
         (record.tail < PART && record.info.offset == record.parts_len() + record.tail)
             .then_some(record)
@@ -103,6 +112,7 @@ mod tests {
             multipart: "abc/def=".to_owned(),
             parts: vec!["\"e1\"".to_owned(), "\"e2\"".to_owned()],
             tail: 5,
+            completing: false,
         }
     }
 
@@ -123,6 +133,11 @@ mod tests {
             ..r.clone()
         };
         assert_eq!(BucketRecord::decode(&empty.encode()), Some(empty));
+        let completing = BucketRecord {
+            completing: true,
+            ..r.clone()
+        };
+        assert_eq!(BucketRecord::decode(&completing.encode()), Some(completing));
         let text = r.encode();
         assert_eq!(
             BucketRecord::decode(&text.replace("tail 5", "tail 6")),

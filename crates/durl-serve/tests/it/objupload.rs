@@ -14,8 +14,8 @@ use bytes::Bytes;
 use durl_serve::Config;
 use durl_testkit::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY};
 use futures_util::StreamExt as _;
-use object_store::ObjectStore as _;
 use object_store::path::Path;
+use object_store::{ObjectStore as _, ObjectStoreExt as _};
 
 use crate::harness::content;
 use crate::objstore::{Instance, Store, bounded};
@@ -379,6 +379,40 @@ async fn completion_never_replaces_an_object_and_expired_uploads_are_aborted() {
             (204, Some(5))
         );
         assert_eq!(get_bytes(&a.url("/orphan.txt")).await, (200, five()));
+
+        // A completion whose instance died after the object was made but before the record
+        // said so: the retry (an empty PATCH at the end) recognises the object, 204.
+        let (_, path) = create(&a.url(""), 5, "crash.txt", &[]).await;
+        let id = path.rsplit('/').next().unwrap().to_owned();
+        assert_eq!(
+            patch(&a.url(&path), 0, Bytes::from_static(b"123").into())
+                .await
+                .0,
+            204
+        );
+        let info = Path::from(format!("site/.durl/uploads/{id}/info"));
+        let record = store.s3.get(&info).await.unwrap().bytes().await.unwrap();
+        let record = String::from_utf8(record.to_vec()).unwrap();
+        assert!(
+            record.contains("offset 3\n") && record.contains("tail 3\n"),
+            "{record}"
+        );
+        let record = record
+            .replace("offset 3\n", "offset 5\n")
+            .replace("tail 3\n", "tail 5\n");
+        store
+            .put(info.as_ref(), format!("{record}completing 1\n"))
+            .await;
+        store
+            .put(&format!("site/.durl/uploads/{id}/tail-1"), &b"12345"[..])
+            .await;
+        store.put("site/crash.txt", &b"12345"[..]).await;
+        let (status, offset) = patch(&over.url(&path), 5, Bytes::new().into()).await;
+        assert_eq!((status, offset), (204, Some(5)));
+        assert_eq!(
+            get_bytes(&a.url("/crash.txt")).await,
+            (200, Bytes::from_static(b"12345"))
+        );
 
         // Expiry: an upload with a part and a tail in the store, left alone past its expiry,
         // is swept by an instance: multipart upload aborted, objects deleted.
