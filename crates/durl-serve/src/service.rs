@@ -32,7 +32,7 @@ pub(crate) struct Service {
     /// Where the files are.
     pub(crate) storage: Backend,
     /// The tus upload store, when uploads are enabled.
-    pub(crate) uploads: Option<Arc<upload::Store>>,
+    pub(crate) uploads: Option<upload::Uploads>,
     /// Accounts, rights and login state; `None` when nothing is restricted.
     pub(crate) gate: Option<Gate>,
 }
@@ -382,7 +382,7 @@ async fn prepare<S: Storage>(
                         .is_none_or(|g| g.may(identity, request.segments(), Right::Write))
                 })
                 .map(|store| listing::UploadArea {
-                    overwrite: store.settings.overwrite,
+                    overwrite: store.settings().overwrite,
                 });
             let (page, content_type) = listing::render(entries, request, view, upload);
             Ok(response::listing(

@@ -109,6 +109,11 @@ impl Objects {
         Ok(objects)
     }
 
+    /// The client and the bucket URL (uploads into the same store use them).
+    pub(crate) fn parts(&self) -> (Arc<AmazonS3>, BucketUrl) {
+        (Arc::clone(&self.store), self.url.clone())
+    }
+
     /// The listing of the directory `key` (`None`: nothing there and not the root).
     async fn dir(&self, key: &Path, root: bool) -> Result<Option<ListResult>, RequestError> {
         let listed = self
@@ -133,6 +138,15 @@ impl Storage for Objects {
         &self,
         request: &RequestPath,
     ) -> Result<Found<ObjectFile, ListResult>, RequestError> {
+        // The uploads' area (records, leases, unfinished data) is never served, even with
+        // dotfiles on: nor another prefix's, seen from an instance serving a shorter one.
+        if request
+            .segments()
+            .iter()
+            .any(|s| s == crate::upload::AREA.as_bytes())
+        {
+            return Err(RequestError::NotFound);
+        }
         let key = self
             .url
             .key(request.segments())
@@ -160,7 +174,9 @@ impl Storage for Objects {
         _request: &RequestPath,
     ) -> Result<Vec<Entry>, RequestError> {
         let mut entries = Vec::new();
-        let shown = |name: &str| !name.is_empty() && (self.hidden || !name.starts_with('.'));
+        let area = |name: &str| name == crate::upload::AREA;
+        let shown =
+            |name: &str| !name.is_empty() && (self.hidden || !name.starts_with('.')) && !area(name);
         for prefix in &listed.common_prefixes {
             if let Some(name) = prefix.filename().filter(|n| shown(n)) {
                 entries.push(Entry {
@@ -287,8 +303,12 @@ impl Content for ObjectFile {
     }
 
     fn upload_mark(&self) -> std::io::Result<bool> {
-        // Objects do not come through this server's uploads (yet): nothing marks them.
-        Ok(false)
+        // Objects carry no mark this server reads: which came by upload is unknown, so with
+        // uploads on every active file is sandboxed (`response::Sandbox`).
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "objects carry no upload mark",
+        ))
     }
 
     async fn digests(&self) -> Option<Digests> {
@@ -299,6 +319,10 @@ impl Content for ObjectFile {
         let len = segments.iter().map(Segment::len).sum();
         let mut pieces = Vec::with_capacity(segments.len());
         let mut first = true;
+        // An empty range (an empty object's whole body) needs no GET: S3 has no empty range.
+        let segments = segments
+            .into_iter()
+            .filter(|s| !matches!(s, Segment::Slice(r) if r.is_empty()));
         for segment in segments {
             pieces.push(match segment {
                 Segment::Bytes(bytes) => Piece::Bytes(bytes),
