@@ -542,7 +542,8 @@ impl UploadStore for BucketUploads {
         debug_assert_eq!(record.info.offset, start);
         let key = Path::from(record.key.as_str());
         let first_tail = record.next_part();
-        let mut buffer = BytesMut::with_capacity(usize::try_from(PART).unwrap_or(8 << 20));
+        let part_size = usize::try_from(PART).unwrap_or(8 << 20);
+        let mut buffer = BytesMut::with_capacity(part_size);
         buffer.extend_from_slice(&self.read_tail(&upload.id, first_tail, record.tail).await?);
         let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
         let mut parts = record.parts.clone();
@@ -574,11 +575,19 @@ impl UploadStore for BucketUploads {
             if let Some(hasher) = &mut hasher {
                 hasher.update(&data);
             }
-            buffer.extend_from_slice(&data);
-            while buffer.len() as u64 >= PART {
-                let part = buffer
-                    .split_to(usize::try_from(PART).unwrap_or(usize::MAX))
-                    .freeze();
+            // Filled to exactly one part, then sent from its own allocation; the next part
+            // gets a fresh one: one part per upload is held (none while it is sent).
+            let mut data = data;
+            while !data.is_empty() {
+                if buffer.capacity() == 0 {
+                    buffer = BytesMut::with_capacity(part_size);
+                }
+                let take = data.len().min(part_size - buffer.len());
+                buffer.extend_from_slice(&data.split_to(take));
+                if buffer.len() < part_size {
+                    continue;
+                }
+                let part = std::mem::take(&mut buffer).freeze();
                 let id = self
                     .0
                     .store
