@@ -11,8 +11,8 @@
 //!   every request) is durable, and a writer whose lease was taken over cannot write it.
 //! * The data: an S3 multipart upload bound to the final key, in parts of [`PART`] bytes;
 //!   the bytes after the last full part in `tail-N` (N: the part it will become), read back
-//!   and merged into part N when enough has arrived. One part is the most an upload holds
-//!   in memory.
+//!   and merged into part N when enough has arrived. A part is sent while the next is
+//!   received: two parts (16 MiB) are the most an upload holds in memory.
 //! * `lease`: who is appending (`lease.rs`); the loser of a race answers 423.
 //!
 //! **Completion**: the tail becomes the last part and `CompleteMultipartUpload` makes the
@@ -295,6 +295,34 @@ impl BucketUploads {
         Ok(())
     }
 
+    /// The ETag of a part whose sending has ended.
+    async fn part_sent(
+        &self,
+        sent: tokio::task::JoinHandle<object_store::Result<PartId>>,
+    ) -> Result<String, UploadError> {
+        match sent.await {
+            Ok(Ok(id)) => Ok(id.content_id),
+            Ok(Err(e)) => Err(io(e)),
+            Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
+        }
+    }
+
+    /// Without a checksum what arrived counts: the parts are in, the record says so.
+    async fn record_parts(
+        &self,
+        upload: &BucketUpload,
+        record: &mut BucketRecord,
+        parts: &[String],
+        length: Option<u64>,
+    ) -> Result<(), UploadError> {
+        record.parts = parts.to_vec();
+        record.tail = 0;
+        record.info.offset = record.parts_len();
+        record.info.length = length;
+        self.write_record(upload, record.clone()).await?;
+        Ok(())
+    }
+
     /// Completes `upload`: the object at its key, then the record says so.
     async fn complete(&self, upload: &BucketUpload) -> Result<Info, UploadError> {
         let Held { mut record, .. } = upload.held();
@@ -548,6 +576,8 @@ impl UploadStore for BucketUploads {
         let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
         let mut parts = record.parts.clone();
         let mut pace = Pace::new(self.0.settings.min_rate, self.0.settings.rate_window);
+        // The part being sent while the next is received.
+        let mut sending: Option<tokio::task::JoinHandle<object_store::Result<PartId>>> = None;
         let mut received = 0u64;
         let mut ending = Ending {
             cut: false,
@@ -588,21 +618,27 @@ impl UploadStore for BucketUploads {
                     continue;
                 }
                 let part = std::mem::take(&mut buffer).freeze();
-                let id = self
-                    .0
-                    .store
-                    .put_part(&key, &record.multipart, parts.len(), part.into())
-                    .await
-                    .map_err(io)?;
-                parts.push(id.content_id);
-                if hasher.is_none() {
-                    // Without a checksum what arrived counts: the part is in, record it.
-                    record.parts.clone_from(&parts);
-                    record.tail = 0;
-                    record.info.offset = record.parts_len();
-                    record.info.length = length;
-                    self.write_record(&upload, record.clone()).await?;
+                // One part in flight: the one before is in (and recorded) before this one goes.
+                if let Some(sent) = sending.take() {
+                    parts.push(self.part_sent(sent).await?);
+                    if hasher.is_none() {
+                        self.record_parts(&upload, &mut record, &parts, length)
+                            .await?;
+                    }
                 }
+                let store = Arc::clone(&self.0.store);
+                let (key, multipart, index) = (key.clone(), record.multipart.clone(), parts.len());
+                sending = Some(tokio::spawn(async move {
+                    store.put_part(&key, &multipart, index, part.into()).await
+                }));
+            }
+        }
+        // The last part sent, before anything ends.
+        if let Some(sent) = sending.take() {
+            parts.push(self.part_sent(sent).await?);
+            if hasher.is_none() {
+                self.record_parts(&upload, &mut record, &parts, length)
+                    .await?;
             }
         }
         if expected.is_some_and(|n| received < n) {
