@@ -111,6 +111,19 @@ pub enum Error {
         /// Bytes written before.
         written: u64,
     },
+    /// A download written to a stream ([`crate::stream`]) does not match the server's
+    /// `Repr-Digest` (RFC 9530): the bytes are already out, so the caller can only be told.
+    #[error(
+        "{}: the bytes written to standard output do not match the server's Repr-Digest \
+         ({detail}); they are already out, discard them",
+        Redacted(.url)
+    )]
+    StreamDigestMismatch {
+        /// The URL (without its password).
+        url: Url,
+        /// `expected ALGO=HEX, got ALGO=HEX over N bytes`.
+        detail: String,
+    },
     /// A local file operation failed (disk full, permission denied, ...). The partial
     /// download is kept.
     #[error("{op} {path}")]
@@ -524,7 +537,9 @@ impl Error {
                 ..
             } => ErrorKind::Exists,
             Error::Locked { .. } => ErrorKind::Locked,
-            Error::ChecksumMismatch { .. } => ErrorKind::Checksum,
+            Error::ChecksumMismatch { .. } | Error::StreamDigestMismatch { .. } => {
+                ErrorKind::Checksum
+            }
             Error::Interrupted { .. }
             | Error::UploadInterrupted { .. }
             | Error::NotStarted { .. } => ErrorKind::Interrupted,

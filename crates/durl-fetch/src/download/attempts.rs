@@ -15,7 +15,7 @@ use crate::download::commit::{
 use crate::download::mirrors::{DropReason, Sources};
 use crate::download::prepare::{First, OVERLAP, Start};
 use crate::download::split::{self, Split, SplitEnd};
-use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
+use crate::download::transport::{Ask, Body, Learnt, Opened, Remote, Transport};
 use crate::events::{Event, Reporter, RestartReason};
 use crate::store::journal::{State, url_key};
 use crate::store::part::PartFile;
@@ -211,7 +211,8 @@ impl<'a, T: Transport> Attempts<'a, T> {
             req: self.req,
             transport: self.transport,
             reporter: self.reporter,
-            state,
+            state: std::sync::Mutex::new(state),
+            learnt: std::sync::atomic::AtomicBool::new(false),
             limiter: self.limiter.as_deref(),
             sources: &self.sources,
         };
@@ -280,10 +281,12 @@ impl<'a, T: Transport> Attempts<'a, T> {
                 end,
                 body,
             } if held => {
-                self.part.set_length(remote.length);
-                if let Some(version) = self.transport.learn(&state.version, &remote.version) {
-                    self.part.set_version(version);
+                match self.transport.learn(&state.version, &remote.version) {
+                    Learnt::Nothing => {}
+                    Learnt::More(version) => self.part.set_version(version),
+                    Learnt::Conflict => return self.changed(),
                 }
+                self.part.set_length(remote.length);
                 self.reporter.report(Event::Started {
                     path: &self.paths.dest,
                     total: remote.length,

@@ -15,13 +15,16 @@
 //!
 //! A segment answered with 200 (the server ignored the range), with another validator or
 //! another length, stops the split download: nothing of it is written, and the caller
-//! restarts cleanly from byte 0.
+//! restarts cleanly from byte 0. What a segment's answer adds to the version (a
+//! `Repr-Digest` the first answer lacked) is recorded for every later segment and the state,
+//! as on a single-stream resume; an answer that contradicts it (another digest) is another
+//! version too.
 
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -30,7 +33,7 @@ use tokio::sync::mpsc;
 use crate::download::commit::{disagrees, overlong};
 use crate::download::mirrors::Sources;
 use crate::download::plan;
-use crate::download::transport::{Ask, Body, Opened, Transport};
+use crate::download::transport::{Ask, Body, Learnt, Opened, Transport};
 use crate::events::{Event, Reporter, RestartReason};
 use crate::store::journal::State;
 use crate::store::rate::RateLimiter;
@@ -84,8 +87,11 @@ pub(crate) struct Split<'a, T> {
     pub(crate) req: &'a GetRequest,
     pub(crate) transport: &'a T,
     pub(crate) reporter: &'a dyn Reporter,
-    /// The state of the version being fetched (length and `Version`).
-    pub(crate) state: State,
+    /// The state of the version being fetched (length and `Version`); a segment's answer
+    /// may add to the version ([`Transport::learn`]).
+    pub(crate) state: Mutex<State>,
+    /// Set when a segment added to the version: the coordinator records it in the part file.
+    pub(crate) learnt: AtomicBool,
     /// `--limit-rate`, shared by every connection.
     pub(crate) limiter: Option<&'a RateLimiter>,
     /// The URL and its mirrors; each request picks the next.
@@ -95,6 +101,18 @@ pub(crate) struct Split<'a, T> {
 type WorkerFuture<'s> = Pin<Box<dyn Future<Output = WorkerEnd> + Send + 's>>;
 
 impl<T: Transport> Split<'_, T> {
+    /// The state of the version being fetched, as known now.
+    fn state(&self) -> State {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records in `part` what the segments learnt about the version, if anything.
+    fn record_learnt(&self, part: &mut crate::store::part::PartFile) {
+        if self.learnt.swap(false, Ordering::AcqRel) {
+            part.set_version(self.state().version);
+        }
+    }
+
     /// Fetches every byte of the file not in `part`'s held ranges. `first` is a response
     /// already received whose body starts at the given byte, used for the first segment.
     pub(crate) async fn run(
@@ -103,7 +121,7 @@ impl<T: Transport> Split<'_, T> {
         fetched: &mut u64,
         first: Option<(T::Body, Range<u64>)>,
     ) -> Result<SplitEnd, Error> {
-        let len = self.state.length.expect("split downloads need a length");
+        let len = self.state().length.expect("split downloads need a length");
         let missing = part.have().missing(len);
         let mut waiting: VecDeque<Range<u64>> =
             plan::plan(&missing, self.req.connections, MIN_SPLIT).into();
@@ -165,6 +183,7 @@ impl<T: Transport> Split<'_, T> {
                 },
             }
         }
+        self.record_learnt(part);
         if let Some(e) = failed {
             return Err(e);
         }
@@ -192,6 +211,7 @@ impl<T: Transport> Split<'_, T> {
         data: Bytes,
     ) -> Result<(), Error> {
         let n = data.len() as u64;
+        self.record_learnt(part);
         part.write(offset, data).await?;
         *fetched += n;
         self.reporter.report(Event::Progress { bytes: n });
@@ -247,16 +267,23 @@ impl<T: Transport> Split<'_, T> {
         tx: &mpsc::Sender<(u64, Bytes)>,
     ) -> Result<Option<RestartReason>, Error> {
         let want = slot.remaining();
+        let state = self.state();
         let ask = Ask {
             start: want.start,
             end: Some(want.end),
-            version: Some(&self.state),
+            version: Some(&state),
         };
-        let len = self.state.length.unwrap_or(want.end);
+        let len = state.length.unwrap_or(want.end);
         match self.transport.open(source, ask).await? {
             Opened::Body {
-                from, end, body, ..
+                remote,
+                from,
+                end,
+                body,
             } => {
+                if self.learn(&remote.version) {
+                    return self.changed(source);
+                }
                 let announced = from..end.unwrap_or(len);
                 self.stream(body, announced, source, slot, tx).await
             }
@@ -275,6 +302,22 @@ impl<T: Transport> Split<'_, T> {
                 Ok(None)
             }
             Opened::Restart(reason) => Ok(Some(reason)),
+        }
+    }
+
+    /// Takes in what an answer adds to the version (checked against the version as known
+    /// now, which another segment may have added to since this request was sent); true when
+    /// the answer contradicts it.
+    fn learn(&self, seen: &crate::version::Version) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match self.transport.learn(&state.version, seen) {
+            Learnt::Nothing => false,
+            Learnt::More(version) => {
+                state.version = version;
+                self.learnt.store(true, Ordering::Release);
+                false
+            }
+            Learnt::Conflict => true,
         }
     }
 

@@ -109,7 +109,19 @@ pub(crate) trait Transport: Sync {
     /// `Repr-Digest`), which the finished file must have before it gets its name.
     fn digest(&self, state: &State) -> Option<Checksum>;
 
-    /// The version `held` with what a later answer of it (`seen`) adds that the transport
-    /// keeps (HTTP: a `Repr-Digest` the first answer lacked); `None` when it adds nothing.
-    fn learn(&self, held: &Version, seen: &Version) -> Option<Version>;
+    /// What a later answer of the version `held` (`seen`) adds that the transport keeps
+    /// (HTTP: a `Repr-Digest` the first answer lacked), or whether it contradicts it (HTTP: a
+    /// `Repr-Digest` other than the one held, which is another version).
+    fn learn(&self, held: &Version, seen: &Version) -> Learnt;
+}
+
+/// What a later answer tells about the version held ([`Transport::learn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Learnt {
+    /// Nothing the version held does not already say.
+    Nothing,
+    /// The version held with what the answer adds (to record in the state).
+    More(Version),
+    /// The answer is of another version after all (its digest is not the one held).
+    Conflict,
 }

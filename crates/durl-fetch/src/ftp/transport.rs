@@ -16,7 +16,7 @@ use super::data::{chunk_size, ended_early, fill, nothing_follows};
 use super::session::{Session, Transfer};
 use super::session::{connect_for_get, probe};
 use super::target::{REST_REFUSED, Target, timed};
-use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
+use crate::download::transport::{Ask, Body, Learnt, Opened, Remote, Transport};
 use crate::events::RestartReason;
 use crate::store::journal::State;
 use crate::version::Version;
@@ -243,7 +243,7 @@ impl Transport for FtpTransport<'_> {
     }
 
     /// `SIZE` and `MDTM` are all FTP tells, and the first answer had them.
-    fn learn(&self, _held: &Version, _seen: &Version) -> Option<Version> {
-        None
+    fn learn(&self, _held: &Version, _seen: &Version) -> Learnt {
+        Learnt::Nothing
     }
 }

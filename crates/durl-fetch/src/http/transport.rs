@@ -8,10 +8,9 @@ use bytes::Bytes;
 use reqwest::{Client, Response};
 use url::{Origin, Url};
 
-use super::digest::Digests;
 use super::validator::Validators;
 use super::{Asked, Held, RangeAsk, Verdict};
-use crate::download::transport::{Ask, Body, Opened, Remote, Transport};
+use crate::download::transport::{Ask, Body, Learnt, Opened, Remote, Transport};
 use crate::store::journal::State;
 use crate::store::verify::Checksum;
 use crate::version::Version;
@@ -122,12 +121,18 @@ impl Transport for HttpTransport<'_> {
     }
 
     /// A `Repr-Digest` first seen on a later answer of the version held (a server that
-    /// computes digests in the background, as `durl serve` does for large files).
-    fn learn(&self, held: &Version, seen: &Version) -> Option<Version> {
+    /// computes digests in the background, as `durl serve` does for large files) is kept; one
+    /// that disagrees with the digest held is another version (RFC 9530 §2: one
+    /// representation, one digest per algorithm). Whatever request asked for the answer: a
+    /// segment's 206 sent before another segment taught the digest is checked here too.
+    fn learn(&self, held: &Version, seen: &Version) -> Learnt {
         let before = Validators::from_version(held);
         let later = Validators::from_version(seen);
+        if !before.digests.agree(&later.digests) {
+            return Learnt::Conflict;
+        }
         if !before.digests.is_empty() || later.digests.is_empty() {
-            return None;
+            return Learnt::Nothing;
         }
         let mut version = held.clone();
         for (name, value) in later.to_version().iter() {
@@ -135,7 +140,7 @@ impl Transport for HttpTransport<'_> {
                 version.set(name, value.to_owned());
             }
         }
-        Some(version)
+        Learnt::More(version)
     }
 }
 
@@ -189,22 +194,7 @@ impl<'a> HttpTransport<'a> {
         };
         let ranged = !matches!(range, RangeAsk::None);
         let resp = super::send(self.client, self.req, url, false, range).await?;
-        let mut seen = Validators::from_headers(resp.headers());
-        if seen.digests.is_empty()
-            && resp.status() == reqwest::StatusCode::OK
-            && !resp
-                .headers()
-                .contains_key(reqwest::header::CONTENT_ENCODING)
-        {
-            // RFC 9530 §2, §3: the content of a 200 sent without a content coding is the
-            // whole representation, so its `Content-Digest` is the representation's digest.
-            seen.digests = Digests::parse(
-                resp.headers()
-                    .get_all("content-digest")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            );
-        }
+        let seen = Validators::from_answer(resp.status(), resp.headers());
         let asked = Asked {
             start: ask.start,
             ranged,

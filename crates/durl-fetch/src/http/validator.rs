@@ -60,6 +60,26 @@ impl Validators {
         }
     }
 
+    /// Reads the validators of an answer with status `status`: [`Self::from_headers`], and
+    /// for a 200 sent without a content coding its `Content-Digest` when it has no
+    /// `Repr-Digest` (RFC 9530 §2, §3: the content of such a 200 is the whole representation,
+    /// so its content digest is the representation's).
+    pub(crate) fn from_answer(status: reqwest::StatusCode, headers: &HeaderMap) -> Validators {
+        let mut seen = Validators::from_headers(headers);
+        if seen.digests.is_empty()
+            && status == reqwest::StatusCode::OK
+            && !headers.contains_key(reqwest::header::CONTENT_ENCODING)
+        {
+            seen.digests = Digests::parse(
+                headers
+                    .get_all("content-digest")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            );
+        }
+        seen
+    }
+
     /// The [`Version`] these validators make: `etag`, `last-modified` and `if-range` values.
     pub(crate) fn to_version(&self) -> Version {
         let mut version = Version::new();

@@ -272,3 +272,210 @@ async fn a_mirror_with_another_digest_is_dropped_and_the_file_checked() {
         [durl_fetch::DropReason::Disagrees]
     );
 }
+
+/// Leaves the partial of a run against `/f` (a resource without any digest) cut at [`CUT`].
+async fn digestless_partial(server: &FaultServer, dir: &std::path::Path, len: u64) {
+    server.put("/f", Resource::pattern(SEED, len));
+    server.push_fault("/f", Fault::CutAfter(CUT));
+    durl_fetch::get(&request(server, "/f", dir).retries(0), &())
+        .await
+        .unwrap_err();
+    let saved = std::fs::read_to_string(state(dir)).unwrap();
+    assert!(!saved.contains("repr-sha"), "{saved}");
+}
+
+#[tokio::test]
+async fn a_digest_first_seen_on_the_segments_of_a_split_resume_is_kept_and_checked() {
+    // Issue 14, item 8 leftover: the resume goes straight to segments (-x 4), whose 206s are
+    // the first answers to carry a Repr-Digest; it must be checked like a single stream's.
+    let len = 4 << 20;
+    let server = FaultServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    digestless_partial(&server, dir.path(), len).await;
+    server.put(
+        "/f",
+        Resource::pattern(SEED, len).with_header("Repr-Digest", &wrong()),
+    );
+    let req = request(&server, "/f", dir.path()).connections(4);
+    let err = durl_fetch::get(&req, &()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Checksum, "{err}");
+    assert!(err.to_string().contains("Repr-Digest"), "{err}");
+    assert!(!out(dir.path()).exists());
+    assert_eq!(
+        std::fs::read(part(dir.path())).unwrap(),
+        pattern_bytes(SEED, 0..len),
+        "the data is kept"
+    );
+    let saved = std::fs::read_to_string(state(dir.path())).unwrap();
+    assert!(saved.contains("\nversion repr-sha-256 "), "{saved}");
+    assert!(
+        gets(&server, "/f")
+            .iter()
+            .skip(1)
+            .all(|(range, _)| range.is_some()),
+        "the resume fetched segments: {:?}",
+        gets(&server, "/f")
+    );
+}
+
+/// Switches `/f` to `then` when the first retry is announced.
+struct SwitchOnRetry<'a> {
+    server: &'a FaultServer,
+    then: std::sync::Mutex<Option<Resource>>,
+    rec: Recorder,
+}
+
+impl Reporter for SwitchOnRetry<'_> {
+    fn report(&self, event: Event<'_>) {
+        if let Event::Retrying { .. } = event
+            && let Some(resource) = self.then.lock().unwrap().take()
+        {
+            self.server.put("/f", resource);
+        }
+        self.rec.report(event);
+    }
+}
+
+#[tokio::test]
+async fn a_digest_that_changes_between_the_segments_of_one_split_is_a_changed_file() {
+    // The segments' first 206s teach one digest; a segment cut and asked again gets another
+    // (same ETag): two representations, so the partial is dropped, never completed as one.
+    let len = 4 << 20;
+    let body = pattern_bytes(SEED, 0..len);
+    let server = FaultServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    digestless_partial(&server, dir.path(), len).await;
+    server.put(
+        "/f",
+        Resource::pattern(SEED, len).with_header("Repr-Digest", &wrong()),
+    );
+    server.push_fault("/f", Fault::CutAfter(100_000));
+    let switch = SwitchOnRetry {
+        server: &server,
+        then: std::sync::Mutex::new(Some(
+            Resource::pattern(SEED, len).with_header("Repr-Digest", &sha256(&body)),
+        )),
+        rec: Recorder::default(),
+    };
+    let req = request(&server, "/f", dir.path()).connections(4);
+    durl_fetch::get(&req, &switch).await.unwrap();
+    assert_complete(dir.path(), &body);
+    assert_eq!(switch.rec.restarts(), [RestartReason::RemoteChanged]);
+}
+
+/// `durl get -o -`: the bytes written to `out` and how it ended.
+async fn stream(req: &durl_fetch::GetRequest) -> (Vec<u8>, Result<u64, durl_fetch::Error>) {
+    let mut out = Vec::new();
+    let result = durl_fetch::stream(req, &mut out, &()).await;
+    (out, result)
+}
+
+#[tokio::test]
+async fn a_stream_is_checked_against_the_repr_digest_once_written() {
+    // Issue 14, item 8 leftover: `-o -` hashes what it writes. A right digest passes; a wrong
+    // one (Repr-Digest, or a whole 200's Content-Digest) is a checksum error that says the
+    // bytes are already out; so is a digest first seen on the answer after a cut.
+    let body = expected(LEN);
+    for (name, value, cut, ok) in [
+        ("Repr-Digest", sha256(&body), false, true),
+        ("Repr-Digest", sha256(&body), true, true),
+        ("Repr-Digest", wrong(), false, false),
+        ("Content-Digest", wrong(), false, false),
+        ("Repr-Digest", wrong(), true, false),
+    ] {
+        let server = FaultServer::start();
+        let with = Resource::pattern(SEED, LEN).with_header(name, &value);
+        let dir = tempfile::tempdir().unwrap();
+        if cut {
+            // The first answer has no digest and is cut; the resumed one has it.
+            server.put("/f", Resource::pattern(SEED, LEN));
+            server.push_fault("/f", Fault::CutAfter(CUT));
+        } else {
+            server.put("/f", with.clone());
+        }
+        let req = request(&server, "/f", dir.path());
+        let mut out = Vec::new();
+        let result = if cut {
+            // Switch to the digest once the cut answer is out, before the resume.
+            let switch = SwitchOnRetry {
+                server: &server,
+                then: std::sync::Mutex::new(Some(with)),
+                rec: Recorder::default(),
+            };
+            durl_fetch::stream(&req, &mut out, &switch).await
+        } else {
+            durl_fetch::stream(&req, &mut out, &()).await
+        };
+        let case = format!("{name} {value} cut {cut}");
+        assert!(out == body, "{case}: every byte went out ({})", out.len());
+        match result {
+            Ok(n) => assert!(ok && n == LEN, "{case}: {n}"),
+            Err(e) => {
+                assert!(!ok, "{case}: {e}");
+                assert_eq!(e.kind(), ErrorKind::Checksum, "{case}: {e}");
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("Repr-Digest") && msg.contains("already out"),
+                    "{msg}"
+                );
+                assert!(!msg.contains('\n'), "{msg}");
+            }
+        }
+        if cut {
+            let ranges: Vec<_> = gets(&server, "/f").into_iter().map(|g| g.0).collect();
+            assert_eq!(
+                ranges.last().unwrap().as_deref(),
+                Some(&*format!("bytes={CUT}-")),
+                "{case}: {ranges:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_whose_digest_changes_between_answers_stops_as_a_changed_file() {
+    let server = FaultServer::start();
+    server.put(
+        "/f",
+        Resource::pattern(SEED, LEN).with_header("Repr-Digest", &wrong()),
+    );
+    server.push_fault("/f", Fault::CutAfter(CUT));
+    let dir = tempfile::tempdir().unwrap();
+    let req = request(&server, "/f", dir.path());
+    let switch = SwitchOnRetry {
+        server: &server,
+        then: std::sync::Mutex::new(Some(
+            Resource::pattern(SEED, LEN).with_header("Repr-Digest", &sha256(&expected(LEN))),
+        )),
+        rec: Recorder::default(),
+    };
+    let mut out = Vec::new();
+    let err = durl_fetch::stream(&req, &mut out, &switch)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, durl_fetch::Error::StreamChanged { written, .. } if written == CUT),
+        "{err}"
+    );
+    assert!(out == expected(CUT));
+}
+
+#[tokio::test]
+async fn a_stream_from_durl_serve_is_checked_against_its_digest() {
+    let root = tempfile::tempdir().unwrap();
+    let len = 900_000;
+    std::fs::write(root.path().join("f.bin"), pattern_bytes(SEED, 0..len)).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = durl_serve::Config::new(root.path().to_owned());
+    let task = tokio::spawn(durl_serve::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    let req = durl_fetch::GetRequest::new(&format!("http://{addr}/f.bin")).unwrap();
+    let (out, result) = stream(&req).await;
+    assert_eq!(result.unwrap(), len);
+    assert!(out == pattern_bytes(SEED, 0..len));
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+}

@@ -954,3 +954,31 @@ fn dash_output_stops_when_the_file_changes_after_bytes_went_out() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn dash_output_checks_the_repr_digest_and_exits_9_on_a_mismatch() {
+    // The bytes are already out when the digest is known: exit 9 with one line saying so.
+    let len = 300_000;
+    let server = FaultServer::start();
+    let zeros = format!("sha-256=:{}=:", "A".repeat(43));
+    server.put(
+        "/file.bin",
+        Resource::pattern(SEED, len).with_header("Repr-Digest", &zeros),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = durl(dir.path())
+        .args(["get", "-q", "-o", "-"])
+        .arg(server.url("/file.bin"))
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{stderr}");
+    assert!(out.stdout == pattern_bytes(SEED, 0..len));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("do not match the server's Repr-Digest")
+            && stderr.contains("already out")
+            && stderr.contains(&format!("sha256={}", "0".repeat(64))),
+        "{stderr}"
+    );
+}
