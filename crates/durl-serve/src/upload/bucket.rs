@@ -11,8 +11,8 @@
 //!   every request) is durable, and a writer whose lease was taken over cannot write it.
 //! * The data: an S3 multipart upload bound to the final key, in parts of [`PART`] bytes;
 //!   the bytes after the last full part in `tail-N` (N: the part it will become), read back
-//!   and merged into part N when enough has arrived. One part is the most an upload holds
-//!   in memory.
+//!   and merged into part N when enough has arrived. A part is sent while the next is
+//!   received: two parts (16 MiB) are the most an upload holds in memory.
 //! * `lease`: who is appending (`lease.rs`); the loser of a race answers 423.
 //!
 //! **Completion**: the tail becomes the last part and `CompleteMultipartUpload` makes the
@@ -295,6 +295,34 @@ impl BucketUploads {
         Ok(())
     }
 
+    /// The ETag of a part whose sending has ended.
+    async fn part_sent(
+        &self,
+        sent: tokio::task::JoinHandle<object_store::Result<PartId>>,
+    ) -> Result<String, UploadError> {
+        match sent.await {
+            Ok(Ok(id)) => Ok(id.content_id),
+            Ok(Err(e)) => Err(io(e)),
+            Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
+        }
+    }
+
+    /// Without a checksum what arrived counts: the parts are in, the record says so.
+    async fn record_parts(
+        &self,
+        upload: &BucketUpload,
+        record: &mut BucketRecord,
+        parts: &[String],
+        length: Option<u64>,
+    ) -> Result<(), UploadError> {
+        record.parts = parts.to_vec();
+        record.tail = 0;
+        record.info.offset = record.parts_len();
+        record.info.length = length;
+        self.write_record(upload, record.clone()).await?;
+        Ok(())
+    }
+
     /// Completes `upload`: the object at its key, then the record says so.
     async fn complete(&self, upload: &BucketUpload) -> Result<Info, UploadError> {
         let Held { mut record, .. } = upload.held();
@@ -542,11 +570,14 @@ impl UploadStore for BucketUploads {
         debug_assert_eq!(record.info.offset, start);
         let key = Path::from(record.key.as_str());
         let first_tail = record.next_part();
-        let mut buffer = BytesMut::with_capacity(usize::try_from(PART).unwrap_or(8 << 20));
+        let part_size = usize::try_from(PART).unwrap_or(8 << 20);
+        let mut buffer = BytesMut::with_capacity(part_size);
         buffer.extend_from_slice(&self.read_tail(&upload.id, first_tail, record.tail).await?);
         let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algorithm));
         let mut parts = record.parts.clone();
         let mut pace = Pace::new(self.0.settings.min_rate, self.0.settings.rate_window);
+        // The part being sent while the next is received.
+        let mut sending: Option<tokio::task::JoinHandle<object_store::Result<PartId>>> = None;
         let mut received = 0u64;
         let mut ending = Ending {
             cut: false,
@@ -574,26 +605,40 @@ impl UploadStore for BucketUploads {
             if let Some(hasher) = &mut hasher {
                 hasher.update(&data);
             }
-            buffer.extend_from_slice(&data);
-            while buffer.len() as u64 >= PART {
-                let part = buffer
-                    .split_to(usize::try_from(PART).unwrap_or(usize::MAX))
-                    .freeze();
-                let id = self
-                    .0
-                    .store
-                    .put_part(&key, &record.multipart, parts.len(), part.into())
-                    .await
-                    .map_err(io)?;
-                parts.push(id.content_id);
-                if hasher.is_none() {
-                    // Without a checksum what arrived counts: the part is in, record it.
-                    record.parts.clone_from(&parts);
-                    record.tail = 0;
-                    record.info.offset = record.parts_len();
-                    record.info.length = length;
-                    self.write_record(&upload, record.clone()).await?;
+            // Filled to exactly one part, then sent from its own allocation; the next part
+            // gets a fresh one: one part per upload is held (none while it is sent).
+            let mut data = data;
+            while !data.is_empty() {
+                if buffer.capacity() == 0 {
+                    buffer = BytesMut::with_capacity(part_size);
                 }
+                let take = data.len().min(part_size - buffer.len());
+                buffer.extend_from_slice(&data.split_to(take));
+                if buffer.len() < part_size {
+                    continue;
+                }
+                let part = std::mem::take(&mut buffer).freeze();
+                // One part in flight: the one before is in (and recorded) before this one goes.
+                if let Some(sent) = sending.take() {
+                    parts.push(self.part_sent(sent).await?);
+                    if hasher.is_none() {
+                        self.record_parts(&upload, &mut record, &parts, length)
+                            .await?;
+                    }
+                }
+                let store = Arc::clone(&self.0.store);
+                let (key, multipart, index) = (key.clone(), record.multipart.clone(), parts.len());
+                sending = Some(tokio::spawn(async move {
+                    store.put_part(&key, &multipart, index, part.into()).await
+                }));
+            }
+        }
+        // The last part sent, before anything ends.
+        if let Some(sent) = sending.take() {
+            parts.push(self.part_sent(sent).await?);
+            if hasher.is_none() {
+                self.record_parts(&upload, &mut record, &parts, length)
+                    .await?;
             }
         }
         if expected.is_some_and(|n| received < n) {

@@ -114,7 +114,7 @@ fn bad_storage_arguments_exit_2_with_one_line() {
 }
 
 /// The server's peak resident set (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> u64 {
+pub(crate) fn peak_rss(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let kib: u64 = status
         .lines()

@@ -232,3 +232,43 @@ fn durl_put_begun_on_a_completes_on_b_through_the_same_url() {
     assert_eq!(answer.status, 200, "{}", answer.head);
     assert!(answer.body == data, "exact bytes");
 }
+
+#[test]
+fn four_uploads_at_once_hold_about_a_part_each_in_memory() {
+    let store = SeaweedFs::start("durl");
+    let dir = tempfile::tempdir().unwrap();
+    let len = 48 * MIB;
+    let server = instance(dir.path(), &store);
+    let endpoint = server.url(".durl/uploads/");
+    let names: Vec<String> = (0..4).map(|i| format!("f{i}.bin")).collect();
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(dir.path().join(name), pattern_bytes(70 + i as u64, 0..len)).unwrap();
+    }
+    let mut children: Vec<_> = names
+        .iter()
+        .map(|name| {
+            durl(dir.path())
+                .args(["put", "-q", name, &endpoint])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in &mut children {
+        let status = wait_within(child, Duration::from_secs(240));
+        assert!(status.success());
+    }
+    // Each body streams into 8 MiB parts: about a part buffered and one being sent per
+    // upload, never the 48 MiB body (which would be 192 MiB for the four).
+    let rss = crate::serve_s3::peak_rss(server.child.id());
+    assert!(rss < 128 * MIB, "peak RSS {} MiB", rss / MIB);
+    for (i, name) in names.iter().enumerate() {
+        let answer = raw_get(&server.addr, &format!("/{name}"), &[]);
+        assert_eq!(answer.status, 200, "{}", answer.head);
+        assert!(
+            answer.body == pattern_bytes(70 + i as u64, 0..len),
+            "{name}"
+        );
+    }
+}
