@@ -2,6 +2,7 @@
 
     python tuspy_upload.py ENDPOINT FILE --chunk-size N [--store DB] [--filename NAME]
                            [--pause SECS] [--checksum] [--header 'NAME: VALUE']...
+                           [--url UPLOAD_URL] [--retries N]
 
 With --store, tuspy remembers the upload URL in the TinyDB file DB (its own FileStorage,
 store_url=True), so a second run after a kill continues the same upload: tuspy finds the
@@ -14,6 +15,9 @@ Prints on stdout, one line each, flushed at once:
 --pause sleeps between chunks so that a test can interrupt the upload mid-way.
 --checksum sends every chunk with Upload-Checksum (tuspy's upload_checksum, sha1).
 --header adds a header to every request (TusClient's headers), e.g. Authorization.
+--url continues the upload at UPLOAD_URL (e.g. the same path on another server instance):
+tuspy asks that server for the offset (HEAD) and sends the rest.
+--retries is how often tuspy asks again after a refused chunk (default 3, a second apart).
 """
 
 import argparse
@@ -35,6 +39,8 @@ def main():
     parser.add_argument("--pause", type=float, default=0.0)
     parser.add_argument("--checksum", action="store_true")
     parser.add_argument("--header", action="append", default=[])
+    parser.add_argument("--url")
+    parser.add_argument("--retries", type=int, default=3)
     args = parser.parse_args()
 
     metadata = {"filename": args.filename or os.path.basename(args.file)}
@@ -47,8 +53,9 @@ def main():
         store_url=storage is not None,
         url_storage=storage,
         upload_checksum=args.checksum,
+        url=args.url,
         # A killed run's PATCH may hold the upload for a moment (423): ask again.
-        retries=3,
+        retries=args.retries,
         retry_delay=1,
     )
     if uploader.url is None:

@@ -82,6 +82,9 @@ pub(crate) struct UploadSettings {
     pub(crate) rate_window: Duration,
     /// Where free disk space is read from, and the reserve kept free (`upload/space.rs`).
     pub(crate) space: Space,
+    /// How long an upload's lease in an object store lasts without renewal: after a crash,
+    /// the time before another instance may continue the upload (`upload/lease.rs`).
+    pub(crate) lease: Duration,
 }
 
 impl Default for UploadSettings {
@@ -98,6 +101,7 @@ impl Default for UploadSettings {
             min_rate: 1024,
             rate_window: Duration::from_secs(30),
             space: Space::default(),
+            lease: Duration::from_secs(10),
         }
     }
 }
@@ -188,6 +192,12 @@ impl Config {
         config
     }
 
+    /// Whether the files are an object store's ([`Config::object_store`]).
+    #[must_use]
+    pub fn is_object_store(&self) -> bool {
+        self.objects.is_some()
+    }
+
     /// Accepts tus 1.0 uploads at `/.durl/uploads/` (off by default). With
     /// [`Config::basic_auth`], only authenticated requests may upload. Finished uploads get
     /// their (sanitised) metadata file name in the served directory.
@@ -230,6 +240,14 @@ impl Config {
     #[must_use]
     pub fn upload_expiry(mut self, expiry: Duration) -> Self {
         self.upload.expiry = expiry;
+        self
+    }
+
+    /// How long an upload's lease in an object store lasts unless renewed (default 10 s):
+    /// after an instance dies mid-transfer, the time before another may continue the upload.
+    #[must_use]
+    pub fn upload_lease(mut self, lease: Duration) -> Self {
+        self.upload.lease = lease.max(Duration::from_millis(300));
         self
     }
 

@@ -103,9 +103,6 @@ pub enum ServeError {
         /// The endpoint as given.
         endpoint: String,
     },
-    /// Uploads were asked for over an object store, which takes none yet.
-    #[error("uploads into an object store are not supported yet; serve a directory for uploads")]
-    UploadsNeedDirectory,
 }
 
 /// Why one request failed; each variant maps to a status code ([`RequestError::status`]), in

@@ -65,6 +65,13 @@
 //!    terminates; expired uploads are swept in the background; a restart recovers every
 //!    upload (`upload/record.rs` is the on-disk record).
 //!
+//! Steps 1, 2 and the answers are written once (`upload/mod.rs`) over the trait
+//! `UploadStore` (`upload/backend.rs`): the local upload directory (`upload/local.rs` over
+//! steps 3-5 above), or, serving `s3://…`, the bucket (`upload/bucket.rs`): the data as a
+//! multipart upload with its tail as an object, the record (`upload/bucket_record.rs`) and a
+//! lease (`upload/lease.rs`, conditional puts: the 423 across instances) as objects under
+//! `PREFIX/.durl/uploads/<id>/`, so that any instance continues any upload.
+//!
 //! Directories get their `index.html`, or an HTML or JSON listing (`listing/`); with
 //! uploads on, the page has an upload area driven by a small tus client in plain
 //! JavaScript, served from the binary at `/.durl/upload.js` (`assets.rs`,

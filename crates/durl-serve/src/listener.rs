@@ -68,11 +68,16 @@ pub(crate) async fn run(
     let limits = config.limits;
     let (storage, uploads) = match &config.objects {
         Some(objects) => {
-            if config.upload.enabled {
-                return Err(ServeError::UploadsNeedDirectory);
-            }
             let objects = Objects::connect(objects, config.hidden).await?;
-            (Backend::Objects(objects), None)
+            let uploads = config.upload.enabled.then(|| {
+                let settings = crate::config::UploadSettings {
+                    hidden: config.hidden,
+                    ..config.upload.clone()
+                };
+                let (store, url) = objects.parts();
+                upload::Uploads::Bucket(upload::BucketUploads::new(store, url, settings))
+            });
+            (Backend::Objects(objects), uploads)
         }
         None => {
             let root = Root::open(&config.root)?;
@@ -81,7 +86,9 @@ pub(crate) async fn run(
                     hidden: config.hidden,
                     ..config.upload.clone()
                 };
-                Some(Arc::new(upload::Store::open(&root.path, settings)?))
+                Some(upload::Uploads::Local(upload::LocalUploads(Arc::new(
+                    upload::Store::open(&root.path, settings)?,
+                ))))
             } else {
                 None
             };
@@ -97,7 +104,7 @@ pub(crate) async fn run(
     // Expired uploads are deleted in the background while the server runs.
     let sweeper = uploads
         .as_ref()
-        .map(|store| tokio::spawn(upload::sweep_forever(Arc::clone(store))));
+        .map(|uploads| tokio::spawn(uploads.clone().sweep_forever()));
     let shared = Arc::new(Shared {
         builder: builder(&config),
         tls: config

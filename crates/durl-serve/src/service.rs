@@ -21,7 +21,7 @@ use crate::resolve::RequestPath;
 use crate::response;
 use crate::storage::local::Local;
 use crate::storage::object::Objects;
-use crate::storage::{Content, Found, Storage};
+use crate::storage::{Content, Found, Replaced, Storage};
 use crate::upload;
 use crate::zerocopy::Pending;
 
@@ -32,7 +32,7 @@ pub(crate) struct Service {
     /// Where the files are.
     pub(crate) storage: Backend,
     /// The tus upload store, when uploads are enabled.
-    pub(crate) uploads: Option<Arc<upload::Store>>,
+    pub(crate) uploads: Option<upload::Uploads>,
     /// Accounts, rights and login state; `None` when nothing is restricted.
     pub(crate) gate: Option<Gate>,
 }
@@ -274,7 +274,26 @@ async fn serve<S: Storage>(
                 .map_err(Into::into),
         );
     }
-    answer(prepare(shared, storage, method, headers, request, query, identity).await)
+    let prepared = prepare(shared, storage, method, headers, request, query, identity).await;
+    let replaced =
+        |p: &Result<_, RequestError>| matches!(p, Err(RequestError::Io(e)) if Replaced::is(e));
+    if !replaced(&prepared) {
+        return answer(prepared);
+    }
+    // The file changed between its stat and its first read (an object overwritten in
+    // between): what the answer was prepared from is gone, so evaluate the request again
+    // against what the path names now, once.
+    let prepared = prepare(shared, storage, method, headers, request, query, identity).await;
+    if replaced(&prepared) {
+        // Replaced twice within one request: the client may try again in a moment.
+        let mut busy = response::status(StatusCode::SERVICE_UNAVAILABLE);
+        busy.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        return busy;
+    }
+    answer(prepared)
 }
 
 /// Resolves the path and builds the answer.
@@ -363,7 +382,7 @@ async fn prepare<S: Storage>(
                         .is_none_or(|g| g.may(identity, request.segments(), Right::Write))
                 })
                 .map(|store| listing::UploadArea {
-                    overwrite: store.settings.overwrite,
+                    overwrite: store.settings().overwrite,
                 });
             let (page, content_type) = listing::render(entries, request, view, upload);
             Ok(response::listing(

@@ -162,14 +162,31 @@ pub(crate) fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
     let mut source = e.source();
     while let Some(cause) = source {
         let text = without_repeated_url(&cause.to_string(), &line);
+        let text = in_words(&text);
         // reqwest and hyper sometimes repeat a cause's text in their own message.
-        if !line.contains(&text) {
+        if !text.is_empty() && !line.contains(text) {
             line.push_str(": ");
-            line.push_str(&text);
+            line.push_str(text);
         }
         source = cause.source();
     }
     certificate_in_words(&line)
+}
+
+/// The HTTP stack's wrapper layers between durl's error and the OS's cause, as a user would
+/// say them: the layers that only say "it happened while sending" are dropped, the ones that
+/// say which step failed become that step in words.
+fn in_words(layer: &str) -> &str {
+    match layer {
+        "error sending request"
+        | "client error (Connect)"
+        | "client error (SendRequest)"
+        | "error resolving DNS"
+        | "error trying to connect" => "",
+        "tcp connect error" => "cannot connect",
+        "dns error" => "cannot resolve the host name",
+        other => other,
+    }
 }
 
 /// rustls names some certificate errors by their Debug text ("invalid peer certificate:
@@ -289,6 +306,71 @@ mod tests {
         ];
         for (text, want) in table {
             assert_eq!(super::without_repeated_url(text, line), want);
+        }
+    }
+
+    /// A stand-in for a layer of reqwest's and hyper's error chains.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    fn chain(layers: &[&'static str]) -> Layer {
+        let mut layer = None;
+        for text in layers.iter().rev() {
+            layer = Some(Layer(text, layer.map(Box::new)));
+        }
+        layer.unwrap()
+    }
+
+    #[test]
+    fn network_errors_name_the_step_and_the_os_cause_only() {
+        let top = "network error talking to http://h/x";
+        let table: [(&[&'static str], &str); 3] = [
+            (
+                &[
+                    top,
+                    "error sending request for url (http://h/x)",
+                    "client error (Connect)",
+                    "tcp connect error",
+                    "Connection refused (os error 111)",
+                ],
+                "network error talking to http://h/x: cannot connect: Connection refused (os error 111)",
+            ),
+            (
+                &[
+                    top,
+                    "error sending request for url (http://h/x)",
+                    "client error (Connect)",
+                    "dns error",
+                    "error resolving DNS",
+                    "failed to lookup address information: Name or service not known",
+                ],
+                "network error talking to http://h/x: cannot resolve the host name: \
+                 failed to lookup address information: Name or service not known",
+            ),
+            (
+                &[
+                    top,
+                    "error decoding response body",
+                    "unexpected EOF during chunk size line",
+                ],
+                "network error talking to http://h/x: error decoding response body: \
+                 unexpected EOF during chunk size line",
+            ),
+        ];
+        for (layers, want) in table {
+            assert_eq!(super::error_line(&chain(layers)), want);
         }
     }
 

@@ -85,6 +85,15 @@ fn config(args: &ServeArgs) -> anyhow::Result<Config> {
             .upload_expiry(Duration::from_secs(args.upload_expiry))
             .max_concurrent_uploads(usize::from(args.max_concurrent_uploads));
         if let Some(dir) = &args.upload_dir {
+            if config.is_object_store() {
+                return Err(UsageError(format!(
+                    "--upload-dir {} is for serving a directory: uploads into {} are kept in \
+                     the bucket",
+                    dir.display(),
+                    args.dir.display()
+                ))
+                .into());
+            }
             config = config.upload_dir(dir);
         }
         if let Some(max) = args.max_upload_size {
@@ -214,8 +223,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<ExitCode> {
                 // What was given cannot be served: a bad argument (exit 2), in one line.
                 Err(
                     e @ (ServeError::ObjectStore { .. }
-                    | ServeError::PlainHttpEndpoint { .. }
-                    | ServeError::UploadsNeedDirectory),
+                    | ServeError::PlainHttpEndpoint { .. }),
                 ) => {
                     // The store's answer may hold its XML error document: one line.
                     let line = crate::error_line(&e);

@@ -31,6 +31,9 @@ enum Step<B> {
     Filled,
     /// The partial must be dropped and the download started over.
     Restart(RestartReason),
+    /// The source asked cannot serve this request (it refused to resume); the next attempt
+    /// asks another.
+    Elsewhere,
     /// Continue over several connections; the body starts at the given byte.
     Split(B, u64),
 }
@@ -100,7 +103,7 @@ impl<'a, T: Transport> Attempts<'a, T> {
             };
             match result {
                 Ok(Step::Complete) => break,
-                Ok(Step::Filled) => {}
+                Ok(Step::Filled | Step::Elsewhere) => {}
                 Ok(Step::Restart(reason)) => self.restart(reason).await?,
                 Ok(Step::Split(..)) => unreachable!("step() runs the split"),
                 Err(e) => {
@@ -266,7 +269,7 @@ impl<'a, T: Transport> Attempts<'a, T> {
                     end: hole_end,
                     version: held.then_some(&state),
                 };
-                self.last_url = self.sources.pick();
+                self.last_url = self.sources.pick(held);
                 self.transport.open(&self.last_url, ask).await?
             }
         };
@@ -329,6 +332,11 @@ impl<'a, T: Transport> Attempts<'a, T> {
                 Ok(Step::Complete)
             }
             Opened::Changed => self.changed(),
+            Opened::Restart(RestartReason::ResumeRefused)
+                if held && self.sources.refuses_resume(&self.last_url) =>
+            {
+                Ok(Step::Elsewhere)
+            }
             Opened::Restart(reason) => Ok(Step::Restart(reason)),
         }
     }

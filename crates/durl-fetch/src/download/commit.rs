@@ -139,7 +139,10 @@ pub(crate) async fn commit(
     crate::store::mark::set(&dest, &mark);
     // The lock goes with the part file's handle, after the rename made it the final file.
     drop(file);
-    durable::remove(&state).map_err(Error::io("cannot remove", &state))?;
+    // The rename is durable; the state's removal need not be (one directory fsync per file
+    // saved, which a list of small files feels): a state that comes back after a crash lies
+    // beside no part file, and a later run finds it unusable.
+    durable::remove_unsynced(&state).map_err(Error::io("cannot remove", &state))?;
     reporter.report(Event::Finished {
         path: &dest,
         bytes,

@@ -4,7 +4,8 @@
 //! with the version being fetched (another validator or length) is dropped at once, and one
 //! that fails `MAX_FAILURES` times in a row is dropped too — as long as another source
 //! remains; the last one is never dropped, so the ordinary rules (restart, give up) apply to
-//! it.
+//! it. A source that refused to resume (an FTP server without `REST`) still serves requests
+//! from byte 0, but a resume goes to another source while one that resumes is in use.
 
 use std::sync::Mutex;
 
@@ -37,6 +38,8 @@ struct Source {
     url: Url,
     failures: u32,
     dropped: bool,
+    /// It refused to resume: only requests from byte 0 go to it (while others resume).
+    whole_only: bool,
 }
 
 /// The sources of one file.
@@ -53,6 +56,7 @@ impl Sources {
                 url: u.clone(),
                 failures: 0,
                 dropped: false,
+                whole_only: false,
             })
             .collect();
         Sources {
@@ -64,14 +68,18 @@ impl Sources {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next source to use (round-robin over those still in use).
-    pub(crate) fn pick(&self) -> Url {
+    /// The next source to use (round-robin over those still in use); for a request that
+    /// resumes (`resume`: it starts after byte 0), one that has not refused to resume, while
+    /// any is left.
+    pub(crate) fn pick(&self, resume: bool) -> Url {
         let mut guard = self.lock();
         let (list, next) = &mut *guard;
+        let avoid_whole_only = resume && list.iter().any(|s| !s.dropped && !s.whole_only);
         for _ in 0..list.len() {
             let i = *next % list.len();
             *next = next.wrapping_add(1);
-            if !list[i].dropped {
+            let unwanted = list[i].whole_only && avoid_whole_only;
+            if !list[i].dropped && !unwanted {
                 return list[i].url.clone();
             }
         }
@@ -102,6 +110,16 @@ impl Sources {
         })
     }
 
+    /// `url` refused to resume: from now on resumes go to other sources. True if a source in
+    /// use can still resume (ask it rather than start over).
+    pub(crate) fn refuses_resume(&self, url: &Url) -> bool {
+        let mut guard = self.lock();
+        if let Some(s) = guard.0.iter_mut().find(|s| &s.url == url) {
+            s.whole_only = true;
+        }
+        guard.0.iter().any(|s| !s.dropped && !s.whole_only)
+    }
+
     /// `url` answered with another version; true if it is (now or already) dropped, false
     /// if it is the last source in use.
     pub(crate) fn disagrees(&self, url: &Url) -> bool {
@@ -130,12 +148,12 @@ mod tests {
     fn round_robin_drops_and_never_drops_the_last() {
         let s = Sources::new(&u("http://a/f"), &[u("http://b/f"), u("http://c/f")]);
         let picks: Vec<_> = (0..4)
-            .map(|_| s.pick().host_str().unwrap().to_owned())
+            .map(|_| s.pick(false).host_str().unwrap().to_owned())
             .collect();
         assert_eq!(picks, ["a", "b", "c", "a"]);
         assert!(s.disagrees(&u("http://b/f")));
         let picks: Vec<_> = (0..4)
-            .map(|_| s.pick().host_str().unwrap().to_owned())
+            .map(|_| s.pick(false).host_str().unwrap().to_owned())
             .collect();
         assert!(!picks.contains(&"b".to_owned()), "{picks:?}");
         assert_eq!(s.failed(&u("http://c/f")), None);
@@ -148,6 +166,28 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(s.failed(&u("http://a/f")), None);
         }
-        assert_eq!(s.pick(), u("http://a/f"));
+        assert_eq!(s.pick(false), u("http://a/f"));
+    }
+
+    #[test]
+    fn resumes_avoid_a_source_that_refused_to_resume_while_another_resumes() {
+        let s = Sources::new(&u("http://a/f"), &[u("http://b/f"), u("http://c/f")]);
+        assert!(s.refuses_resume(&u("http://a/f")), "b and c still resume");
+        let hosts = |resume| {
+            (0..6)
+                .map(|_| s.pick(resume).host_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert!(hosts(true).iter().all(|h| h != "a"));
+        assert!(
+            hosts(false).iter().any(|h| h == "a"),
+            "a still serves from byte 0"
+        );
+        assert!(s.refuses_resume(&u("http://b/f")));
+        assert!(hosts(true).iter().all(|h| h == "c"));
+        // None left that resumes: the ordinary rules apply (round-robin, then a restart).
+        assert!(!s.refuses_resume(&u("http://c/f")));
+        assert_eq!(hosts(true).len(), 6);
+        assert!(hosts(true).iter().any(|h| h == "a"));
     }
 }

@@ -232,7 +232,7 @@ impl<T: Transport> Split<'_, T> {
             if slot.remaining().is_empty() {
                 return WorkerEnd::Done;
             }
-            let url = self.sources.pick();
+            let url = self.sources.pick(true);
             let result = match initial.take() {
                 Some((body, range)) => self.stream(body, range, &url, &slot, &tx).await,
                 None => self.fetch(&url, &slot, &tx).await,
@@ -295,6 +295,12 @@ impl<T: Transport> Split<'_, T> {
             Opened::Whole { .. } | Opened::Changed => self.changed(source),
             // A segment always ends before the file does.
             Opened::Complete { .. } => Ok(Some(RestartReason::RangeNotSatisfiable)),
+            // Another source resumes: the worker asks it next.
+            Opened::Restart(RestartReason::ResumeRefused)
+                if self.sources.refuses_resume(source) =>
+            {
+                Ok(None)
+            }
             Opened::Restart(reason) => Ok(Some(reason)),
         }
     }

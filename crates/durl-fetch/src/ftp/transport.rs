@@ -28,38 +28,44 @@ const MDTM: &str = "mdtm";
 
 /// Opens bodies of one FTP file, at its URL or a mirror.
 pub(crate) struct FtpTransport<'a> {
-    /// Each source's URL and where it logs in.
-    targets: Vec<(Url, Arc<Target>)>,
+    /// Each source: its URL, where it logs in, and whether it resumes.
+    sources: Vec<FtpSource>,
     req: &'a GetRequest,
     /// Read in small chunks, so that a rate limit paces the transfer smoothly.
     limited: bool,
-    /// Cleared once a server refused `REST`: from then on only whole transfers.
+}
+
+/// One server of the file (its URL or a mirror).
+struct FtpSource {
+    url: Url,
+    target: Arc<Target>,
+    /// Cleared once this server refused `REST`: from then on only whole transfers from it.
     rest: AtomicBool,
 }
 
 impl<'a> FtpTransport<'a> {
     /// The transport for `req`'s URL and mirrors (each an `ftp://` URL naming a file).
     pub(crate) fn new(req: &'a GetRequest) -> Result<FtpTransport<'a>, Error> {
-        let targets = std::iter::once(&req.url)
+        let sources = std::iter::once(&req.url)
             .chain(&req.mirrors)
             .map(|url| {
-                Ok((
-                    url.clone(),
-                    Arc::new(Target::for_url(url, &req.url, &req.network)?),
-                ))
+                Ok(FtpSource {
+                    url: url.clone(),
+                    target: Arc::new(Target::for_url(url, &req.url, &req.network)?),
+                    rest: AtomicBool::new(true),
+                })
             })
             .collect::<Result<_, Error>>()?;
         Ok(FtpTransport {
-            targets,
+            sources,
             req,
             limited: req.rate_limiter().is_some(),
-            rest: AtomicBool::new(true),
         })
     }
 
-    fn target(&self, url: &Url) -> Arc<Target> {
-        let found = self.targets.iter().find(|(u, _)| u == url);
-        found.unwrap_or(&self.targets[0]).1.clone()
+    fn source(&self, url: &Url) -> &FtpSource {
+        let found = self.sources.iter().find(|s| &s.url == url);
+        found.unwrap_or(&self.sources[0])
     }
 }
 
@@ -142,12 +148,13 @@ impl Transport for FtpTransport<'_> {
     const NAMES_FILE: bool = false;
 
     async fn open(&self, url: &Url, ask: Ask<'_>) -> Result<Opened<FtpBody>, Error> {
-        let target = self.target(url);
+        let source = self.source(url);
+        let target = Arc::clone(&source.target);
         let req = self.req;
         let stall = req.network.stall_timeout;
         let mut session = connect_for_get(&target, req).await?;
         if !session.rest {
-            self.rest.store(false, Ordering::Relaxed);
+            source.rest.store(false, Ordering::Relaxed);
         }
         // RFC 3659 §4 (SIZE) and §3 (MDTM) on every connection: a file replaced meanwhile is
         // noticed before any of its bytes are written.
@@ -164,7 +171,7 @@ impl Transport for FtpTransport<'_> {
         if remote.size.is_some_and(|size| start > size) {
             return Ok(Opened::Restart(RestartReason::PartialTooLong));
         }
-        if start > 0 && !self.rest.load(Ordering::Relaxed) {
+        if start > 0 && !source.rest.load(Ordering::Relaxed) {
             return Ok(Opened::Restart(RestartReason::ResumeRefused));
         }
         if start > 0 {
@@ -176,13 +183,13 @@ impl Transport for FtpTransport<'_> {
         let stream = match timed(&target, stall, "RETR", retr).await {
             Ok(stream) => stream,
             Err(e) if start > 0 && e.ftp_code().is_some_and(|c| REST_REFUSED.contains(&c)) => {
-                self.rest.store(false, Ordering::Relaxed);
+                source.rest.store(false, Ordering::Relaxed);
                 return Ok(Opened::Restart(RestartReason::ResumeRefused));
             }
             Err(e) => return Err(e),
         };
         let splittable =
-            self.rest.load(Ordering::Relaxed) && remote.size.is_some() && remote.mdtm.is_some();
+            source.rest.load(Ordering::Relaxed) && remote.size.is_some() && remote.mdtm.is_some();
         let version = match remote.mdtm {
             Some(mdtm) => Version::new().with(MDTM, mdtm),
             None => Version::new(),
@@ -212,7 +219,7 @@ impl Transport for FtpTransport<'_> {
 
     /// The same `SIZE` and `MDTM` (RFC 3659 §4, §3), without a transfer.
     async fn unchanged(&self, url: &Url, state: &State, length: u64) -> bool {
-        let target = self.target(url);
+        let target = Arc::clone(&self.source(url).target);
         let Ok(mut session) = connect_for_get(&target, self.req).await else {
             return false;
         };

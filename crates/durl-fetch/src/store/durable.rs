@@ -147,6 +147,20 @@ pub fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes `path` (if present) without making the removal durable: for a file whose
+/// reappearance after a crash is harmless (a finished download's state file, which a later
+/// run finds unusable beside no part file).
+///
+/// # Errors
+/// Any I/O error other than "not found".
+pub fn remove_unsynced(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Fsyncs the directory that holds `path`, so that a create, rename or unlink in it survives
 /// a crash.
 ///

@@ -12,6 +12,9 @@ const LEN: u64 = 8 << 20;
 const CUT: u64 = 500_000;
 /// Bytes per second of each response: a 200 that durl drops has sent little by then.
 const RATE: u64 = 64 << 20;
+/// The same for each of four segments' connections: several dropped 200s may be in flight at
+/// once, each sending until durl reads its head, which on a loaded machine takes a while.
+const SEGMENT_RATE: u64 = 8 << 20;
 
 fn etag(seed: u64) -> String {
     format!("\"s{seed}-{LEN}\"")
@@ -19,8 +22,8 @@ fn etag(seed: u64) -> String {
 
 /// A first run cut after `CUT` bytes (one connection), then the CDN behaviour for every
 /// later request.
-async fn partial_behind_a_cdn(server: &FaultServer, dir: &std::path::Path) {
-    server.put("/f", Resource::pattern(SEED, LEN).with_rate_limit(RATE));
+async fn partial_behind_a_cdn(server: &FaultServer, dir: &std::path::Path, rate: u64) {
+    server.put("/f", Resource::pattern(SEED, LEN).with_rate_limit(rate));
     server.push_fault("/f", Fault::CutAfter(CUT));
     let err = durl_fetch::get(&request(server, "/f", dir).retries(0), &())
         .await
@@ -33,7 +36,7 @@ async fn partial_behind_a_cdn(server: &FaultServer, dir: &std::path::Path) {
 async fn a_cdn_that_drops_if_range_is_asked_again_without_it() {
     let server = FaultServer::start();
     let dir = tempfile::tempdir().unwrap();
-    partial_behind_a_cdn(&server, dir.path()).await;
+    partial_behind_a_cdn(&server, dir.path(), RATE).await;
     let rec = Recorder::default();
     let outcome = durl_fetch::get(&request(&server, "/f", dir.path()), &rec)
         .await
@@ -57,7 +60,7 @@ async fn a_cdn_that_drops_if_range_is_asked_again_without_it() {
 async fn segments_behind_such_a_cdn_send_range_alone_once_it_is_known() {
     let server = FaultServer::start();
     let dir = tempfile::tempdir().unwrap();
-    partial_behind_a_cdn(&server, dir.path()).await;
+    partial_behind_a_cdn(&server, dir.path(), SEGMENT_RATE).await;
     let rec = Recorder::default();
     let req = request(&server, "/f", dir.path()).connections(4);
     durl_fetch::get(&req, &rec).await.unwrap();
@@ -71,15 +74,17 @@ async fn segments_behind_such_a_cdn_send_range_alone_once_it_is_known() {
     assert!((1..=4).contains(&ok), "{ok} 200s");
     assert!(partial.len() >= 4, "{} segments", partial.len());
     assert!(partial.iter().all(|s| s.header("if-range").is_none()));
+    // The dropped 200s sent a little each (up to half the file in all, ~125 ms of each of
+    // four); one 200 read through would have sent the whole file once more.
     let served = server.body_bytes_served("/f");
-    assert!(served < LEN + LEN / 4, "{served}");
+    assert!(served < LEN + LEN / 2, "{served}");
 }
 
 #[tokio::test]
 async fn a_cdn_that_also_changed_the_file_means_a_restart() {
     let server = FaultServer::start();
     let dir = tempfile::tempdir().unwrap();
-    partial_behind_a_cdn(&server, dir.path()).await;
+    partial_behind_a_cdn(&server, dir.path(), RATE).await;
     server.put("/f", Resource::pattern(99, LEN).with_rate_limit(RATE));
     let rec = Recorder::default();
     durl_fetch::get(&request(&server, "/f", dir.path()), &rec)
@@ -97,7 +102,7 @@ async fn a_206_without_if_range_must_carry_the_validator_held() {
     // file changed in between): nothing of it is appended.
     let server = FaultServer::start();
     let dir = tempfile::tempdir().unwrap();
-    partial_behind_a_cdn(&server, dir.path()).await;
+    partial_behind_a_cdn(&server, dir.path(), RATE).await;
     server.push_fault("/f", Fault::IgnoreIfRangeEtag);
     server.push_fault("/f", Fault::ChangeEtag("\"other\"".into()));
     let rec = Recorder::default();

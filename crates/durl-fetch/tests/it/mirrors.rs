@@ -168,6 +168,30 @@ async fn a_single_ftp_stream_cut_on_the_primary_never_continues_from_a_disagreei
     assert_eq!(offsets, [0, 1_000_000]);
 }
 
+/// Regression: one FTP server that refused `REST` made every FTP source "not resuming", and
+/// the download started over from byte 0 at each resume that landed on it. Now a resume goes to
+/// a source that resumes; the refusing one still served the first bytes.
+#[tokio::test]
+async fn a_mirror_that_refuses_rest_sends_resumes_to_the_others_and_never_restarts() {
+    let (a, b) = (ftp_mirror(SEED, LEN, MDTM), ftp_mirror(SEED, LEN, MDTM));
+    a.refuse_rest(true);
+    a.push_fault("f.bin", FtpFault::CutAfter(1_000_000));
+    b.push_fault("f.bin", FtpFault::CutAfter(1_000_000));
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::default();
+    let outcome = durl_fetch::get(&ftp_request(&a, &b, dir.path()), &rec)
+        .await
+        .unwrap();
+    assert_complete(dir.path(), &expected(LEN));
+    assert!(rec.restarts().is_empty(), "{:?}", rec.restarts());
+    assert_eq!(outcome.fetched, LEN, "every byte fetched once");
+    // A from 0 (cut), B resumes (cut), A refuses REST, B resumes again and ends.
+    let a_offsets: Vec<u64> = a.retrs().iter().map(|r| r.offset).collect();
+    let b_offsets: Vec<u64> = b.retrs().iter().map(|r| r.offset).collect();
+    assert_eq!(a_offsets, [0]);
+    assert_eq!(b_offsets, [1_000_000, 2_000_000]);
+}
+
 #[tokio::test]
 async fn a_dead_ftp_primary_is_replaced_by_its_mirror() {
     let b = ftp_mirror(SEED, LEN, MDTM);

@@ -29,6 +29,21 @@ use crate::error::RequestError;
 use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
+/// A file's content was replaced (or removed) between its [`Stat`] and the first read of its
+/// body: the answer prepared from the stat would describe bytes the storage no longer has.
+/// Carried inside the [`io::Error`] of [`Content::body`]; the pipeline then answers once more
+/// from what the path names now.
+#[derive(Debug, thiserror::Error)]
+#[error("the file was replaced after it was opened")]
+pub(crate) struct Replaced;
+
+impl Replaced {
+    /// Whether `e` is a [`Replaced`].
+    pub(crate) fn is(e: &io::Error) -> bool {
+        e.get_ref().is_some_and(|inner| inner.is::<Replaced>())
+    }
+}
+
 /// What the pipeline knows of a file before it answers.
 #[derive(Debug, Clone)]
 pub(crate) struct Stat {
@@ -78,7 +93,8 @@ pub(crate) trait Content: Send + Sized + 'static {
     fn digests(&self) -> impl Future<Output = Option<Digests>> + Send;
 
     /// A body of `segments` (literal bytes and half-open byte ranges of the file, all within
-    /// its length). May read the first chunk before returning.
+    /// its length). May read the first chunk before returning; an error carrying [`Replaced`]
+    /// then means the file changed since its stat.
     fn body(self, segments: Vec<Segment>) -> impl Future<Output = io::Result<Body>> + Send;
 }
 

@@ -11,6 +11,8 @@
 //!   store refuse the `GET` (412) instead of handing out bytes of another version, so a body
 //!   is never mixed. The first `GET` is made before the answer's head is sent; later ones
 //!   (multipart parts) as the client reads, so memory stays bounded by the stream's buffers.
+//!   A first `GET` refused that way is [`Replaced`]: the pipeline answers once more from the
+//!   version the key holds now; a later one cuts the body.
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -30,7 +32,7 @@ use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
 use super::object_key::BucketUrl;
-use super::{Content, Entry, Found, Stat, Storage};
+use super::{Content, Entry, Found, Replaced, Stat, Storage};
 use crate::config::S3Storage;
 
 /// The object store as a [`Storage`].
@@ -45,6 +47,17 @@ pub(crate) struct Objects {
 /// An `object_store` error as an I/O error (answered 500 and logged).
 fn io_error(e: object_store::Error) -> std::io::Error {
     std::io::Error::other(e)
+}
+
+/// A pinned `GET`'s error: the key no longer holds the version opened (412 to `If-Match`, or
+/// gone) is [`Replaced`]; anything else an I/O error.
+fn read_error(e: object_store::Error) -> std::io::Error {
+    match e {
+        object_store::Error::Precondition { .. } | object_store::Error::NotFound { .. } => {
+            std::io::Error::other(Replaced)
+        }
+        e => io_error(e),
+    }
 }
 
 impl Objects {
@@ -96,6 +109,11 @@ impl Objects {
         Ok(objects)
     }
 
+    /// The client and the bucket URL (uploads into the same store use them).
+    pub(crate) fn parts(&self) -> (Arc<AmazonS3>, BucketUrl) {
+        (Arc::clone(&self.store), self.url.clone())
+    }
+
     /// The listing of the directory `key` (`None`: nothing there and not the root).
     async fn dir(&self, key: &Path, root: bool) -> Result<Option<ListResult>, RequestError> {
         let listed = self
@@ -120,6 +138,15 @@ impl Storage for Objects {
         &self,
         request: &RequestPath,
     ) -> Result<Found<ObjectFile, ListResult>, RequestError> {
+        // The uploads' area (records, leases, unfinished data) is never served, even with
+        // dotfiles on: nor another prefix's, seen from an instance serving a shorter one.
+        if request
+            .segments()
+            .iter()
+            .any(|s| s == crate::upload::AREA.as_bytes())
+        {
+            return Err(RequestError::NotFound);
+        }
         let key = self
             .url
             .key(request.segments())
@@ -147,7 +174,9 @@ impl Storage for Objects {
         _request: &RequestPath,
     ) -> Result<Vec<Entry>, RequestError> {
         let mut entries = Vec::new();
-        let shown = |name: &str| !name.is_empty() && (self.hidden || !name.starts_with('.'));
+        let area = |name: &str| name == crate::upload::AREA;
+        let shown =
+            |name: &str| !name.is_empty() && (self.hidden || !name.starts_with('.')) && !area(name);
         for prefix in &listed.common_prefixes {
             if let Some(name) = prefix.filename().filter(|n| shown(n)) {
                 entries.push(Entry {
@@ -258,7 +287,7 @@ async fn get_range(
     let got = store
         .get_opts(&meta.location, options)
         .await
-        .map_err(io_error)?;
+        .map_err(read_error)?;
     if got.range != range {
         return Err(std::io::Error::other(format!(
             "the store answered bytes {:?} for {range:?}",
@@ -274,8 +303,12 @@ impl Content for ObjectFile {
     }
 
     fn upload_mark(&self) -> std::io::Result<bool> {
-        // Objects do not come through this server's uploads (yet): nothing marks them.
-        Ok(false)
+        // Objects carry no mark this server reads: which came by upload is unknown, so with
+        // uploads on every active file is sandboxed (`response::Sandbox`).
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "objects carry no upload mark",
+        ))
     }
 
     async fn digests(&self) -> Option<Digests> {
@@ -286,6 +319,10 @@ impl Content for ObjectFile {
         let len = segments.iter().map(Segment::len).sum();
         let mut pieces = Vec::with_capacity(segments.len());
         let mut first = true;
+        // An empty range (an empty object's whole body) needs no GET: S3 has no empty range.
+        let segments = segments
+            .into_iter()
+            .filter(|s| !matches!(s, Segment::Slice(r) if r.is_empty()));
         for segment in segments {
             pieces.push(match segment {
                 Segment::Bytes(bytes) => Piece::Bytes(bytes),

@@ -14,13 +14,20 @@
 //! `store.rs`. Uploads live outside the served tree until complete; then the file is
 //! renamed into the served directory under its sanitised metadata name.
 
+mod backend;
+mod bucket;
+mod bucket_record;
 mod error;
+mod lease;
+mod local;
+mod pace;
 mod place;
 pub(crate) mod protocol;
 mod record;
 pub(crate) mod space;
 pub(crate) mod store;
 mod transfer;
+mod upload_dir;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -29,15 +36,18 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
-use tokio::sync::OwnedSemaphorePermit;
 
+use self::backend::{NewUpload, Transfer, UploadHandle, UploadStore};
+pub(crate) use self::bucket::{AREA, BucketUploads};
 use self::error::UploadError;
+pub(crate) use self::local::LocalUploads;
 use self::protocol::{Checksum, Length, Metadata, OnConflict, TUS_VERSION};
-use self::store::{Destination, Info, Upload};
+use self::record::Info;
+use self::store::Destination;
 pub(crate) use self::store::{PrivateArea, Store};
-use crate::activity::AddressSlot;
 use crate::auth::{Gate, Identity, Right};
 use crate::body::Body;
+use crate::config::UploadSettings;
 use crate::resolve::RequestPath;
 use crate::response;
 
@@ -48,6 +58,41 @@ pub(crate) const PREFIX: &str = "/.durl/uploads";
 pub(crate) fn is_upload_path(path: &str) -> bool {
     path.strip_prefix(PREFIX)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Where uploads are kept: matched once per request, then one generic handler.
+#[derive(Debug, Clone)]
+pub(crate) enum Uploads {
+    /// The local upload directory; finished files go into the served directory.
+    Local(LocalUploads),
+    /// An S3-API object store: any instance over the bucket continues any upload.
+    Bucket(BucketUploads),
+}
+
+impl Uploads {
+    /// Limits and policies.
+    pub(crate) fn settings(&self) -> &UploadSettings {
+        match self {
+            Self::Local(local) => local.settings(),
+            Self::Bucket(bucket) => bucket.settings(),
+        }
+    }
+
+    /// The upload directory when it lies inside the served tree.
+    pub(crate) fn private_area(&self) -> Option<&PrivateArea> {
+        match self {
+            Self::Local(local) => local.private_area(),
+            Self::Bucket(_) => None,
+        }
+    }
+
+    /// Deletes expired uploads every quarter of the expiry period (between 100 ms and 1 min).
+    pub(crate) async fn sweep_forever(self) {
+        match self {
+            Self::Local(local) => sweep_forever(local).await,
+            Self::Bucket(bucket) => sweep_forever(bucket).await,
+        }
+    }
 }
 
 /// Who is asking, as the upload endpoint sees it.
@@ -68,7 +113,7 @@ impl Requester<'_> {
 
     /// 403 unless the upload is theirs: only its creator continues, queries or terminates
     /// an upload (anonymous ones: anonymous requests).
-    fn owns(&self, upload: &Upload) -> Result<(), UploadError> {
+    fn owns(&self, upload: &impl UploadHandle) -> Result<(), UploadError> {
         if upload.info().owner.as_deref() == self.identity.user() {
             Ok(())
         } else {
@@ -79,7 +124,7 @@ impl Requester<'_> {
 
 /// Answers one request to the upload endpoint.
 pub(crate) async fn handle<B>(
-    store: &Arc<Store>,
+    uploads: &Uploads,
     who: Requester<'_>,
     peer: IpAddr,
     method: &Method,
@@ -88,6 +133,26 @@ pub(crate) async fn handle<B>(
     body: B,
 ) -> Response<Body>
 where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
+    match uploads {
+        Uploads::Local(local) => handle_in(local, who, peer, method, path, headers, body).await,
+        Uploads::Bucket(bucket) => handle_in(bucket, who, peer, method, path, headers, body).await,
+    }
+}
+
+async fn handle_in<S, B>(
+    store: &S,
+    who: Requester<'_>,
+    peer: IpAddr,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: B,
+) -> Response<Body>
+where
+    S: UploadStore,
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
@@ -109,7 +174,7 @@ where
     };
     // Core Protocol › Requests › OPTIONS: no Tus-Resumable needed, and it is ignored.
     if method == Method::OPTIONS {
-        return options(store);
+        return options(store.settings());
     }
     if let Err(e) = protocol::check_resumable(headers) {
         return error(&e);
@@ -117,7 +182,7 @@ where
     let result = match (id, &method) {
         (None, &Method::POST) => create(store, who, peer, headers, body).await,
         (None, _) => Err(UploadError::MethodNotAllowed("OPTIONS, POST")),
-        (Some(id), &Method::HEAD) => head(store, who, id),
+        (Some(id), &Method::HEAD) => head(store, who, id).await,
         (Some(id), &Method::PATCH) => patch(store, who, peer, id, headers, body).await,
         (Some(id), &Method::DELETE) => terminate(store, who, id).await,
         (Some(_), _) => Err(UploadError::MethodNotAllowed(
@@ -129,7 +194,7 @@ where
 
 /// Core Protocol › Requests › OPTIONS, with Tus-Extension, Tus-Max-Size (when limited) and
 /// Checksum › Tus-Checksum-Algorithm.
-fn options(store: &Store) -> Response<Body> {
+fn options(settings: &UploadSettings) -> Response<Body> {
     let mut response = tus(StatusCode::NO_CONTENT);
     let h = response.headers_mut();
     h.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
@@ -141,24 +206,26 @@ fn options(store: &Store) -> Response<Body> {
         "tus-checksum-algorithm",
         HeaderValue::from_static(protocol::CHECKSUM_ALGORITHMS),
     );
-    if let Some(max) = store.settings.max_size {
+    if let Some(max) = settings.max_size {
         h.insert("tus-max-size", HeaderValue::from(max));
     }
     response
 }
 
 /// Creation › Requests › POST (and Creation With Upload when the body is upload data).
-async fn create<B>(
-    store: &Arc<Store>,
+async fn create<S, B>(
+    store: &S,
     who: Requester<'_>,
     peer: IpAddr,
     headers: &HeaderMap,
     body: B,
 ) -> Result<Response<Body>, UploadError>
 where
+    S: UploadStore,
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
+    let settings = store.settings();
     let length = protocol::creation_length(headers)?;
     let metadata = match headers.get("upload-metadata") {
         Some(value) => Metadata::parse(value.as_bytes())?,
@@ -166,7 +233,7 @@ where
     };
     if let Length::Known(n) = length {
         // Creation › POST: over Tus-Max-Size "MUST respond with 413".
-        check_size(store, n)?;
+        check_size(settings, n)?;
     }
     let name = metadata.file_name();
     // Where the file lands: the directory the page shows (durl's `directory` key), checked
@@ -177,7 +244,7 @@ where
         return Err(UploadError::Forbidden("no write right in that directory"));
     }
     let dir = (!dir.is_root()).then(|| dir.href(true));
-    let overwrite = store.settings.overwrite;
+    let overwrite = settings.overwrite;
     let on_conflict = metadata.on_conflict()?;
     let replace = match on_conflict {
         OnConflict::Default => overwrite,
@@ -196,19 +263,9 @@ where
         OnConflict::Refuse => true,
         OnConflict::KeepBoth | OnConflict::Replace => false,
     };
-    blocking({
-        let (store, dir, name) = (Arc::clone(store), dir.clone(), name.clone());
-        move || {
-            let target = store.open_target(dir.as_deref())?;
-            match name {
-                Some(name) if refuse_taken && Store::name_taken(&target, &name) => {
-                    Err(UploadError::NameTaken)
-                }
-                _ => Ok(()),
-            }
-        }
-    })
-    .await?;
+    store
+        .check_target(dir.clone(), name.clone(), refuse_taken)
+        .await?;
     let destination = Destination {
         dir,
         owner: who.identity.user().map(str::to_owned),
@@ -217,7 +274,10 @@ where
     // Creation With Upload: the body is data only with the tus media type.
     let with_data = protocol::is_offset_octet_stream(headers);
     let (checksum, permit) = if with_data {
-        (Checksum::from_headers(headers)?, Some(permit(store, peer)?))
+        (
+            Checksum::from_headers(headers)?,
+            Some(store.slots().take(peer)?),
+        )
     } else {
         (None, None)
     };
@@ -225,49 +285,47 @@ where
         Length::Known(n) => Some(n),
         Length::Deferred => None,
     };
-    let upload = blocking({
-        let store = Arc::clone(store);
-        move || store.create(known, metadata.raw, name, destination)
-    })
-    .await?;
+    let upload = store
+        .create(NewUpload {
+            length: known,
+            metadata: metadata.raw,
+            name,
+            destination,
+        })
+        .await?;
     // A known length is promised whole (space.rs), so that uploads created at once cannot
     // together promise more than the disk holds: 507 (and no upload) if it does not fit.
-    if let Some(n) = known {
-        let reserved = blocking({
-            let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
-            move || store.reserve(&upload, n)
-        })
-        .await;
-        if let Err(e) = reserved {
-            let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
-            blocking(move || store.remove(&upload)).await?;
-            return Err(e);
-        }
+    if let Some(n) = known
+        && let Err(e) = store.reserve(&upload, n).await
+    {
+        let lock = store.lock(&upload).await?;
+        store.remove(&upload, lock).await?;
+        return Err(e);
     }
-    tracing::info!(upload = %upload.id, length = ?known, "upload created");
-    let location = format!("{PREFIX}/{}", upload.id);
+    tracing::info!(upload = %upload.id(), length = ?known, "upload created");
+    let location = format!("{PREFIX}/{}", upload.id());
     let outcome = match permit {
-        Some(permit) => {
-            let guard = Arc::clone(&upload.transfer).lock_owned().await;
-            let job = transfer::Job {
-                store: Arc::clone(store),
-                upload: Arc::clone(&upload),
-                start: 0,
-                length: known,
-                limit: limit(store, 0, known),
-                expected: content_length(headers)?,
-                checksum,
-                guard,
-                permit,
-            };
-            transfer::receive(job, body).await
-        }
-        None if known == Some(0) => {
+        Some(permit) => match store.lock(&upload).await {
+            Ok(lock) => {
+                let transfer = Transfer {
+                    upload: Arc::clone(&upload),
+                    start: 0,
+                    length: known,
+                    limit: limit(settings, 0, known),
+                    expected: content_length(headers)?,
+                    checksum,
+                    lock,
+                    permit,
+                };
+                store.receive(transfer, body).await
+            }
+            Err(e) => Err(e),
+        },
+        None if known == Some(0) => match store.lock(&upload).await {
             // Creation › POST: an empty upload "is immediately complete after its creation".
-            let store = Arc::clone(store);
-            let upload = Arc::clone(&upload);
-            blocking(move || store.finish(&upload)).await
-        }
+            Ok(lock) => store.finish(&upload, lock).await,
+            Err(e) => Err(e),
+        },
         None => Ok(upload.info()),
     };
     let mut response = match outcome {
@@ -287,9 +345,13 @@ where
 }
 
 /// Core Protocol › Requests › HEAD.
-fn head(store: &Store, who: Requester<'_>, id: &str) -> Result<Response<Body>, UploadError> {
-    let upload = store.lookup(id)?;
-    who.owns(&upload)?;
+async fn head<S: UploadStore>(
+    store: &S,
+    who: Requester<'_>,
+    id: &str,
+) -> Result<Response<Body>, UploadError> {
+    let upload = store.lookup(id).await?;
+    who.owns(&*upload)?;
     let info = upload.info();
     let mut response = tus(StatusCode::OK);
     let h = response.headers_mut();
@@ -314,8 +376,8 @@ fn head(store: &Store, who: Requester<'_>, id: &str) -> Result<Response<Body>, U
 }
 
 /// Core Protocol › Requests › PATCH.
-async fn patch<B>(
-    store: &Arc<Store>,
+async fn patch<S, B>(
+    store: &S,
     who: Requester<'_>,
     peer: IpAddr,
     id: &str,
@@ -323,6 +385,7 @@ async fn patch<B>(
     body: B,
 ) -> Result<Response<Body>, UploadError>
 where
+    S: UploadStore,
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display,
 {
@@ -331,17 +394,16 @@ where
     if !protocol::is_offset_octet_stream(headers) {
         return Err(UploadError::WrongContentType);
     }
-    let upload = store.lookup(id)?;
-    who.owns(&upload)?;
+    let settings = store.settings();
+    let upload = store.lookup(id).await?;
+    who.owns(&*upload)?;
     let offset = protocol::integer_field(headers, "upload-offset")?
         .ok_or(UploadError::BadRequest("Upload-Offset required"))?;
     let checksum = Checksum::from_headers(headers)?;
     let announced = protocol::integer_field(headers, "upload-length")?;
     let expected = content_length(headers)?;
     // One transfer per upload at a time: a second PATCH is refused, never interleaved.
-    let guard = Arc::clone(&upload.transfer)
-        .try_lock_owned()
-        .map_err(|_| UploadError::Locked)?;
+    let lock = store.lock(&upload).await?;
     // Read under the lock: the record is current and durable.
     let info = upload.info();
     if offset != info.offset {
@@ -361,7 +423,7 @@ where
             if n < offset {
                 return Err(UploadError::BadRequest("Upload-Length below Upload-Offset"));
             }
-            check_size(store, n)?;
+            check_size(settings, n)?;
             Some(n)
         }
         (known, _) => known,
@@ -373,7 +435,7 @@ where
             _ => Err(UploadError::TooLarge),
         };
     }
-    let limit = limit(store, offset, length);
+    let limit = limit(settings, offset, length);
     if expected.is_some_and(|n| n > limit) {
         return Err(UploadError::TooLarge);
     }
@@ -386,57 +448,47 @@ where
         (None, None) => None,
     };
     if let Some(needed) = needed {
-        let (store, upload) = (Arc::clone(store), Arc::clone(&upload));
-        blocking(move || store.reserve(&upload, needed)).await?;
+        store.reserve(&upload, needed).await?;
     }
-    let permit = permit(store, peer)?;
-    let job = transfer::Job {
-        store: Arc::clone(store),
+    let permit = store.slots().take(peer)?;
+    let transfer = Transfer {
         upload: Arc::clone(&upload),
         start: offset,
         length,
         limit,
         expected,
         checksum,
-        guard,
+        lock,
         permit,
     };
-    let info = transfer::receive(job, body).await?;
+    let info = store.receive(transfer, body).await?;
     Ok(patched(&info))
 }
 
 /// Termination › Requests › DELETE: 204, then 410 for the URL.
-async fn terminate(
-    store: &Arc<Store>,
+async fn terminate<S: UploadStore>(
+    store: &S,
     who: Requester<'_>,
     id: &str,
 ) -> Result<Response<Body>, UploadError> {
-    let upload: Arc<Upload> = store.lookup(id)?;
+    let upload = store.lookup(id).await?;
     // Termination: a user deletes only their own unfinished uploads.
-    who.owns(&upload)?;
-    let guard = Arc::clone(&upload.transfer)
-        .try_lock_owned()
-        .map_err(|_| UploadError::Locked)?;
-    let store = Arc::clone(store);
-    blocking(move || {
-        let _guard = guard;
-        store.remove(&upload)
-    })
-    .await?;
+    who.owns(&*upload)?;
+    let lock = store.lock(&upload).await?;
+    store.remove(&upload, lock).await?;
     tracing::info!(upload = id, "upload terminated");
     Ok(tus(StatusCode::NO_CONTENT))
 }
 
 /// Deletes expired uploads every quarter of the expiry period (between 100 ms and 1 min).
-pub(crate) async fn sweep_forever(store: Arc<Store>) {
+async fn sweep_forever<S: UploadStore>(store: S) {
     let period =
-        (store.settings.expiry / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
+        (store.settings().expiry / 4).clamp(Duration::from_millis(100), Duration::from_secs(60));
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let store = Arc::clone(&store);
-        let _ = tokio::task::spawn_blocking(move || store.sweep()).await;
+        store.sweep().await;
     }
 }
 
@@ -463,52 +515,23 @@ fn progress(h: &mut HeaderMap, info: &Info, offset: bool) {
 }
 
 /// Largest body accepted at `offset`: up to the length, else up to the size limit.
-fn limit(store: &Store, offset: u64, length: Option<u64>) -> u64 {
-    match (length, store.settings.max_size) {
+fn limit(settings: &UploadSettings, offset: u64, length: Option<u64>) -> u64 {
+    match (length, settings.max_size) {
         (Some(n), _) => n.saturating_sub(offset),
         (None, Some(max)) => max.saturating_sub(offset),
         (None, None) => u64::MAX,
     }
 }
 
-fn check_size(store: &Store, length: u64) -> Result<(), UploadError> {
-    match store.settings.max_size {
+fn check_size(settings: &UploadSettings, length: u64) -> Result<(), UploadError> {
+    match settings.max_size {
         Some(max) if length > max => Err(UploadError::TooLarge),
         _ => Ok(()),
     }
 }
 
-/// A transfer slot: one of the global cap and one of the client address's share.
-pub(crate) type TransferSlot = (OwnedSemaphorePermit, AddressSlot);
-
-/// A transfer slot, or 503: when all are taken, or when `peer` holds its share of them
-/// (three quarters), so one address cannot take every slot.
-fn permit(store: &Store, peer: IpAddr) -> Result<TransferSlot, UploadError> {
-    let share = store
-        .per_client
-        .join(peer)
-        .and_then(|share| share.try_slot().ok())
-        .ok_or(UploadError::Busy)?;
-    let permit = Arc::clone(&store.transfers)
-        .try_acquire_owned()
-        .map_err(|_| UploadError::Busy)?;
-    Ok((permit, share))
-}
-
 fn content_length(headers: &HeaderMap) -> Result<Option<u64>, UploadError> {
     protocol::integer_field(headers, CONTENT_LENGTH.as_str())
-}
-
-/// Runs blocking store work on the blocking pool.
-async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, UploadError>
-where
-    T: Send + 'static,
-    E: Into<UploadError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(Into::into),
-        Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
-    }
 }
 
 /// An empty answer with `Tus-Resumable` ("MUST be included in every ... response").

@@ -164,7 +164,7 @@ fn rename_noreplace(
 /// `name` for 0; `report (2).pdf` for `report.pdf` and 2, the stem shortened (on a character
 /// boundary) so the result stays within [`NAME_MAX`] bytes. An extension too long to keep is
 /// treated as part of the stem.
-fn numbered(name: &str, n: u32) -> String {
+pub(crate) fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }

@@ -20,21 +20,22 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write as _};
 use std::os::fd::{AsFd, AsRawFd as _, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{Access, AtFlags, Mode, OFlags};
+use rustix::fs::{Access, AtFlags};
 use rustix::io::Errno;
-use tokio::sync::Semaphore;
 
+use super::backend::Slots;
 use super::error::UploadError;
 use super::place::{self, Finished, sync_dir};
 use super::protocol::is_upload_id;
 pub(crate) use super::record::Info;
 use super::space::{Promise, Promises};
-use crate::activity::PerAddress;
+pub(crate) use super::upload_dir::{DEFAULT_DIR, PrivateArea, legacy_dir};
+use super::upload_dir::{open_inside, open_outside};
 use crate::config::UploadSettings;
 use crate::error::ServeError;
 use crate::resolve::{self, RequestPath};
@@ -84,10 +85,8 @@ pub(crate) struct Store {
     uploads: Mutex<HashMap<String, Arc<Upload>>>,
     /// Ids terminated or expired since the start (bounded), answered 410.
     gone: Mutex<HashSet<String>>,
-    /// One permit per request transferring data: caps concurrent uploads.
-    pub(crate) transfers: Arc<Semaphore>,
-    /// Each client address's share of the transfer slots (three quarters).
-    pub(crate) per_client: Arc<PerAddress>,
+    /// The transfer slots: caps concurrent transfers, in all and per client address.
+    pub(crate) slots: Slots,
     /// Disk space promised to uploads.
     promises: Promises,
 }
@@ -140,12 +139,7 @@ impl Store {
             dir,
             private,
             root_dir,
-            transfers: Arc::new(Semaphore::new(settings.max_transfers)),
-            per_client: PerAddress::new(
-                settings
-                    .max_transfers_per_ip
-                    .unwrap_or(settings.max_transfers - settings.max_transfers / 4),
-            ),
+            slots: Slots::new(&settings),
             settings,
             uploads: Mutex::new(HashMap::new()),
             gone: Mutex::new(HashSet::new()),
@@ -530,127 +524,6 @@ pub(crate) struct Destination {
     pub(crate) replace: bool,
 }
 
-/// The default upload directory's name, inside the served directory.
-pub(crate) const DEFAULT_DIR: &str = ".durl-uploads";
-
-/// The upload directory inside the served tree, which requests never reach.
-#[derive(Debug, Clone)]
-pub(crate) struct PrivateArea {
-    /// Its canonical path (`ROOT/.durl-uploads`).
-    pub(crate) path: PathBuf,
-    /// Its device and inode, to recognise it however it is reached.
-    pub(crate) id: (u64, u64),
-}
-
-impl PrivateArea {
-    /// Whether `path` (links resolved) lies in the area.
-    pub(crate) fn holds(&self, path: &Path) -> bool {
-        path.starts_with(&self.path)
-    }
-
-    /// Whether the open directory `dir` is the area.
-    pub(crate) fn is(&self, dir: impl AsFd) -> bool {
-        rustix::fs::fstat(dir).is_ok_and(|s| (s.st_dev, s.st_ino) == self.id)
-    }
-}
-
-/// The default upload directory of earlier versions: a hidden sibling of the served
-/// directory, `<parent>/.<name>.durl-uploads` (outside DIR, so it needed write permission
-/// in DIR's parent). Still used when it exists.
-pub(crate) fn legacy_dir(root: &Path) -> Option<PathBuf> {
-    let parent = root.parent()?;
-    let name = root.file_name()?.to_string_lossy();
-    Some(parent.join(format!(".{name}.durl-uploads")))
-}
-
-/// Creates (mode 0700) and opens a configured upload directory, which must not overlap the
-/// served directory (checked before anything is created, and again once it exists).
-fn open_outside(root: &Path, configured: &Path) -> Result<(PathBuf, OwnedFd), ServeError> {
-    let dir_error = |source| ServeError::UploadDir {
-        path: configured.to_owned(),
-        source,
-    };
-    let overlaps = |dir: &Path| dir.starts_with(root) || root.starts_with(dir);
-    if overlaps(&resolve_missing(configured).map_err(dir_error)?) {
-        return Err(ServeError::UploadDirOverlapsRoot {
-            path: configured.to_owned(),
-        });
-    }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(configured)
-        .map_err(dir_error)?;
-    let dir = fs::canonicalize(configured).map_err(dir_error)?;
-    if overlaps(&dir) {
-        return Err(ServeError::UploadDirOverlapsRoot {
-            path: configured.to_owned(),
-        });
-    }
-    let fd = File::open(&dir).map(OwnedFd::from).map_err(dir_error)?;
-    Ok((dir, fd))
-}
-
-/// Creates (mode 0700) and opens `ROOT/.durl-uploads` relative to the root's descriptor,
-/// never following a link there; refuses one another user owns (they could read uploads).
-fn open_inside(root_dir: &OwnedFd, root: &Path) -> Result<(OwnedFd, PrivateArea), ServeError> {
-    let path = root.join(DEFAULT_DIR);
-    let dir_error = |source: io::Error| ServeError::UploadDir {
-        path: path.clone(),
-        source,
-    };
-    match rustix::fs::mkdirat(root_dir, DEFAULT_DIR, Mode::from_raw_mode(0o700)) {
-        Ok(()) | Err(Errno::EXIST) => {}
-        Err(e) => return Err(dir_error(e.into())),
-    }
-    let fd = rustix::fs::openat(
-        root_dir,
-        DEFAULT_DIR,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| dir_error(e.into()))?;
-    let stat = rustix::fs::fstat(&fd).map_err(|e| dir_error(e.into()))?;
-    if stat.st_uid != rustix::process::geteuid().as_raw() {
-        return Err(dir_error(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "it belongs to another user",
-        )));
-    }
-    if stat.st_mode & 0o077 != 0 {
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o700)).map_err(|e| dir_error(e.into()))?;
-    }
-    let private = PrivateArea {
-        path,
-        id: (stat.st_dev, stat.st_ino),
-    };
-    Ok((fd, private))
-}
-
-/// `path` made absolute with its existing part canonical (symbolic links resolved) and the
-/// missing rest appended as given; a `..` in the missing rest is refused.
-fn resolve_missing(path: &Path) -> io::Result<PathBuf> {
-    let absolute = std::path::absolute(path)?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        match fs::canonicalize(existing) {
-            Ok(mut resolved) => {
-                for part in rest.iter().rev() {
-                    resolved.push(part);
-                }
-                return Ok(resolved);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let name = existing.file_name().ok_or(e)?;
-                rest.push(name.to_owned());
-                existing = existing.parent().unwrap_or(Path::new("/"));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -663,139 +536,5 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(dir: &Path) -> UploadSettings {
-        UploadSettings {
-            dir: Some(dir.to_owned()),
-            ..UploadSettings::default()
-        }
-    }
-
-    #[test]
-    fn recovery_cuts_undurable_bytes_and_finishes_complete_uploads() {
-        let base = tempfile::tempdir().unwrap();
-        let root = base.path().join("www");
-        fs::create_dir(&root).unwrap();
-        let root = fs::canonicalize(root).unwrap();
-        let dir = base.path().join("uploads");
-        let store = Store::open(&root, settings(&dir)).unwrap();
-
-        // A checkpoint at 3 bytes, then 4 more bytes that were never recorded.
-        let a = store
-            .create(
-                Some(10),
-                String::new(),
-                Some("a.bin".into()),
-                Destination::default(),
-            )
-            .unwrap();
-        fs::write(store.data_path(&a.id), b"abcdefg").unwrap();
-        store.checkpoint(&a, 3, Some(10)).unwrap();
-        // Complete on disk but not yet moved (a crash before `finish`).
-        let b = store
-            .create(
-                Some(2),
-                String::new(),
-                Some("b.bin".into()),
-                Destination::default(),
-            )
-            .unwrap();
-        fs::write(store.data_path(&b.id), b"hi").unwrap();
-        store.checkpoint(&b, 2, Some(2)).unwrap();
-        // A data file without a record, and a temporary record.
-        fs::write(dir.join(format!("{}.data", "f".repeat(32))), b"x").unwrap();
-        fs::write(dir.join(format!("{}.info.tmp", a.id)), b"junk").unwrap();
-        drop(store);
-
-        let store = Store::open(&root, settings(&dir)).unwrap();
-        let a = store.lookup(&a.id).unwrap();
-        assert_eq!(a.info().offset, 3);
-        assert_eq!(fs::read(store.data_path(&a.id)).unwrap(), b"abc");
-        let b = store.lookup(&b.id).unwrap();
-        assert_eq!(b.info().done.as_deref(), Some("b.bin"));
-        assert_eq!(fs::read(root.join("b.bin")).unwrap(), b"hi");
-        let mut left: Vec<String> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        let mut want = vec![
-            format!("{}.data", a.id),
-            format!("{}.info", a.id),
-            format!("{}.info", b.id),
-        ];
-        want.sort();
-        assert_eq!(left, want);
-    }
-
-    #[test]
-    fn the_upload_dir_must_not_overlap_the_root() {
-        let base = tempfile::tempdir().unwrap();
-        let root = fs::canonicalize(base.path()).unwrap();
-        let inside = root.join("sub");
-        assert!(matches!(
-            Store::open(&root, settings(&inside)),
-            Err(ServeError::UploadDirOverlapsRoot { .. })
-        ));
-        assert!(!inside.exists(), "nothing created inside the root");
-        fs::create_dir(root.join("www")).unwrap();
-        assert!(matches!(
-            Store::open(&root.join("www"), settings(&root)),
-            Err(ServeError::UploadDirOverlapsRoot { .. })
-        ));
-        assert_eq!(
-            legacy_dir(Path::new("/srv/www")),
-            Some(PathBuf::from("/srv/.www.durl-uploads"))
-        );
-        assert_eq!(legacy_dir(Path::new("/")), None);
-    }
-
-    #[test]
-    fn finishing_never_overwrites_unless_asked() {
-        let base = tempfile::tempdir().unwrap();
-        let root = base.path().join("www");
-        fs::create_dir(&root).unwrap();
-        let root = fs::canonicalize(root).unwrap();
-        fs::write(root.join("a.txt"), b"old").unwrap();
-        let store = Store::open(&root, settings(&base.path().join("u"))).unwrap();
-        let up = store
-            .create(
-                Some(3),
-                String::new(),
-                Some("a.txt".into()),
-                Destination::default(),
-            )
-            .unwrap();
-        fs::write(store.data_path(&up.id), b"new").unwrap();
-        store.checkpoint(&up, 3, Some(3)).unwrap();
-        assert_eq!(
-            store.finish(&up).unwrap().done.as_deref(),
-            Some("a (1).txt")
-        );
-        assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"old");
-        assert_eq!(fs::read(root.join("a (1).txt")).unwrap(), b"new");
-
-        let overwrite = UploadSettings {
-            overwrite: true,
-            ..settings(&base.path().join("u"))
-        };
-        let store = Store::open(&root, overwrite).unwrap();
-        let up = store
-            .create(
-                Some(3),
-                String::new(),
-                Some("a.txt".into()),
-                Destination {
-                    replace: true,
-                    ..Destination::default()
-                },
-            )
-            .unwrap();
-        fs::write(store.data_path(&up.id), b"new").unwrap();
-        store.checkpoint(&up, 3, Some(3)).unwrap();
-        assert_eq!(store.finish(&up).unwrap().done.as_deref(), Some("a.txt"));
-        assert_eq!(fs::read(root.join("a.txt")).unwrap(), b"new");
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

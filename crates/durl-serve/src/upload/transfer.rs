@@ -25,11 +25,11 @@ use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 
-use super::blocking;
 use super::error::UploadError;
+use super::local::blocking;
+use super::pace::{Next, Pace};
 use super::protocol::{Checksum, Hasher};
 use super::store::{Info, Store, Upload};
 
@@ -69,7 +69,7 @@ pub(crate) struct Job {
     /// The upload's transfer lock, held until the job ends.
     pub(crate) guard: OwnedMutexGuard<()>,
     /// The transfer slot (global and the client's share), held until the job ends.
-    pub(crate) permit: super::TransferSlot,
+    pub(crate) permit: super::backend::TransferSlot,
 }
 
 /// Receives `body` into the job's upload; the durable record afterwards. A body cut short
@@ -118,37 +118,23 @@ where
     let writing = tokio::task::spawn_blocking(move || writer.run(rx));
     let mut received = 0u64;
     let (mut cut, mut overflow, mut slow) = (false, false, false);
-    // The rate floor: each window must bring `min_rate × window` bytes, or the body is cut
-    // (408), so a trickling client cannot hold its transfer slot at a byte every few seconds.
-    let (min_rate, window) = (store.settings.min_rate, store.settings.rate_window);
-    let floor = min_rate.saturating_mul(window.as_secs().max(1));
-    let mut window_end = tokio::time::Instant::now() + window;
-    let mut window_bytes = 0u64;
+    // The rate floor (pace.rs): a body slower than `min_rate` over a window is cut (408), so
+    // a trickling client cannot hold its transfer slot at a byte every few seconds.
+    let mut pace = Pace::new(store.settings.min_rate, store.settings.rate_window);
     loop {
-        let next = tokio::time::timeout_at(window_end, body.frame()).await;
-        if tokio::time::Instant::now() >= window_end {
-            if min_rate > 0 && window_bytes < floor {
+        let data = match pace.next(&mut body).await {
+            Next::Data(data) => data,
+            Next::End => break,
+            Next::Cut => {
+                tracing::debug!(upload = %upload.id, received, "upload body cut");
+                cut = true;
+                break;
+            }
+            Next::Slow => {
                 tracing::debug!(upload = %upload.id, received, "upload body below the rate floor");
                 (cut, slow) = (true, true);
                 break;
             }
-            window_end = tokio::time::Instant::now() + window;
-            window_bytes = 0;
-        }
-        // Within the window: the next frame, if one came (an error is not kept past here).
-        let data = match next.ok() {
-            None => continue,
-            Some(None) => break,
-            Some(Some(Err(e))) => {
-                tracing::debug!(upload = %upload.id, error = %e, received, "upload body cut");
-                cut = true;
-                break;
-            }
-            Some(Some(Ok(frame))) => match frame.into_data() {
-                Ok(data) if data.is_empty() => continue,
-                Ok(data) => data,
-                Err(_) => continue, // trailers: nothing we use
-            },
         };
         let len = data.len() as u64;
         if received.saturating_add(len) > limit {
@@ -156,7 +142,6 @@ where
             break;
         }
         received += len;
-        window_bytes += len;
         if tx.send(data).await.is_err() {
             break; // the writer failed: its error is below
         }

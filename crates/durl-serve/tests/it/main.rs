@@ -44,3 +44,6 @@ mod stored_xss;
 // durl serve s3://: a real S3 store (SeaweedFS), two instances, ranges, conditions, listings,
 // curl -C - and aria2c -x 8; an overwrite never mixes versions; bad stores refused at start.
 mod objstore;
+// tus uploads into the S3 store through two instances: moved between them, raced (423),
+// never replacing an object, the area unserved, termination and expiry aborting.
+mod objupload;

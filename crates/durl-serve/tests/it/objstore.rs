@@ -27,13 +27,13 @@ const BOUND: Duration = Duration::from_secs(240);
 const MIB: usize = 1 << 20;
 
 /// A store with bucket `durl`, and a client of our own to fill it.
-struct Store {
-    weed: SeaweedFs,
-    s3: Arc<AmazonS3>,
+pub(crate) struct Store {
+    pub(crate) weed: SeaweedFs,
+    pub(crate) s3: Arc<AmazonS3>,
 }
 
 impl Store {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let weed = SeaweedFs::start("durl");
         let s3 = AmazonS3Builder::new()
             .with_bucket_name(weed.bucket())
@@ -50,7 +50,7 @@ impl Store {
         }
     }
 
-    async fn put(&self, key: &str, data: impl Into<Bytes>) {
+    pub(crate) async fn put(&self, key: &str, data: impl Into<Bytes>) {
         self.s3
             .put(&Path::from(key), data.into().into())
             .await
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// `durl serve s3://durl/PREFIX` with the store's key, as the binary builds it.
-    fn storage(&self, prefix: &str) -> S3Storage {
+    pub(crate) fn storage(&self, prefix: &str) -> S3Storage {
         S3Storage::parse(&format!("s3://{}/{prefix}", self.weed.bucket()))
             .unwrap()
             .credentials(S3_ACCESS_KEY, S3_SECRET_KEY)
@@ -68,14 +68,14 @@ impl Store {
 }
 
 /// One running `durl serve s3://…`.
-struct Instance {
+pub(crate) struct Instance {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
 impl Instance {
-    async fn start(config: Config) -> Self {
+    pub(crate) async fn start(config: Config) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -89,11 +89,11 @@ impl Instance {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -101,7 +101,7 @@ impl Instance {
     }
 }
 
-async fn bounded<F: Future>(test: F) -> F::Output {
+pub(crate) async fn bounded<F: Future>(test: F) -> F::Output {
     tokio::time::timeout(BOUND, test)
         .await
         .expect("test exceeded its time bound")
@@ -454,13 +454,98 @@ async fn bad_stores_are_refused_at_start_with_the_reason() {
             .await
             .unwrap_err();
         assert!(matches!(err, ServeError::ObjectStore { .. }), "{err}");
-        // Uploads need a directory (for now).
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let config = Config::object_store(store.storage("")).uploads(true);
-        let err = durl_serve::run(listener, config, async {})
-            .await
-            .unwrap_err();
-        assert!(matches!(err, ServeError::UploadsNeedDirectory), "{err}");
+        drop(store);
+    })
+    .await;
+}
+
+/// A loopback TCP relay to the store that runs `hook` once, before it passes on the first
+/// ranged `GET` it sees: the moment between a request's `HEAD` of an object and its first read.
+async fn relay_with_hook<H>(store: SocketAddr, hook: H) -> (SocketAddr, JoinHandle<()>)
+where
+    H: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hook = Arc::new(tokio::sync::Mutex::new(Some(Box::pin(hook))));
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let hook = Arc::clone(&hook);
+            tokio::spawn(async move {
+                let Ok(upstream) = TcpStream::connect(store).await else {
+                    return;
+                };
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut upstream_read, mut upstream_write) = upstream.into_split();
+                let down = tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match client_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    let chunk = &buf[..n];
+                    let ranged_get = chunk.starts_with(b"GET ")
+                        && String::from_utf8_lossy(chunk)
+                            .to_ascii_lowercase()
+                            .contains("\r\nrange: ");
+                    if ranged_get && let Some(hook) = hook.lock().await.take() {
+                        hook.await;
+                    }
+                    if upstream_write.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                down.abort();
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwrite_between_the_head_and_the_first_read_is_answered_from_the_new_version() {
+    bounded(async {
+        let store = Store::start();
+        let old = content(3 * MIB);
+        let new: Vec<u8> = old.iter().map(|b| b ^ 0x5a).collect();
+        store.put("w.bin", old.clone()).await;
+        let weed: SocketAddr = store
+            .weed
+            .endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        // The overwrite lands after the instance's HEAD (which found the old version) and
+        // before its ranged GET pinned to that version reaches the store.
+        let s3 = Arc::clone(&store.s3);
+        let replacement = Bytes::from(new.clone());
+        let (relay, relay_task) = relay_with_hook(weed, async move {
+            s3.put(&Path::from("w.bin"), replacement.into())
+                .await
+                .expect("overwrite");
+        })
+        .await;
+        let storage = store.storage("").endpoint(&format!("http://{relay}"));
+        let a = Instance::start(Config::object_store(storage)).await;
+        let r = get(&a.url("/w.bin"), &[("range", "bytes=1000-1999")]).await;
+        assert_eq!(
+            r.status(),
+            206,
+            "answered from the version the store now holds"
+        );
+        let etag = field(&r, "etag").unwrap();
+        assert!(r.bytes().await.unwrap() == new[1000..2000]);
+        // Its ETag is the new version's: a HEAD now gives the same one.
+        let head = client().head(a.url("/w.bin")).send().await.unwrap();
+        assert_eq!(field(&head, "etag").unwrap(), etag);
+        a.stop().await;
+        relay_task.abort();
         drop(store);
     })
     .await;

@@ -656,6 +656,16 @@ fn the_resume_hint_appears_only_when_a_partial_was_kept() {
             ),
             None => assert!(!stderr.contains("hint: "), "{args:?}: {stderr}"),
         }
+        if code == 5 {
+            // One line: the step that failed and the OS's cause, without the HTTP stack's
+            // wrapper layers.
+            let line = stderr.lines().find(|l| l.starts_with("durl: ")).unwrap();
+            assert!(
+                line.ends_with(": cannot connect: Connection refused (os error 111)")
+                    && !line.contains("error sending request"),
+                "{stderr}"
+            );
+        }
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,

@@ -14,7 +14,8 @@ mod serve; // durl serve end to end
 mod serve_accounts; // durl serve --auth-file --allow, with curl
 mod serve_limits;
 mod serve_log;
-mod serve_s3; // durl serve s3://BUCKET against a real store (SeaweedFS): AWS variables, refusals // durl serve's access log: Combined Log Format, JSON, bytes actually sent // durl serve flags for per-address caps, the upload rate floor, the disk reserve
+mod serve_s3;
+mod serve_s3_upload; // tus into a store through two instances: SIGKILL of one (tuspy), durl put via a proxy // durl serve s3://BUCKET against a real store (SeaweedFS): AWS variables, refusals // durl serve's access log: Combined Log Format, JSON, bytes actually sent // durl serve flags for per-address caps, the upload rate floor, the disk reserve
 
 use std::path::Path;
 use std::process::{Command, Stdio};

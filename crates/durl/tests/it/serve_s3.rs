@@ -89,7 +89,7 @@ fn bad_storage_arguments_exit_2_with_one_line() {
         (&["s3://durl"], &[("AWS_SECRET_ACCESS_KEY", "")], "AWS_ACCESS_KEY_ID"),
         (&["s3://durl"], &[("AWS_SECRET_ACCESS_KEY", "wrong")], "s3://durl"),
         (&["s3://no-such-bucket"], &[], "s3://no-such-bucket"),
-        (&["s3://durl", "--upload"], &[], "upload"),
+        (&["s3://durl", "--upload", "--upload-dir", "/tmp/up"], &[], "--upload-dir /tmp/up"),
     ];
     for (args, vars, word) in cases {
         let mut cmd = durl_for(dir.path(), &store);
