@@ -137,6 +137,7 @@ pub(crate) async fn commit(
     }
     durable::rename(&part_path, &dest).map_err(Error::io("cannot rename into", &dest))?;
     crate::store::mark::set(&dest, &mark);
+    crate::store::mark::clear_first(&dest);
     // The lock goes with the part file's handle, after the rename made it the final file.
     drop(file);
     // The rename is durable; the state's removal need not be (one directory fsync per file

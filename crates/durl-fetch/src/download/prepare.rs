@@ -187,14 +187,18 @@ async fn destination<T: Transport>(
     Ok((name, Some(opened)))
 }
 
-/// Loads the state file and checks it belongs to this download and to the part file.
+/// Loads the state file (else the first state kept on the part file, `mark::set_first`) and
+/// checks it belongs to this download and to the part file.
 fn recover(
     req: &GetRequest,
     paths: &Paths,
     part: &PartFile,
     reporter: &dyn Reporter,
 ) -> Result<Option<State>, Error> {
-    let loaded = State::load(&paths.state).map_err(Error::io("cannot read", &paths.state))?;
+    let loaded = match State::load(&paths.state).map_err(Error::io("cannot read", &paths.state))? {
+        Some(loaded) => Some(loaded),
+        None => crate::store::mark::first(&paths.part),
+    };
     let part_len = part.disk_len()?;
     let usable = match loaded {
         None => return Ok(None),

@@ -233,14 +233,19 @@ impl PartFile {
         if state.have.is_empty() && state.length.is_none() && state.version.is_empty() {
             crate::store::durable::remove(&self.state_path)
                 .map_err(Error::io("cannot remove", &self.state_path))?;
+            crate::store::mark::clear_first(&self.path);
         } else if state.have.is_empty() && std::fs::symlink_metadata(&self.state_path).is_err() {
             // A fresh download's first state claims no byte: a crash that loses it costs
             // nothing, so it needs no fsync (three per file, which a list of small files
-            // felt). One that replaces an older state (a restart) stays durable: the older
-            // one must never come back claiming bytes.
-            state
-                .store_unsynced(&self.state_path)
-                .map_err(Error::io("cannot write", &self.state_path))?;
+            // felt), and it goes on the part file itself where the file system allows (no
+            // state file created and deleted per file: `mark::set_first`). One that replaces
+            // an older state (a restart) stays durable: the older one must never come back
+            // claiming bytes.
+            if !crate::store::mark::set_first(&self.path, &state) {
+                state
+                    .store_unsynced(&self.state_path)
+                    .map_err(Error::io("cannot write", &self.state_path))?;
+            }
         } else {
             state
                 .store(&self.state_path)
