@@ -750,7 +750,11 @@ fn head_lines(out: &[u8]) -> Vec<String> {
             let name = name.to_ascii_lowercase();
             // Two answers a moment apart may fall in different seconds: `Date` is compared
             // for its presence only.
-            let value = if name == "date" { "(a date)" } else { value.trim() };
+            let value = if name == "date" {
+                "(a date)"
+            } else {
+                value.trim()
+            };
             format!("{name}: {value}")
         })
         .collect();
