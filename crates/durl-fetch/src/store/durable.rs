@@ -140,11 +140,10 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
 /// # Errors
 /// Any I/O error other than "not found".
 pub fn remove(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => sync_parent(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+    if remove_if_present(path)? {
+        sync_parent(path)?;
     }
+    Ok(())
 }
 
 /// Removes `path` (if present) without making the removal durable: for a file whose
@@ -154,9 +153,14 @@ pub fn remove(path: &Path) -> io::Result<()> {
 /// # Errors
 /// Any I/O error other than "not found".
 pub fn remove_unsynced(path: &Path) -> io::Result<()> {
+    remove_if_present(path).map(drop)
+}
+
+/// Removes `path`; false when there was nothing to remove.
+fn remove_if_present(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
 }

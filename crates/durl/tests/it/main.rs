@@ -12,10 +12,10 @@ mod put; // durl put to a real vsftpd: kill -9 and resume, refusals, FTPS
 mod put_many; // durl put with several files: lists, -j, --json, kill -9 mid-batch
 mod serve; // durl serve end to end
 mod serve_accounts; // durl serve --auth-file --allow, with curl
-mod serve_limits;
-mod serve_log;
-mod serve_s3;
-mod serve_s3_upload; // tus into a store through two instances: SIGKILL of one (tuspy), durl put via a proxy // durl serve s3://BUCKET against a real store (SeaweedFS): AWS variables, refusals // durl serve's access log: Combined Log Format, JSON, bytes actually sent // durl serve flags for per-address caps, the upload rate floor, the disk reserve
+mod serve_limits; // durl serve flags for per-address caps, the upload rate floor, the disk reserve
+mod serve_log; // durl serve's access log: Combined Log Format, JSON, bytes actually sent
+mod serve_s3; // durl serve s3://BUCKET against a real store (SeaweedFS): AWS variables, refusals
+mod serve_s3_upload; // tus into a store through two instances: SIGKILL of one (tuspy), durl put via a proxy
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -12,7 +12,7 @@ use crate::durl;
 use crate::serve::{Serve, raw_get, text, wait_within};
 
 /// `durl` with the store's key, region and endpoint in the standard variables.
-fn durl_for(dir: &Path, store: &SeaweedFs) -> Command {
+pub(crate) fn durl_for(dir: &Path, store: &SeaweedFs) -> Command {
     let mut cmd = durl(dir);
     cmd.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)

@@ -11,23 +11,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use durl_testkit::{S3_ACCESS_KEY, S3_REGION, S3_SECRET_KEY, SeaweedFs, pattern_bytes};
+use durl_testkit::{SeaweedFs, pattern_bytes};
 
 use crate::durl;
 use crate::interop::python;
 use crate::interop::script::{Script, number};
 use crate::serve::{Serve, raw_get, text, wait_within};
+use crate::serve_s3::durl_for;
 
 const MIB: u64 = 1 << 20;
-
-fn durl_for(dir: &Path, store: &SeaweedFs) -> Command {
-    let mut cmd = durl(dir);
-    cmd.env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
-        .env("AWS_REGION", S3_REGION)
-        .env("AWS_ENDPOINT_URL", store.endpoint());
-    cmd
-}
 
 /// `durl serve s3://durl/site --upload` with the store's variables.
 fn instance(dir: &Path, store: &SeaweedFs) -> Serve {
