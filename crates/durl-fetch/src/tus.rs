@@ -2,7 +2,9 @@
 //! (<https://tus.io/protocols/resumable-upload>); section names below are the spec's.
 //!
 //! 1. `OPTIONS` on the endpoint (Core Protocol › Requests › OPTIONS): `Tus-Extension` and
-//!    `Tus-Checksum-Algorithm` (Checksum › Headers) pick the chunk checksum: sha256, else
+//!    `Tus-Checksum-Algorithm` (Checksum › Headers) pick the chunk checksum: crc32c (a
+//!    CRC at hardware speed, enough against accidental corruption, which is all a checksum
+//!    sent beside its body can guard against; `durl serve` offers it), else sha256, else
 //!    sha1, else none.
 //! 2. The state file `<local>.durl-upload` ([`state`]) names the upload of an earlier run.
 //!    If it is there and describes the same local file (length, mtime, SHA-256 of the first
@@ -346,6 +348,7 @@ impl Upload<'_> {
         let algorithms = list("tus-checksum-algorithm");
         let has = |a: &str| algorithms.iter().any(|x| x == a);
         Ok(match () {
+            () if has("crc32c") => Algo::Crc32c,
             () if has("sha256") => Algo::Sha256,
             () if has("sha1") => Algo::Sha1,
             () => Algo::None,
@@ -453,7 +456,7 @@ impl Upload<'_> {
         // `n` bytes in this PATCH, read and fed in pieces of `unit`.
         let (n, unit) = match algo {
             Algo::None => (rest, self.req.chunk_size.min(rest)),
-            Algo::Sha1 | Algo::Sha256 => {
+            Algo::Sha1 | Algo::Sha256 | Algo::Crc32c => {
                 let n = self.pace.size().min(rest);
                 (n, n)
             }

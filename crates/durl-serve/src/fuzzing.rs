@@ -132,6 +132,7 @@ pub fn checksum(headers: &HeaderMap) -> Result<Option<(&'static str, Vec<u8>)>, 
             let name = match c.algorithm {
                 Algorithm::Sha1 => "sha1",
                 Algorithm::Sha256 => "sha256",
+                Algorithm::Crc32c => "crc32c",
             };
             (name, c.digest)
         }))

@@ -464,16 +464,35 @@ async fn read_head(
     Some((method, headers))
 }
 
-/// A tus server on 127.0.0.1:0 that offers checksums, answers the first PATCH with 460 and
-/// records every request; the task ends when the test drops the listener's handle.
+/// A tus server on 127.0.0.1:0 that offers checksums (md5, sha1, sha256), answers the first
+/// PATCH with 460 and records every request; the task ends when the test drops the
+/// listener's handle.
 async fn scripted() -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
-    scripted_locating(|_| "/files/abc".to_owned()).await
+    scripted_offering(MD5_SHA1_SHA256).await
+}
+
+/// `Tus-Checksum-Algorithm` of [`scripted`].
+const MD5_SHA1_SHA256: &str = "md5,sha1,sha256";
+
+/// [`scripted`], offering the checksum `algorithms`.
+async fn scripted_offering(
+    algorithms: &'static str,
+) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
+    scripted_with(|_| "/files/abc".to_owned(), algorithms).await
 }
 
 /// [`scripted`], answering a creation with the `Location` that `location` makes of the
 /// server's address.
 async fn scripted_locating(
     location: fn(SocketAddr) -> String,
+) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
+    scripted_with(location, MD5_SHA1_SHA256).await
+}
+
+/// [`scripted`] with a `location` and checksum `algorithms` of its own.
+async fn scripted_with(
+    location: fn(SocketAddr) -> String,
+    algorithms: &'static str,
 ) -> (String, Arc<Mutex<Vec<Seen>>>, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -499,14 +518,16 @@ async fn scripted_locating(
                 let mut body = vec![0; n];
                 conn.read_exact(&mut body).await.unwrap();
                 let answer = match method.as_str() {
-                    "OPTIONS" => "204 No Content\r\nTus-Extension: creation,checksum\r\nTus-Checksum-Algorithm: md5,sha1,sha256".to_owned(),
+                    "OPTIONS" => format!(
+                        "204 No Content\r\nTus-Extension: creation,checksum\r\nTus-Checksum-Algorithm: {algorithms}"
+                    ),
                     "POST" => {
                         length = headers["upload-length"].clone();
                         format!("201 Created\r\nLocation: {}", location(addr))
                     }
-                    "HEAD" => format!(
-                        "200 OK\r\nUpload-Offset: {offset}\r\nUpload-Length: {length}"
-                    ),
+                    "HEAD" => {
+                        format!("200 OK\r\nUpload-Offset: {offset}\r\nUpload-Length: {length}")
+                    }
                     "PATCH" => {
                         patches += 1;
                         if patches == 1 {
@@ -628,7 +649,44 @@ async fn without_checksums_one_patch_carries_the_rest_and_a_cut_keeps_what_arriv
 
 #[tokio::test]
 async fn chunks_carry_a_sha256_checksum_and_a_460_resends_the_chunk() {
-    let (url, seen, task) = scripted().await;
+    let sha256 = |body: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        format!("sha256 {}", b64.encode(sha2::Sha256::digest(body)))
+    };
+    checksummed_chunks(MD5_SHA1_SHA256, sha256).await;
+}
+
+/// A server that offers `crc32c` (as `durl serve`) gets it: a CRC at hardware speed.
+#[tokio::test]
+async fn chunks_carry_a_crc32c_checksum_where_the_server_offers_it() {
+    let crc32c = |body: &[u8]| {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        // CRC-32C (Castagnoli), bitwise, big-endian in base64 (as S3's x-amz-checksum-crc32c).
+        let mut crc = !0u32;
+        for &b in body {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0x82F6_3B78
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        format!("crc32c {}", b64.encode((!crc).to_be_bytes()))
+    };
+    assert_eq!(
+        crc32c(b"123456789"),
+        "crc32c 4waSgw==",
+        "the catalogue's check value"
+    );
+    checksummed_chunks("sha1,sha256,crc32c", crc32c).await;
+}
+
+/// Chunks to a server offering `algorithms` each carry `checksum(body)`; the first one is
+/// answered 460 and sent again.
+async fn checksummed_chunks(algorithms: &'static str, checksum: fn(&[u8]) -> String) {
+    let (url, seen, task) = scripted_offering(algorithms).await;
     let dir = tempfile::tempdir().unwrap();
     let (local, data) = local_file(dir.path(), 6, 2 * CHUNK + 10);
     let rec = Recorder::default();
@@ -662,8 +720,7 @@ async fn chunks_carry_a_sha256_checksum_and_a_460_resends_the_chunk() {
     for p in &seen[4..] {
         assert_eq!(p.headers["content-type"], "application/offset+octet-stream");
         assert_eq!(p.headers["upload-offset"], sent.len().to_string());
-        let digest = b64.encode(sha2::Sha256::digest(&p.body));
-        assert_eq!(p.headers["upload-checksum"], format!("sha256 {digest}"));
+        assert_eq!(p.headers["upload-checksum"], checksum(&p.body));
         sent.extend_from_slice(&p.body);
     }
     assert_eq!(seen[2].body, seen[4].body, "the same chunk again");

@@ -102,7 +102,10 @@ async fn options_advertises_version_extensions_and_checksums() {
             assert_eq!(field(&r, "tus-version"), Some("1.0.0"));
             assert_eq!(field(&r, "tus-resumable"), Some("1.0.0"));
             assert_eq!(field(&r, "tus-max-size"), Some("1048576"));
-            assert_eq!(field(&r, "tus-checksum-algorithm"), Some("sha1,sha256"));
+            assert_eq!(
+                field(&r, "tus-checksum-algorithm"),
+                Some("sha1,sha256,crc32c")
+            );
             let extensions: Vec<&str> = field(&r, "tus-extension").unwrap().split(',').collect();
             for ext in [
                 "creation",
@@ -268,7 +271,7 @@ async fn a_wrong_offset_is_409_and_a_wrong_content_type_415() {
 async fn checksums_are_verified_and_a_mismatch_is_460_keeping_nothing() {
     bounded(async {
         let server = upload_server(|c| c).await;
-        let path = create(&server, 22, "c.txt").await;
+        let path = create(&server, 33, "c.txt").await;
         let send = |offset: u64, body: &'static [u8], checksum: String| {
             tus(Method::PATCH, server.url(&path))
                 .header("content-type", "application/offset+octet-stream")
@@ -309,9 +312,19 @@ async fn checksums_are_verified_and_a_mismatch_is_460_keeping_nothing() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        // crc32c (CRC-32C, big-endian in base64): "hello world" is c99465aa.
+        let r = send(22, b"HELLO WORLD", "crc32c yZRlqg==".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 460);
+        assert_eq!(offset(&server, &path).await, 22, "the chunk is discarded");
+        let r = send(22, b"hello world", "crc32c yZRlqg==".into())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert_eq!(
             std::fs::read(server.root.join("c.txt")).unwrap(),
-            b"hello worldHELLO WORLD"
+            b"hello worldHELLO WORLDhello world"
         );
         server.stop().await;
     })
