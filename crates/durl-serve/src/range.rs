@@ -39,12 +39,41 @@ pub enum RangeOutcome {
 
 /// One syntactically valid range-spec, before it is resolved against a length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Spec {
-    /// `first-last` or `first-` (last = `None`). Numbers too large for u64 saturate, which
-    /// keeps their meaning: a huge first-pos is past any end, a huge last-pos is clamped.
-    Int { first: u64, last: Option<u64> },
+pub enum Spec {
+    /// `first-last` or `first-` (last = `None`), with `first <= last`. Numbers too large for
+    /// u64 saturate, which keeps their meaning: a huge first-pos is past any end, a huge
+    /// last-pos is clamped.
+    Int {
+        /// The first byte position.
+        first: u64,
+        /// The last byte position (inclusive, as written), if given.
+        last: Option<u64>,
+    },
     /// `-n`: the last n bytes.
     Suffix(u64),
+}
+
+/// What a `Range` field value selects, told before the representation's length is known (a
+/// storage that reads the bytes in the request that gives the length needs it then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The whole representation: [`evaluate`] ignores the value, whatever the length.
+    Whole,
+    /// One range-spec: [`evaluate`] answers this range, the whole (an empty representation),
+    /// or unsatisfiable, as the length decides.
+    One(Spec),
+    /// Several range-specs (they may coalesce into one part or none, as the length decides).
+    Several,
+}
+
+/// What the `Range` field value `value` selects, before the length is known: the same parse
+/// as [`evaluate`]'s.
+pub fn selection(value: &[u8]) -> Selection {
+    match parse(value).as_deref() {
+        None => Selection::Whole,
+        Some([spec]) => Selection::One(*spec),
+        Some(_) => Selection::Several,
+    }
 }
 
 /// Evaluates a `Range` field value against a representation of `len` bytes.
@@ -228,6 +257,44 @@ mod tests {
 
     fn sat(ranges: &[Range<u64>]) -> RangeOutcome {
         Satisfiable(ranges.to_vec())
+    }
+
+    #[test]
+    fn selection_is_told_before_the_length_and_agrees_with_evaluate() {
+        use Selection::{One, Several, Whole};
+        let int = |first, last| One(Spec::Int { first, last });
+        #[rustfmt::skip]
+        let cases: &[(&str, Selection)] = &[
+            ("bytes=0-499", int(0, Some(499))),
+            ("bytes=9500-", int(9500, None)),
+            ("bytes=-500", One(Spec::Suffix(500))),
+            ("bytes=-0", One(Spec::Suffix(0))),
+            ("BYTES=5-9", int(5, Some(9))),
+            ("bytes=0-99999999999999999999999", int(0, Some(u64::MAX))),
+            ("bytes= 1-2 ,", int(1, Some(2))),
+            ("bytes=0-9,20-29", Several),
+            ("bytes=0-9,5-7", Several),
+            ("bytes=9-5", Whole),
+            ("items=0-9", Whole),
+            ("bytes=", Whole),
+            ("bytes=x-1", Whole),
+        ];
+        for (value, want) in cases {
+            let got = selection(value.as_bytes());
+            assert_eq!(got, *want, "{value}");
+            // Whatever the length, evaluate answers what the selection said it would.
+            for len in [0, 1, 10, 500, 10_000] {
+                let outcome = evaluate(value.as_bytes(), len);
+                match got {
+                    Whole => assert_eq!(outcome, Ignore, "{value} len {len}"),
+                    One(spec) => match to_half_open(spec, len) {
+                        Some(range) if len > 0 => assert_eq!(outcome, sat(&[range])),
+                        _ => assert!(matches!(outcome, Ignore | Unsatisfiable), "{value}"),
+                    },
+                    Several => assert_ne!(outcome, Ignore, "{value} len {len}"),
+                }
+            }
+        }
     }
 
     #[test]

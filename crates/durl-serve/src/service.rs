@@ -21,7 +21,7 @@ use crate::resolve::RequestPath;
 use crate::response;
 use crate::storage::local::Local;
 use crate::storage::object::Objects;
-use crate::storage::{Content, Found, Replaced, Storage};
+use crate::storage::{Content, Found, ReadHint, Replaced, Storage};
 use crate::upload;
 use crate::zerocopy::Pending;
 
@@ -307,7 +307,17 @@ async fn prepare<S: Storage>(
     identity: &Identity,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
-    let found = match storage.open(request).await {
+    // A file the user may not read gets a refusal, not its bytes.
+    let readable = shared
+        .gate
+        .as_ref()
+        .is_none_or(|g| g.may(identity, request.segments(), Right::Read));
+    let hint = if readable {
+        ReadHint::of(method, headers)
+    } else {
+        ReadHint::None
+    };
+    let found = match storage.open(request, hint).await {
         // No favicon.ico in the root: the embedded icon rather than a 404 on every visit.
         Err(e)
             if e.status() == StatusCode::NOT_FOUND
@@ -348,7 +358,7 @@ async fn prepare<S: Storage>(
                 && readable(&request.child(index.as_bytes()))
             {
                 let index = request.child(index.as_bytes());
-                match storage.open(&index).await {
+                match storage.open(&index, ReadHint::of(method, headers)).await {
                     Ok(Found::File(file)) => {
                         return file_answer(shared, method, headers, file).await;
                     }

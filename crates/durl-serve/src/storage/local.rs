@@ -19,7 +19,7 @@ use crate::response::UPLOAD_MARK;
 use crate::upload::PrivateArea;
 use crate::validators::Validators;
 
-use super::{Content, Entry, Found, Stat, Storage};
+use super::{Content, Entry, Found, ReadHint, Stat, Storage};
 
 /// The served directory, opened once.
 #[derive(Debug)]
@@ -162,7 +162,13 @@ impl Storage for Local {
         (!self.private(&path)).then(|| self.file(file, meta, path, false))
     }
 
-    async fn open(&self, request: &RequestPath) -> Result<Found<LocalFile, OwnedFd>, RequestError> {
+    /// The hint is not needed: a stat here is a system call, and the body reads (or sends)
+    /// from the descriptor opened now.
+    async fn open(
+        &self,
+        request: &RequestPath,
+        _hint: ReadHint,
+    ) -> Result<Found<LocalFile, OwnedFd>, RequestError> {
         let (local, request) = (self.clone(), request.clone());
         blocking(move || local.open_blocking(&request)).await
     }

@@ -1,18 +1,26 @@
 //! An S3-API object store (`durl serve s3://BUCKET[/PREFIX]`) through `object_store`.
 //!
 //! * A request path maps to a key below the prefix (`object_key.rs`, pure, same refusals as
-//!   the local directory). A key that is an object is a file (its `HEAD`: length, ETag,
-//!   version, Last-Modified); one that is only a prefix of others (`KEY/…`) is a directory,
-//!   listed with the delimiter `/` (`ListObjectsV2`).
+//!   the local directory). A key that is an object is a file (length, ETag, version,
+//!   Last-Modified); one that is only a prefix of others (`KEY/…`) is a directory, listed
+//!   with the delimiter `/` (`ListObjectsV2`).
+//! * A plain `GET` (no condition; the whole, or one range: [`ReadHint`]) is one store
+//!   request: a `GET` (ranged as the client's) whose answer gives the metadata and the bytes,
+//!   of one version by construction. The body sends those bytes when they are what the
+//!   answer needs (an `If-Range` that failed needs the whole: the stream is dropped and the
+//!   pinned `GET`s below are made). A `GET` the store refuses other than with 404 (416 for a
+//!   range past the end; an answer `object_store` cannot read) falls back to the `HEAD`, so
+//!   the 416 sent is durl's own, with the length. Anything else (a `HEAD`, a conditional
+//!   request, several ranges) asks the `HEAD` first.
 //! * The ETag sent is strong, made of the length and the store's own ETag (and version, where
 //!   the bucket keeps versions): any overwrite changes it.
-//! * A body is one ranged `GET` per byte range, each sent with `If-Match` of the ETag the
-//!   answer's validators came from (and the version): an object replaced in between makes the
-//!   store refuse the `GET` (412) instead of handing out bytes of another version, so a body
-//!   is never mixed. The first `GET` is made before the answer's head is sent; later ones
-//!   (multipart parts) as the client reads, so memory stays bounded by the stream's buffers.
-//!   A first `GET` refused that way is [`Replaced`]: the pipeline answers once more from the
-//!   version the key holds now; a later one cuts the body.
+//! * Otherwise a body is one ranged `GET` per byte range, each sent with `If-Match` of the ETag the
+//!   answer's validators came from (and the version): an object replaced in between makes the store
+//!   refuse the `GET` (412) instead of handing out bytes of another version, so a body is never
+//!   mixed. The first `GET` is made before the answer's head is sent; later ones (multipart parts)
+//!   as the client reads, so memory stays bounded by the stream's buffers. A first `GET` refused
+//!   that way is [`Replaced`]: the pipeline answers once more from the version the key holds now; a
+//!   later one cuts the body.
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -32,8 +40,9 @@ use crate::resolve::RequestPath;
 use crate::validators::Validators;
 
 use super::object_key::BucketUrl;
-use super::{Content, Entry, Found, Replaced, Stat, Storage};
+use super::{Content, Entry, Found, ReadHint, Replaced, Stat, Storage};
 use crate::config::S3Storage;
+use crate::range::Spec;
 
 /// The object store as a [`Storage`].
 #[derive(Debug, Clone)]
@@ -137,6 +146,7 @@ impl Storage for Objects {
     async fn open(
         &self,
         request: &RequestPath,
+        hint: ReadHint,
     ) -> Result<Found<ObjectFile, ListResult>, RequestError> {
         // The uploads' area (records, leases, unfinished data) is never served, even with
         // dotfiles on: nor another prefix's, seen from an instance serving a shorter one.
@@ -157,8 +167,38 @@ impl Storage for Objects {
                 None => Err(RequestError::NotFound),
             };
         }
+        if let Some(range) = hinted_range(hint) {
+            let options = GetOptions {
+                range,
+                ..GetOptions::default()
+            };
+            match self.store.get_opts(&key, options).await {
+                Ok(got) => {
+                    let meta = got.meta.clone();
+                    let fetched = Fetched {
+                        range: got.range.clone(),
+                        chunks: std::sync::Mutex::new(got.into_stream().map_err(io_error).boxed()),
+                    };
+                    let file = ObjectFile::new(Arc::clone(&self.store), meta, Some(fetched));
+                    return Ok(Found::File(file));
+                }
+                Err(object_store::Error::NotFound { .. }) => {
+                    return match self.dir(&key, false).await? {
+                        Some(listed) => Ok(Found::Dir(listed)),
+                        None => Err(RequestError::NotFound),
+                    };
+                }
+                // A range past the end (416), or an answer not of the range asked: the HEAD,
+                // and the pipeline decides from the length.
+                Err(_) => {}
+            }
+        }
         match self.store.head(&key).await {
-            Ok(meta) => Ok(Found::File(ObjectFile::new(Arc::clone(&self.store), meta))),
+            Ok(meta) => Ok(Found::File(ObjectFile::new(
+                Arc::clone(&self.store),
+                meta,
+                None,
+            ))),
             // Not an object: maybe a directory (the service redirects to `KEY/`).
             Err(object_store::Error::NotFound { .. }) => match self.dir(&key, false).await? {
                 Some(listed) => Ok(Found::Dir(listed)),
@@ -244,22 +284,61 @@ fn validators(parts: &MetaParts<'_>) -> Validators {
     }
 }
 
-/// An object, pinned to the version its `HEAD` described.
+/// What a `GET` for `hint` asks for: `None`, no `GET` (the `HEAD`); `Some(None)`, the whole.
+/// A range as the client wrote it: the store resolves it against the length as RFC 9110
+/// §14.1.2 does (a last-pos past the end, a suffix longer than the object, clamped).
+fn hinted_range(hint: ReadHint) -> Option<Option<GetRange>> {
+    match hint {
+        ReadHint::None => None,
+        ReadHint::Whole => Some(None),
+        ReadHint::Range(Spec::Int { first, last: None }) => Some(Some(GetRange::Offset(first))),
+        ReadHint::Range(Spec::Int {
+            first,
+            last: Some(last),
+        }) => Some(Some(GetRange::Bounded(first..last.saturating_add(1)))),
+        ReadHint::Range(Spec::Suffix(n)) => Some(Some(GetRange::Suffix(n))),
+    }
+}
+
+/// The bytes of the `GET` an object's metadata came from, not read yet.
+struct Fetched {
+    /// Which bytes (half-open).
+    range: std::ops::Range<u64>,
+    /// Only ever taken whole (the lock makes the file `Sync`, as a `&self` future needs).
+    chunks: std::sync::Mutex<Chunks>,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An object, pinned to the version its `HEAD` (or `GET`) described.
 #[derive(Debug)]
 pub(crate) struct ObjectFile {
     store: Arc<AmazonS3>,
     meta: ObjectMeta,
     stat: Stat,
+    /// The bytes of the `GET` the metadata came from, if it was one.
+    fetched: Option<Fetched>,
 }
 
 impl ObjectFile {
-    fn new(store: Arc<AmazonS3>, meta: ObjectMeta) -> Self {
+    fn new(store: Arc<AmazonS3>, meta: ObjectMeta, fetched: Option<Fetched>) -> Self {
         let stat = Stat {
             len: meta.size,
             validators: validators(&meta_parts(&meta)),
             name: meta.location.as_ref().into(),
         };
-        Self { store, meta, stat }
+        Self {
+            store,
+            meta,
+            stat,
+            fetched,
+        }
     }
 }
 
@@ -315,7 +394,20 @@ impl Content for ObjectFile {
         None
     }
 
-    async fn body(self, segments: Vec<Segment>) -> std::io::Result<Body> {
+    async fn body(mut self, segments: Vec<Segment>) -> std::io::Result<Body> {
+        // The bytes fetched with the metadata are exactly the body: sent as they come, of the
+        // version the answer describes by construction. Otherwise dropped (the store's
+        // connection with them) before the pinned GETs below.
+        if let Some(fetched) = self.fetched.take()
+            && let [Segment::Slice(range)] = segments.as_slice()
+            && *range == fetched.range
+        {
+            let chunks = fetched
+                .chunks
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            return Ok(Body::stream(chunks, range.end - range.start));
+        }
         let len = segments.iter().map(Segment::len).sum();
         let mut pieces = Vec::with_capacity(segments.len());
         let mut first = true;

@@ -44,6 +44,9 @@ mod stored_xss;
 // durl serve s3://: a real S3 store (SeaweedFS), two instances, ranges, conditions, listings,
 // curl -C - and aria2c -x 8; an overwrite never mixes versions; bad stores refused at start.
 mod objstore;
+// durl serve s3://: how many requests the store receives per answer (one per plain GET), with
+// every answer as before; an overwrite between a HEAD and the ranged GETs of several ranges.
+mod objrequests;
 // tus uploads into the S3 store through two instances: moved between them, raced (423),
 // never replacing an object, the area unserved, termination and expiry aborting.
 mod objupload;

@@ -107,7 +107,7 @@ pub(crate) async fn bounded<F: Future>(test: F) -> F::Output {
         .expect("test exceeded its time bound")
 }
 
-async fn get(url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn get(url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(120))
@@ -121,7 +121,7 @@ async fn get(url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     request.send().await.unwrap()
 }
 
-fn field(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn field(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())
@@ -459,53 +459,93 @@ async fn bad_stores_are_refused_at_start_with_the_reason() {
     .await;
 }
 
-/// A loopback TCP relay to the store that runs `hook` once, before it passes on the first
-/// ranged `GET` it sees: the moment between a request's `HEAD` of an object and its first read.
-async fn relay_with_hook<H>(store: SocketAddr, hook: H) -> (SocketAddr, JoinHandle<()>)
-where
-    H: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let hook = Arc::new(tokio::sync::Mutex::new(Some(Box::pin(hook))));
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else {
-                return;
-            };
-            let hook = Arc::clone(&hook);
-            tokio::spawn(async move {
-                let Ok(upstream) = TcpStream::connect(store).await else {
+/// What runs once, before the relay passes on the first ranged `GET` it sees.
+pub(crate) type Hook = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A loopback TCP relay to the store: it records the request line of every request it passes
+/// on, and runs its hook (if any) once, before it passes on the first ranged `GET`: the
+/// moment between a request's `HEAD` of an object and its first read.
+pub(crate) struct Relay {
+    pub(crate) addr: SocketAddr,
+    /// Request lines (`GET /durl/key HTTP/1.1`) in the order they reached the relay.
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
+    task: JoinHandle<()>,
+}
+
+impl Relay {
+    pub(crate) async fn start(store: SocketAddr, hook: Option<Hook>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hook = Arc::new(tokio::sync::Mutex::new(hook));
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let (mut client_read, mut client_write) = client.into_split();
-                let (mut upstream_read, mut upstream_write) = upstream.into_split();
-                let down = tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
-                });
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match client_read.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
+                let (hook, seen) = (Arc::clone(&hook), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    let Ok(upstream) = TcpStream::connect(store).await else {
+                        return;
                     };
-                    let chunk = &buf[..n];
-                    let ranged_get = chunk.starts_with(b"GET ")
-                        && String::from_utf8_lossy(chunk)
-                            .to_ascii_lowercase()
-                            .contains("\r\nrange: ");
-                    if ranged_get && let Some(hook) = hook.lock().await.take() {
-                        hook.await;
+                    let (mut client_read, mut client_write) = client.into_split();
+                    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+                    let down = tokio::spawn(async move {
+                        let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match client_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let chunk = &buf[..n];
+                        // The server's client writes each request head at once and waits for
+                        // the answer before the next: a request starts a chunk.
+                        let text = String::from_utf8_lossy(chunk);
+                        let line = text.split("\r\n").next().unwrap_or_default();
+                        if line.ends_with(" HTTP/1.1") {
+                            seen.lock().unwrap().push(line.to_owned());
+                        }
+                        let ranged_get = chunk.starts_with(b"GET ")
+                            && text.to_ascii_lowercase().contains("\r\nrange: ");
+                        if ranged_get && let Some(hook) = hook.lock().await.take() {
+                            hook.await;
+                        }
+                        if upstream_write.write_all(chunk).await.is_err() {
+                            break;
+                        }
                     }
-                    if upstream_write.write_all(chunk).await.is_err() {
-                        break;
-                    }
-                }
-                down.abort();
-            });
+                    down.abort();
+                });
+            }
+        });
+        Self {
+            addr,
+            requests,
+            task,
         }
-    });
-    (addr, task)
+    }
+
+    /// The request lines passed on since the last call.
+    pub(crate) fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+    }
+
+    pub(crate) fn stop(self) {
+        self.task.abort();
+    }
+}
+
+/// The store's address, for a relay in front of it.
+pub(crate) fn weed_addr(store: &Store) -> SocketAddr {
+    store
+        .weed
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,23 +555,19 @@ async fn an_overwrite_between_the_head_and_the_first_read_is_answered_from_the_n
         let old = content(3 * MIB);
         let new: Vec<u8> = old.iter().map(|b| b ^ 0x5a).collect();
         store.put("w.bin", old.clone()).await;
-        let weed: SocketAddr = store
-            .weed
-            .endpoint()
-            .trim_start_matches("http://")
-            .parse()
-            .unwrap();
         // The overwrite lands after the instance's HEAD (which found the old version) and
         // before its ranged GET pinned to that version reaches the store.
         let s3 = Arc::clone(&store.s3);
         let replacement = Bytes::from(new.clone());
-        let (relay, relay_task) = relay_with_hook(weed, async move {
+        let hook: Hook = Box::pin(async move {
             s3.put(&Path::from("w.bin"), replacement.into())
                 .await
                 .expect("overwrite");
-        })
-        .await;
-        let storage = store.storage("").endpoint(&format!("http://{relay}"));
+        });
+        let relay = Relay::start(weed_addr(&store), Some(hook)).await;
+        let storage = store
+            .storage("")
+            .endpoint(&format!("http://{}", relay.addr));
         let a = Instance::start(Config::object_store(storage)).await;
         let r = get(&a.url("/w.bin"), &[("range", "bytes=1000-1999")]).await;
         assert_eq!(
@@ -545,7 +581,7 @@ async fn an_overwrite_between_the_head_and_the_first_read_is_answered_from_the_n
         let head = client().head(a.url("/w.bin")).send().await.unwrap();
         assert_eq!(field(&head, "etag").unwrap(), etag);
         a.stop().await;
-        relay_task.abort();
+        relay.stop();
         drop(store);
     })
     .await;
