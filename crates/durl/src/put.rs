@@ -7,7 +7,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
+use durl_fetch::{
+    BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest, UploadMetadata,
+};
 
 use crate::args::PutArgs;
 use crate::batch::{Batch, Tally, failure_json};
@@ -24,6 +26,7 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .is_some_and(|p| p.as_os_str() == "-");
     let network = network::network(&args.net, stdin_list)?;
+    UploadMetadata::unique(args.meta.clone()).map_err(|e| UsageError(format!("--meta: {e}")))?;
     let entries = entries(&args)?;
     let stop = Stop::new(network::max_time(&args.net)?);
     let requests = entries
@@ -184,8 +187,16 @@ fn request(
     url: &str,
     cancel: &CancellationToken,
 ) -> anyhow::Result<PutRequest> {
-    let req = PutRequest::new(local, url)
-        .map_err(|e| UsageError(crate::error_line(&e)))?
+    let req = PutRequest::new(local, url).map_err(|e| UsageError(crate::error_line(&e)))?;
+    if !args.meta.is_empty() && req.url().scheme() == "ftp" {
+        return Err(UsageError(format!(
+            "--meta is for tus uploads (http/https URLs); {} is FTP, which has no metadata",
+            durl_fetch::Redacted(req.url())
+        ))
+        .into());
+    }
+    let req = req
+        .metadata(args.meta.iter().cloned())
         .overwrite(args.force)
         .limit_rate(args.limit_rate)
         .network(network.clone())
