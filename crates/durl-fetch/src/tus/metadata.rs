@@ -130,7 +130,8 @@ mod tests {
     #[test]
     fn pairs_from_key_equals_value() {
         let ok = |s: &str| s.parse::<UploadMetadata>().map(|p| (p.key, p.value));
-        let table: &[(&str, Result<(&str, &str), MetadataError>)] = &[
+        type Parsed = Result<(&'static str, &'static str), MetadataError>;
+        let table: &[(&str, Parsed)] = &[
             ("directory=/photos/2026", Ok(("directory", "/photos/2026"))),
             ("onconflict=keep", Ok(("onconflict", "keep"))),
             ("empty=", Ok(("empty", ""))),
