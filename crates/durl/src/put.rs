@@ -7,9 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use durl_fetch::{
-    BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest, UploadMetadata,
-};
+use durl_fetch::{BatchOptions, CancellationToken, Error, ErrorKind, PutOutcome, PutRequest};
 
 use crate::args::PutArgs;
 use crate::batch::{Batch, Tally, failure_json};
@@ -26,7 +24,6 @@ pub fn run(args: PutArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .is_some_and(|p| p.as_os_str() == "-");
     let network = network::network(&args.net, stdin_list)?;
-    UploadMetadata::unique(args.meta.clone()).map_err(|e| UsageError(format!("--meta: {e}")))?;
     let entries = entries(&args)?;
     let stop = Stop::new(network::max_time(&args.net)?);
     let requests = entries

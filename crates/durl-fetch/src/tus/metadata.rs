@@ -4,7 +4,8 @@
 //! The spec's rules: "one or more comma-separated key-value pairs", key and value "separated
 //! by a space"; the key "MUST NOT contain spaces and commas and MUST NOT be empty", "SHOULD be
 //! ASCII"; the value "MUST be Base64 encoded" and "MAY be empty", in which case the space
-//! "MAY be left out"; "All keys MUST be unique".
+//! "MAY be left out"; "All keys MUST be unique" (a key given again replaces the earlier
+//! value: [`crate::PutRequest::metadata`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,9 +32,6 @@ pub enum MetadataError {
         "{0:?} is not a tus metadata key (printable ASCII without spaces or commas, not empty)"
     )]
     BadKey(String),
-    /// The same key twice.
-    #[error("the metadata key {0:?} is given twice")]
-    Repeated(String),
 }
 
 impl UploadMetadata {
@@ -62,19 +60,6 @@ impl UploadMetadata {
     /// The value.
     pub fn value(&self) -> &str {
         &self.value
-    }
-
-    /// The pairs `given`, refusing a key given twice ("All keys MUST be unique").
-    ///
-    /// # Errors
-    /// [`MetadataError::Repeated`].
-    pub fn unique(given: Vec<Self>) -> Result<Vec<Self>, MetadataError> {
-        for (i, pair) in given.iter().enumerate() {
-            if given[..i].iter().any(|p| p.key == pair.key) {
-                return Err(MetadataError::Repeated(pair.key.clone()));
-            }
-        }
-        Ok(given)
     }
 }
 
@@ -150,14 +135,6 @@ mod tests {
         }
         let pair = |s: &str| s.parse::<UploadMetadata>().unwrap();
         assert_eq!(pair("k=v=w").to_string(), "k=v=w");
-        assert_eq!(
-            UploadMetadata::unique(vec![pair("a=1"), pair("b=2"), pair("a=3")]),
-            Err(MetadataError::Repeated("a".into()))
-        );
-        assert_eq!(
-            UploadMetadata::unique(vec![pair("a=1"), pair("b=2")]).map(|v| v.len()),
-            Ok(2)
-        );
     }
 
     #[test]
