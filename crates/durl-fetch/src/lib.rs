@@ -127,5 +127,6 @@ pub use request::{Destination, GetRequest};
 pub use reqwest::header;
 pub use store::verify::{Algorithm, Checksum};
 pub use tokio_util::sync::CancellationToken;
+pub use tus::metadata::{MetadataError, UploadMetadata};
 pub use upload::{PutOutcome, PutRequest, put};
 pub use version::Version;

@@ -12,8 +12,8 @@
 //!    `Upload-Length` must be the local length. A 404 or 410 means the upload expired
 //!    (Expiration) or was terminated (Termination): a new one is created.
 //! 3. Otherwise `POST` to the endpoint (Creation › Requests › POST) with `Upload-Length` and
-//!    `Upload-Metadata: filename <base64>`; the 201's `Location`, resolved against the
-//!    endpoint, is the upload. It goes into the state file (atomically) before any byte.
+//!    `Upload-Metadata: filename <base64>` and the caller's pairs ([`metadata`]); the 201's
+//!    `Location`, resolved against the endpoint, is the upload. It goes into the state file (atomically) before any byte.
 //! 4. `PATCH` (Core Protocol › Requests › PATCH). With a checksum, chunks sized for about a
 //!    second of sending ([`pace`]: a chunk is all or nothing, so a cut costs at most that),
 //!    at most [`PutRequest::chunk_size`]; without one, a single `PATCH` for everything left,
@@ -34,12 +34,12 @@
 //! start: a changed file is [`Error::LocalChanged`], never a mix of versions on the server.
 
 mod chunk;
+pub(crate) mod metadata;
 mod pace;
 pub(crate) mod state;
 
 use std::path::PathBuf;
 
-use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Client, RequestBuilder, Response, StatusCode, redirect};
@@ -401,11 +401,12 @@ impl Upload<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
+        let pairs = metadata::header(&name, &self.req.metadata);
+        let name = metadata::file_name(&name, &self.req.metadata).to_owned();
         let rb = self
             .request(reqwest::Method::POST, &self.req.url)
             .header("upload-length", self.file.len)
-            .header("upload-metadata", format!("filename {encoded}"))
+            .header("upload-metadata", pairs)
             .header(CONTENT_LENGTH, 0)
             .body(Bytes::new());
         let resp = self.send(rb).await?;

@@ -255,6 +255,14 @@ pub struct PutArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub limit_rate: Option<u64>,
 
+    /// tus: an `Upload-Metadata` pair sent when an upload is created, besides `filename`
+    /// (a `filename` here names the file on the server instead of LOCAL's name). Repeatable.
+    /// durl serve reads `directory` (where the file lands, e.g. /photos) and `onconflict`
+    /// (refuse, keep or replace); tusd hands every pair to its hooks. A key given again
+    /// replaces the earlier value (the command line wins over the config file).
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<durl_fetch::UploadMetadata>,
+
     /// Retries, timeouts, headers, TLS.
     #[command(flatten)]
     pub net: NetworkArgs,

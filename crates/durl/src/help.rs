@@ -59,4 +59,5 @@ Examples:
   durl put --force f.iso ftp://host/up/f.iso
   durl put f.iso https://host:8000/.durl/uploads/
   durl put -j 4 *.mp4 https://host:8000/.durl/uploads/
+  durl put --meta directory=/photos a.jpg https://host:8000/.durl/uploads/
 ";

@@ -184,8 +184,16 @@ fn request(
     url: &str,
     cancel: &CancellationToken,
 ) -> anyhow::Result<PutRequest> {
-    let req = PutRequest::new(local, url)
-        .map_err(|e| UsageError(crate::error_line(&e)))?
+    let req = PutRequest::new(local, url).map_err(|e| UsageError(crate::error_line(&e)))?;
+    if !args.meta.is_empty() && req.url().scheme() == "ftp" {
+        return Err(UsageError(format!(
+            "--meta is for tus uploads (http/https URLs); {} is FTP, which has no metadata",
+            durl_fetch::Redacted(req.url())
+        ))
+        .into());
+    }
+    let req = req
+        .metadata(args.meta.iter().cloned())
         .overwrite(args.force)
         .limit_rate(args.limit_rate)
         .network(network.clone())

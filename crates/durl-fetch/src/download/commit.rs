@@ -91,7 +91,7 @@ pub(crate) async fn commit(
     req: &GetRequest,
     reporter: &dyn Reporter,
     paths: Paths,
-    mut part: PartFile,
+    part: PartFile,
     done: Done,
 ) -> Result<Outcome, Error> {
     let Done {
@@ -100,37 +100,25 @@ pub(crate) async fn commit(
         digest,
     } = done;
     let bytes = part.written();
-    if req.checksum.is_some() || digest.is_some() {
-        // On a mismatch the state must describe the whole part file that is kept.
-        part.checkpoint_now().await?;
-    }
     let Paths {
         dest,
         part: part_path,
         state,
     } = paths;
-    let part_state = part.state().unwrap_or_else(|| State::fresh(&req.url));
+    let mut whole = part.state().unwrap_or_else(|| State::fresh(&req.url));
+    whole.have = crate::download::ranges::RangeSet::prefix(bytes);
+    whole.length = Some(bytes);
     let file = part.finish(Some(bytes)).await?;
-    if let Some(checksum) = &req.checksum {
-        verify(checksum, &part_path).await?;
+    // The data is durable now. Only a failed check needs the state to describe the whole
+    // part file that is kept, so it is written then, not before every check: a list of small
+    // files from a server that sends `Repr-Digest` creates no state file per file.
+    if let Err(e) = check(req, digest.as_ref(), &part_path).await {
+        whole
+            .store(&state)
+            .map_err(Error::io("cannot write", &state))?;
+        return Err(e);
     }
-    if let Some(digest) = &digest {
-        verify(digest, &part_path).await.map_err(|e| match e {
-            Error::ChecksumMismatch {
-                expected,
-                actual,
-                kept,
-            } => Error::ChecksumMismatch {
-                expected: format!("{expected} (the server's Repr-Digest)"),
-                actual,
-                kept,
-            },
-            other => other,
-        })?;
-    }
-    let mut mark = part_state;
-    mark.have = crate::download::ranges::RangeSet::prefix(bytes);
-    mark.length = Some(bytes);
+    let mark = whole;
     // A FIFO or device made under the output's name during the download is not renamed over.
     if let Ok(m) = std::fs::metadata(&dest) {
         refuse_irregular(&dest, &m)?;
@@ -156,6 +144,28 @@ pub(crate) async fn commit(
         fetched,
         already_complete: false,
     })
+}
+
+/// Checks the finished part file against `--checksum` and the remote's digest.
+async fn check(req: &GetRequest, digest: Option<&Checksum>, part: &Path) -> Result<(), Error> {
+    if let Some(checksum) = &req.checksum {
+        verify(checksum, part).await?;
+    }
+    if let Some(digest) = digest {
+        verify(digest, part).await.map_err(|e| match e {
+            Error::ChecksumMismatch {
+                expected,
+                actual,
+                kept,
+            } => Error::ChecksumMismatch {
+                expected: format!("{expected} (the server's Repr-Digest)"),
+                actual,
+                kept,
+            },
+            other => other,
+        })?;
+    }
+    Ok(())
 }
 
 /// Refuses an output that exists and is no regular file — `/dev/null`, a FIFO, a socket, or

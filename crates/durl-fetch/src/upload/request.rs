@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::store::rate::RateLimiter;
 use crate::store::retry::Policy;
-use crate::{Error, Network};
+use crate::{Error, Network, UploadMetadata};
 
 /// An upload to perform. Build with [`PutRequest::new`] and the setters.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct PutRequest {
     pub(crate) network: Network,
     pub(crate) chunk_size: u64,
     pub(crate) cancel: CancellationToken,
+    /// tus: `Upload-Metadata` pairs besides `filename`.
+    pub(crate) metadata: Vec<UploadMetadata>,
 }
 
 /// How an upload ended.
@@ -89,6 +91,7 @@ impl PutRequest {
             network: Network::default(),
             chunk_size: 32 << 20,
             cancel: CancellationToken::new(),
+            metadata: Vec::new(),
         })
     }
 
@@ -108,6 +111,17 @@ impl PutRequest {
     /// earlier run sent completely (without this, such a file is already complete).
     pub fn overwrite(mut self, yes: bool) -> Self {
         self.overwrite = yes;
+        self
+    }
+
+    /// tus: `Upload-Metadata` pairs sent when the upload is created, after `filename` (a
+    /// `filename` pair here replaces the local name). Keys are unique: a later pair replaces
+    /// an earlier one of the same key. FTP has no metadata: ignored there.
+    pub fn metadata(mut self, pairs: impl IntoIterator<Item = UploadMetadata>) -> Self {
+        for pair in pairs {
+            self.metadata.retain(|p| p.key() != pair.key());
+            self.metadata.push(pair);
+        }
         self
     }
 

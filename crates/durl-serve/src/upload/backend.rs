@@ -20,7 +20,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::error::UploadError;
 use super::protocol::Checksum;
 use super::record::Info;
-use super::store::Destination;
 use crate::activity::{AddressSlot, PerAddress};
 use crate::config::UploadSettings;
 
@@ -141,6 +140,17 @@ pub(crate) trait UploadStore: Send + Sync + Sized + 'static {
 
     /// Deletes expired uploads that no request holds.
     fn sweep(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Where a new upload's file is to land, and whose it is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Destination {
+    /// The directory's URL path (`None`: the top directory).
+    pub(crate) dir: Option<String>,
+    /// The user creating it.
+    pub(crate) owner: Option<String>,
+    /// Whether it replaces a file of its name.
+    pub(crate) replace: bool,
 }
 
 /// A transfer slot: one of the global cap and one of the client address's share.

@@ -10,7 +10,7 @@ use tokio::sync::OwnedMutexGuard;
 use super::backend::{NewUpload, Slots, Transfer, UploadHandle, UploadStore};
 use super::error::UploadError;
 use super::record::Info;
-use super::store::{PrivateArea, Store, Upload};
+use super::store::{PrivateArea, Store, Upload, blocking};
 use super::transfer;
 use crate::config::UploadSettings;
 
@@ -134,19 +134,5 @@ impl UploadStore for LocalUploads {
     async fn sweep(&self) {
         let store = Arc::clone(&self.0);
         let _ = tokio::task::spawn_blocking(move || store.sweep()).await;
-    }
-}
-
-/// Runs blocking store work on the blocking pool.
-pub(crate) async fn blocking<T, E>(
-    f: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, UploadError>
-where
-    T: Send + 'static,
-    E: Into<UploadError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(Into::into),
-        Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
     }
 }

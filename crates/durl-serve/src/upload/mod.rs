@@ -37,13 +37,13 @@ use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, LOCATION, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
+use self::backend::Destination;
 use self::backend::{NewUpload, Transfer, UploadHandle, UploadStore};
 pub(crate) use self::bucket::{AREA, BucketUploads};
 use self::error::UploadError;
 pub(crate) use self::local::LocalUploads;
 use self::protocol::{Checksum, Length, Metadata, OnConflict, TUS_VERSION};
 use self::record::Info;
-use self::store::Destination;
 pub(crate) use self::store::{PrivateArea, Store};
 use crate::auth::{Gate, Identity, Right};
 use crate::body::Body;

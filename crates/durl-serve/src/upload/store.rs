@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use rustix::fs::{Access, AtFlags};
 use rustix::io::Errno;
 
-use super::backend::Slots;
+use super::backend::{Destination, Slots};
 use super::error::UploadError;
 use super::place::{self, Finished, sync_dir};
 use super::protocol::is_upload_id;
@@ -513,15 +513,18 @@ impl Store {
     }
 }
 
-/// Where a new upload's file is to land, and whose it is.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Destination {
-    /// The directory's URL path (`None`: the top directory).
-    pub(crate) dir: Option<String>,
-    /// The user creating it.
-    pub(crate) owner: Option<String>,
-    /// Whether it replaces a file of its name.
-    pub(crate) replace: bool,
+/// Runs blocking store work on the blocking pool.
+pub(crate) async fn blocking<T, E>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, UploadError>
+where
+    T: Send + 'static,
+    E: Into<UploadError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(join) => Err(UploadError::Io(std::io::Error::other(join))),
+    }
 }
 
 fn now_ms() -> u64 {

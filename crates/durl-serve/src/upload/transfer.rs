@@ -28,10 +28,10 @@ use bytes::Bytes;
 use tokio::sync::{OwnedMutexGuard, mpsc};
 
 use super::error::UploadError;
-use super::local::blocking;
+
 use super::pace::{Next, Pace};
 use super::protocol::{Checksum, Hasher};
-use super::store::{Info, Store, Upload};
+use super::store::{Info, Store, Upload, blocking};
 
 /// Bytes written between two sync requests (and, without a checksum, checkpoints).
 pub(crate) const CHECKPOINT_BYTES: u64 = 1 << 20;

@@ -250,3 +250,102 @@ fn tus_upload_killed_with_9_continues_where_the_server_is() {
     );
     assert!(!state.exists(), "the state is removed at the end");
 }
+
+#[test]
+fn tus_meta_places_the_upload_and_bad_pairs_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("www/photos")).unwrap();
+    std::fs::write(dir.path().join("f.bin"), pattern_bytes(33, 0..70_000)).unwrap();
+    let server = UploadServe::start(dir.path());
+    let endpoint = format!("http://{}/.durl/uploads/", server.addr);
+    let run = |args: &[&str]| durl(dir.path()).args(args).output().unwrap();
+
+    // durl serve's `directory` puts the file there; `filename` names it.
+    let out = run(&[
+        "put",
+        "-q",
+        "--meta",
+        "directory=/photos",
+        "f.bin",
+        &endpoint,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let landed = std::fs::read(dir.path().join("www/photos/f.bin")).unwrap();
+    assert!(landed == pattern_bytes(33, 0..70_000));
+    assert!(!dir.path().join("www/f.bin").exists());
+    let out = run(&[
+        "put",
+        "-q",
+        "--force",
+        "--meta",
+        "directory=/photos",
+        "--meta",
+        "filename=g.bin",
+        "f.bin",
+        &endpoint,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("www/photos/g.bin").exists());
+    // A taken name is exit 7 (409), unless `onconflict=keep` asks for a numbered name.
+    let again = [
+        "put",
+        "-q",
+        "--force",
+        "--meta",
+        "directory=/photos",
+        "f.bin",
+    ];
+    let out = run(&[&again[..], &[&endpoint]].concat());
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let out = run(&[&again[..], &["--meta", "onconflict=keep", &endpoint]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("www/photos"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    // A directory that is not there: the server's 404 is exit 4.
+    let out = run(&[
+        "put",
+        "-q",
+        "--force",
+        "--meta",
+        "directory=/nope",
+        "f.bin",
+        &endpoint,
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+
+    // A key given again replaces the earlier value (as the command line's over the config's).
+    std::fs::create_dir(dir.path().join("www/later")).unwrap();
+    let out = run(&[
+        "put",
+        "-q",
+        "--force",
+        "--meta",
+        "directory=/nope",
+        "--meta",
+        "directory=/later",
+        "f.bin",
+        &endpoint,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("www/later/f.bin").exists());
+
+    // Bad pairs are usage errors naming the pair, before anything is sent.
+    for (pair, says) in [
+        ("a b=1", "not a tus metadata key"),
+        ("novalue", "not KEY=VALUE"),
+    ] {
+        let out = run(&["put", "--meta", pair, "f.bin", &endpoint]);
+        assert_eq!(out.status.code(), Some(2), "{pair}");
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+    let out = run(&["put", "--meta", "k=1", "f.bin", "ftp://127.0.0.1:9/up/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is FTP"),
+        "{}",
+        text(&out.stderr)
+    );
+}
