@@ -6,11 +6,11 @@
 
 use bytes::Bytes;
 use durl_serve::Config;
-use object_store::ObjectStoreExt as _;
-use object_store::path::Path;
 
 use crate::harness::{client, content};
-use crate::objstore::{Hook, Instance, Relay, Store, bounded, field, get, weed_addr};
+use crate::objstore::{
+    Instance, Relay, Store, behind_an_overwrite, bounded, field, get, weed_addr,
+};
 
 const MIB: usize = 1 << 20;
 
@@ -231,18 +231,7 @@ async fn an_overwrite_between_the_head_and_the_ranged_gets_of_several_ranges_is_
         store.put("m.bin", old.clone()).await;
         // Several ranges take the HEAD first; the overwrite lands after it, before the first
         // ranged GET pinned to the version the HEAD found.
-        let s3 = std::sync::Arc::clone(&store.s3);
-        let replacement = Bytes::from(new.clone());
-        let hook: Hook = Box::pin(async move {
-            s3.put(&Path::from("m.bin"), replacement.into())
-                .await
-                .expect("overwrite");
-        });
-        let relay = Relay::start(weed_addr(&store), Some(hook)).await;
-        let storage = store
-            .storage("")
-            .endpoint(&format!("http://{}", relay.addr));
-        let a = Instance::start(Config::object_store(storage)).await;
+        let (relay, a) = behind_an_overwrite(&store, "m.bin", &new).await;
         started(&relay).await;
         let r = get(&a.url("/m.bin"), &[("range", "bytes=0-9,100000-100009")]).await;
         assert_eq!(r.status(), 206);

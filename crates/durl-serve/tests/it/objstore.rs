@@ -548,6 +548,23 @@ pub(crate) fn weed_addr(store: &Store) -> SocketAddr {
         .unwrap()
 }
 
+/// An instance whose store is behind a relay that overwrites `key` with `new` just before
+/// the first ranged GET reaches the store (the relay's hook); the relay and the instance.
+pub(crate) async fn behind_an_overwrite(store: &Store, key: &str, new: &[u8]) -> (Relay, Instance) {
+    let s3 = Arc::clone(&store.s3);
+    let replacement = Bytes::from(new.to_vec());
+    let key = Path::from(key);
+    let hook: Hook = Box::pin(async move {
+        s3.put(&key, replacement.into()).await.expect("overwrite");
+    });
+    let relay = Relay::start(weed_addr(store), Some(hook)).await;
+    let storage = store
+        .storage("")
+        .endpoint(&format!("http://{}", relay.addr));
+    let a = Instance::start(Config::object_store(storage)).await;
+    (relay, a)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overwrite_between_the_head_and_the_first_read_is_answered_from_the_new_version() {
     bounded(async {
@@ -555,20 +572,8 @@ async fn an_overwrite_between_the_head_and_the_first_read_is_answered_from_the_n
         let old = content(3 * MIB);
         let new: Vec<u8> = old.iter().map(|b| b ^ 0x5a).collect();
         store.put("w.bin", old.clone()).await;
-        // The overwrite lands after the instance's HEAD (which found the old version) and
-        // before its ranged GET pinned to that version reaches the store.
-        let s3 = Arc::clone(&store.s3);
-        let replacement = Bytes::from(new.clone());
-        let hook: Hook = Box::pin(async move {
-            s3.put(&Path::from("w.bin"), replacement.into())
-                .await
-                .expect("overwrite");
-        });
-        let relay = Relay::start(weed_addr(&store), Some(hook)).await;
-        let storage = store
-            .storage("")
-            .endpoint(&format!("http://{}", relay.addr));
-        let a = Instance::start(Config::object_store(storage)).await;
+        // The overwrite lands just before the ranged GET reaches the store.
+        let (relay, a) = behind_an_overwrite(&store, "w.bin", &new).await;
         let r = get(&a.url("/w.bin"), &[("range", "bytes=1000-1999")]).await;
         assert_eq!(
             r.status(),
