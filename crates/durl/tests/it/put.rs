@@ -259,45 +259,28 @@ fn tus_meta_places_the_upload_and_bad_pairs_are_usage_errors() {
     let server = UploadServe::start(dir.path());
     let endpoint = format!("http://{}/.durl/uploads/", server.addr);
     let run = |args: &[&str]| durl(dir.path()).args(args).output().unwrap();
+    // `durl put -q --force` (each run uploads again) of f.bin with these metadata pairs.
+    let put = |pairs: &[&str]| {
+        let mut args = vec!["put", "-q", "--force"];
+        for pair in pairs {
+            args.extend(["--meta", pair]);
+        }
+        run(&[&args[..], &["f.bin", &endpoint]].concat())
+    };
 
     // durl serve's `directory` puts the file there; `filename` names it.
-    let out = run(&[
-        "put",
-        "-q",
-        "--meta",
-        "directory=/photos",
-        "f.bin",
-        &endpoint,
-    ]);
+    let out = put(&["directory=/photos"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let landed = std::fs::read(dir.path().join("www/photos/f.bin")).unwrap();
     assert!(landed == pattern_bytes(33, 0..70_000));
     assert!(!dir.path().join("www/f.bin").exists());
-    let out = run(&[
-        "put",
-        "-q",
-        "--force",
-        "--meta",
-        "directory=/photos",
-        "--meta",
-        "filename=g.bin",
-        "f.bin",
-        &endpoint,
-    ]);
+    let out = put(&["directory=/photos", "filename=g.bin"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("www/photos/g.bin").exists());
     // A taken name is exit 7 (409), unless `onconflict=keep` asks for a numbered name.
-    let again = [
-        "put",
-        "-q",
-        "--force",
-        "--meta",
-        "directory=/photos",
-        "f.bin",
-    ];
-    let out = run(&[&again[..], &[&endpoint]].concat());
+    let out = put(&["directory=/photos"]);
     assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
-    let out = run(&[&again[..], &["--meta", "onconflict=keep", &endpoint]].concat());
+    let out = put(&["directory=/photos", "onconflict=keep"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let names: Vec<String> = std::fs::read_dir(dir.path().join("www/photos"))
         .unwrap()
@@ -305,30 +288,11 @@ fn tus_meta_places_the_upload_and_bad_pairs_are_usage_errors() {
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
     // A directory that is not there: the server's 404 is exit 4.
-    let out = run(&[
-        "put",
-        "-q",
-        "--force",
-        "--meta",
-        "directory=/nope",
-        "f.bin",
-        &endpoint,
-    ]);
+    let out = put(&["directory=/nope"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
-
     // A key given again replaces the earlier value (as the command line's over the config's).
     std::fs::create_dir(dir.path().join("www/later")).unwrap();
-    let out = run(&[
-        "put",
-        "-q",
-        "--force",
-        "--meta",
-        "directory=/nope",
-        "--meta",
-        "directory=/later",
-        "f.bin",
-        &endpoint,
-    ]);
+    let out = put(&["directory=/nope", "directory=/later"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("www/later/f.bin").exists());
 
