@@ -13,7 +13,8 @@
 //!    (Expiration) or was terminated (Termination): a new one is created.
 //! 3. Otherwise `POST` to the endpoint (Creation › Requests › POST) with `Upload-Length` and
 //!    `Upload-Metadata: filename <base64>` and the caller's pairs ([`metadata`]); the 201's
-//!    `Location`, resolved against the endpoint, is the upload. It goes into the state file (atomically) before any byte.
+//!    `Location`, resolved against the endpoint, is the upload. It goes into the state file
+//!    (atomically) before any byte.
 //! 4. `PATCH` (Core Protocol › Requests › PATCH). With a checksum, chunks sized for about a
 //!    second of sending ([`pace`]: a chunk is all or nothing, so a cut costs at most that),
 //!    at most [`PutRequest::chunk_size`]; without one, a single `PATCH` for everything left,
