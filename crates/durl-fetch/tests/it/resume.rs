@@ -331,6 +331,23 @@ impl durl_fetch::Reporter for StateAtStart {
     }
 }
 
+/// Downloads `/f` into `dir`; the state (file, else the part file's first state) and the part
+/// file's length when the body started.
+async fn get_watching_the_start(
+    server: &FaultServer,
+    dir: &std::path::Path,
+) -> (Option<String>, u64) {
+    let seen = StateAtStart {
+        path: state(dir),
+        part: part(dir),
+        found: Default::default(),
+    };
+    durl_fetch::get(&request(server, "/f", dir), &seen)
+        .await
+        .unwrap();
+    seen.found.into_inner().unwrap().expect("started")
+}
+
 #[tokio::test]
 async fn the_state_is_written_as_soon_as_the_headers_are_known() {
     // Issue 14.2: a disk that fills before the first checkpoint must still leave a partial
@@ -338,16 +355,9 @@ async fn the_state_is_written_as_soon_as_the_headers_are_known() {
     let server = FaultServer::start();
     server.put("/f", Resource::pattern(SEED, LEN));
     let dir = tempfile::tempdir().unwrap();
-    let seen = StateAtStart {
-        path: state(dir.path()),
-        part: part(dir.path()),
-        found: Default::default(),
-    };
-    durl_fetch::get(&request(&server, "/f", dir.path()), &seen)
-        .await
-        .unwrap();
+    let seen = get_watching_the_start(&server, dir.path()).await;
     assert_complete(dir.path(), &expected(LEN));
-    let (text, part_len) = seen.found.lock().unwrap().take().expect("started");
+    let (text, part_len) = seen;
     assert_eq!(part_len, 0, "before the first body byte");
     let state = State::decode(&text.expect("a state file before the first byte")).unwrap();
     assert_eq!(state.length, Some(LEN));
@@ -370,15 +380,8 @@ async fn a_fresh_downloads_first_state_is_kept_on_the_part_file_and_read_back() 
     if xattr::set(dir.path(), "user.durl.probe", b"1").is_err() {
         return; // no user extended attributes here: the state file is used, as before
     }
-    let seen = StateAtStart {
-        path: state(dir.path()),
-        part: part(dir.path()),
-        found: Default::default(),
-    };
-    durl_fetch::get(&request(&server, "/f", dir.path()), &seen)
-        .await
-        .unwrap();
-    assert!(seen.found.lock().unwrap().take().unwrap().0.is_some());
+    let seen = get_watching_the_start(&server, dir.path()).await;
+    assert!(seen.0.is_some());
     assert_complete(dir.path(), &expected(LEN));
     assert_eq!(xattr::get(out(dir.path()), FIRST_STATE).unwrap(), None);
     assert!(
