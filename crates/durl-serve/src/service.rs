@@ -307,11 +307,15 @@ async fn prepare<S: Storage>(
     identity: &Identity,
 ) -> Result<Response<Body>, RequestError> {
     let config = &shared.config;
+    // Whether the user may read `r` (anyone may without --auth).
+    let may_read = |r: &RequestPath| {
+        shared
+            .gate
+            .as_ref()
+            .is_none_or(|g| g.may(identity, r.segments(), Right::Read))
+    };
     // A file the user may not read gets a refusal, not its bytes.
-    let readable = shared
-        .gate
-        .as_ref()
-        .is_none_or(|g| g.may(identity, request.segments(), Right::Read));
+    let readable = may_read(request);
     let hint = if readable {
         ReadHint::of(method, headers)
     } else {
@@ -334,7 +338,7 @@ async fn prepare<S: Storage>(
                 return Err(RequestError::NotFound);
             }
             if let Some(gate) = &shared.gate
-                && !gate.may(identity, request.segments(), Right::Read)
+                && !readable
             {
                 return Ok(refuse(gate, identity));
             }
@@ -348,14 +352,8 @@ async fn prepare<S: Storage>(
                 // Relative links in the listing (and in an index page) need the slash.
                 return Ok(response::redirect(&request.href(true)));
             }
-            let readable = |r: &RequestPath| {
-                shared
-                    .gate
-                    .as_ref()
-                    .is_none_or(|g| g.may(identity, r.segments(), Right::Read))
-            };
             if let Some(index) = &config.index
-                && readable(&request.child(index.as_bytes()))
+                && may_read(&request.child(index.as_bytes()))
             {
                 let index = request.child(index.as_bytes());
                 match storage.open(&index, ReadHint::of(method, headers)).await {
